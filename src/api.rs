@@ -1,0 +1,752 @@
+//! The endpoint's wire types (Humanloop-style API, version 4).
+//!
+//! These types follow `SPEC.md` exactly and are liberal in what they accept:
+//! requests omit unset fields, responses accept missing optional fields, unknown
+//! fields are kept in `extra` maps and unknown enum values are kept as
+//! [`FinishReason::Other`] / [`TemplateLanguage::Other`] instead of being rejected.
+//!
+//! ```
+//! use humanloop_tracing::api::{CompletionModelConfigRequest, CompletionResponse};
+//!
+//! let req = CompletionModelConfigRequest {
+//!     project: Some("demo".into()),
+//!     num_samples: Some(2),
+//!     ..CompletionModelConfigRequest::new("config_123")
+//! };
+//! let json = serde_json::to_value(&req).unwrap();
+//! assert_eq!(json["model_config_id"], "config_123");
+//! assert!(json.get("session_id").is_none()); // unset fields are omitted
+//!
+//! let resp: CompletionResponse = serde_json::from_str(
+//!     r#"{"data":[{"id":"data_1","index":0,"output":"hi","finish_reason":"stop","brand_new":1}],
+//!         "provider_responses":[]}"#,
+//! ).unwrap();
+//! assert_eq!(resp.data[0].output.as_deref(), Some("hi"));
+//! ```
+
+#![allow(missing_docs)] // fields mirror SPEC.md one to one; each type says what it is
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::Deserializer;
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A JSON object: `map string → any`.
+pub type JsonMap = serde_json::Map<String, Value>;
+
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A value this version of the crate does not know, kept verbatim.
+            Other(String),
+        }
+
+        impl $name {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $wire,)+
+                    Self::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($wire => Self::$variant,)+
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                Ok(Self::from(s.as_ref()))
+            }
+        }
+    };
+}
+
+open_enum! {
+    /// Why a generation stopped. Open: unknown values are kept in [`FinishReason::Other`].
+    pub enum FinishReason {
+        /// Natural end or a stop sequence.
+        Stop => "stop",
+        /// The token limit was reached.
+        Length => "length",
+        /// The model asked for a tool call.
+        ToolCall => "tool_call",
+    }
+}
+
+open_enum! {
+    /// How a model config's template is rendered. Open enum.
+    pub enum TemplateLanguage {
+        /// `{{name}}` substitution.
+        Default => "default",
+        /// Jinja templates.
+        Jinja => "jinja",
+    }
+}
+
+open_enum! {
+    /// Role of a chat message. Open enum.
+    pub enum Role {
+        /// The end user.
+        User => "user",
+        /// The model.
+        Assistant => "assistant",
+        /// System instructions.
+        System => "system",
+        /// A tool's result.
+        Tool => "tool",
+    }
+}
+
+/// Per-request provider keys. Never stored by the endpoint, never printed by `Debug`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderApiKeys {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openai: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai21: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mock: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anthropic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bedrock: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohere: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openai_azure: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openai_azure_endpoint: Option<String>,
+    /// Keys for providers this crate does not name.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ProviderApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = Vec::new();
+        for (name, v) in [
+            ("openai", &self.openai),
+            ("ai21", &self.ai21),
+            ("mock", &self.mock),
+            ("anthropic", &self.anthropic),
+            ("bedrock", &self.bedrock),
+            ("cohere", &self.cohere),
+            ("openai_azure", &self.openai_azure),
+        ] {
+            if v.is_some() {
+                names.push(name);
+            }
+        }
+        names.extend(self.extra.keys().map(String::as_str));
+        f.debug_struct("ProviderApiKeys")
+            .field("keys_set", &names)
+            .field("openai_azure_endpoint", &self.openai_azure_endpoint)
+            .finish()
+    }
+}
+
+/// Body of `POST {base}/completion-model-config`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompletionModelConfigRequest {
+    /// The saved model configuration to use (required).
+    pub model_config_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_reference_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_reference_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<JsonMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<JsonMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_datapoint_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_api_keys: Option<ProviderApiKeys>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_samples: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_language: Option<TemplateLanguage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_inputs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// Deprecated: the seed belongs to the model config. Still accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Fields this crate does not know, sent and received verbatim.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl CompletionModelConfigRequest {
+    /// A request for `model_config_id` with every other field unset.
+    pub fn new(model_config_id: impl Into<String>) -> Self {
+        Self {
+            model_config_id: model_config_id.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Token usage of a completion. Note `generation_tokens`, not `completion_tokens`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Usage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<i64>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// A tool's result inside a [`CompletionData`] item.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ToolResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// One item of a completion response's `data` list: one sample, or in a stream one delta.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CompletionData {
+    /// The log id of this sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The sample, `0..num_samples`.
+    #[serde(default)]
+    pub index: u32,
+    /// Whitespace-trimmed output (in a stream chunk: the new text only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Untrimmed output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<JsonMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_config_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_results: Option<Vec<ToolResult>>,
+    /// Chat-flavoured servers may add this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_message: Option<ChatMessage>,
+    /// Chat-flavoured servers may add this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// Response of `POST {base}/completion-model-config` (and, in a stream, each chunk).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CompletionResponse {
+    /// One item per sample (required).
+    pub data: Vec<CompletionData>,
+    /// Raw provider responses (required).
+    #[serde(default)]
+    pub provider_responses: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_samples: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<JsonMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_request: Option<JsonMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// One server-sent event of a streamed completion: a response-shaped object whose
+/// `data` holds exactly one delta item.
+pub type CompletionChunk = CompletionResponse;
+
+/// A tool call requested by the model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    #[serde(default)]
+    pub id: String,
+    /// Always `"function"` today.
+    #[serde(rename = "type", default = "function_type")]
+    pub kind: String,
+    pub function: FunctionCall,
+}
+
+fn function_type() -> String {
+    "function".to_owned()
+}
+
+impl ToolCall {
+    /// A function tool call.
+    pub fn function(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            kind: function_type(),
+            function: FunctionCall {
+                name: name.into(),
+                arguments: arguments.into(),
+            },
+        }
+    }
+}
+
+/// The function a [`ToolCall`] names, with its JSON arguments as a string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub arguments: String,
+}
+
+/// An image reference inside a content part.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageUrl {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One part of a multi-part message content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ContentPart {
+    /// Text.
+    Text { text: String },
+    /// An image by URL (or data URL).
+    ImageUrl { image_url: ImageUrl },
+}
+
+/// Message content: a string, or a list of parts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MessageContent {
+    /// Plain text.
+    Text(String),
+    /// Text and image parts.
+    Parts(Vec<ContentPart>),
+}
+
+impl From<String> for MessageContent {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<&str> for MessageContent {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+/// A chat message: `{role, content, name?, tool_call_id?, tool_calls?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<MessageContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+}
+
+impl ChatMessage {
+    /// A message with `role` and text `content`.
+    pub fn new(role: Role, content: impl Into<MessageContent>) -> Self {
+        Self {
+            role,
+            content: Some(content.into()),
+            name: None,
+            tool_call_id: None,
+            tool_calls: None,
+        }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<MessageContent>) -> Self {
+        Self::new(Role::User, content)
+    }
+
+    /// A system message.
+    pub fn system(content: impl Into<MessageContent>) -> Self {
+        Self::new(Role::System, content)
+    }
+
+    /// An assistant message.
+    pub fn assistant(content: impl Into<MessageContent>) -> Self {
+        Self::new(Role::Assistant, content)
+    }
+}
+
+/// The `stop` field of a model config: one string or a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    /// One stop sequence.
+    One(String),
+    /// Several stop sequences.
+    Many(Vec<String>),
+}
+
+open_enum! {
+    /// A model config's endpoint. Open enum.
+    pub enum ModelEndpoint {
+        /// Text completion.
+        Complete => "complete",
+        /// Chat.
+        Chat => "chat",
+        /// Edit.
+        Edit => "edit",
+    }
+}
+
+/// `config` of type `model`: the model and parameters a log was made with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub model: String,
+    /// Open enum on the wire: `openai, openai_azure, mock, anthropic, bedrock, cohere, replicate, google, groq`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<ModelEndpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<JsonMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template: Option<Vec<ChatMessage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl ModelConfig {
+    /// A config naming only `model`.
+    pub fn new(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// `config` of type `tool`: a non-LLM step (an agent step, a tool run, a workflow).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON schema of the tool's parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<JsonMap>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl ToolConfig {
+    /// A config naming only the tool.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A log's `config`: a union tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LogConfig {
+    /// An LLM call.
+    Model(ModelConfig),
+    /// A non-LLM step.
+    Tool(ToolConfig),
+}
+
+/// Body of `POST {base}/logs` (one object; an array of them for a batch).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_reference_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_reference_id: Option<String>,
+    /// The caller's own id for this datapoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<JsonMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<JsonMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_datapoint_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<ChatMessage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_message: Option<ChatMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<LogConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Value>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    /// Dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cost: Option<f64>,
+    /// Dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cost: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_request: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_response: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgment: Option<Value>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// Answer to `POST {base}/logs`, one per log.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CreateLogResponse {
+    /// The datapoint id (`data_…`), required.
+    pub id: String,
+    /// Required by the spec; tolerated when missing.
+    #[serde(default)]
+    pub project_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// Body of `PATCH {base}/logs/{id}` and `PATCH {base}/logs?reference_id=…`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateLogRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// Answer to `POST {base}/sessions`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CreateSessionResponse {
+    pub id: String,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// One entry of a 422 answer's `detail` list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ValidationError {
+    /// Where the error is, e.g. `["body", "model_config_id"]` (strings or indices).
+    #[serde(default)]
+    pub loc: Vec<Value>,
+    #[serde(default)]
+    pub msg: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl ValidationError {
+    /// An error at `loc` (e.g. `["body", "model_config_id"]`).
+    pub fn new(loc: &[&str], msg: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self {
+            loc: loc.iter().map(|s| Value::String((*s).to_owned())).collect(),
+            msg: msg.into(),
+            kind: kind.into(),
+            extra: JsonMap::new(),
+        }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, l) in self.loc.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            match l {
+                Value::String(s) => f.write_str(s)?,
+                other => write!(f, "{other}")?,
+            }
+        }
+        write!(f, ": {} ({})", self.msg, self.kind)
+    }
+}
+
+/// The body of a 422 answer: `{"detail": [ValidationError…]}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ValidationErrorBody {
+    pub detail: Vec<ValidationError>,
+}
+
+/// The body of other error answers: `{"detail": <string or object>}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub detail: Value,
+}
+
+/// `POST {base}/logs` takes one log or an array; this is the array-or-object body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// An array.
+    Many(Vec<T>),
+    /// One object.
+    One(T),
+}

@@ -1,0 +1,115 @@
+//! # humanloop-tracing
+//!
+//! Observability for every LLM call a Rust service makes, as one middleware layer.
+//!
+//! * A [`tower::Layer`](tower_layer::Layer) and a `reqwest_middleware::Middleware` wrap
+//!   LLM HTTP calls (OpenAI, Anthropic, Gemini, Azure, any OpenAI-compatible server)
+//!   without changing a byte the caller sees and without buffering streams.
+//! * Every call becomes a `tracing` span following the OpenTelemetry GenAI semantic
+//!   conventions, viewable in any OpenTelemetry backend through `tracing-opentelemetry`.
+//! * The span tree maps onto the endpoint's hierarchy: sessions and steps.
+//! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
+//!   [`Client`] makes completion calls through it.
+//! * Feature `server`: a compatible local endpoint (SQLite).
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod capture;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod hierarchy;
+mod hooks;
+pub mod middleware;
+pub mod provider;
+#[cfg(feature = "server")]
+pub mod server;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use client::Client;
+pub use config::{Config, ConfigBuilder, ConfigError};
+pub use error::Error;
+pub use export::{ExportError, ExportStats};
+pub use hooks::hook_panics;
+
+/// The handle a service creates once: it owns the configuration, the endpoint client and
+/// the background exporter, and hands out the layers. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// let hl = humanloop_tracing::Humanloop::new(humanloop_tracing::Config::from_env()?)?;
+/// // ... add hl.middleware() / hl.layer() / hl.tracing_layer() ...
+/// hl.shutdown(Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Humanloop {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) client: Client,
+    pub(crate) exporter: export::LogExporter,
+}
+
+impl fmt::Debug for Humanloop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Humanloop")
+            .field("config", &self.inner.config)
+            .field("stats", &self.inner.exporter.stats())
+            .finish()
+    }
+}
+
+impl Humanloop {
+    /// Start with `config`: builds the endpoint client and starts the exporter's worker.
+    /// Works inside or outside a tokio runtime.
+    pub fn new(config: Config) -> Result<Humanloop, Error> {
+        let client = Client::from_config(&config)?;
+        let exporter = export::LogExporter::start(&config, client.clone());
+        Ok(Humanloop {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                exporter,
+            }),
+        })
+    }
+
+    /// [`Humanloop::new`] with [`Config::from_env`].
+    pub fn from_env() -> Result<Humanloop, Error> {
+        Self::new(Config::from_env()?)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The endpoint client (completion calls, logs, sessions).
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// Exporter counters: queued, sent, retried, dropped, failed.
+    pub fn stats(&self) -> ExportStats {
+        self.inner.exporter.stats()
+    }
+
+    /// Deliver everything queued; an error says how many records were not delivered.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.inner.exporter.flush(timeout).await
+    }
+
+    /// Flush, then stop the exporter. Calls made afterwards are traced but not logged.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.inner.exporter.shutdown(timeout).await
+    }
+}

@@ -1,0 +1,423 @@
+//! Provider codecs: one per LLM API, behind one trait.
+//!
+//! A [`Codec`] recognises its calls by method, path and host, decodes the request body
+//! into a provider-neutral [`LlmRequest`], and hands out a [`ResponseDecoder`] that turns
+//! the response (a JSON body or a stream of server-sent events) into a [`Generation`].
+//! The [`Registry`] holds the built-in codecs, the user's own, and the host → provider
+//! name mapping.
+//!
+//! Everything here is best effort and never fails: a body that is not what the codec
+//! expects yields empty fields, never an error or a panic, because the caller's request
+//! must pass through untouched whatever it contains.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Uri};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The GenAI operation a call performs (`gen_ai.operation.name`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Chat completion (OpenAI chat, Responses, Anthropic messages, Azure chat).
+    Chat,
+    /// Legacy text completion (`/v1/completions`).
+    TextCompletion,
+    /// Gemini `generateContent`.
+    GenerateContent,
+    /// Embeddings.
+    Embeddings,
+}
+
+impl Operation {
+    /// The semconv value: `chat`, `text_completion`, `generate_content`, `embeddings`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::TextCompletion => "text_completion",
+            Operation::GenerateContent => "generate_content",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The parts of an outgoing request a codec looks at to recognise it.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestHead<'a> {
+    /// HTTP method.
+    pub method: &'a Method,
+    /// Full URI (scheme and authority present for client requests).
+    pub uri: &'a Uri,
+    /// Request headers (never recorded: they may hold keys).
+    pub headers: &'a HeaderMap,
+}
+
+/// One part of a message, in the GenAI conventions' parts format; serialises to exactly
+/// the JSON `gen_ai.input.messages` / `gen_ai.output.messages` expect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Part {
+    /// Text.
+    Text {
+        /// The text.
+        content: String,
+    },
+    /// A tool call requested by the model.
+    ToolCall {
+        /// Call id, when the provider gives one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// Tool name.
+        name: String,
+        /// Arguments: a JSON value when they parse, else the raw string.
+        arguments: Value,
+    },
+    /// A tool's result sent back to the model.
+    ToolCallResponse {
+        /// The call it answers.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The result.
+        response: Value,
+    },
+    /// Reasoning / thinking text.
+    Reasoning {
+        /// The text.
+        content: String,
+    },
+    /// Inline binary data (base64 content).
+    Blob {
+        /// MIME type, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        /// `image`, `audio`, `video`.
+        modality: String,
+        /// Base64 content.
+        content: String,
+    },
+    /// Data by reference.
+    Uri {
+        /// The URI.
+        uri: String,
+        /// `image`, `audio`, `video`.
+        modality: String,
+    },
+}
+
+/// A message in the parts format, provider-neutral.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Message {
+    /// `system`, `user`, `assistant`, `tool` (providers' other roles are mapped onto these).
+    pub role: String,
+    /// Content parts, in order.
+    pub parts: Vec<Part>,
+    /// Participant name, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Output messages only: why this choice stopped, in the provider's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+}
+
+impl Message {
+    /// A message with `role` and one text part.
+    pub fn text(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            parts: vec![Part::Text {
+                content: content.into(),
+            }],
+            ..Self::default()
+        }
+    }
+
+    /// All text parts joined, for the log's `output`.
+    pub fn joined_text(&self) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            if let Part::Text { content } = p {
+                out.push_str(content);
+            }
+        }
+        out
+    }
+}
+
+/// Request parameters (`gen_ai.request.*`; field names follow the attribute names).
+#[allow(missing_docs)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RequestParams {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub top_k: Option<f64>,
+    pub max_tokens: Option<i64>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+    pub seed: Option<i64>,
+    pub stop_sequences: Vec<String>,
+    /// `n` / `candidateCount`; `None` means the provider's default of one.
+    pub choice_count: Option<i64>,
+    /// `gen_ai.output.type`: `text`, `json`, `image`, `speech`.
+    pub output_type: Option<String>,
+    /// OpenAI `stream_options.include_usage`.
+    pub include_usage: Option<bool>,
+    /// Embeddings: `encoding_format` and `dimensions` are not semconv; kept for the log.
+    pub response_format: Option<Value>,
+}
+
+/// A decoded LLM request, provider-neutral.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LlmRequest {
+    /// The operation.
+    pub operation: Operation,
+    /// The requested model (from the body, or the URL for Gemini and Azure deployments).
+    pub model: Option<String>,
+    /// Whether the caller asked for a stream.
+    pub stream: bool,
+    /// Sampling parameters.
+    pub params: RequestParams,
+    /// System instructions (Anthropic `system`, Gemini `systemInstruction`, Responses
+    /// `instructions`); OpenAI chat keeps system messages in `messages`.
+    pub system: Vec<Part>,
+    /// Input messages, in order.
+    pub messages: Vec<Message>,
+    /// Tool definitions as the provider wrote them.
+    pub tools: Vec<Value>,
+    /// End-user id, when given.
+    pub user: Option<String>,
+}
+
+impl LlmRequest {
+    /// An empty request for `operation`: what a codec returns for a body it cannot read.
+    pub fn empty(operation: Operation) -> Self {
+        Self {
+            operation,
+            model: None,
+            stream: false,
+            params: RequestParams::default(),
+            system: Vec::new(),
+            messages: Vec::new(),
+            tools: Vec::new(),
+            user: None,
+        }
+    }
+}
+
+/// Token usage, normalised: `input_tokens` includes cached tokens, `output_tokens`
+/// includes reasoning tokens (as the GenAI conventions define them).
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenUsage {
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cache_read_input_tokens: Option<i64>,
+    pub cache_creation_input_tokens: Option<i64>,
+    pub reasoning_output_tokens: Option<i64>,
+}
+
+/// An error the provider reported (error body or stream `error` event).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderError {
+    /// The provider's error code or type (`rate_limit_error`, `invalid_api_key`, …).
+    pub code: Option<String>,
+    /// The human-readable message.
+    pub message: Option<String>,
+}
+
+/// The decoded response, provider-neutral.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Generation {
+    /// `gen_ai.response.id`.
+    pub response_id: Option<String>,
+    /// `gen_ai.response.model`.
+    pub response_model: Option<String>,
+    /// One output message per choice, in choice order, each with its finish reason.
+    pub choices: Vec<Message>,
+    /// Token usage.
+    pub usage: TokenUsage,
+    /// An error reported by the provider in the body or the stream.
+    pub error: Option<ProviderError>,
+    /// Embeddings: how many vectors came back (the vectors themselves are not kept).
+    pub embeddings: Option<usize>,
+}
+
+impl Generation {
+    /// `gen_ai.response.finish_reasons`: one per choice.
+    pub fn finish_reasons(&self) -> Vec<&str> {
+        self.choices
+            .iter()
+            .filter_map(|c| c.finish_reason.as_deref())
+            .collect()
+    }
+}
+
+/// Incremental decoder of one call's response. Created per call by
+/// [`Codec::response_decoder`]; fed on the caller's path, so it must be cheap: parse
+/// only what is needed, borrow where possible, no allocation per event beyond growing
+/// the output buffers.
+pub trait ResponseDecoder: Send {
+    /// One server-sent event: its `event:` name when present, and its `data` (the
+    /// `data:` lines joined by `\n`). `[DONE]` and other non-JSON data must be ignored.
+    fn on_event(&mut self, event: Option<&str>, data: &[u8]);
+    /// A whole non-streaming JSON body (possibly truncated at the capture cap, in which
+    /// case decoding may fail and the decoder keeps what it has).
+    fn on_body(&mut self, body: &[u8]);
+    /// What was decoded so far. Called once, at the end of the call (also when the
+    /// caller dropped the stream early: partial output must be returned).
+    fn finish(&mut self) -> Generation;
+}
+
+/// One LLM API: detection, request decoding, response decoding.
+///
+/// Users can add their own with [`crate::config::ConfigBuilder::codec`].
+pub trait Codec: Send + Sync + 'static {
+    /// A stable identifier, e.g. `openai.chat`.
+    fn id(&self) -> &'static str;
+    /// Recognise a request of this API by method, path and host; `None` if it is not one.
+    fn detect(&self, head: &RequestHead<'_>) -> Option<Operation>;
+    /// The default `gen_ai.provider.name` for a request this codec recognised
+    /// (the registry's host mapping may override it).
+    fn provider_name(&self, head: &RequestHead<'_>) -> Cow<'static, str>;
+    /// Decode the request body (best effort: unreadable bodies give [`LlmRequest::empty`]).
+    fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest;
+    /// A fresh decoder for this call's response.
+    fn response_decoder(&self, request: &LlmRequest) -> Box<dyn ResponseDecoder>;
+    /// Decode an error body (non-2xx status).
+    fn decode_error(&self, body: &[u8]) -> Option<ProviderError>;
+}
+
+/// The result of detection: which codec, and what the span needs at start.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Detected {
+    /// The codec that recognised the call.
+    pub codec: Arc<dyn Codec>,
+    /// The operation.
+    pub operation: Operation,
+    /// `gen_ai.provider.name`.
+    pub provider: Cow<'static, str>,
+    /// `server.address`.
+    pub server_address: Option<String>,
+    /// `server.port` (explicit, or the scheme's default).
+    pub server_port: Option<u16>,
+}
+
+impl fmt::Debug for Detected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detected")
+            .field("codec", &self.codec.id())
+            .field("operation", &self.operation)
+            .field("provider", &self.provider)
+            .field("server_address", &self.server_address)
+            .field("server_port", &self.server_port)
+            .finish()
+    }
+}
+
+/// The codecs in use and the host → provider-name mapping.
+#[derive(Clone)]
+pub struct Registry {
+    codecs: Vec<Arc<dyn Codec>>,
+    hosts: Vec<(String, Cow<'static, str>)>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field(
+                "codecs",
+                &self.codecs.iter().map(|c| c.id()).collect::<Vec<_>>(),
+            )
+            .field("hosts", &self.hosts)
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Registry {
+    /// The built-in codecs and host mapping.
+    pub fn builtin() -> Self {
+        Self {
+            codecs: builtin_codecs(),
+            hosts: Vec::new(),
+        }
+    }
+
+    /// Put a user codec first, so it wins over the built-in ones.
+    pub fn add_codec(&mut self, codec: Arc<dyn Codec>) {
+        self.codecs.insert(0, codec);
+    }
+
+    /// Name the provider behind `host` (exact host, or a suffix starting with `.`).
+    pub fn add_host(&mut self, host: impl Into<String>, provider: impl Into<Cow<'static, str>>) {
+        self.hosts.insert(0, (host.into(), provider.into()));
+    }
+
+    /// Recognise an LLM call; `None` means: not one, pass it through untouched.
+    pub fn detect(&self, head: &RequestHead<'_>) -> Option<Detected> {
+        let (codec, operation) = self
+            .codecs
+            .iter()
+            .find_map(|c| c.detect(head).map(|op| (c, op)))?;
+        let host = head.uri.host();
+        let provider = host
+            .and_then(|h| self.user_host_provider(h))
+            .unwrap_or_else(|| codec.provider_name(head));
+        let server_port = head.uri.port_u16().or(match head.uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        Some(Detected {
+            codec: codec.clone(),
+            operation,
+            provider,
+            server_address: host.map(str::to_owned),
+            server_port,
+        })
+    }
+
+    fn user_host_provider(&self, host: &str) -> Option<Cow<'static, str>> {
+        self.hosts
+            .iter()
+            .find(|(h, _)| host_matches(host, h))
+            .map(|(_, p)| p.clone())
+    }
+}
+
+/// `host` equals `pattern`, or `pattern` starts with `.` and `host` ends with it.
+pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
+    if let Some(suffix) = pattern.strip_prefix('.') {
+        host.len() > suffix.len()
+            && host.ends_with(suffix)
+            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+    } else {
+        host.eq_ignore_ascii_case(pattern)
+    }
+}
+
+/// The built-in codecs, most specific first.
+fn builtin_codecs() -> Vec<Arc<dyn Codec>> {
+    Vec::new()
+}

@@ -1,0 +1,1 @@
+//! The compatible local endpoint. (Stub: the server work fills it in.)

@@ -46,7 +46,10 @@ async fn unauthorized_with_a_text_body() {
     let message = err.to_string();
     assert!(message.contains("401"), "{message}");
     assert!(message.contains("Invalid API key"), "{message}");
-    assert!(message.contains("HUMANLOOP_API_KEY"), "says what to check: {message}");
+    assert!(
+        message.contains("HUMANLOOP_API_KEY"),
+        "says what to check: {message}"
+    );
     // Neither the message nor Debug shows the key that was sent.
     assert!(!message.contains("hl-wrong-key"));
     assert!(!format!("{err:?}").contains("hl-wrong-key"));

@@ -119,7 +119,10 @@ async fn update_by_id_and_by_reference() {
     assert!(by_ref.is_null(), "an empty body is Null");
 
     let received = server.received_requests().await.unwrap();
-    let patch = received.iter().find(|r| r.url.path() == "/v4/logs").unwrap();
+    let patch = received
+        .iter()
+        .find(|r| r.url.path() == "/v4/logs")
+        .unwrap();
     assert_eq!(patch.url.query(), Some("reference_id=span+7%2Fa%26b%3Dc"));
 }
 

@@ -52,7 +52,10 @@ async fn close_before_a_sample_finished_is_the_last_item() {
         other => panic!("expected StreamEndedEarly, got {other:?}"),
     }
     let message = items.pop().unwrap().unwrap_err().to_string();
-    assert!(message.contains("[1]") && message.contains("truncated"), "{message}");
+    assert!(
+        message.contains("[1]") && message.contains("truncated"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,10 @@ async fn detail_list_is_parsed() {
     assert!(!err.is_retryable());
     let details = err.validation_errors();
     assert_eq!(details.len(), 2);
-    assert_eq!(details[0].loc, vec![json!("body"), json!("model_config_id")]);
+    assert_eq!(
+        details[0].loc,
+        vec![json!("body"), json!("model_config_id")]
+    );
     assert_eq!(details[0].msg, "field required");
     assert_eq!(details[0].kind, "value_error.missing");
     assert_eq!(details[1].loc[2], json!(0));

@@ -110,6 +110,7 @@ impl fmt::Debug for Client {
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 
 impl Client {
     /// A builder with the defaults of [`Config::default`].
@@ -180,9 +181,7 @@ impl Client {
         let response = retry::retry(&self.retry, || {
             let (url, body) = (url.clone(), body.clone());
             async move {
-                let request = self
-                    .request(Method::POST, url.clone(), Some(body))
-                    .header(http::header::ACCEPT, "text/event-stream");
+                let request = self.request(Method::POST, url.clone(), Some(body), EVENT_STREAM);
                 let head = async {
                     let resp = request.send().await.map_err(Error::transport)?;
                     check_status(resp).await
@@ -291,12 +290,13 @@ impl Client {
         method: Method,
         url: url::Url,
         body: Option<Bytes>,
+        accept: HeaderValue,
     ) -> reqwest::RequestBuilder {
         let mut req = self
             .inner
             .http
             .request(method, url)
-            .header(http::header::ACCEPT, JSON);
+            .header(http::header::ACCEPT, accept);
         if let Some(key) = &self.inner.api_key {
             if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
                 value.set_sensitive(true);
@@ -321,7 +321,7 @@ impl Client {
             let (method, url, body) = (method.clone(), url.clone(), body.clone());
             async move {
                 let resp = self
-                    .request(method, url, body)
+                    .request(method, url, body, JSON)
                     .timeout(self.inner.request_timeout)
                     .send()
                     .await

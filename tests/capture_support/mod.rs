@@ -353,3 +353,149 @@ pub async fn flushed_logs(hl: &Humanloop, sink: &LogSink, expected: usize) -> Ve
     }
     sink.logs()
 }
+
+/// A one-off server answering every request with `status`, `headers` and `body` (sent
+/// in pieces of `chunk` bytes).
+pub async fn serve_bytes(
+    status: u16,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Bytes,
+    chunk: usize,
+) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        let headers = headers.clone();
+        async move {
+            let pieces: Vec<Result<Bytes, std::io::Error>> = body
+                .chunks(chunk.max(1))
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let mut b = Response::builder().status(status);
+            for (k, v) in headers {
+                b = b.header(k, v);
+            }
+            b.body(AxumBody::from_stream(futures_util::stream::iter(pieces)))
+                .unwrap()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A server whose one streaming answer is fed by the test, chunk by chunk, through the
+/// returned sender; `arrived` is notified when the request reaches the server.
+pub struct StreamServer {
+    pub addr: SocketAddr,
+    pub chunks: tokio::sync::mpsc::Sender<Bytes>,
+    pub arrived: Arc<tokio::sync::Notify>,
+}
+
+pub async fn stream_server(content_type: &'static str) -> StreamServer {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let notify = arrived.clone();
+    let app = axum::Router::new().fallback(move || {
+        let rx = rx.lock().unwrap().take();
+        let notify = notify.clone();
+        async move {
+            notify.notify_one();
+            let Some(mut rx) = rx else {
+                return StatusCode::GONE.into_response();
+            };
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+            });
+            Response::builder()
+                .header("content-type", content_type)
+                .body(AxumBody::from_stream(stream))
+                .unwrap()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    StreamServer {
+        addr,
+        chunks: tx,
+        arrived,
+    }
+}
+
+/// A response body the caller reads frame by frame.
+pub enum CallerStream {
+    Reqwest(reqwest::Response),
+    Tower(humanloop_tracing::capture::TeeBody<hyper::body::Incoming>),
+}
+
+impl CallerStream {
+    /// The next data frame, `None` at the end.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        match self {
+            CallerStream::Reqwest(r) => r.chunk().await.unwrap(),
+            CallerStream::Tower(b) => loop {
+                match b.frame().await {
+                    None => return None,
+                    Some(f) => {
+                        if let Ok(data) = f.unwrap().into_data() {
+                            return Some(data);
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    /// Read until `n` bytes in all have arrived.
+    pub async fn read_exact(&mut self, n: usize) -> Bytes {
+        let mut out = bytes::BytesMut::new();
+        while out.len() < n {
+            let chunk = self.next().await.expect("stream ended early");
+            out.extend_from_slice(&chunk);
+        }
+        out.freeze()
+    }
+}
+
+/// Send `req` through `adapter` and return the response head's status and the body
+/// to read.
+pub async fn open(adapter: Adapter, hl: &Humanloop, req: Req) -> (u16, CallerStream) {
+    match adapter {
+        Adapter::Reqwest => {
+            let client = reqwest_client(hl);
+            let mut b = client.post(&req.url).body(req.body.clone());
+            for (k, v) in &req.headers {
+                b = b.header(k, v);
+            }
+            let resp = b.send().await.unwrap();
+            (resp.status().as_u16(), CallerStream::Reqwest(resp))
+        }
+        Adapter::Tower => {
+            use tower::ServiceExt;
+            let resp = tower_client(hl).oneshot(http_request(&req)).await.unwrap();
+            (
+                resp.status().as_u16(),
+                CallerStream::Tower(resp.into_body()),
+            )
+        }
+    }
+}
+
+/// The SSE events of a fixture, each with its terminating blank line.
+pub fn sse_chunks(name: &str) -> Vec<Bytes> {
+    let all = fixture(name);
+    let text = std::str::from_utf8(&all).unwrap();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while let Some(i) = text[start..].find("\n\n") {
+        let end = start + i + 2;
+        out.push(all.slice(start..end));
+        start = end;
+    }
+    if start < all.len() {
+        out.push(all.slice(start..));
+    }
+    out
+}

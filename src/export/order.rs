@@ -95,11 +95,6 @@ impl Buffer {
             && self.slots.iter().all(|s| s.seq >= watermark)
     }
 
-    /// How many records below `watermark` are still unresolved.
-    pub(crate) fn count_below(&self, watermark: u64) -> usize {
-        self.slots.iter().filter(|s| s.seq < watermark).count()
-    }
-
     /// When the oldest buffered record arrived.
     pub(crate) fn oldest(&self) -> Option<Instant> {
         self.slots.iter().map(|s| s.arrived).min()
@@ -238,6 +233,5 @@ mod tests {
         }
         assert_eq!(buf.take_ready(2).creates.len(), 2);
         assert_eq!(buf.len(), 3);
-        assert_eq!(buf.count_below(5), 3);
     }
 }

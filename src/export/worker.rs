@@ -313,7 +313,11 @@ async fn deliver(
     };
     if !batch.creates.is_empty() {
         let n = batch.creates.len() as u64;
-        match with_retry(policy, counters, timeout, || client.log_batch(&batch.creates)).await {
+        match with_retry(policy, counters, timeout, || {
+            client.log_batch(&batch.creates)
+        })
+        .await
+        {
             Ok(_) => counters.sent(n),
             Err(e) => {
                 counters.failed(n);

@@ -47,7 +47,11 @@ pub(crate) fn reference_id(id: &Id, dispatch: &Dispatch) -> String {
 /// if it was never entered; `skip_self` when `span` is the step being logged), nearest
 /// `save` and metadata. Steps not logged (sampled out, dropped) are skipped over; the
 /// parent search stops at the session boundary.
-pub(crate) fn resolve<'a, R>(span: &SpanRef<'a, R>, dispatch: &Dispatch, skip_self: bool) -> Resolved
+pub(crate) fn resolve<'a, R>(
+    span: &SpanRef<'a, R>,
+    dispatch: &Dispatch,
+    skip_self: bool,
+) -> Resolved
 where
     R: LookupSpan<'a>,
 {
@@ -76,7 +80,7 @@ where
                     }
                 }
                 out.save = out.save.or(d.save);
-                if !parent_done && !(is_self && skip_self) {
+                if !(parent_done || is_self && skip_self) {
                     if d.step.is_some() {
                         match &d.log {
                             StepLog::Logged { reference_id, .. } => {
@@ -136,7 +140,10 @@ fn default_session(id: Id, dispatch: &Dispatch) -> Option<String> {
 }
 
 /// Log the step `span` if it is one and was not logged yet; its reference id if it is logged.
-pub(crate) fn ensure_step_logged<'a, R>(span: &SpanRef<'a, R>, dispatch: &Dispatch) -> Option<String>
+pub(crate) fn ensure_step_logged<'a, R>(
+    span: &SpanRef<'a, R>,
+    dispatch: &Dispatch,
+) -> Option<String>
 where
     R: LookupSpan<'a>,
 {
@@ -158,7 +165,15 @@ where
     let record = if resolved.sampled() {
         let save = resolved.save.unwrap_or(config.save);
         let content = save && config.log_content;
-        let log = step_log(config, &name, &reference_id, inputs, content, save, resolved);
+        let log = step_log(
+            config,
+            &name,
+            &reference_id,
+            inputs,
+            content,
+            save,
+            resolved,
+        );
         apply_on_log(config, log).map(|log| (log, content))
     } else {
         None

@@ -1,9 +1,7 @@
 //! OpenTelemetry specifics (feature `otel`): span contexts through tracing-opentelemetry,
 //! and the W3C `traceparent` header.
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing::span::Id;
 use tracing::Dispatch;
 
@@ -65,7 +63,9 @@ mod tests {
         let sc = parse_traceparent(header).unwrap();
         assert!(sc.is_remote());
         assert_eq!(traceparent(&sc), header);
-        assert!(parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+        assert!(
+            parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
+        );
         assert!(parse_traceparent("garbage").is_none());
     }
 }

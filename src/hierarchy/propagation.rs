@@ -37,7 +37,8 @@ pub fn inject_from(span: &tracing::Span, headers: &mut HeaderMap) {
         let span_ref = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
         let resolved = context::resolve(&span_ref, dispatch, false);
         #[cfg(feature = "otel")]
-        let traceparent = super::otel::span_context(id, dispatch).map(|sc| super::otel::traceparent(&sc));
+        let traceparent =
+            super::otel::span_context(id, dispatch).map(|sc| super::otel::traceparent(&sc));
         #[cfg(not(feature = "otel"))]
         let traceparent: Option<String> = None;
         Some((resolved.session, resolved.parent, traceparent))
@@ -90,7 +91,11 @@ pub struct RemoteContext {
 /// ignored.
 pub fn extract(headers: &HeaderMap) -> RemoteContext {
     let mut out = RemoteContext::default();
-    for value in headers.get_all(BAGGAGE).iter().filter_map(|v| v.to_str().ok()) {
+    for value in headers
+        .get_all(BAGGAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for entry in value.split(',') {
             // `key=value;properties`
             let entry = entry.split(';').next().unwrap_or("");
@@ -131,7 +136,11 @@ impl RemoteContext {
             span.record("humanloop.parent_reference_id", p.as_str());
         }
         #[cfg(feature = "otel")]
-        if let Some(sc) = self.traceparent.as_deref().and_then(super::otel::parse_traceparent) {
+        if let Some(sc) = self
+            .traceparent
+            .as_deref()
+            .and_then(super::otel::parse_traceparent)
+        {
             super::otel::set_remote_parent(&span, sc);
         }
         span
@@ -142,7 +151,8 @@ impl RemoteContext {
 fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
-        let plain = matches!(b, 0x21 | 0x23..=0x24 | 0x26..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
+        let plain =
+            matches!(b, 0x21 | 0x23..=0x24 | 0x26..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
         if plain {
             out.push(b as char);
         } else {

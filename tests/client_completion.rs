@@ -108,3 +108,24 @@ async fn an_answer_that_is_not_a_completion_is_a_decode_error_with_the_body() {
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("captive portal"), "{err}");
 }
+
+#[tokio::test]
+async fn a_stream_flag_is_dropped_from_a_whole_answer_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_json(json!({"model_config_id": "config_abc"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .base_url(format!("{}/v4", server.uri()))
+        .build()
+        .unwrap();
+    let req = CompletionModelConfigRequest {
+        stream: Some(true),
+        ..CompletionModelConfigRequest::new("config_abc")
+    };
+    let resp = client.completion_model_config(&req).await.unwrap();
+    assert_eq!(resp.data.len(), 2);
+}

@@ -109,6 +109,14 @@ impl fmt::Debug for Client {
     }
 }
 
+// A client is shared across tasks; a stream can move between them.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    const fn assert_send<T: Send>() {}
+    assert_send_sync::<Client>();
+    assert_send::<CompletionStream>();
+};
+
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 
@@ -151,14 +159,21 @@ impl Client {
         self.inner.base.as_str().trim_end_matches('/')
     }
 
-    /// `POST {base}/completion-model-config`: a completion with a saved model config.
-    /// `stream` is sent as given (unset or false: a whole answer is expected).
+    /// `POST {base}/completion-model-config`: a completion with a saved model config,
+    /// answered whole. A `stream: true` in `req` is dropped (use
+    /// [`Client::completion_model_config_stream`] for a stream).
     pub async fn completion_model_config(
         &self,
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionResponse, Error> {
         let url = self.url(&["completion-model-config"]);
-        let body = to_body(req)?;
+        let body = if req.stream == Some(true) {
+            let mut whole = req.clone();
+            whole.stream = None;
+            to_body(&whole)?
+        } else {
+            to_body(req)?
+        };
         self.call(Method::POST, url, Some(body), "a completion response")
             .await
     }

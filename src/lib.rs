@@ -23,7 +23,9 @@ pub mod export;
 pub mod hierarchy;
 mod hooks;
 pub mod middleware;
+pub mod pricing;
 pub mod provider;
+pub mod semconv;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -35,7 +37,12 @@ pub use client::Client;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
 pub use export::{ExportError, ExportStats};
+pub use hierarchy::{session, step};
 pub use hooks::hook_panics;
+#[cfg(feature = "reqwest")]
+pub use middleware::HumanloopMiddleware;
+#[cfg(feature = "tower")]
+pub use middleware::{HumanloopLayer, HumanloopService};
 
 /// The handle a service creates once: it owns the configuration, the endpoint client and
 /// the background exporter, and hands out the layers. Cheap to clone.
@@ -73,7 +80,7 @@ impl Humanloop {
     /// Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
         let client = Client::from_config(&config)?;
-        let exporter = export::LogExporter::start(&config, client.clone());
+        let exporter = export::LogExporter::start(&config);
         Ok(Humanloop {
             inner: Arc::new(Inner {
                 config,

@@ -224,43 +224,73 @@ async fn fixtures_pass_through_unchanged_and_become_genai_spans() {
     }
 }
 
-/// The rest of the fixture directory, whatever it holds: bytes unchanged, one span,
-/// nothing panics.
+/// The path, request body and operation a fixture answers.
+fn route(dir: &str, file: &str) -> (String, String, &'static str) {
+    let sse = file.ends_with(".sse");
+    let chat = |model: &str| format!(r#"{{"model":"{model}","stream":{sse},"messages":[]}}"#);
+    match dir {
+        "anthropic" => ("/v1/messages".into(), chat("claude-3-5-haiku"), "chat"),
+        "gemini" if sse => (
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse".into(),
+            r#"{"contents":[]}"#.into(),
+            "generate_content",
+        ),
+        "gemini" => (
+            "/v1beta/models/gemini-2.5-flash:generateContent".into(),
+            r#"{"contents":[]}"#.into(),
+            "generate_content",
+        ),
+        "azure" => (
+            "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21".into(),
+            format!(r#"{{"stream":{sse},"messages":[]}}"#),
+            "chat",
+        ),
+        _ if file.starts_with("completions") => (
+            "/v1/completions".into(),
+            format!(r#"{{"model":"gpt-3.5-turbo-instruct","stream":{sse},"prompt":"Say"}}"#),
+            "text_completion",
+        ),
+        _ if file.starts_with("embeddings") => (
+            "/v1/embeddings".into(),
+            r#"{"model":"text-embedding-3-small","input":"hi"}"#.into(),
+            "embeddings",
+        ),
+        _ if file.starts_with("responses") => (
+            "/v1/responses".into(),
+            format!(r#"{{"model":"gpt-4.1","stream":{sse},"input":"hi"}}"#),
+            "chat",
+        ),
+        _ => ("/v1/chat/completions".into(), chat("gpt-4o"), "chat"),
+    }
+}
+
+/// The whole fixture directory, whatever it holds: bytes unchanged, one span with the
+/// right operation, nothing panics.
 #[tokio::test(flavor = "current_thread")]
 async fn every_fixture_file_passes_through_both_adapters() {
     let server = provider().await;
     let sink = log_sink().await;
     let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut seen = 0;
-    for provider_dir in ["openai", "anthropic", "gemini"] {
+    let mut dirs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|d| d != "tls")
+        .collect();
+    dirs.sort();
+    for provider_dir in dirs {
         let mut files: Vec<_> = std::fs::read_dir(format!("{dir}/{provider_dir}"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|f| !f.contains("request"))
+            .filter(|f| !f.contains("request") && (f.ends_with(".json") || f.ends_with(".sse")))
             .collect();
         files.sort();
         for file in files {
             let name = format!("{provider_dir}/{file}");
-            let sse = file.ends_with(".sse");
-            let (path, body) = match provider_dir {
-                "openai" => (
-                    "/v1/chat/completions".to_owned(),
-                    format!(r#"{{"model":"gpt-4o","stream":{sse},"messages":[]}}"#),
-                ),
-                "anthropic" => (
-                    "/v1/messages".to_owned(),
-                    format!(r#"{{"model":"claude-3-5-haiku","stream":{sse},"messages":[]}}"#),
-                ),
-                _ if sse => (
-                    "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse".to_owned(),
-                    r#"{"contents":[]}"#.to_owned(),
-                ),
-                _ => (
-                    "/v1beta/models/gemini-2.5-flash:generateContent".to_owned(),
-                    r#"{"contents":[]}"#.to_owned(),
-                ),
-            };
-            let status = if file.starts_with("error") {
+            let (path, body, op) = route(&provider_dir, &file);
+            let status = if file.contains("error") && file.ends_with(".json") {
                 "400"
             } else {
                 "200"
@@ -276,15 +306,16 @@ async fn every_fixture_file_passes_through_both_adapters() {
                 assert_eq!(got.body, fixture(&name), "{adapter:?} {name}");
                 let span = otel.genai_span();
                 let a = attrs(&span);
-                assert!(
-                    a.contains_key("gen_ai.response.model") || status == "400",
-                    "{name}"
+                assert_eq!(a.get("gen_ai.operation.name"), Some(&s(op)), "{name}");
+                assert_eq!(
+                    is_error(&span),
+                    status == "400" || a.contains_key("error.type")
                 );
                 seen += 1;
             }
         }
     }
-    assert!(seen >= 20, "only {seen} fixture runs");
+    assert!(seen >= 40, "only {seen} fixture runs");
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -426,7 +426,8 @@ impl ConfigBuilder {
         if let Some(v) = env_parse("HUMANLOOP_MAX_CAPTURE_BYTES", "expected a byte count")? {
             c.max_capture_bytes = v;
         }
-        if let Some(v) = env_parse::<f64>("HUMANLOOP_SAMPLE_RATIO", "expected a number in [0, 1]")? {
+        if let Some(v) = env_parse::<f64>("HUMANLOOP_SAMPLE_RATIO", "expected a number in [0, 1]")?
+        {
             if !(0.0..=1.0).contains(&v) {
                 return Err(ConfigError::InvalidEnv {
                     name: "HUMANLOOP_SAMPLE_RATIO",

@@ -10,6 +10,15 @@
 //! expects yields empty fields, never an error or a panic, because the caller's request
 //! must pass through untouched whatever it contains.
 
+// Some helpers are used only by codecs still being written.
+#[allow(dead_code)]
+mod common;
+pub mod hosts;
+pub mod openai_chat;
+
+pub use common::{MAX_CHOICES, MAX_ITEMS};
+pub use openai_chat::{ChatDecoder, OpenAiChat};
+
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -409,9 +418,10 @@ impl Registry {
 /// `host` equals `pattern`, or `pattern` starts with `.` and `host` ends with it.
 pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
     if let Some(suffix) = pattern.strip_prefix('.') {
-        host.len() > suffix.len()
-            && host.ends_with(suffix)
-            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        let (h, s) = (host.as_bytes(), suffix.as_bytes());
+        h.len() > s.len()
+            && h[h.len() - s.len()..].eq_ignore_ascii_case(s)
+            && h[h.len() - s.len() - 1] == b'.'
     } else {
         host.eq_ignore_ascii_case(pattern)
     }
@@ -419,5 +429,31 @@ pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
 
 /// The built-in codecs, most specific first.
 fn builtin_codecs() -> Vec<Arc<dyn Codec>> {
-    Vec::new()
+    vec![Arc::new(OpenAiChat)]
+}
+
+/// The request path (no query).
+pub(crate) fn path_of<'h>(head: &RequestHead<'h>) -> &'h str {
+    head.uri.path()
+}
+
+/// The deployment of an Azure OpenAI path `/openai/deployments/{deployment}/…`.
+pub(crate) fn azure_deployment<'h>(head: &RequestHead<'h>) -> Option<&'h str> {
+    let rest = path_of(head).strip_prefix("/openai/deployments/")?;
+    let dep = rest.split('/').next()?;
+    (!dep.is_empty()).then_some(dep)
+}
+
+/// Provider name for an OpenAI-shaped API: Azure deployment paths are Azure OpenAI;
+/// otherwise the built-in host table, and `openai` for any other host.
+pub(crate) fn openai_provider_name(head: &RequestHead<'_>) -> Cow<'static, str> {
+    if azure_deployment(head).is_some() {
+        return Cow::Borrowed("azure.ai.openai");
+    }
+    Cow::Borrowed(
+        head.uri
+            .host()
+            .and_then(hosts::provider_for_host)
+            .unwrap_or("openai"),
+    )
 }

@@ -1,0 +1,171 @@
+//! [`ClientBuilder`]: base URL, key, timeouts, retry policy; and the TLS setup.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Client, ClientInner};
+use crate::config::{Config, ConfigError, RetryPolicy, Secret};
+use crate::error::Error;
+
+/// Builder of [`Client`]. Start with [`Client::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use humanloop_tracing::{config::RetryPolicy, Client};
+///
+/// let client = Client::builder()
+///     .base_url("http://127.0.0.1:8787/v4")
+///     .api_key("hl-local")
+///     .request_timeout(Duration::from_secs(30))
+///     .retry(RetryPolicy::none())
+///     .build()
+///     .unwrap();
+/// assert!(!format!("{client:?}").contains("hl-local"));
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    base_url: String,
+    api_key: Option<Secret>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "****"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        let config = Config::default();
+        Self::from_config(&config)
+    }
+}
+
+impl ClientBuilder {
+    /// Everything the client needs from `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            base_url: config.base_url.clone(),
+            api_key: config.api_key.clone(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            retry: config.retry.clone(),
+        }
+    }
+
+    /// The endpoint's base URL, e.g. `http://127.0.0.1:8787/v4` (default
+    /// [`DEFAULT_BASE_URL`](crate::config::DEFAULT_BASE_URL)). Paths such as `/logs` are appended to it.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The API key, sent as `X-API-KEY` on every request.
+    pub fn api_key(mut self, key: impl Into<Arc<str>>) -> Self {
+        self.api_key = Some(Secret::new(key));
+        self
+    }
+
+    /// The API key as a [`Secret`] (e.g. from [`Config::api_key`]).
+    pub fn api_key_secret(mut self, key: Option<Secret>) -> Self {
+        self.api_key = key;
+        self
+    }
+
+    /// Longest wait for a connection (default 10 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Longest wait for a whole answer; for a stream, for its head (default 60 s).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]; [`RetryPolicy::none`] turns
+    /// retries off).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Check the settings and build the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let trimmed = self.base_url.trim().trim_end_matches('/');
+        let base = match url::Url::parse(trimmed) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.has_host()
+                    && !u.cannot_be_a_base() =>
+            {
+                u
+            }
+            _ => return Err(ConfigError::InvalidBaseUrl(trimmed.to_owned()).into()),
+        };
+        let tls = tls_config(base.scheme() == "https")?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Setup {
+                message: "reqwest could not build its client".to_owned(),
+                source: Some(Box::new(e)),
+            })?;
+        let mut retry = self.retry;
+        retry.max_attempts = retry.max_attempts.max(1);
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                http,
+                base,
+                api_key: self.api_key,
+                request_timeout: self.request_timeout,
+            }),
+            retry,
+        })
+    }
+}
+
+/// rustls with the ring provider and the platform's verifier, passed to reqwest directly so
+/// that library code never installs a process-wide crypto provider.
+fn tls_config(https: bool) -> Result<rustls::ClientConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let setup = |message: &str, e: rustls::Error| Error::Setup {
+        message: message.to_owned(),
+        source: Some(Box::new(e)),
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| setup("no TLS protocol version is available", e))?;
+    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
+        Ok(verifier) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+        // A plain-http endpoint (the local one) must not need CA certificates on the machine.
+        Err(_) if !https => builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        Err(e) => {
+            return Err(setup(
+                "the platform's TLS certificate verifier is unavailable (are CA certificates installed?)",
+                e,
+            ))
+        }
+    };
+    // reqwest leaves ALPN to a preconfigured backend; offer what it would.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

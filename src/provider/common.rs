@@ -1,0 +1,555 @@
+//! Building blocks shared by the codecs: lenient scalar types for borrowed, typed
+//! decoding, and the per-choice accumulators streams are joined into.
+//!
+//! The lenient types never fail on a wrong JSON type: a string where a number was
+//! expected, a huge number, a nested object — they read as "absent" instead, so one odd
+//! field does not lose the whole event.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Message, Part, ProviderError};
+
+/// Most choices a response may have; larger indexes are ignored (bounds memory).
+pub const MAX_CHOICES: usize = 128;
+/// Most tool calls or content blocks per choice; larger indexes are ignored.
+pub const MAX_ITEMS: usize = 1024;
+
+/// An integer read leniently: integers (saturated to `i64`), finite floats (truncated),
+/// numeric strings; anything else is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Int(pub Option<i64>);
+
+impl Int {
+    /// The value as an index below `cap`.
+    pub fn index(self, cap: usize) -> Option<usize> {
+        match self.0 {
+            Some(i) if i >= 0 && (i as u64) < cap as u64 => Some(i as usize),
+            _ => None,
+        }
+    }
+}
+
+struct IntVisitor;
+
+impl<'de> Visitor<'de> for IntVisitor {
+    type Value = Int;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("anything")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Int, E> {
+        Ok(Int(None))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+        Ok(Int(Some(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+        Ok(Int(Some(i64::try_from(v).unwrap_or(i64::MAX))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int, E> {
+        // `as` saturates; NaN cannot come out of JSON but maps to None anyway.
+        Ok(Int(v.is_finite().then_some(v as i64)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Int, E> {
+        Ok(Int(v.trim().parse().ok()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Int, E> {
+        Ok(Int(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Int, E> {
+        Ok(Int(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Int, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Int, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Int(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Int, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Int(None))
+    }
+}
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(IntVisitor)
+    }
+}
+
+/// A string read leniently and borrowed when it has no escapes; any other JSON type
+/// is `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Str<'a>(pub Option<Cow<'a, str>>);
+
+impl<'a> Str<'a> {
+    /// The string, if present.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+    /// The string, owned, if present.
+    pub fn owned(&self) -> Option<String> {
+        self.0.as_deref().map(str::to_owned)
+    }
+    /// The string or `""`.
+    pub fn or_empty(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Str<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("anything")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Str<'de>, E> {
+        Ok(Str(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Str<'de>, E> {
+        Ok(Str(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Str<'de>, E> {
+        Ok(Str(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Str<'de>, E> {
+        Ok(Str(None))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+        Ok(Str(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+        Ok(Str(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+        Ok(Str(Some(Cow::Owned(v))))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Str<'de>, E> {
+        Ok(Str(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Str<'de>, E> {
+        Ok(Str(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Str<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Str<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Str(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Str<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Str(None))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrVisitor)
+    }
+}
+
+/// A JSON array read leniently: `null` or any non-array is empty. Elements must still
+/// have the right shape (a wrong element fails the enclosing event, which is then
+/// skipped).
+#[derive(Debug)]
+pub(crate) struct List<T>(pub Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<List<T>, E> {
+                Ok(List::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                // Capped pre-allocation: a hostile size hint must not reserve gigabytes.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+                while let Some(x) = seq.next_element()? {
+                    out.push(x);
+                }
+                Ok(List(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List::default())
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Counts the elements of a JSON array without keeping them (embeddings' vectors).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Count(pub Option<usize>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(Some(n)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Appends `s` to an optional owned string, allocating only the first time.
+pub(crate) fn set_once(slot: &mut Option<String>, s: &Str<'_>) {
+    if slot.is_none() {
+        if let Some(v) = s.as_deref() {
+            *slot = Some(v.to_owned());
+        }
+    }
+}
+
+/// Overwrites `slot` with `s` when present, reusing the buffer.
+pub(crate) fn set_latest(slot: &mut Option<String>, s: &Str<'_>) {
+    if let Some(v) = s.as_deref() {
+        match slot {
+            Some(cur) if cur == v => {}
+            Some(cur) => {
+                cur.clear();
+                cur.push_str(v);
+            }
+            None => *slot = Some(v.to_owned()),
+        }
+    }
+}
+
+/// Tool arguments as a JSON value when they parse, else the raw string.
+pub(crate) fn arguments_value(raw: String) -> Value {
+    if raw.is_empty() {
+        return Value::Object(Default::default());
+    }
+    match serde_json::from_str::<Value>(&raw) {
+        Ok(v) => v,
+        Err(_) => Value::String(raw),
+    }
+}
+
+/// A tool call being assembled from fragments.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ToolAcc {
+    pub id: Option<String>,
+    pub name: String,
+    pub arguments: String,
+    /// The arguments arrived whole as a JSON value (Gemini, Anthropic plain bodies).
+    pub value: Option<Value>,
+}
+
+impl ToolAcc {
+    pub fn into_part(self) -> Part {
+        Part::ToolCall {
+            id: self.id,
+            name: self.name,
+            arguments: match self.value {
+                Some(v) if self.arguments.is_empty() => v,
+                _ => arguments_value(self.arguments),
+            },
+        }
+    }
+}
+
+/// One output block of a choice, in arrival order.
+#[derive(Clone, Debug)]
+pub(crate) enum Block {
+    Text(String),
+    Reasoning(String),
+    Tool(ToolAcc),
+}
+
+impl Block {
+    fn into_part(self) -> Option<Part> {
+        match self {
+            Block::Text(s) if s.is_empty() => None,
+            Block::Text(content) => Some(Part::Text { content }),
+            Block::Reasoning(s) if s.is_empty() => None,
+            Block::Reasoning(content) => Some(Part::Reasoning { content }),
+            Block::Tool(t) => Some(t.into_part()),
+        }
+    }
+}
+
+/// One choice being assembled: its blocks in order, role and finish reason.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChoiceAcc {
+    pub seen: bool,
+    pub role: Option<String>,
+    pub blocks: Vec<Block>,
+    /// OpenAI refusal text, recorded as a text part after the content.
+    pub refusal: String,
+    /// OpenAI-style tool calls addressed by their own index, after the other blocks.
+    pub tools: Vec<ToolAcc>,
+    pub finish_reason: Option<String>,
+}
+
+impl ChoiceAcc {
+    /// Appends text to the last text block, or opens one.
+    pub fn push_text(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if let Some(Block::Text(t)) = self.blocks.last_mut() {
+            t.push_str(s);
+        } else if self.blocks.len() < MAX_ITEMS {
+            self.blocks.push(Block::Text(s.to_owned()));
+        }
+    }
+
+    /// Appends reasoning to the last reasoning block, or opens one.
+    pub fn push_reasoning(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if let Some(Block::Reasoning(t)) = self.blocks.last_mut() {
+            t.push_str(s);
+        } else if self.blocks.len() < MAX_ITEMS {
+            self.blocks.push(Block::Reasoning(s.to_owned()));
+        }
+    }
+
+    /// The tool call at `slot` (OpenAI's per-choice tool index), created on first use.
+    pub fn tool(&mut self, slot: usize) -> Option<&mut ToolAcc> {
+        if slot >= MAX_ITEMS {
+            return None;
+        }
+        if self.tools.len() <= slot {
+            self.tools.resize_with(slot + 1, ToolAcc::default);
+        }
+        self.tools.get_mut(slot)
+    }
+
+    /// Finishes into a message; `None` when the choice never appeared.
+    pub fn into_message(self) -> Option<Message> {
+        if !self.seen {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(self.blocks.len() + self.tools.len() + 1);
+        parts.extend(self.blocks.into_iter().filter_map(Block::into_part));
+        if !self.refusal.is_empty() {
+            parts.push(Part::Text {
+                content: self.refusal,
+            });
+        }
+        parts.extend(self.tools.into_iter().map(ToolAcc::into_part));
+        Some(Message {
+            role: normalise_output_role(self.role.as_deref()).to_owned(),
+            parts,
+            name: None,
+            finish_reason: self.finish_reason,
+        })
+    }
+}
+
+/// Choices by index, capped at [`MAX_CHOICES`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Choices(pub Vec<ChoiceAcc>);
+
+impl Choices {
+    /// The choice at `index`, created on first use; `None` past the cap.
+    pub fn at(&mut self, index: usize) -> Option<&mut ChoiceAcc> {
+        if index >= MAX_CHOICES {
+            return None;
+        }
+        if self.0.len() <= index {
+            self.0.resize_with(index + 1, ChoiceAcc::default);
+        }
+        let c = &mut self.0[index];
+        c.seen = true;
+        Some(c)
+    }
+
+    pub fn into_messages(self) -> Vec<Message> {
+        self.0
+            .into_iter()
+            .filter_map(ChoiceAcc::into_message)
+            .collect()
+    }
+}
+
+fn normalise_output_role(role: Option<&str>) -> &str {
+    match role {
+        None | Some("") | Some("model") => "assistant",
+        Some(r) => r,
+    }
+}
+
+/// Maps a provider's input role onto the GenAI roles.
+pub(crate) fn normalise_role(role: &str) -> String {
+    match role {
+        "developer" => "system",
+        "model" => "assistant",
+        "function" => "tool",
+        r => r,
+    }
+    .to_owned()
+}
+
+/// `{"error": {"message", "type", "code"}}` as OpenAI, Azure and most compatible servers
+/// send it (also Gemini's `{"error": {"code": 400, "message", "status"}}`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ErrorObject<'a> {
+    #[serde(borrow)]
+    pub message: Str<'a>,
+    #[serde(borrow, rename = "type")]
+    pub kind: Str<'a>,
+    /// OpenAI: a string code; Gemini: the HTTP status number.
+    #[serde(borrow)]
+    pub code: Str<'a>,
+    /// Gemini: `INVALID_ARGUMENT`, …
+    #[serde(borrow)]
+    pub status: Str<'a>,
+}
+
+impl ErrorObject<'_> {
+    pub fn to_error(&self) -> ProviderError {
+        ProviderError {
+            code: self
+                .code
+                .as_deref()
+                .or(self.status.as_deref())
+                .or(self.kind.as_deref())
+                .map(str::to_owned),
+            message: self.message.owned(),
+        }
+    }
+}
+
+/// An error body of the common `{"error": {...}}` shape (or `{"error": "text"}`).
+pub(crate) fn decode_error_envelope(body: &[u8]) -> Option<ProviderError> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        error: ErrorField<'a>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ErrorField<'a> {
+        Object(#[serde(borrow)] ErrorObject<'a>),
+        Text(#[serde(borrow)] Cow<'a, str>),
+    }
+    match serde_json::from_slice::<Envelope<'_>>(body).ok()?.error {
+        ErrorField::Object(o) => Some(o.to_error()),
+        ErrorField::Text(t) => Some(ProviderError {
+            code: None,
+            message: Some(t.into_owned()),
+        }),
+    }
+}
+
+/// Parts of a `data:` URL: `(mime type, base64 content)`.
+pub(crate) fn split_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let mime = meta.strip_suffix(";base64")?;
+    Some((mime, data))
+}
+
+/// The modality of a MIME type: `image`, `audio`, `video`, else `file`.
+pub(crate) fn modality_of(mime: &str) -> &'static str {
+    if mime.starts_with("image/") {
+        "image"
+    } else if mime.starts_with("audio/") {
+        "audio"
+    } else if mime.starts_with("video/") {
+        "video"
+    } else {
+        "file"
+    }
+}
+
+/// A URL or data URL as a part.
+pub(crate) fn url_part(url: &str, modality: &str) -> Part {
+    match split_data_url(url) {
+        Some((mime, data)) => Part::Blob {
+            mime_type: (!mime.is_empty()).then(|| mime.to_owned()),
+            modality: modality.to_owned(),
+            content: data.to_owned(),
+        },
+        None => Part::Uri {
+            uri: url.to_owned(),
+            modality: modality.to_owned(),
+        },
+    }
+}
+
+/// `stop` as a string or an array of strings.
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A JSON number as i64 (saturating floats), for request parameters.
+pub(crate) fn value_i64(v: Option<&Value>) -> Option<i64> {
+    let v = v?;
+    v.as_i64()
+        .or_else(|| v.as_u64().map(|_| i64::MAX))
+        .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+}
+
+/// A JSON number as f64, for request parameters.
+pub(crate) fn value_f64(v: Option<&Value>) -> Option<f64> {
+    v?.as_f64()
+}
+
+/// A string field of a JSON object.
+pub(crate) fn value_str(v: Option<&Value>) -> Option<String> {
+    v?.as_str().map(str::to_owned)
+}

@@ -1,0 +1,439 @@
+//! OpenAI Chat Completions (`POST …/chat/completions`), also Azure OpenAI deployments
+//! and every OpenAI-compatible server (vLLM, Ollama, Groq, Together, Mistral, DeepSeek,
+//! OpenRouter, LiteLLM, …), recognised by path on any host.
+//!
+//! Refusals (`message.refusal`, `delta.refusal`) are recorded as a text part, after any
+//! content of the choice: the GenAI parts format has no refusal part, and a refusal is
+//! what the model said. `reasoning_content` (DeepSeek, vLLM) and `reasoning` (OpenRouter,
+//! Ollama) become a reasoning part.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::common::{
+    normalise_role, set_latest, set_once, string_list, url_part, value_f64, value_i64, value_str,
+    Choices, ErrorObject, Int, List, Str, ToolAcc, MAX_CHOICES, MAX_ITEMS,
+};
+use super::{
+    path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
+    RequestParams, ResponseDecoder, TokenUsage,
+};
+
+/// The Chat Completions codec (`openai.chat`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenAiChat;
+
+impl Codec for OpenAiChat {
+    fn id(&self) -> &'static str {
+        "openai.chat"
+    }
+
+    fn detect(&self, head: &RequestHead<'_>) -> Option<Operation> {
+        (head.method == http::Method::POST && path_of(head).ends_with("/chat/completions"))
+            .then_some(Operation::Chat)
+    }
+
+    fn provider_name(&self, head: &RequestHead<'_>) -> Cow<'static, str> {
+        super::openai_provider_name(head)
+    }
+
+    fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        let mut req = decode_chat_request(body);
+        if req.model.is_none() {
+            req.model = super::azure_deployment(head).map(str::to_owned);
+        }
+        req
+    }
+
+    fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
+        Box::new(ChatDecoder::default())
+    }
+
+    fn decode_error(&self, body: &[u8]) -> Option<ProviderError> {
+        super::common::decode_error_envelope(body)
+    }
+}
+
+/// Decodes a Chat Completions request body (best effort).
+pub(crate) fn decode_chat_request(body: &[u8]) -> LlmRequest {
+    let mut req = LlmRequest::empty(Operation::Chat);
+    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+        return req;
+    };
+    req.model = value_str(v.get("model"));
+    req.stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    req.user = value_str(v.get("user")).or_else(|| value_str(v.get("safety_identifier")));
+    req.params = RequestParams {
+        temperature: value_f64(v.get("temperature")),
+        top_p: value_f64(v.get("top_p")),
+        top_k: value_f64(v.get("top_k")),
+        max_tokens: value_i64(v.get("max_completion_tokens"))
+            .or_else(|| value_i64(v.get("max_tokens"))),
+        frequency_penalty: value_f64(v.get("frequency_penalty")),
+        presence_penalty: value_f64(v.get("presence_penalty")),
+        seed: value_i64(v.get("seed")),
+        stop_sequences: string_list(v.get("stop")),
+        choice_count: value_i64(v.get("n")),
+        output_type: output_type(&v),
+        include_usage: v
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool),
+        response_format: None,
+    };
+    if let Some(Value::Array(msgs)) = v.get("messages") {
+        req.messages = msgs.iter().filter_map(chat_message).collect();
+    }
+    if let Some(Value::Array(tools)) = v.get("tools").or_else(|| v.get("functions")) {
+        req.tools = tools.clone();
+    }
+    req
+}
+
+fn output_type(v: &serde_json::Map<String, Value>) -> Option<String> {
+    let kind = v
+        .get("response_format")
+        .and_then(|f| f.get("type"))
+        .and_then(Value::as_str);
+    match kind {
+        Some("json_object" | "json_schema") => Some("json".into()),
+        Some("text") => Some("text".into()),
+        _ => {
+            let audio = v
+                .get("modalities")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|x| x == "audio"));
+            audio.then(|| "speech".into())
+        }
+    }
+}
+
+/// One request message in the parts format.
+fn chat_message(m: &Value) -> Option<Message> {
+    let obj = m.as_object()?;
+    let role = normalise_role(obj.get("role").and_then(Value::as_str).unwrap_or("user"));
+    let mut parts = Vec::new();
+    if role == "tool" {
+        let response = match obj.get("content") {
+            Some(Value::Array(a)) => Value::String(join_text_parts(a)),
+            Some(c) => c.clone(),
+            None => Value::Null,
+        };
+        parts.push(Part::ToolCallResponse {
+            id: value_str(obj.get("tool_call_id")),
+            response,
+        });
+    } else {
+        match obj.get("content") {
+            Some(Value::String(s)) => parts.push(Part::Text { content: s.clone() }),
+            Some(Value::Array(a)) => parts.extend(a.iter().filter_map(content_part)),
+            _ => {}
+        }
+        if let Some(Value::String(r)) = obj.get("refusal") {
+            parts.push(Part::Text { content: r.clone() });
+        }
+        for key in ["reasoning_content", "reasoning"] {
+            if let Some(Value::String(r)) = obj.get(key) {
+                parts.insert(0, Part::Reasoning { content: r.clone() });
+            }
+        }
+        if let Some(Value::Array(calls)) = obj.get("tool_calls") {
+            for c in calls {
+                let f = c.get("function");
+                parts.push(Part::ToolCall {
+                    id: value_str(c.get("id")),
+                    name: value_str(f.and_then(|f| f.get("name"))).unwrap_or_default(),
+                    arguments: request_arguments(f.and_then(|f| f.get("arguments"))),
+                });
+            }
+        }
+        if let Some(f) = obj.get("function_call").filter(|f| f.is_object()) {
+            parts.push(Part::ToolCall {
+                id: None,
+                name: value_str(f.get("name")).unwrap_or_default(),
+                arguments: request_arguments(f.get("arguments")),
+            });
+        }
+    }
+    Some(Message {
+        role,
+        parts,
+        name: value_str(obj.get("name")),
+        finish_reason: None,
+    })
+}
+
+fn join_text_parts(a: &[Value]) -> String {
+    let mut out = String::new();
+    for p in a {
+        if let Some(t) = p.get("text").and_then(Value::as_str) {
+            out.push_str(t);
+        }
+    }
+    out
+}
+
+/// Arguments as sent: a JSON string holding JSON, parsed when it parses.
+pub(crate) fn request_arguments(v: Option<&Value>) -> Value {
+    match v {
+        Some(Value::String(s)) => super::common::arguments_value(s.clone()),
+        Some(v) => v.clone(),
+        None => Value::Object(Default::default()),
+    }
+}
+
+/// A content part of a Chat Completions message.
+fn content_part(p: &Value) -> Option<Part> {
+    match p.get("type").and_then(Value::as_str)? {
+        "text" | "input_text" => Some(Part::Text {
+            content: value_str(p.get("text"))?,
+        }),
+        "refusal" => Some(Part::Text {
+            content: value_str(p.get("refusal"))?,
+        }),
+        "image_url" => {
+            let url = p.get("image_url")?;
+            let url = url.get("url").unwrap_or(url).as_str()?;
+            Some(url_part(url, "image"))
+        }
+        "input_audio" => {
+            let a = p.get("input_audio")?;
+            Some(Part::Blob {
+                mime_type: value_str(a.get("format")).map(|f| format!("audio/{f}")),
+                modality: "audio".into(),
+                content: value_str(a.get("data"))?,
+            })
+        }
+        "file" => {
+            let f = p.get("file")?;
+            if let Some(data) = f.get("file_data").and_then(Value::as_str) {
+                Some(url_part(data, "file"))
+            } else {
+                Some(Part::Uri {
+                    uri: value_str(f.get("file_id"))?,
+                    modality: "file".into(),
+                })
+            }
+        }
+        _ => None,
+    }
+}
+
+// ---- responses ----------------------------------------------------------------------
+
+/// A chat completion or one chunk of its stream (`message` in a body, `delta` in a chunk).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Chunk<'a> {
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    model: Str<'a>,
+    #[serde(borrow)]
+    choices: List<ChoiceChunk<'a>>,
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    error: Option<ErrorObject<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChoiceChunk<'a> {
+    index: Int,
+    #[serde(borrow, alias = "delta")]
+    message: Option<Delta<'a>>,
+    #[serde(borrow)]
+    finish_reason: Str<'a>,
+    /// Legacy completions: the text of the choice.
+    #[serde(borrow)]
+    text: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    role: Str<'a>,
+    #[serde(borrow)]
+    content: Str<'a>,
+    #[serde(borrow)]
+    refusal: Str<'a>,
+    #[serde(borrow)]
+    reasoning_content: Str<'a>,
+    #[serde(borrow)]
+    reasoning: Str<'a>,
+    #[serde(borrow)]
+    tool_calls: List<ToolCallChunk<'a>>,
+    #[serde(borrow)]
+    function_call: Option<FunctionChunk<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ToolCallChunk<'a> {
+    index: Int,
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    function: Option<FunctionChunk<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FunctionChunk<'a> {
+    #[serde(borrow)]
+    name: Str<'a>,
+    #[serde(borrow)]
+    arguments: Str<'a>,
+}
+
+/// OpenAI usage, Chat Completions and Responses spellings.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Usage {
+    #[serde(alias = "input_tokens")]
+    prompt_tokens: Int,
+    #[serde(alias = "output_tokens")]
+    completion_tokens: Int,
+    #[serde(alias = "input_tokens_details")]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(alias = "output_tokens_details")]
+    completion_tokens_details: Option<CompletionDetails>,
+    /// DeepSeek reports its cache hits here.
+    prompt_cache_hit_tokens: Int,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PromptDetails {
+    cached_tokens: Int,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompletionDetails {
+    reasoning_tokens: Int,
+}
+
+impl Usage {
+    /// OpenAI's counts are already normalised: prompt tokens include cached ones,
+    /// completion tokens include reasoning ones.
+    pub(crate) fn to_usage(&self) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.prompt_tokens.0,
+            output_tokens: self.completion_tokens.0,
+            cache_read_input_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens.0)
+                .or(self.prompt_cache_hit_tokens.0),
+            cache_creation_input_tokens: None,
+            reasoning_output_tokens: self
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens.0),
+        }
+    }
+}
+
+/// Response decoder for Chat Completions and legacy Completions (bodies and streams).
+#[derive(Debug, Default)]
+pub struct ChatDecoder {
+    id: Option<String>,
+    model: Option<String>,
+    choices: Choices,
+    usage: TokenUsage,
+    error: Option<ProviderError>,
+}
+
+impl ChatDecoder {
+    fn apply(&mut self, chunk: Chunk<'_>) {
+        set_once(&mut self.id, &chunk.id);
+        set_once(&mut self.model, &chunk.model);
+        if let Some(u) = &chunk.usage {
+            self.usage = u.to_usage();
+        }
+        if let Some(e) = &chunk.error {
+            self.error = Some(e.to_error());
+        }
+        for (pos, c) in chunk.choices.0.into_iter().enumerate() {
+            let index = match c.index.0 {
+                Some(_) => c.index.index(MAX_CHOICES),
+                None => Some(pos),
+            };
+            let Some(index) = index else { continue };
+            let Some(acc) = self.choices.at(index) else {
+                continue;
+            };
+            set_latest(&mut acc.finish_reason, &c.finish_reason);
+            if let Some(t) = c.text.as_deref() {
+                acc.push_text(t);
+            }
+            let Some(d) = c.message else { continue };
+            set_once(&mut acc.role, &d.role);
+            if let Some(r) = d.reasoning_content.as_deref().or(d.reasoning.as_deref()) {
+                acc.push_reasoning(r);
+            }
+            if let Some(t) = d.content.as_deref() {
+                acc.push_text(t);
+            }
+            if let Some(r) = d.refusal.as_deref() {
+                acc.refusal.push_str(r);
+            }
+            for (tpos, tc) in d.tool_calls.0.into_iter().enumerate() {
+                let slot = match tc.index.0 {
+                    Some(_) => tc.index.index(MAX_ITEMS),
+                    None => Some(tpos),
+                };
+                let Some(tool) = slot.and_then(|s| acc.tool(s)) else {
+                    continue;
+                };
+                set_once(&mut tool.id, &tc.id);
+                if let Some(f) = tc.function {
+                    push_function(tool, &f);
+                }
+            }
+            if let Some(f) = d.function_call {
+                if let Some(tool) = acc.tool(0) {
+                    push_function(tool, &f);
+                }
+            }
+        }
+    }
+}
+
+fn push_function(tool: &mut ToolAcc, f: &FunctionChunk<'_>) {
+    // Names arrive whole (some servers repeat them in every fragment).
+    if let (true, Some(n)) = (tool.name.is_empty(), f.name.as_deref()) {
+        tool.name.push_str(n);
+    }
+    if let Some(a) = f.arguments.as_deref() {
+        tool.arguments.push_str(a);
+    }
+}
+
+impl ResponseDecoder for ChatDecoder {
+    fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
+        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
+            self.apply(chunk);
+        }
+    }
+
+    fn on_body(&mut self, body: &[u8]) {
+        self.on_event(None, body);
+    }
+
+    fn finish(&mut self) -> Generation {
+        let this = std::mem::take(self);
+        Generation {
+            response_id: this.id,
+            response_model: this.model,
+            choices: this.choices.into_messages(),
+            usage: this.usage,
+            error: this.error,
+            embeddings: None,
+        }
+    }
+}

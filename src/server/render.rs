@@ -105,7 +105,7 @@ pub(crate) fn render(
 
 enum Engine<'a> {
     Default(&'a JsonMap),
-    Jinja(minijinja::Environment<'static>, &'a JsonMap),
+    Jinja(Box<minijinja::Environment<'static>>, &'a JsonMap),
 }
 
 impl<'a> Engine<'a> {
@@ -114,7 +114,7 @@ impl<'a> Engine<'a> {
             TemplateLanguage::Jinja => {
                 let mut env = minijinja::Environment::new();
                 env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-                Engine::Jinja(env, inputs)
+                Engine::Jinja(Box::new(env), inputs)
             }
             _ => Engine::Default(inputs),
         }

@@ -436,11 +436,12 @@ fn log_response(
     project_id: Option<String>,
     session_id: Option<String>,
 ) -> CreateLogResponse {
-    let mut r = CreateLogResponse::default();
-    r.id = id;
-    r.project_id = project_id.unwrap_or_default();
-    r.session_id = session_id;
-    r
+    CreateLogResponse {
+        id,
+        project_id: project_id.unwrap_or_default(),
+        session_id,
+        ..CreateLogResponse::default()
+    }
 }
 
 const LOG_COLUMNS: &str =

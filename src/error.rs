@@ -384,6 +384,12 @@ impl Error {
     }
 }
 
+// Errors cross tasks and threads (the exporter's worker) and go into `Box<dyn Error>`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Error>();
+};
+
 /// 408, 429 and 5xx: the statuses worth retrying.
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT

@@ -23,7 +23,9 @@ pub mod export;
 pub mod hierarchy;
 mod hooks;
 pub mod middleware;
+pub mod pricing;
 pub mod provider;
+pub mod semconv;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -36,6 +38,10 @@ pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
 pub use export::{ExportError, ExportStats};
 pub use hooks::hook_panics;
+#[cfg(feature = "reqwest")]
+pub use middleware::HumanloopMiddleware;
+#[cfg(feature = "tower")]
+pub use middleware::{HumanloopLayer, HumanloopService};
 
 /// The handle a service creates once: it owns the configuration, the endpoint client and
 /// the background exporter, and hands out the layers. Cheap to clone.

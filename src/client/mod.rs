@@ -109,7 +109,16 @@ impl fmt::Debug for Client {
     }
 }
 
+// A client is shared across tasks; a stream can move between them.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    const fn assert_send<T: Send>() {}
+    assert_send_sync::<Client>();
+    assert_send::<CompletionStream>();
+};
+
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 
 impl Client {
     /// A builder with the defaults of [`Config::default`].
@@ -150,14 +159,21 @@ impl Client {
         self.inner.base.as_str().trim_end_matches('/')
     }
 
-    /// `POST {base}/completion-model-config`: a completion with a saved model config.
-    /// `stream` is sent as given (unset or false: a whole answer is expected).
+    /// `POST {base}/completion-model-config`: a completion with a saved model config,
+    /// answered whole. A `stream: true` in `req` is dropped (use
+    /// [`Client::completion_model_config_stream`] for a stream).
     pub async fn completion_model_config(
         &self,
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionResponse, Error> {
         let url = self.url(&["completion-model-config"]);
-        let body = to_body(req)?;
+        let body = if req.stream == Some(true) {
+            let mut whole = req.clone();
+            whole.stream = None;
+            to_body(&whole)?
+        } else {
+            to_body(req)?
+        };
         self.call(Method::POST, url, Some(body), "a completion response")
             .await
     }
@@ -180,9 +196,7 @@ impl Client {
         let response = retry::retry(&self.retry, || {
             let (url, body) = (url.clone(), body.clone());
             async move {
-                let request = self
-                    .request(Method::POST, url.clone(), Some(body))
-                    .header(http::header::ACCEPT, "text/event-stream");
+                let request = self.request(Method::POST, url.clone(), Some(body), EVENT_STREAM);
                 let head = async {
                     let resp = request.send().await.map_err(Error::transport)?;
                     check_status(resp).await
@@ -291,12 +305,13 @@ impl Client {
         method: Method,
         url: url::Url,
         body: Option<Bytes>,
+        accept: HeaderValue,
     ) -> reqwest::RequestBuilder {
         let mut req = self
             .inner
             .http
             .request(method, url)
-            .header(http::header::ACCEPT, JSON);
+            .header(http::header::ACCEPT, accept);
         if let Some(key) = &self.inner.api_key {
             if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
                 value.set_sensitive(true);
@@ -321,7 +336,7 @@ impl Client {
             let (method, url, body) = (method.clone(), url.clone(), body.clone());
             async move {
                 let resp = self
-                    .request(method, url, body)
+                    .request(method, url, body, JSON)
                     .timeout(self.inner.request_timeout)
                     .send()
                     .await

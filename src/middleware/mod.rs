@@ -1,1 +1,50 @@
-//! Thin adapters over the capture core. (Stub: the capture work fills it in.)
+//! The two adapters: a [`tower_layer::Layer`] for any `http` client service and a
+//! `reqwest_middleware::Middleware`. Both are thin glue over one capture core
+//! ([`crate::capture`]); neither has logic of its own.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "tower", feature = "reqwest"))]
+//! # fn demo(hl: humanloop_tracing::Humanloop) {
+//! // reqwest
+//! let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(hl.middleware())
+//!     .build();
+//! // tower (hyper-util's legacy client, or anything in a ServiceBuilder)
+//! # let hyper_client = tower::service_fn(|_: http::Request<http_body_util::Full<bytes::Bytes>>| async {
+//! #     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+//! # });
+//! let svc = tower::ServiceBuilder::new().layer(hl.layer()).service(hyper_client);
+//! # }
+//! ```
+//!
+//! Requests that are not LLM calls, and every request while the configuration is
+//! disabled, pass straight through: no span, no allocation, the response body wrapped in
+//! a [`TeeBody`](crate::capture::TeeBody) with nothing to watch.
+
+#[cfg(feature = "reqwest")]
+mod reqwest;
+#[cfg(feature = "tower")]
+mod tower;
+
+#[cfg(feature = "reqwest")]
+pub use self::reqwest::HumanloopMiddleware;
+#[cfg(feature = "tower")]
+pub use self::tower::{HumanloopLayer, HumanloopService, ResponseFuture};
+
+use crate::Humanloop;
+
+impl Humanloop {
+    /// A [`tower_layer::Layer`] that traces and logs the LLM calls made through the
+    /// service it wraps (see [`HumanloopService`] for the bounds on request bodies).
+    #[cfg(feature = "tower")]
+    pub fn layer(&self) -> HumanloopLayer {
+        HumanloopLayer::new(self.clone())
+    }
+
+    /// A `reqwest_middleware::Middleware` that traces and logs the LLM calls made
+    /// through the client it is added to.
+    #[cfg(feature = "reqwest")]
+    pub fn middleware(&self) -> HumanloopMiddleware {
+        HumanloopMiddleware::new(self.clone())
+    }
+}

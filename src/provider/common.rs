@@ -306,6 +306,9 @@ pub(crate) enum Block {
     Text(String),
     Reasoning(String),
     Tool(ToolAcc),
+    /// A block that is not output (a server tool's result, redacted thinking), or a
+    /// slot not seen yet.
+    Other,
 }
 
 impl Block {
@@ -316,6 +319,7 @@ impl Block {
             Block::Reasoning(s) if s.is_empty() => None,
             Block::Reasoning(content) => Some(Part::Reasoning { content }),
             Block::Tool(t) => Some(t.into_part()),
+            Block::Other => None,
         }
     }
 }
@@ -466,6 +470,13 @@ impl ErrorObject<'_> {
     }
 }
 
+/// Whether `data` starts (after whitespace) like a JSON object. Checked before typed
+/// decoding because serde also reads a struct from an array (by position), and
+/// `[DONE]` or other non-JSON data should not cost a parse attempt.
+pub(crate) fn looks_like_object(data: &[u8]) -> bool {
+    data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
 /// An error body of the common `{"error": {...}}` shape (or `{"error": "text"}`).
 pub(crate) fn decode_error_envelope(body: &[u8]) -> Option<ProviderError> {
     #[derive(Deserialize)]
@@ -478,6 +489,9 @@ pub(crate) fn decode_error_envelope(body: &[u8]) -> Option<ProviderError> {
     enum ErrorField<'a> {
         Object(#[serde(borrow)] ErrorObject<'a>),
         Text(#[serde(borrow)] Cow<'a, str>),
+    }
+    if !looks_like_object(body) {
+        return None;
     }
     match serde_json::from_slice::<Envelope<'_>>(body).ok()?.error {
         ErrorField::Object(o) => Some(o.to_error()),

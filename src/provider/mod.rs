@@ -11,12 +11,16 @@
 //! must pass through untouched whatever it contains.
 
 // Some helpers are used only by codecs still being written.
+pub mod anthropic;
 #[allow(dead_code)]
 mod common;
+pub mod gemini;
 pub mod hosts;
 pub mod openai_chat;
 
+pub use anthropic::{AnthropicDecoder, AnthropicMessages};
 pub use common::{MAX_CHOICES, MAX_ITEMS};
+pub use gemini::{Gemini, GeminiDecoder};
 pub use openai_chat::{ChatDecoder, OpenAiChat};
 
 use std::borrow::Cow;
@@ -429,7 +433,11 @@ pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
 
 /// The built-in codecs, most specific first.
 fn builtin_codecs() -> Vec<Arc<dyn Codec>> {
-    vec![Arc::new(OpenAiChat)]
+    vec![
+        Arc::new(OpenAiChat),
+        Arc::new(AnthropicMessages),
+        Arc::new(Gemini),
+    ]
 }
 
 /// The request path (no query).

@@ -416,6 +416,9 @@ fn push_function(tool: &mut ToolAcc, f: &FunctionChunk<'_>) {
 
 impl ResponseDecoder for ChatDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
+        if !super::common::looks_like_object(data) {
+            return;
+        }
         if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
             self.apply(chunk);
         }

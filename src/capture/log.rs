@@ -1,0 +1,470 @@
+//! From a finished call to its [`LogRequest`], and the content attributes of its span.
+//!
+//! [`build`] runs on the exporter's thread (the call hands over a deferred record), so
+//! JSON parsing, redaction and conversion never cost the caller anything.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::{Secrets, SECRET_KEYS};
+use crate::api::{
+    ChatMessage, ContentPart, ImageUrl, JsonMap, LogConfig, LogRequest, MessageContent,
+    ModelConfig, ModelEndpoint, Role, Stop, ToolCall,
+};
+use crate::config::Config;
+use crate::hierarchy::CallContext;
+use crate::hooks::contain;
+use crate::pricing;
+use crate::provider::{Generation, LlmRequest, Message, Operation, Part};
+
+/// Everything a finished call hands to the exporter to build its log from.
+pub(crate) struct LogParts {
+    pub provider: Cow<'static, str>,
+    pub operation: Operation,
+    pub request: LlmRequest,
+    pub request_body: Option<Bytes>,
+    pub response_body: Option<Vec<u8>>,
+    pub generation: Generation,
+    pub error: Option<String>,
+    pub duration: f64,
+    pub created_at: SystemTime,
+    pub ctx: CallContext,
+    pub secrets: Secrets,
+    pub truncated: bool,
+}
+
+/// Scrub the request's secrets from `s`, then run the user's redaction hook. A
+/// panicking hook leaves `s` empty.
+pub(crate) fn clean(config: &Config, secrets: &Secrets, s: &mut String) {
+    secrets.scrub(s);
+    config.redact_text(s);
+}
+
+/// A list to record as a content attribute.
+#[derive(Clone, Copy)]
+pub(crate) enum Content<'a> {
+    /// `gen_ai.input.messages`, `gen_ai.output.messages`.
+    Messages(&'a [Message]),
+    /// `gen_ai.system_instructions`.
+    Parts(&'a [Part]),
+}
+
+enum OwnedContent {
+    Messages(Vec<Message>),
+    Parts(Vec<Part>),
+}
+
+impl OwnedContent {
+    fn to_json(&self) -> String {
+        match self {
+            OwnedContent::Messages(m) => serde_json::to_string(m),
+            OwnedContent::Parts(p) => serde_json::to_string(p),
+        }
+        .unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    fn for_each_text(&mut self, f: &mut dyn FnMut(&mut String)) {
+        match self {
+            OwnedContent::Messages(ms) => ms
+                .iter_mut()
+                .for_each(|m| m.parts.iter_mut().for_each(|p| part_texts(p, f))),
+            OwnedContent::Parts(ps) => ps.iter_mut().for_each(|p| part_texts(p, f)),
+        }
+    }
+}
+
+/// Visit the strings of a part that carry content. JSON values (tool arguments and
+/// results) are turned into their string form first, so that they can be redacted and
+/// truncated like text.
+fn part_texts(part: &mut Part, f: &mut dyn FnMut(&mut String)) {
+    match part {
+        Part::Text { content } | Part::Reasoning { content } => f(content),
+        Part::ToolCall { arguments: v, .. } | Part::ToolCallResponse { response: v, .. } => {
+            value_texts(v, f)
+        }
+        Part::Blob { content, .. } => f(content),
+        Part::Uri { uri, .. } => f(uri),
+    }
+}
+
+/// Visit every string inside a JSON value.
+fn value_texts(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(a) => a.iter_mut().for_each(|v| value_texts(v, f)),
+        Value::Object(o) => o.values_mut().for_each(|v| value_texts(v, f)),
+        _ => {}
+    }
+}
+
+/// The content attribute for `content`: cleaned, as JSON in the parts format, at most
+/// `max` bytes. Longer content is cut string by string (each cut ends with `…`), so the
+/// JSON stays valid; if even that cannot fit, `[]`.
+pub(crate) fn content_json(
+    content: Content<'_>,
+    clean: &dyn Fn(&mut String),
+    max: usize,
+) -> String {
+    let mut owned = match content {
+        Content::Messages(m) => OwnedContent::Messages(m.to_vec()),
+        Content::Parts(p) => OwnedContent::Parts(p.to_vec()),
+    };
+    owned.for_each_text(&mut |s| clean(s));
+    let mut json = owned.to_json();
+    for _ in 0..4 {
+        if json.len() <= max {
+            return json;
+        }
+        let mut total = 0usize;
+        owned.for_each_text(&mut |s| total += s.len());
+        if total == 0 {
+            break;
+        }
+        // Shrink every string by the same ratio, with room for escapes and the marks.
+        let excess = json.len() - max;
+        let keep = total.saturating_sub(excess * 2 + 64) as f64 / total as f64;
+        owned.for_each_text(&mut |s| {
+            let target = (s.len() as f64 * keep) as usize;
+            if target < s.len() {
+                let mut cut = target;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                s.truncate(cut);
+                s.push('…');
+            }
+        });
+        json = owned.to_json();
+    }
+    if json.len() <= max {
+        json
+    } else {
+        "[]".to_owned()
+    }
+}
+
+/// Build the log of a finished call (on the exporter's thread). `None` when the
+/// `on_log` hook drops it or panics.
+pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
+    let LogParts {
+        provider,
+        operation,
+        mut request,
+        request_body,
+        response_body,
+        mut generation,
+        error,
+        duration,
+        created_at,
+        ctx,
+        secrets,
+        truncated,
+    } = parts;
+    let clean = |s: &mut String| clean(config, &secrets, s);
+    let content = config.log_content();
+
+    let mut log = LogRequest {
+        project: config.project.clone(),
+        project_id: config.project_id.clone(),
+        source: config.source.clone(),
+        environment: config.environment.clone(),
+        session_reference_id: ctx.session_reference_id,
+        parent_reference_id: ctx.parent_reference_id,
+        reference_id: Some(ctx.reference_id),
+        save: Some(ctx.save.unwrap_or(config.save)),
+        created_at: Some(humantime::format_rfc3339_millis(created_at).to_string()),
+        duration: Some(duration),
+        prompt_tokens: generation.usage.input_tokens,
+        output_tokens: generation.usage.output_tokens,
+        ..LogRequest::default()
+    };
+
+    let mut metadata = config.metadata.clone();
+    metadata.extend(ctx.metadata);
+    if truncated {
+        metadata.insert("humanloop.output_truncated".to_owned(), Value::Bool(true));
+    }
+    if !metadata.is_empty() {
+        log.metadata = Some(metadata);
+    }
+
+    let model = generation
+        .response_model
+        .clone()
+        .or_else(|| request.model.clone())
+        .unwrap_or_else(|| "unknown".to_owned());
+    if let Some(price) = pricing::price(config, &model) {
+        log.prompt_cost = log
+            .prompt_tokens
+            .map(|n| pricing::cost(n, price.input_per_mtok));
+        log.output_cost = log
+            .output_tokens
+            .map(|n| pricing::cost(n, price.output_per_mtok));
+    }
+    log.config = Some(LogConfig::Model(model_config(
+        model, &provider, operation, &request,
+    )));
+
+    if let Some(mut e) = error {
+        secrets.scrub(&mut e);
+        log.error = Some(e);
+    }
+
+    if content {
+        for m in &mut request.messages {
+            m.parts
+                .iter_mut()
+                .for_each(|p| part_texts(p, &mut |s| clean(s)));
+        }
+        request
+            .system
+            .iter_mut()
+            .for_each(|p| part_texts(p, &mut |s| clean(s)));
+        for m in &mut generation.choices {
+            m.parts
+                .iter_mut()
+                .for_each(|p| part_texts(p, &mut |s| clean(s)));
+        }
+        let mut messages = Vec::new();
+        let system = joined_text(&request.system);
+        if !system.is_empty() {
+            messages.push(ChatMessage::system(system));
+        }
+        for m in &request.messages {
+            to_chat_messages(m, &mut messages);
+        }
+        if !messages.is_empty() {
+            log.messages = Some(messages);
+        }
+        if let Some(first) = generation.choices.first() {
+            log.output = Some(first.joined_text());
+            let mut out = Vec::with_capacity(1);
+            to_chat_messages(first, &mut out);
+            log.output_message = out.into_iter().next();
+        }
+        log.provider_request = request_body.and_then(|b| json_body(&b, &clean));
+        log.provider_response = response_body.and_then(|b| json_body(&b, &clean));
+        log.user = request.user.take();
+    }
+
+    if let Some(hook) = &config.on_log {
+        match contain("on_log", || hook(&mut log)) {
+            Some(true) => {}
+            Some(false) | None => return None,
+        }
+    }
+    Some(log)
+}
+
+fn model_config(
+    model: String,
+    provider: &str,
+    operation: Operation,
+    request: &LlmRequest,
+) -> ModelConfig {
+    let p = &request.params;
+    let mut other = JsonMap::new();
+    if let Some(k) = p.top_k {
+        other.insert("top_k".to_owned(), k.into());
+    }
+    if let Some(n) = p.choice_count {
+        other.insert("n".to_owned(), n.into());
+    }
+    if let Some(t) = &p.output_type {
+        other.insert("output_type".to_owned(), t.clone().into());
+    }
+    if request.stream {
+        other.insert("stream".to_owned(), true.into());
+    }
+    ModelConfig {
+        provider: Some(endpoint_provider(provider).to_owned()),
+        endpoint: Some(match operation {
+            Operation::TextCompletion => ModelEndpoint::Complete,
+            Operation::Embeddings => ModelEndpoint::Other("embeddings".to_owned()),
+            _ => ModelEndpoint::Chat,
+        }),
+        max_tokens: p.max_tokens,
+        temperature: p.temperature,
+        top_p: p.top_p,
+        stop: match p.stop_sequences.len() {
+            0 => None,
+            1 => Some(Stop::One(p.stop_sequences[0].clone())),
+            _ => Some(Stop::Many(p.stop_sequences.clone())),
+        },
+        presence_penalty: p.presence_penalty,
+        frequency_penalty: p.frequency_penalty,
+        seed: p.seed,
+        response_format: p.response_format.clone(),
+        other: (!other.is_empty()).then_some(other),
+        tools: (!request.tools.is_empty()).then(|| request.tools.clone()),
+        ..ModelConfig::new(model)
+    }
+}
+
+/// The endpoint's provider names for the GenAI conventions' ones.
+fn endpoint_provider(provider: &str) -> &str {
+    match provider {
+        "azure.ai.openai" => "openai_azure",
+        "gcp.gemini" | "gcp.vertex_ai" | "gcp.gen_ai" => "google",
+        "aws.bedrock" => "bedrock",
+        other => other,
+    }
+}
+
+fn joined_text(parts: &[Part]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        if let Part::Text { content } = p {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(content);
+        }
+    }
+    out
+}
+
+fn value_as_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One message in the parts format as the endpoint's chat messages (tool results
+/// become one `tool` message each).
+fn to_chat_messages(m: &Message, out: &mut Vec<ChatMessage>) {
+    let mut text = String::new();
+    let mut parts: Vec<ContentPart> = Vec::new();
+    let mut tool_calls = Vec::new();
+    let mut has_image = false;
+    for p in &m.parts {
+        match p {
+            Part::Text { content } => {
+                text.push_str(content);
+                parts.push(ContentPart::Text {
+                    text: content.clone(),
+                });
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => tool_calls.push(ToolCall::function(
+                id.clone().unwrap_or_default(),
+                name.clone(),
+                value_as_string(arguments),
+            )),
+            Part::ToolCallResponse { id, response } => out.push(ChatMessage {
+                tool_call_id: id.clone(),
+                ..ChatMessage::new(Role::Tool, value_as_string(response))
+            }),
+            Part::Uri { uri, modality } if modality == "image" => {
+                has_image = true;
+                parts.push(ContentPart::ImageUrl {
+                    image_url: ImageUrl {
+                        url: uri.clone(),
+                        detail: None,
+                    },
+                });
+            }
+            Part::Blob {
+                mime_type,
+                modality,
+                content,
+            } if modality == "image" => {
+                has_image = true;
+                let mime = mime_type.as_deref().unwrap_or("image/png");
+                parts.push(ContentPart::ImageUrl {
+                    image_url: ImageUrl {
+                        url: format!("data:{mime};base64,{content}"),
+                        detail: None,
+                    },
+                });
+            }
+            _ => {} // reasoning and other media are not part of the chat format
+        }
+    }
+    let had_tool_results = m
+        .parts
+        .iter()
+        .any(|p| matches!(p, Part::ToolCallResponse { .. }));
+    let content = if has_image {
+        Some(MessageContent::Parts(parts))
+    } else if !text.is_empty() {
+        Some(MessageContent::Text(text))
+    } else if !tool_calls.is_empty() {
+        None
+    } else if had_tool_results {
+        return; // the tool messages above are the whole message
+    } else {
+        Some(MessageContent::Text(String::new()))
+    };
+    out.push(ChatMessage {
+        role: Role::from(m.role.as_str()),
+        content,
+        name: m.name.clone(),
+        tool_call_id: None,
+        tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+    });
+}
+
+/// A provider body as JSON, secrets removed and strings cleaned; `None` if not JSON.
+fn json_body(body: &[u8], clean: &dyn Fn(&mut String)) -> Option<Value> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    strip_secret_keys(&mut v);
+    value_texts(&mut v, &mut |s| clean(s));
+    Some(v)
+}
+
+/// Replace the values of secret-named keys anywhere in a JSON value.
+fn strip_secret_keys(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                if SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                    *v = Value::String("[REDACTED]".to_owned());
+                } else {
+                    strip_secret_keys(v);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_secret_keys),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_json_stays_valid_when_cut() {
+        let messages = vec![
+            Message::text("user", "é".repeat(5000)),
+            Message::text("assistant", "\"quoted\" ".repeat(300)),
+        ];
+        let noop = |_: &mut String| {};
+        let full = content_json(Content::Messages(&messages), &noop, usize::MAX);
+        assert!(full.len() > 10_000);
+        for max in [2000, 500, 120] {
+            let cut = content_json(Content::Messages(&messages), &noop, max);
+            assert!(cut.len() <= max, "{} > {max}", cut.len());
+            let v: Value = serde_json::from_str(&cut).unwrap();
+            assert!(v.is_array());
+        }
+        assert_eq!(content_json(Content::Messages(&messages), &noop, 10), "[]");
+    }
+
+    #[test]
+    fn secret_keys_are_stripped() {
+        let mut v = serde_json::json!({"model": "m", "api_key": "sk-1", "nested": [{"Key": "k"}]});
+        strip_secret_keys(&mut v);
+        assert_eq!(v["api_key"], "[REDACTED]");
+        assert_eq!(v["nested"][0]["Key"], "[REDACTED]");
+        assert_eq!(v["model"], "m");
+    }
+}

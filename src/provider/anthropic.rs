@@ -1,0 +1,438 @@
+//! Anthropic Messages (`POST …/v1/messages`).
+//!
+//! Streams: `message_start` (id, model, first usage), `content_block_start/delta/stop`
+//! (text, `input_json_delta` tool input, thinking), `message_delta` (stop reason,
+//! cumulative usage), `message_stop`, `ping`, `error`. Server tool calls
+//! (`server_tool_use`) are tool-call parts; their results and redacted thinking are not
+//! output parts.
+//!
+//! Usage is normalised as the GenAI conventions define it: `input_tokens` =
+//! `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`, the two cache
+//! counts kept separately.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::common::{
+    set_latest, set_once, string_list, value_f64, value_i64, value_str, Block, ChoiceAcc,
+    ErrorObject, Int, List, Str, ToolAcc, MAX_ITEMS,
+};
+use super::{
+    path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
+    RequestParams, ResponseDecoder, TokenUsage,
+};
+
+/// The Anthropic Messages codec (`anthropic.messages`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnthropicMessages;
+
+impl Codec for AnthropicMessages {
+    fn id(&self) -> &'static str {
+        "anthropic.messages"
+    }
+
+    fn detect(&self, head: &RequestHead<'_>) -> Option<Operation> {
+        (head.method == http::Method::POST && path_of(head).ends_with("/v1/messages"))
+            .then_some(Operation::Chat)
+    }
+
+    fn provider_name(&self, head: &RequestHead<'_>) -> Cow<'static, str> {
+        Cow::Borrowed(
+            head.uri
+                .host()
+                .and_then(super::hosts::provider_for_host)
+                .unwrap_or("anthropic"),
+        )
+    }
+
+    fn decode_request(&self, _head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        decode_request(body)
+    }
+
+    fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
+        Box::new(AnthropicDecoder::default())
+    }
+
+    fn decode_error(&self, body: &[u8]) -> Option<ProviderError> {
+        super::common::decode_error_envelope(body)
+    }
+}
+
+fn decode_request(body: &[u8]) -> LlmRequest {
+    let mut req = LlmRequest::empty(Operation::Chat);
+    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+        return req;
+    };
+    req.model = value_str(v.get("model"));
+    req.stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    req.user = v
+        .get("metadata")
+        .and_then(|m| m.get("user_id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    req.params = RequestParams {
+        temperature: value_f64(v.get("temperature")),
+        top_p: value_f64(v.get("top_p")),
+        top_k: value_f64(v.get("top_k")),
+        max_tokens: value_i64(v.get("max_tokens")),
+        stop_sequences: string_list(v.get("stop_sequences")),
+        ..RequestParams::default()
+    };
+    match v.get("system") {
+        Some(Value::String(s)) => req.system.push(Part::Text { content: s.clone() }),
+        Some(Value::Array(blocks)) => req.system.extend(blocks.iter().filter_map(block_part)),
+        _ => {}
+    }
+    if let Some(Value::Array(msgs)) = v.get("messages") {
+        req.messages = msgs
+            .iter()
+            .filter_map(|m| {
+                let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+                let parts = match m.get("content") {
+                    Some(Value::String(s)) => vec![Part::Text { content: s.clone() }],
+                    Some(Value::Array(blocks)) => blocks.iter().filter_map(block_part).collect(),
+                    _ => Vec::new(),
+                };
+                m.is_object().then(|| Message {
+                    role: role.to_owned(),
+                    parts,
+                    name: None,
+                    finish_reason: None,
+                })
+            })
+            .collect();
+    }
+    if let Some(Value::Array(tools)) = v.get("tools") {
+        req.tools = tools.clone();
+    }
+    req
+}
+
+/// A request content block as a part.
+fn block_part(b: &Value) -> Option<Part> {
+    match b.get("type").and_then(Value::as_str)? {
+        "text" => Some(Part::Text {
+            content: value_str(b.get("text"))?,
+        }),
+        "thinking" => Some(Part::Reasoning {
+            content: value_str(b.get("thinking"))?,
+        }),
+        kind @ ("image" | "document") => {
+            let modality = if kind == "image" { "image" } else { "document" };
+            let src = b.get("source")?;
+            match src.get("type").and_then(Value::as_str)? {
+                "base64" => Some(Part::Blob {
+                    mime_type: value_str(src.get("media_type")),
+                    modality: modality.into(),
+                    content: value_str(src.get("data"))?,
+                }),
+                "url" => Some(Part::Uri {
+                    uri: value_str(src.get("url"))?,
+                    modality: modality.into(),
+                }),
+                "text" => Some(Part::Text {
+                    content: value_str(src.get("data"))?,
+                }),
+                _ => None,
+            }
+        }
+        "tool_use" | "server_tool_use" => Some(Part::ToolCall {
+            id: value_str(b.get("id")),
+            name: value_str(b.get("name")).unwrap_or_default(),
+            arguments: b.get("input").cloned().unwrap_or(Value::Null),
+        }),
+        "tool_result" => Some(Part::ToolCallResponse {
+            id: value_str(b.get("tool_use_id")),
+            response: match b.get("content") {
+                Some(Value::Array(blocks)) => {
+                    let mut text = String::new();
+                    for t in blocks.iter().filter_map(|x| x.get("text")?.as_str()) {
+                        text.push_str(t);
+                    }
+                    Value::String(text)
+                }
+                Some(c) => c.clone(),
+                None => Value::Null,
+            },
+        }),
+        _ => None,
+    }
+}
+
+// ---- responses ----------------------------------------------------------------------
+
+/// A Messages response body, or one stream event (the union of the events' fields).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Event<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Str<'a>,
+    /// `message_start`.
+    #[serde(borrow)]
+    message: Option<MessageObj<'a>>,
+    /// Content block events.
+    index: Int,
+    #[serde(borrow)]
+    content_block: Option<ContentBlock<'a>>,
+    /// `content_block_delta` or `message_delta`.
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
+    /// `message_delta`.
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    error: Option<ErrorObject<'a>>,
+    // A plain body is a message object: its fields at the top level.
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    model: Str<'a>,
+    #[serde(borrow)]
+    role: Str<'a>,
+    #[serde(borrow)]
+    content: List<ContentBlock<'a>>,
+    #[serde(borrow)]
+    stop_reason: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MessageObj<'a> {
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    model: Str<'a>,
+    #[serde(borrow)]
+    role: Str<'a>,
+    #[serde(borrow)]
+    content: List<ContentBlock<'a>>,
+    #[serde(borrow)]
+    stop_reason: Str<'a>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ContentBlock<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Str<'a>,
+    #[serde(borrow)]
+    text: Str<'a>,
+    #[serde(borrow)]
+    thinking: Str<'a>,
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    name: Str<'a>,
+    #[serde(borrow)]
+    input: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Delta<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Str<'a>,
+    #[serde(borrow)]
+    text: Str<'a>,
+    #[serde(borrow)]
+    partial_json: Str<'a>,
+    #[serde(borrow)]
+    thinking: Str<'a>,
+    #[serde(borrow)]
+    stop_reason: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Usage {
+    input_tokens: Int,
+    output_tokens: Int,
+    cache_read_input_tokens: Int,
+    cache_creation_input_tokens: Int,
+}
+
+/// Response decoder for Anthropic Messages (bodies and streams).
+#[derive(Debug, Default)]
+pub struct AnthropicDecoder {
+    id: Option<String>,
+    model: Option<String>,
+    choice: ChoiceAcc,
+    /// Content blocks by their index.
+    blocks: Vec<Block>,
+    input: Option<i64>,
+    output: Option<i64>,
+    cache_read: Option<i64>,
+    cache_creation: Option<i64>,
+    error: Option<ProviderError>,
+}
+
+impl AnthropicDecoder {
+    fn usage(&mut self, u: &Usage) {
+        // Stream usage is cumulative: a later count replaces an earlier one.
+        self.input = u.input_tokens.0.or(self.input);
+        self.output = u.output_tokens.0.or(self.output);
+        self.cache_read = u.cache_read_input_tokens.0.or(self.cache_read);
+        self.cache_creation = u.cache_creation_input_tokens.0.or(self.cache_creation);
+    }
+
+    fn message(&mut self, id: &Str<'_>, model: &Str<'_>, role: &Str<'_>) {
+        set_once(&mut self.id, id);
+        set_once(&mut self.model, model);
+        set_once(&mut self.choice.role, role);
+        self.choice.seen = true;
+    }
+
+    /// The block at `index`, created as `make()` when absent.
+    fn block(&mut self, index: Int, make: impl FnOnce() -> Block) -> Option<&mut Block> {
+        let i = index.index(MAX_ITEMS)?;
+        if self.blocks.len() <= i {
+            self.blocks.resize_with(i + 1, || Block::Other);
+        }
+        let b = &mut self.blocks[i];
+        if matches!(b, Block::Other) {
+            *b = make();
+        }
+        self.choice.seen = true;
+        Some(b)
+    }
+
+    fn start_block(&mut self, index: Int, cb: &ContentBlock<'_>) {
+        let Some(new) = new_block(cb) else { return };
+        if let Some(b) = self.block(index, || Block::Other) {
+            *b = new;
+        }
+    }
+
+    fn apply_delta(&mut self, index: Int, d: &Delta<'_>) {
+        match d.kind.as_deref() {
+            Some("text_delta") => {
+                if let Some(Block::Text(t)) = self.block(index, || Block::Text(String::new())) {
+                    t.push_str(d.text.or_empty());
+                }
+            }
+            Some("thinking_delta") => {
+                let b = self.block(index, || Block::Reasoning(String::new()));
+                if let Some(Block::Reasoning(t)) = b {
+                    t.push_str(d.thinking.or_empty());
+                }
+            }
+            Some("input_json_delta") => {
+                let b = self.block(index, || Block::Tool(ToolAcc::default()));
+                if let Some(Block::Tool(t)) = b {
+                    t.arguments.push_str(d.partial_json.or_empty());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, ev: Event<'_>) {
+        if let Some(e) = &ev.error {
+            self.error = Some(e.to_error());
+        }
+        match ev.kind.as_deref() {
+            Some("message_start") => {
+                if let Some(m) = &ev.message {
+                    self.message(&m.id, &m.model, &m.role);
+                    set_latest(&mut self.choice.finish_reason, &m.stop_reason);
+                    if let Some(u) = &m.usage {
+                        self.usage(u);
+                    }
+                }
+            }
+            Some("content_block_start") => {
+                if let Some(cb) = &ev.content_block {
+                    self.start_block(ev.index, cb);
+                }
+            }
+            Some("content_block_delta") => {
+                if let Some(d) = &ev.delta {
+                    self.apply_delta(ev.index, d);
+                }
+            }
+            Some("message_delta") => {
+                if let Some(d) = &ev.delta {
+                    set_latest(&mut self.choice.finish_reason, &d.stop_reason);
+                }
+                if let Some(u) = &ev.usage {
+                    self.usage(u);
+                }
+            }
+            Some("message") => {
+                // A whole message (plain body).
+                self.message(&ev.id, &ev.model, &ev.role);
+                set_latest(&mut self.choice.finish_reason, &ev.stop_reason);
+                if let Some(u) = &ev.usage {
+                    self.usage(u);
+                }
+                for (i, cb) in ev.content.0.iter().enumerate() {
+                    self.start_block(Int(i64::try_from(i).ok()), cb);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The output block a `content_block_start` (or a body's content block) opens.
+fn new_block(cb: &ContentBlock<'_>) -> Option<Block> {
+    match cb.kind.as_deref()? {
+        "text" => Some(Block::Text(cb.text.or_empty().to_owned())),
+        "thinking" => Some(Block::Reasoning(cb.thinking.or_empty().to_owned())),
+        "tool_use" | "server_tool_use" => Some(Block::Tool(ToolAcc {
+            id: cb.id.owned(),
+            name: cb.name.owned().unwrap_or_default(),
+            arguments: String::new(),
+            // The start event's `{}` is replaced by the streamed deltas, if any.
+            value: cb
+                .input
+                .and_then(|raw| serde_json::from_str(raw.get()).ok()),
+        })),
+        _ => None,
+    }
+}
+
+impl ResponseDecoder for AnthropicDecoder {
+    fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
+        if !super::common::looks_like_object(data) {
+            return;
+        }
+        if let Ok(ev) = serde_json::from_slice::<Event<'_>>(data) {
+            self.apply(ev);
+        }
+    }
+
+    fn on_body(&mut self, body: &[u8]) {
+        self.on_event(None, body);
+    }
+
+    fn finish(&mut self) -> Generation {
+        let mut this = std::mem::take(self);
+        this.choice.blocks = std::mem::take(&mut this.blocks);
+        let cached = this
+            .cache_read
+            .unwrap_or(0)
+            .saturating_add(this.cache_creation.unwrap_or(0));
+        let input = match (this.input, this.cache_read, this.cache_creation) {
+            (None, None, None) => None,
+            (i, _, _) => Some(i.unwrap_or(0).saturating_add(cached)),
+        };
+        Generation {
+            response_id: this.id,
+            response_model: this.model,
+            choices: this.choice.into_message().into_iter().collect(),
+            usage: TokenUsage {
+                input_tokens: input,
+                output_tokens: this.output,
+                cache_read_input_tokens: this.cache_read,
+                cache_creation_input_tokens: this.cache_creation,
+                reasoning_output_tokens: None,
+            },
+            error: this.error,
+            embeddings: None,
+        }
+    }
+}

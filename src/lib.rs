@@ -37,6 +37,7 @@ pub use client::Client;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
 pub use export::{ExportError, ExportStats};
+pub use hierarchy::{session, step};
 pub use hooks::hook_panics;
 #[cfg(feature = "reqwest")]
 pub use middleware::HumanloopMiddleware;
@@ -79,7 +80,7 @@ impl Humanloop {
     /// Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
         let client = Client::from_config(&config)?;
-        let exporter = export::LogExporter::start(&config, client.clone());
+        let exporter = export::LogExporter::start(&config);
         Ok(Humanloop {
             inner: Arc::new(Inner {
                 config,

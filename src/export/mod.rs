@@ -1,17 +1,55 @@
-//! The background log exporter. (Stub: the export work fills it in.)
+//! The background log exporter, modelled on OpenTelemetry's `BatchSpanProcessor`.
+//!
+//! * Records are handed over with [`LogExporter::submit`]: a non-blocking `try_send` into a
+//!   bounded queue (`max_queue_size`), from any thread, inside or outside a runtime. When the
+//!   queue is full the record is dropped and counted (the first drop is warned about).
+//! * A worker thread with its own current-thread tokio runtime and its own endpoint
+//!   [`Client`](crate::Client) (built there from the configuration, never instrumented) sends
+//!   them as arrays to `POST /logs`, by count (`max_batch_size`) or by delay
+//!   (`schedule_delay`), whichever comes first.
+//! * Causal order (see `order.rs`): a child is never sent before its parent's request
+//!   succeeded, nor in the same request; a `PATCH` follows its `POST`.
+//! * Retries follow the configured [`RetryPolicy`](crate::config::RetryPolicy) and are
+//!   counted; records that run out of retries or are refused are counted as failed.
+//! * [`flush`](LogExporter::flush) and [`shutdown`](LogExporter::shutdown) are
+//!   request/reply messages to the worker with a deadline; their futures need no particular
+//!   runtime. Blocking variants exist for code outside async contexts.
+//!
+//! ```
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! let hl = humanloop_tracing::Humanloop::new(
+//!     humanloop_tracing::Config::builder().base_url("http://127.0.0.1:9/v4").build()?,
+//! )?;
+//! assert_eq!(hl.stats().queued, 0);
+//! hl.shutdown_blocking(Duration::from_secs(1))?; // nothing queued: returns at once
+//! # Ok(()) }
+//! # demo().unwrap();
+//! ```
 
-use std::time::Duration;
+mod order;
+mod stats;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::api::{LogRequest, UpdateLogRequest};
-use crate::client::Client;
 use crate::config::Config;
 
+use stats::Counters;
+
 /// One unit of work for the exporter.
+#[allow(dead_code)] // `Deferred` is the capture layer's
 pub(crate) enum ExportRecord {
     /// Create a datapoint (a step when it opens).
     Create(Box<LogRequest>),
     /// Create a datapoint whose log is built on the exporter's thread, off the caller's
     /// path (a finished LLM call). `None` drops it (e.g. an `on_log` hook said so).
+    /// A panic inside is contained and counted.
     Deferred(Box<dyn FnOnce() -> Option<LogRequest> + Send>),
     /// Complete a datapoint logged earlier (a step when it closes).
     Update {
@@ -24,13 +62,14 @@ pub(crate) enum ExportRecord {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {
-    /// Records waiting to be sent.
+    /// Records accepted and not yet resolved (waiting or in flight).
     pub queued: u64,
     /// Records the endpoint acknowledged.
     pub sent: u64,
     /// Retried requests.
     pub retried: u64,
-    /// Records dropped because the queue was full (or the spool).
+    /// Records dropped: the queue was full, the exporter was shut down, or a shutdown
+    /// deadline passed before they could be sent.
     pub dropped: u64,
     /// Records the endpoint rejected for good, or that ran out of retries.
     pub failed: u64,
@@ -48,37 +87,273 @@ pub enum ExportError {
     },
 }
 
+/// Control messages: few, each with a caller waiting on it, so the channel is small in
+/// practice; records go through the bounded queue instead.
+pub(crate) enum Control {
+    Flush {
+        deadline: Instant,
+        reply: Waiter,
+    },
+    Shutdown {
+        deadline: Instant,
+        reply: Option<Waiter>,
+    },
+}
+
+/// Where a flush or shutdown answer goes. Whoever answers first (the worker when done, or
+/// the deadline timer) takes it.
+#[derive(Clone)]
+pub(crate) struct Waiter(Arc<Mutex<Option<Reply>>>);
+
+pub(crate) enum Reply {
+    Async(oneshot::Sender<Result<(), ExportError>>),
+    Blocking(std::sync::mpsc::SyncSender<Result<(), ExportError>>),
+}
+
+impl Waiter {
+    fn new(reply: Reply) -> Self {
+        Waiter(Arc::new(Mutex::new(Some(reply))))
+    }
+
+    /// Answer, unless someone already did.
+    pub(crate) fn answer(&self, result: Result<(), ExportError>) {
+        let reply = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match reply {
+            Some(Reply::Async(tx)) => {
+                let _ = tx.send(result);
+            }
+            Some(Reply::Blocking(tx)) => {
+                let _ = tx.try_send(result);
+            }
+            None => {}
+        }
+    }
+
+    pub(crate) fn is_answered(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+}
+
+/// State shared by every handle and the worker.
+pub(crate) struct Shared {
+    records: mpsc::Sender<ExportRecord>,
+    control: mpsc::UnboundedSender<Control>,
+    /// Wakes the worker early when a full batch is waiting (de-duplicated by `since_wake`).
+    wake: Notify,
+    since_wake: AtomicUsize,
+    counters: Counters,
+    capacity: u64,
+    batch_size: usize,
+    /// Set once shutdown began: later records are refused.
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn submit(&self, record: ExportRecord) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        if !self.counters.try_reserve(self.capacity) {
+            self.counters.overflow(self.capacity);
+            return false;
+        }
+        if self.records.try_send(record).is_err() {
+            // Only when the worker is gone (its channel holds `capacity` like the counter).
+            self.counters.release(1);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        if self.since_wake.fetch_add(1, Ordering::AcqRel) + 1 == self.batch_size {
+            self.wake.notify_one();
+        }
+        true
+    }
+}
+
+/// A submit-only handle for the tracing layer: it does not keep the exporter "owned", so
+/// dropping every [`Humanloop`](crate::Humanloop) still triggers the missing-shutdown warning.
+#[derive(Clone)]
+pub(crate) struct Submitter {
+    shared: Arc<Shared>,
+}
+
+impl Submitter {
+    /// Hand a record over without blocking; `false` if it was dropped.
+    pub(crate) fn submit(&self, record: ExportRecord) -> bool {
+        self.shared.submit(record)
+    }
+}
+
+/// Warns (once per process) when the last owning handle goes without a shutdown, and lets
+/// the worker drain in the background for up to `export_timeout`.
+struct Owner {
+    shared: Arc<Shared>,
+    drain_for: Duration,
+}
+
+static DROP_WARNED: AtomicBool = AtomicBool::new(false);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let queued = self.shared.counters.snapshot().queued;
+        if !DROP_WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "humanloop_tracing",
+                queued,
+                "Humanloop dropped without shutdown(); queued logs are sent in the background \
+                 and may be lost at exit: call `hl.shutdown(timeout)` before exiting"
+            );
+        }
+        let _ = self.shared.control.send(Control::Shutdown {
+            deadline: Instant::now() + self.drain_for,
+            reply: None,
+        });
+    }
+}
+
 /// The background exporter: bounded queue, batching, causal order, retries.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LogExporter {
-    _private: (),
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+impl std::fmt::Debug for LogExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogExporter")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogExporter {
-    pub(crate) fn start(config: &Config, client: Client) -> LogExporter {
-        let _ = (config, client);
-        LogExporter { _private: () }
+    /// Start the worker thread. Its endpoint client is built there from `config`.
+    pub(crate) fn start(config: &Config) -> LogExporter {
+        let export = config.export();
+        let capacity = export.max_queue_size.max(1);
+        let (records_tx, records_rx) = mpsc::channel(capacity);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            records: records_tx,
+            control: control_tx,
+            wake: Notify::new(),
+            since_wake: AtomicUsize::new(0),
+            counters: Counters::default(),
+            capacity: capacity as u64,
+            batch_size: export.max_batch_size.max(1),
+            closed: AtomicBool::new(false),
+        });
+        worker::spawn(config.clone(), shared.clone(), records_rx, control_rx);
+        LogExporter {
+            _owner: Arc::new(Owner {
+                shared: shared.clone(),
+                drain_for: export.export_timeout,
+            }),
+            shared,
+        }
     }
 
-    /// Hand a record over without blocking; `false` if it was dropped (queue full).
+    /// Hand a record over without blocking; `false` if it was dropped (queue full, or
+    /// the exporter was shut down).
+    #[allow(dead_code)] // the capture layer's entry point
     pub(crate) fn submit(&self, record: ExportRecord) -> bool {
-        drop(record);
-        true
+        self.shared.submit(record)
+    }
+
+    /// A submit-only handle that does not count as an owner.
+    pub(crate) fn submitter(&self) -> Submitter {
+        Submitter {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Counters.
     pub fn stats(&self) -> ExportStats {
-        ExportStats::default()
+        self.shared.counters.snapshot()
     }
 
-    /// Deliver everything queued, or say how much was not delivered by `timeout`.
+    fn undelivered(&self) -> Result<(), ExportError> {
+        match self.stats().queued {
+            0 => Ok(()),
+            undelivered => Err(ExportError::Timeout { undelivered }),
+        }
+    }
+
+    /// Deliver everything submitted before this call, or say how much was not delivered
+    /// by `timeout`. The future needs no particular runtime.
     pub async fn flush(&self, timeout: Duration) -> Result<(), ExportError> {
-        let _ = timeout;
-        Ok(())
+        let (tx, rx) = oneshot::channel();
+        let msg = Control::Flush {
+            deadline: Instant::now() + timeout,
+            reply: Waiter::new(Reply::Async(tx)),
+        };
+        if self.shared.control.send(msg).is_err() {
+            return self.undelivered();
+        }
+        rx.await.unwrap_or_else(|_| self.undelivered())
     }
 
-    /// Flush, then stop the worker.
+    /// [`flush`](Self::flush) for code outside async contexts: blocks the thread.
+    pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let msg = Control::Flush {
+            deadline: Instant::now() + timeout,
+            reply: Waiter::new(Reply::Blocking(tx)),
+        };
+        if self.shared.control.send(msg).is_err() {
+            return self.undelivered();
+        }
+        rx.recv().unwrap_or_else(|_| self.undelivered())
+    }
+
+    /// Deliver everything queued (by `timeout`), then stop the worker. Records submitted
+    /// afterwards are dropped and counted. Calling it again returns at once.
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
-        self.flush(timeout).await
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return self.undelivered();
+        }
+        let (tx, rx) = oneshot::channel();
+        let msg = Control::Shutdown {
+            deadline: Instant::now() + timeout,
+            reply: Some(Waiter::new(Reply::Async(tx))),
+        };
+        if self.shared.control.send(msg).is_err() {
+            return self.undelivered();
+        }
+        rx.await.unwrap_or_else(|_| self.undelivered())
+    }
+
+    /// [`shutdown`](Self::shutdown) for code outside async contexts: blocks the thread.
+    pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return self.undelivered();
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let msg = Control::Shutdown {
+            deadline: Instant::now() + timeout,
+            reply: Some(Waiter::new(Reply::Blocking(tx))),
+        };
+        if self.shared.control.send(msg).is_err() {
+            return self.undelivered();
+        }
+        rx.recv().unwrap_or_else(|_| self.undelivered())
+    }
+}
+
+impl crate::Humanloop {
+    /// [`Humanloop::flush`](crate::Humanloop::flush) for code outside async contexts
+    /// (it blocks the calling thread; do not call it on an async executor thread).
+    pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.inner.exporter.flush_blocking(timeout)
+    }
+
+    /// [`Humanloop::shutdown`](crate::Humanloop::shutdown) for code outside async contexts
+    /// (it blocks the calling thread; do not call it on an async executor thread).
+    pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.inner.exporter.shutdown_blocking(timeout)
     }
 }

@@ -1,8 +1,155 @@
-//! Sessions and steps from the span tree. (Stub: the hierarchy work fills it in.)
+//! Sessions and steps from the span tree.
+//!
+//! The endpoint groups logs into **sessions** (one conversation, one agent run) and, inside a
+//! session, a tree of datapoints: **steps** (non-LLM work: an agent step, a tool run) with
+//! LLM calls and further steps below them. This module reads that structure off ordinary
+//! `tracing` spans:
+//!
+//! | span | means |
+//! |---|---|
+//! | [`session(key)`](session), or any span with `humanloop.session = "…"` | a session; without one the trace is the session |
+//! | [`step(name)`](step), or any span with `humanloop.step = "…"` | a step, logged when first entered, patched when closed |
+//! | `humanloop.inputs.NAME = …` | a step input |
+//! | `humanloop.output` (recorded later with `span.record`, or [`record_output`]) | the step's output |
+//! | `humanloop.error` or `error` (or `#[instrument(err)]`) | the step's error |
+//! | `humanloop.metadata.NAME = …` | metadata of the logs at and below this span (nearest wins) |
+//! | `humanloop.save = false` | do not store payloads of the logs at and below this span |
+//! | anything else | skipped over |
+//!
+//! Install [`Humanloop::tracing_layer`](crate::Humanloop::tracing_layer) in the subscriber,
+//! beside `tracing_opentelemetry::layer()` or not, in any order.
+//!
+//! ```no_run
+//! use tracing::Instrument;
+//! use tracing_subscriber::layer::SubscriberExt;
+//! use tracing_subscriber::util::SubscriberInitExt;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let hl = humanloop_tracing::Humanloop::from_env()?;
+//! tracing_subscriber::registry().with(hl.tracing_layer()).init();
+//!
+//! #[tracing::instrument(fields(humanloop.step = "search", humanloop.output))]
+//! async fn search(query: &str) -> String {
+//!     let hits = format!("results for {query}");
+//!     tracing::Span::current().record("humanloop.output", hits.as_str());
+//!     hits
+//! }
+//!
+//! async {
+//!     search("flights to Lisbon").await;
+//! }
+//! .instrument(humanloop_tracing::session("conversation-42"))
+//! .await;
+//! hl.shutdown(std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Reference ids are OpenTelemetry span ids (hex) when an OpenTelemetry layer runs (feature
+//! `otel`), so a log and its span name each other; UUIDs otherwise. A session without an
+//! explicit key is named after the trace id. Sessions are sampled whole
+//! ([`ConfigBuilder::sample_ratio`](crate::ConfigBuilder::sample_ratio)), decided from the
+//! session key, so every service joining a session decides the same way.
+//!
+//! Across services, [`inject`] and [`ExtractLayer`] (or [`extract`]) carry the session and
+//! the parent step in W3C `baggage`.
+
+mod context;
+mod layer;
+#[cfg(feature = "otel")]
+mod otel;
+mod propagation;
+mod sampling;
+
+use serde_json::Value;
+use tracing::field::Empty;
 
 use crate::api::JsonMap;
 
+pub use layer::HierarchyLayer;
+pub use propagation::{
+    extract, inject, inject_from, RemoteContext, BAGGAGE_PARENT, BAGGAGE_SESSION,
+};
+#[cfg(feature = "tower")]
+pub use propagation::{ExtractLayer, ExtractService};
+
+use layer::SpanData;
+
+/// A session span: everything inside it belongs to the session `key` (the endpoint's
+/// `session_reference_id`).
+///
+/// ```
+/// let span = humanloop_tracing::session("conversation-42");
+/// let _guard = span.enter();
+/// ```
+pub fn session(key: impl AsRef<str>) -> tracing::Span {
+    tracing::info_span!("session", humanloop.session = key.as_ref())
+}
+
+/// A step span named `name`: logged (a `tool` datapoint) when first entered, patched with its
+/// output, error and duration when it closes. Record the output with [`record_output`] or
+/// `span.record("humanloop.output", …)`.
+///
+/// ```
+/// use tracing::Instrument;
+/// # async fn demo() {
+/// async { /* run a tool */ }
+///     .instrument(humanloop_tracing::step("search"))
+///     .await;
+/// # }
+/// ```
+pub fn step(name: impl AsRef<str>) -> tracing::Span {
+    let name = name.as_ref();
+    tracing::info_span!(
+        "step",
+        otel.name = name,
+        humanloop.step = name,
+        humanloop.output = Empty,
+        humanloop.error = Empty,
+    )
+}
+
+fn with_data(span: &tracing::Span, f: impl FnOnce(&mut SpanData)) {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span_ref = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
+        let mut ext = span_ref.extensions_mut();
+        f(ext.get_mut::<SpanData>()?);
+        Some(())
+    });
+}
+
+/// Set the output of the step `span` (sent when it closes). Does nothing for spans that
+/// are not steps or when no hierarchy layer runs.
+pub fn record_output(span: &tracing::Span, output: impl Into<String>) {
+    let output = output.into();
+    with_data(span, |d| d.output = Some(output));
+}
+
+/// Set the error of the step `span` (sent when it closes).
+pub fn record_error(span: &tracing::Span, error: impl std::fmt::Display) {
+    let error = error.to_string();
+    with_data(span, |d| d.error = Some(error));
+}
+
+/// Add an input to the step `span`. Inputs are sent when the step is logged, at its first
+/// enter: record them before.
+pub fn record_input(span: &tracing::Span, name: impl Into<String>, value: impl Into<Value>) {
+    let (name, value) = (name.into(), value.into());
+    with_data(span, |d| {
+        d.inputs.insert(name, value);
+    });
+}
+
+/// Add metadata to the logs at and below `span` made from now on.
+pub fn record_metadata(span: &tracing::Span, name: impl Into<String>, value: impl Into<Value>) {
+    let (name, value) = (name.into(), value.into());
+    with_data(span, |d| {
+        d.metadata.insert(name, value);
+    });
+}
+
 /// What an LLM call's log needs from the span tree around it.
+#[allow(dead_code)] // read by the capture layer
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CallContext {
     /// The nearest session's key, or one derived from the trace.
@@ -11,7 +158,7 @@ pub(crate) struct CallContext {
     pub parent_reference_id: Option<String>,
     /// This call's own reference id (from its span id, or a UUID).
     pub reference_id: String,
-    /// Per-span `humanloop.save` override.
+    /// Per-span `humanloop.save` override (nearest wins).
     pub save: Option<bool>,
     /// Per-span `humanloop.metadata.*`, nearest wins.
     pub metadata: JsonMap,
@@ -19,12 +166,47 @@ pub(crate) struct CallContext {
     pub sampled: bool,
 }
 
-/// The context of the LLM call whose span is `span`.
+/// The context of the LLM call whose span is `span`. Without a hierarchy layer (or for a
+/// disabled span): no session, no parent, sampled, and a reference id of its own.
+#[allow(dead_code)] // the capture layer's entry point
 pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
-    let _ = span;
-    CallContext {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span_ref = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
+        let reference_id = context::reference_id(id, dispatch);
+        let resolved = context::resolve(&span_ref, dispatch, false);
+        Some(CallContext {
+            sampled: resolved.sampled(),
+            session_reference_id: resolved.session,
+            parent_reference_id: resolved.parent,
+            reference_id,
+            save: resolved.save,
+            metadata: resolved.metadata,
+        })
+    })
+    .flatten()
+    .unwrap_or_else(|| CallContext {
         reference_id: uuid::Uuid::new_v4().to_string(),
         sampled: true,
         ..CallContext::default()
+    })
+}
+
+impl crate::Humanloop {
+    /// The `tracing_subscriber::Layer` that maps spans onto sessions and steps and logs
+    /// steps (see [`hierarchy`](crate::hierarchy)). Install it once, beside
+    /// `tracing_opentelemetry::layer()` or not, in any order. With `enabled = false` it does
+    /// nothing.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// let hl = humanloop_tracing::Humanloop::new(
+    ///     humanloop_tracing::Config::builder().base_url("http://127.0.0.1:9/v4").build().unwrap(),
+    /// ).unwrap();
+    /// let subscriber = tracing_subscriber::registry().with(hl.tracing_layer());
+    /// # drop(subscriber);
+    /// ```
+    pub fn tracing_layer(&self) -> HierarchyLayer {
+        HierarchyLayer::new(&self.inner.config, self.inner.exporter.submitter())
     }
 }

@@ -1,0 +1,237 @@
+//! Causal order: the records waiting to be sent, and which of them may go now.
+//!
+//! The endpoint only accepts a `parent_reference_id` naming a datapoint created in an
+//! *earlier* request, and a `PATCH ?reference_id=` only after that datapoint exists. So a
+//! create waits while its parent's create is still buffered or in flight, and an update
+//! waits while its own create is. A reference id not known here (a parent created in another
+//! process, or long since sent) is assumed logged.
+//!
+//! Everything here is bounded by the queue: the buffer holds at most the records the
+//! exporter accepted, and `pending` holds at most one entry per buffered or in-flight create.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::api::{LogRequest, UpdateLogRequest};
+
+/// A record ready for the wire (deferred records have already been built).
+pub(crate) enum Entry {
+    Create(Box<LogRequest>),
+    Update {
+        reference_id: String,
+        update: UpdateLogRequest,
+    },
+}
+
+struct Slot {
+    entry: Entry,
+    seq: u64,
+    arrived: Instant,
+}
+
+/// One round's worth of requests: creates go together in one `POST /logs`, then the updates.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) creates: Vec<LogRequest>,
+    pub(crate) updates: Vec<(String, UpdateLogRequest)>,
+}
+
+impl Batch {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.creates.is_empty() && self.updates.is_empty()
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.creates.len() + self.updates.len()
+    }
+}
+
+/// The worker's buffer of records not yet sent.
+#[derive(Default)]
+pub(crate) struct Buffer {
+    slots: VecDeque<Slot>,
+    /// Reference ids of creates not yet resolved (buffered or in flight), with a count in
+    /// case a caller reused one.
+    pending: HashMap<String, u32>,
+    /// Sequence number of the next record received; flush waiters compare against it.
+    next_seq: u64,
+    /// The lowest sequence number among records taken but not yet resolved.
+    in_flight_min: Option<u64>,
+}
+
+impl Buffer {
+    /// Add a record; returns its sequence number.
+    pub(crate) fn push(&mut self, entry: Entry, now: Instant) -> u64 {
+        if let Entry::Create(log) = &entry {
+            if let Some(r) = &log.reference_id {
+                *self.pending.entry(r.clone()).or_insert(0) += 1;
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.slots.push_back(Slot {
+            entry,
+            seq,
+            arrived: now,
+        });
+        seq
+    }
+
+    /// The sequence number the next record will get (a flush waits for everything below).
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Whether every record below `watermark` has been resolved.
+    pub(crate) fn done_below(&self, watermark: u64) -> bool {
+        self.in_flight_min.is_none_or(|m| m >= watermark)
+            && self.slots.iter().all(|s| s.seq >= watermark)
+    }
+
+    /// When the oldest buffered record arrived.
+    pub(crate) fn oldest(&self) -> Option<Instant> {
+        self.slots.iter().map(|s| s.arrived).min()
+    }
+
+    fn is_pending(&self, reference_id: Option<&str>) -> bool {
+        reference_id.is_some_and(|r| self.pending.contains_key(r))
+    }
+
+    /// Take the records that may be sent now: up to `max` creates whose parent is resolved
+    /// (never a parent and its child together) and up to `max` updates whose create is.
+    pub(crate) fn take_ready(&mut self, max: usize) -> Batch {
+        let mut batch = Batch::default();
+        let mut keep = VecDeque::with_capacity(self.slots.len());
+        let mut min_seq: Option<u64> = None;
+        for slot in std::mem::take(&mut self.slots) {
+            let ready = match &slot.entry {
+                Entry::Create(log) => {
+                    batch.creates.len() < max
+                        && !self.is_pending(log.parent_reference_id.as_deref())
+                }
+                Entry::Update { reference_id, .. } => {
+                    batch.updates.len() < max && !self.is_pending(Some(reference_id))
+                }
+            };
+            if !ready {
+                keep.push_back(slot);
+                continue;
+            }
+            min_seq = Some(min_seq.map_or(slot.seq, |m| m.min(slot.seq)));
+            match slot.entry {
+                Entry::Create(log) => batch.creates.push(*log),
+                Entry::Update {
+                    reference_id,
+                    update,
+                } => batch.updates.push((reference_id, update)),
+            }
+        }
+        self.slots = keep;
+        self.in_flight_min = min_seq;
+        batch
+    }
+
+    /// The creates of a batch are resolved (sent or failed for good): their children may go.
+    pub(crate) fn resolve_creates(&mut self, creates: &[LogRequest]) {
+        for log in creates {
+            if let Some(r) = &log.reference_id {
+                if let Some(n) = self.pending.get_mut(r.as_str()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.pending.remove(r.as_str());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The batch taken last is fully resolved.
+    pub(crate) fn batch_done(&mut self) {
+        self.in_flight_min = None;
+    }
+
+    /// Give up on everything still buffered; returns how many records that was.
+    pub(crate) fn abandon(&mut self) -> usize {
+        let n = self.slots.len();
+        self.slots.clear();
+        self.pending.clear();
+        self.in_flight_min = None;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(r: &str, parent: Option<&str>) -> Entry {
+        Entry::Create(Box::new(LogRequest {
+            reference_id: Some(r.into()),
+            parent_reference_id: parent.map(Into::into),
+            ..LogRequest::default()
+        }))
+    }
+
+    fn update(r: &str) -> Entry {
+        Entry::Update {
+            reference_id: r.into(),
+            update: UpdateLogRequest::default(),
+        }
+    }
+
+    fn refs(b: &Batch) -> Vec<&str> {
+        b.creates
+            .iter()
+            .map(|l| l.reference_id.as_deref().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn child_waits_for_parent_and_update_for_create() {
+        let now = Instant::now();
+        let mut buf = Buffer::default();
+        buf.push(create("a", None), now);
+        buf.push(create("b", Some("a")), now);
+        buf.push(create("c", Some("b")), now);
+        buf.push(update("a"), now);
+        buf.push(create("x", Some("remote")), now);
+
+        let b1 = buf.take_ready(10);
+        assert_eq!(refs(&b1), ["a", "x"]);
+        assert!(b1.updates.is_empty());
+        assert!(!buf.done_below(1));
+        buf.resolve_creates(&b1.creates);
+        buf.batch_done();
+
+        let b2 = buf.take_ready(10);
+        assert_eq!(refs(&b2), ["b"]);
+        assert_eq!(b2.updates.len(), 1);
+        buf.resolve_creates(&b2.creates);
+        buf.batch_done();
+
+        let b3 = buf.take_ready(10);
+        assert_eq!(refs(&b3), ["c"]);
+        buf.resolve_creates(&b3.creates);
+        buf.batch_done();
+        assert!(buf.is_empty());
+        assert!(buf.done_below(buf.next_seq()));
+    }
+
+    #[test]
+    fn batch_size_is_respected() {
+        let now = Instant::now();
+        let mut buf = Buffer::default();
+        for i in 0..5 {
+            buf.push(create(&i.to_string(), None), now);
+        }
+        assert_eq!(buf.take_ready(2).creates.len(), 2);
+        assert_eq!(buf.len(), 3);
+    }
+}

@@ -1,0 +1,379 @@
+//! The exporter's worker: its own thread, its own current-thread runtime, its own client.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tracing::instrument::WithSubscriber;
+use tracing::Dispatch;
+
+use super::order::{Batch, Buffer, Entry};
+use super::stats::Counters;
+use super::{Control, ExportError, ExportRecord, Shared, Waiter};
+use crate::client::Client;
+use crate::config::{Config, RetryPolicy};
+
+/// Start the worker thread. If the thread cannot start, the receivers are dropped and every
+/// later submit is refused and counted as dropped.
+pub(super) fn spawn(
+    config: Config,
+    shared: Arc<Shared>,
+    records: mpsc::Receiver<ExportRecord>,
+    control: mpsc::UnboundedReceiver<Control>,
+) {
+    let started = std::thread::Builder::new()
+        .name("humanloop-export".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(error) => {
+                    tracing::error!(target: "humanloop_tracing", %error, "log exporter could not start its runtime; logs will not be sent");
+                    return;
+                }
+            };
+            // The client is built here, on the exporter's own runtime, and retries are done
+            // by the worker so that they can be counted.
+            let client = match Client::from_config(&config) {
+                Ok(c) => Some(c.with_retry_policy(RetryPolicy::none())),
+                Err(error) => {
+                    tracing::error!(target: "humanloop_tracing", %error, "log exporter could not build its endpoint client; logs will fail");
+                    None
+                }
+            };
+            let worker = Worker {
+                retry: config.retry().clone(),
+                batch_size: config.export().max_batch_size.max(1),
+                delay: config.export().schedule_delay,
+                request_timeout: config.export().export_timeout,
+                client,
+                shared,
+                records,
+                control,
+                buffer: Buffer::default(),
+                flushes: Vec::new(),
+                closing: None,
+                warned_failure: false,
+            };
+            runtime.block_on(worker.run());
+        });
+    if let Err(error) = started {
+        tracing::error!(target: "humanloop_tracing", %error, "log exporter thread could not start; logs will not be sent");
+    }
+}
+
+struct Worker {
+    retry: RetryPolicy,
+    batch_size: usize,
+    delay: Duration,
+    request_timeout: Duration,
+    client: Option<Client>,
+    shared: Arc<Shared>,
+    records: mpsc::Receiver<ExportRecord>,
+    control: mpsc::UnboundedReceiver<Control>,
+    buffer: Buffer,
+    /// Flush waiters with the sequence number below which everything must be resolved.
+    flushes: Vec<(u64, Waiter)>,
+    /// Shutdown in progress: its deadline and who to answer.
+    closing: Option<(Instant, Vec<Waiter>)>,
+    warned_failure: bool,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        loop {
+            self.drain_records();
+            while let Ok(msg) = self.control.try_recv() {
+                self.on_control(msg);
+            }
+            self.answer_flushes();
+
+            if let Some((deadline, _)) = &self.closing {
+                if self.buffer.is_empty() {
+                    break;
+                }
+                if Instant::now() >= *deadline {
+                    let n = self.buffer.abandon();
+                    self.shared.counters.abandoned(n as u64);
+                    break;
+                }
+            }
+
+            let hurry = !self.flushes.is_empty() || self.closing.is_some();
+            if self.is_due(hurry) {
+                let batch = self.buffer.take_ready(self.batch_size);
+                if !batch.is_empty() {
+                    self.send(batch).await;
+                    continue;
+                }
+            }
+            self.wait(hurry).await;
+        }
+        self.finish();
+    }
+
+    fn is_due(&self, hurry: bool) -> bool {
+        !self.buffer.is_empty()
+            && (hurry
+                || self.buffer.len() >= self.batch_size
+                || self
+                    .buffer
+                    .oldest()
+                    .is_some_and(|t| t + self.delay <= Instant::now()))
+    }
+
+    /// Sleep until there is something to do: a full batch, the oldest record's delay, a
+    /// control message, or the shutdown deadline.
+    async fn wait(&mut self, hurry: bool) {
+        let now = Instant::now();
+        let far = now + Duration::from_secs(3600);
+        let mut until = match self.buffer.oldest() {
+            // Nothing ready although hurried (should not happen): do not spin.
+            Some(_) if hurry => now + self.delay.max(Duration::from_millis(10)),
+            Some(t) => t + self.delay,
+            None => far,
+        };
+        if let Some((deadline, _)) = &self.closing {
+            until = until.min(*deadline);
+        }
+        let wake = &self.shared.wake;
+        tokio::select! {
+            _ = wake.notified() => {}
+            msg = self.control.recv() => {
+                if let Some(msg) = msg {
+                    self.on_control(msg);
+                }
+            }
+            _ = tokio::time::sleep_until(until.into()) => {}
+        }
+    }
+
+    fn drain_records(&mut self) {
+        self.shared.since_wake.store(0, Ordering::Release);
+        while let Ok(record) = self.records.try_recv() {
+            let now = Instant::now();
+            let entry = match record {
+                ExportRecord::Create(log) => Entry::Create(log),
+                ExportRecord::Update {
+                    reference_id,
+                    update,
+                } => Entry::Update {
+                    reference_id,
+                    update,
+                },
+                ExportRecord::Deferred(build) => {
+                    match crate::hooks::contain("log builder", build).flatten() {
+                        Some(log) => Entry::Create(Box::new(log)),
+                        None => {
+                            self.shared.counters.release(1);
+                            continue;
+                        }
+                    }
+                }
+            };
+            self.buffer.push(entry, now);
+        }
+    }
+
+    fn on_control(&mut self, msg: Control) {
+        // Everything submitted before the message is in the channel: take it in first so the
+        // flush covers it.
+        self.drain_records();
+        match msg {
+            Control::Flush { deadline, reply } => {
+                let watermark = self.buffer.next_seq();
+                if self.buffer.done_below(watermark) {
+                    reply.answer(Ok(()));
+                    return;
+                }
+                let shared = self.shared.clone();
+                let timer = reply.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(deadline.into()).await;
+                    timer.answer(undelivered(&shared.counters));
+                });
+                self.flushes.push((watermark, reply));
+            }
+            Control::Shutdown { deadline, reply } => {
+                let closing = self.closing.get_or_insert((deadline, Vec::new()));
+                closing.0 = closing.0.min(deadline);
+                closing.1.extend(reply);
+            }
+        }
+    }
+
+    fn answer_flushes(&mut self) {
+        let buffer = &self.buffer;
+        self.flushes.retain(|(watermark, waiter)| {
+            if waiter.is_answered() {
+                return false;
+            }
+            if buffer.done_below(*watermark) {
+                waiter.answer(Ok(()));
+                return false;
+            }
+            true
+        });
+    }
+
+    fn finish(mut self) {
+        self.answer_flushes();
+        let result = undelivered(&self.shared.counters);
+        for (_, waiter) in self.flushes.drain(..) {
+            waiter.answer(undelivered(&self.shared.counters));
+        }
+        if let Some((_, waiters)) = self.closing.take() {
+            for waiter in waiters {
+                waiter.answer(match &result {
+                    Ok(()) => Ok(()),
+                    Err(ExportError::Timeout { undelivered }) => Err(ExportError::Timeout {
+                        undelivered: *undelivered,
+                    }),
+                });
+            }
+        }
+        let stats = self.shared.counters.snapshot();
+        if stats.dropped > 0 || stats.failed > 0 {
+            tracing::warn!(
+                target: "humanloop_tracing",
+                sent = stats.sent,
+                dropped = stats.dropped,
+                failed = stats.failed,
+                "log exporter stopped; some logs were not delivered"
+            );
+        }
+    }
+
+    /// Send one round. Under a shutdown deadline, whatever is not resolved by then is
+    /// abandoned (counted as dropped).
+    async fn send(&mut self, batch: Batch) {
+        let total = batch.len() as u64;
+        let mut resolved = 0u64;
+        let mut failure: Option<String> = None;
+        let deadline = self.closing.as_ref().map(|(d, _)| *d);
+        {
+            let delivery = deliver(
+                self.client.as_ref(),
+                &self.retry,
+                &self.shared.counters,
+                self.request_timeout,
+                &batch,
+                &mut resolved,
+                &mut failure,
+            )
+            .with_subscriber(Dispatch::none());
+            match deadline {
+                Some(d) => {
+                    let _ = tokio::time::timeout_at(d.into(), delivery).await;
+                }
+                None => delivery.await,
+            }
+        }
+        if resolved < total {
+            self.shared.counters.abandoned(total - resolved);
+        }
+        if let Some(error) = failure {
+            if !self.warned_failure {
+                self.warned_failure = true;
+                tracing::warn!(target: "humanloop_tracing", %error, "logs could not be delivered (counted in stats().failed; further failures are not logged)");
+            }
+        }
+        self.buffer.resolve_creates(&batch.creates);
+        self.buffer.batch_done();
+    }
+}
+
+fn undelivered(counters: &Counters) -> Result<(), ExportError> {
+    match counters.snapshot().queued {
+        0 => Ok(()),
+        undelivered => Err(ExportError::Timeout { undelivered }),
+    }
+}
+
+/// Send the creates in one request, then each update; counts outcomes as it goes so that
+/// an abandoned delivery knows what is left.
+async fn deliver(
+    client: Option<&Client>,
+    policy: &RetryPolicy,
+    counters: &Counters,
+    timeout: Duration,
+    batch: &Batch,
+    resolved: &mut u64,
+    failure: &mut Option<String>,
+) {
+    let Some(client) = client else {
+        counters.failed(batch.len() as u64);
+        *resolved = batch.len() as u64;
+        *failure = Some("no endpoint client".into());
+        return;
+    };
+    if !batch.creates.is_empty() {
+        let n = batch.creates.len() as u64;
+        match with_retry(policy, counters, timeout, || {
+            client.log_batch(&batch.creates)
+        })
+        .await
+        {
+            Ok(_) => counters.sent(n),
+            Err(e) => {
+                counters.failed(n);
+                *failure = Some(e);
+            }
+        }
+        *resolved += n;
+    }
+    for (reference_id, update) in &batch.updates {
+        match with_retry(policy, counters, timeout, || {
+            client.update_log_by_reference(reference_id, update)
+        })
+        .await
+        {
+            Ok(_) => counters.sent(1),
+            Err(e) => {
+                counters.failed(1);
+                *failure = Some(e);
+            }
+        }
+        *resolved += 1;
+    }
+}
+
+/// One request with the policy's retries (each attempt bounded by `timeout`); the error's
+/// text when it finally fails.
+async fn with_retry<T, F, Fut>(
+    policy: &RetryPolicy,
+    counters: &Counters,
+    timeout: Duration,
+    mut op: F,
+) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, crate::Error>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let (error, delay) = match tokio::time::timeout(timeout, op()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) if !e.is_retryable() => return Err(e.to_string()),
+            Ok(Err(e)) => {
+                let delay = policy.delay_for(attempt, &e);
+                (e.to_string(), delay)
+            }
+            Err(_) => (
+                format!("export request timed out after {timeout:?}"),
+                policy.backoff(attempt),
+            ),
+        };
+        if !policy.allows_retry(attempt, start.elapsed(), delay) {
+            return Err(error);
+        }
+        counters.retried();
+        tokio::time::sleep(delay).await;
+    }
+}

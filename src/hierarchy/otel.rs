@@ -1,0 +1,71 @@
+//! OpenTelemetry specifics (feature `otel`): span contexts through tracing-opentelemetry,
+//! and the W3C `traceparent` header.
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use tracing::span::Id;
+use tracing::Dispatch;
+
+/// The OpenTelemetry span context of the tracing span `id`, when an OpenTelemetry layer runs
+/// in `dispatch` and gave it valid ids. (This starts the OpenTelemetry span if it was not yet.)
+pub(crate) fn span_context(id: &Id, dispatch: &Dispatch) -> Option<SpanContext> {
+    let cx = tracing_opentelemetry::get_otel_context(id, dispatch)?;
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then_some(sc)
+}
+
+/// `traceparent` for `sc`: `00-{trace id}-{span id}-{flags}`.
+pub(crate) fn traceparent(sc: &SpanContext) -> String {
+    format!(
+        "00-{}-{}-{:02x}",
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags().to_u8()
+    )
+}
+
+/// Parse a `traceparent` header into a remote span context; `None` if it is malformed.
+pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
+    let mut parts = value.trim().split('-');
+    let version = parts.next()?;
+    let trace_id = parts.next()?;
+    let span_id = parts.next()?;
+    let flags = parts.next()?;
+    if version.len() != 2 || version == "ff" || (version == "00" && parts.next().is_some()) {
+        return None;
+    }
+    if trace_id.len() != 32 || span_id.len() != 16 || flags.len() != 2 {
+        return None;
+    }
+    let sc = SpanContext::new(
+        TraceId::from_hex(trace_id).ok()?,
+        SpanId::from_hex(span_id).ok()?,
+        TraceFlags::new(u8::from_str_radix(flags, 16).ok()? & 1),
+        true,
+        TraceState::default(),
+    );
+    sc.is_valid().then_some(sc)
+}
+
+/// Make `span`'s OpenTelemetry parent the remote `sc` (before the span is first entered).
+pub(crate) fn set_remote_parent(span: &tracing::Span, sc: SpanContext) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = opentelemetry::Context::new().with_remote_span_context(sc);
+    let _ = span.set_parent(cx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trip() {
+        let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let sc = parse_traceparent(header).unwrap();
+        assert!(sc.is_remote());
+        assert_eq!(traceparent(&sc), header);
+        assert!(
+            parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
+        );
+        assert!(parse_traceparent("garbage").is_none());
+    }
+}

@@ -243,10 +243,11 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// Appends `s` to an optional owned string, allocating only the first time.
+/// Sets `slot` from the first non-empty `s` (Azure's first stream chunk has empty ids),
+/// allocating only then.
 pub(crate) fn set_once(slot: &mut Option<String>, s: &Str<'_>) {
     if slot.is_none() {
-        if let Some(v) = s.as_deref() {
+        if let Some(v) = s.as_deref().filter(|v| !v.is_empty()) {
             *slot = Some(v.to_owned());
         }
     }
@@ -477,29 +478,42 @@ pub(crate) fn looks_like_object(data: &[u8]) -> bool {
     data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-/// An error body of the common `{"error": {...}}` shape (or `{"error": "text"}`).
+/// An error body: the common `{"error": {...}}` (OpenAI, Azure, Anthropic, Gemini) or
+/// `{"error": "text"}`, or the flat `{"object": "error", "message", "type", "code"}` of
+/// Mistral and vLLM, or FastAPI's `{"detail": "text"}`.
 pub(crate) fn decode_error_envelope(body: &[u8]) -> Option<ProviderError> {
     #[derive(Deserialize)]
     struct Envelope<'a> {
-        #[serde(borrow)]
-        error: ErrorField<'a>,
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ErrorField<'a> {
-        Object(#[serde(borrow)] ErrorObject<'a>),
-        Text(#[serde(borrow)] Cow<'a, str>),
+        #[serde(borrow, default)]
+        error: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow, flatten)]
+        flat: ErrorObject<'a>,
+        #[serde(borrow, default)]
+        detail: Str<'a>,
     }
     if !looks_like_object(body) {
         return None;
     }
-    match serde_json::from_slice::<Envelope<'_>>(body).ok()?.error {
-        ErrorField::Object(o) => Some(o.to_error()),
-        ErrorField::Text(t) => Some(ProviderError {
+    let env = serde_json::from_slice::<Envelope<'_>>(body).ok()?;
+    if let Some(raw) = env.error {
+        let raw = raw.get();
+        if looks_like_object(raw.as_bytes()) {
+            let o = serde_json::from_str::<ErrorObject<'_>>(raw).ok()?;
+            return Some(o.to_error());
+        }
+        let text = serde_json::from_str::<Str<'_>>(raw).ok()?;
+        return text.owned().map(|message| ProviderError {
             code: None,
-            message: Some(t.into_owned()),
-        }),
+            message: Some(message),
+        });
     }
+    if env.flat.message.as_deref().is_some() {
+        return Some(env.flat.to_error());
+    }
+    env.detail.owned().map(|message| ProviderError {
+        code: None,
+        message: Some(message),
+    })
 }
 
 /// Parts of a `data:` URL: `(mime type, base64 content)`.

@@ -17,11 +17,15 @@ mod common;
 pub mod gemini;
 pub mod hosts;
 pub mod openai_chat;
+pub mod openai_completions;
+pub mod openai_responses;
 
 pub use anthropic::{AnthropicDecoder, AnthropicMessages};
 pub use common::{MAX_CHOICES, MAX_ITEMS};
 pub use gemini::{Gemini, GeminiDecoder};
 pub use openai_chat::{ChatDecoder, OpenAiChat};
+pub use openai_completions::{EmbeddingsDecoder, OpenAiCompletions, OpenAiEmbeddings};
+pub use openai_responses::{OpenAiResponses, ResponsesDecoder};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -435,6 +439,9 @@ pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
 fn builtin_codecs() -> Vec<Arc<dyn Codec>> {
     vec![
         Arc::new(OpenAiChat),
+        Arc::new(OpenAiResponses),
+        Arc::new(OpenAiCompletions),
+        Arc::new(OpenAiEmbeddings),
         Arc::new(AnthropicMessages),
         Arc::new(Gemini),
     ]

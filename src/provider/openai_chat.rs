@@ -236,6 +236,14 @@ struct Chunk<'a> {
     usage: Option<Usage>,
     #[serde(borrow)]
     error: Option<ErrorObject<'a>>,
+    /// Groq puts the stream's usage here, in the last chunk.
+    x_groq: Option<XGroq>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct XGroq {
+    usage: Option<Usage>,
 }
 
 #[derive(Deserialize, Default)]
@@ -352,7 +360,11 @@ impl ChatDecoder {
     fn apply(&mut self, chunk: Chunk<'_>) {
         set_once(&mut self.id, &chunk.id);
         set_once(&mut self.model, &chunk.model);
-        if let Some(u) = &chunk.usage {
+        if let Some(u) = chunk
+            .usage
+            .as_ref()
+            .or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()))
+        {
             self.usage = u.to_usage();
         }
         if let Some(e) = &chunk.error {

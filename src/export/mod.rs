@@ -43,7 +43,6 @@ use crate::config::Config;
 use stats::Counters;
 
 /// One unit of work for the exporter.
-#[allow(dead_code)] // `Deferred` is the capture layer's
 pub(crate) enum ExportRecord {
     /// Create a datapoint (a step when it opens).
     Create(Box<LogRequest>),
@@ -259,7 +258,6 @@ impl LogExporter {
 
     /// Hand a record over without blocking; `false` if it was dropped (queue full, or
     /// the exporter was shut down).
-    #[allow(dead_code)] // the capture layer's entry point
     pub(crate) fn submit(&self, record: ExportRecord) -> bool {
         self.shared.submit(record)
     }

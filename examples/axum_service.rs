@@ -58,7 +58,9 @@ async fn ask(State(app): State<App>, headers: HeaderMap, Json(body): Json<Value>
 async fn main() -> Result<(), local::BoxError> {
     let local = local::start(Config::builder()).await?;
     let hl = &local.hl;
-    tracing_subscriber::registry().with(hl.tracing_layer()).init();
+    tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .init();
 
     let app = App {
         llm: reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -49,7 +49,9 @@ async fn receiver() -> Result<String, local::BoxError> {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, Router::new().route("/v1/traces", post(traces))).await });
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/v1/traces", post(traces))).await
+    });
     Ok(format!("http://{addr}"))
 }
 
@@ -68,7 +70,11 @@ async fn main() -> Result<(), local::BoxError> {
         .build()?;
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(opentelemetry_sdk::Resource::builder().with_service_name("otlp-example").build())
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("otlp-example")
+                .build(),
+        )
         .build();
     tracing_subscriber::registry()
         .with(hl.tracing_layer())

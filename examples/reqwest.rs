@@ -12,6 +12,7 @@ use humanloop_tracing::Config;
 use serde_json::{json, Value};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
@@ -20,9 +21,11 @@ async fn main() -> Result<(), local::BoxError> {
     // Print our GenAI spans to the terminal (any tracing subscriber works; see otlp.rs).
     tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(tracing_subscriber::fmt::layer().with_span_events(
-            tracing_subscriber::fmt::format::FmtSpan::CLOSE,
-        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .with_filter(tracing_subscriber::EnvFilter::new("humanloop_tracing=info")),
+        )
         .init();
 
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

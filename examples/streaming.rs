@@ -15,6 +15,7 @@ use humanloop_tracing::Config;
 use serde_json::json;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
@@ -22,9 +23,11 @@ async fn main() -> Result<(), local::BoxError> {
     let hl = &local.hl;
     tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(tracing_subscriber::fmt::layer().with_span_events(
-            tracing_subscriber::fmt::format::FmtSpan::CLOSE,
-        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .with_filter(tracing_subscriber::EnvFilter::new("humanloop_tracing=info")),
+        )
         .init();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
@@ -38,7 +41,12 @@ async fn main() -> Result<(), local::BoxError> {
     });
 
     // 1. Read the whole stream, chunk by chunk, as it arrives.
-    let resp = http.post(&url).bearer_auth("sk-demo").json(&request).send().await?;
+    let resp = http
+        .post(&url)
+        .bearer_auth("sk-demo")
+        .json(&request)
+        .send()
+        .await?;
     let mut events = eventsource_stream::EventStream::new(resp.bytes_stream());
     print!("streamed: ");
     while let Some(event) = events.next().await {
@@ -55,7 +63,12 @@ async fn main() -> Result<(), local::BoxError> {
 
     // 2. Stop reading after three chunks: the span still ends, marked cancelled, with
     //    the partial output in the log.
-    let resp = http.post(&url).bearer_auth("sk-demo").json(&request).send().await?;
+    let resp = http
+        .post(&url)
+        .bearer_auth("sk-demo")
+        .json(&request)
+        .send()
+        .await?;
     let mut body = resp.bytes_stream();
     for _ in 0..3 {
         body.next().await;

@@ -27,8 +27,17 @@ pub async fn start(config: ConfigBuilder) -> Result<Local, BoxError> {
         "127.0.0.1:0".parse()?,
     )
     .await?;
-    let hl = Humanloop::new(config.base_url(endpoint.base_url()).project("examples").build()?)?;
-    Ok(Local { hl, provider, endpoint })
+    let hl = Humanloop::new(
+        config
+            .base_url(endpoint.base_url())
+            .project("examples")
+            .build()?,
+    )?;
+    Ok(Local {
+        hl,
+        provider,
+        endpoint,
+    })
 }
 
 /// The logs the endpoint holds, one line each.
@@ -51,12 +60,18 @@ pub async fn print_logs(endpoint: &ServerHandle) -> Result<(), BoxError> {
             "  {} {:<6} {:<24} session={} parent={} tokens={}→{} output={:?}",
             log["id"].as_str().unwrap_or("?"),
             config["type"].as_str().unwrap_or("?"),
-            config["model"].as_str().or(config["name"].as_str()).unwrap_or("?"),
+            config["model"]
+                .as_str()
+                .or(config["name"].as_str())
+                .unwrap_or("?"),
             log["session_reference_id"].as_str().unwrap_or("-"),
             log["parent_reference_id"].as_str().unwrap_or("-"),
             log["prompt_tokens"],
             log["output_tokens"],
-            log["output"].as_str().map(|s| s.chars().take(40).collect::<String>()).unwrap_or_default(),
+            log["output"]
+                .as_str()
+                .map(|s| s.chars().take(40).collect::<String>())
+                .unwrap_or_default(),
         );
     }
     Ok(())

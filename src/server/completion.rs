@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header;
+use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -190,17 +189,11 @@ async fn stream_answer(job: Arc<Job>, provider: Provider, n: u32) -> Result<Resp
         (0..n).map(|i| providers.stream(&provider, &job.call, &job.provider_request, i)),
     )
     .await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    // A task drives the samples so a log is committed even while the client reads slowly;
+    // the bounded channel gives back-pressure.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<SseEvent, std::io::Error>>(16);
     tokio::spawn(drive(job, streams, tx));
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(Sse::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))).into_response())
 }
 
 /// Relay the samples' deltas as they come; log each sample when it finishes, then send its
@@ -208,7 +201,7 @@ async fn stream_answer(job: Arc<Job>, provider: Provider, n: u32) -> Result<Resp
 async fn drive(
     job: Arc<Job>,
     streams: Vec<EventStream>,
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tx: tokio::sync::mpsc::Sender<Result<SseEvent, std::io::Error>>,
 ) {
     let mut merged = RoundRobin::new(streams);
     let mut texts = vec![String::new(); merged.len()];
@@ -241,6 +234,7 @@ async fn drive(
                 item.output = Some(String::new());
                 item.raw_output = Some(String::new());
                 item.finish_reason = done.finish_reason.clone();
+                item.tool_calls = done.tool_calls.clone();
                 item.inputs = Some(returned_inputs(&job));
                 sse(&chunk(&job, item, Some(&done)))
             }
@@ -257,8 +251,9 @@ async fn drive(
     }
 }
 
-fn sse(v: &Value) -> Bytes {
-    Bytes::from(format!("data: {v}\n\n"))
+/// A data-only event (no `event:` or `id:` field).
+fn sse(v: &Value) -> SseEvent {
+    SseEvent::default().data(v.to_string())
 }
 
 /// One stream event: a response-shaped object with exactly one data item.

@@ -13,9 +13,23 @@
 //! * `anthropic`: the Messages API, configured the same way (`ANTHROPIC_BASE_URL`,
 //!   `ANTHROPIC_API_KEY`).
 //!
+//! | route (under `/v4`) | what it does |
+//! |---|---|
+//! | `POST /logs` | one log or an array (answer mirrors the shape); all or nothing |
+//! | `GET /logs?project=&project_id=&session_id=&session_reference_id=&page=&size=` | `{records, page, size, total}` |
+//! | `GET /logs/{id}`, `PATCH /logs/{id}`, `PATCH /logs?reference_id=REF` | read, complete (`output`, `error`, `duration`) |
+//! | `POST /sessions`, `GET /sessions/{id}` | 201 `{"id": "sesh_…"}`; the session with its datapoints as a tree (`children`) |
+//! | `POST /model-configs`, `GET /model-configs/{id}` | a model config (+ `project`/`project_id`), answered with its `config_…` id |
+//! | `POST /completion-model-config` | render, call the provider, log each sample, answer (JSON or SSE) |
+//!
+//! Reference ids are scoped by session: the same `reference_id` in two sessions names two
+//! datapoints, and a `parent_reference_id` is looked up in the child's session (or, when the
+//! child names none, anywhere it is unique). A parent must come from an earlier request.
+//!
 //! Guarantees:
 //! * a 2xx answer means the data is committed (SQLite WAL with `synchronous=FULL`); in a
-//!   stream, each sample's log is committed before that sample's last chunk is sent;
+//!   stream, each sample's log is committed before that sample's last chunk is sent (a
+//!   client that leaves mid-stream leaves the unfinished samples unlogged);
 //! * a repeated `POST /logs` with the same `reference_id` in the same session returns the
 //!   existing datapoint, so client retries never duplicate;
 //! * `provider_api_keys` are never stored nor echoed;

@@ -193,13 +193,23 @@ impl Client {
         let url = self.url(&["completion-model-config"]);
         let body = to_body(&req)?;
         let timeout = self.inner.request_timeout;
-        let response = retry::retry(&self.retry, || {
+        retry::retry(&self.retry, || {
             let (url, body) = (url.clone(), body.clone());
             async move {
                 let request = self.request(Method::POST, url.clone(), Some(body), EVENT_STREAM);
                 let head = async {
                     let resp = request.send().await.map_err(Error::transport)?;
-                    check_status(resp).await
+                    let resp = check_status(resp).await?;
+                    if !is_json(&resp) {
+                        return Ok(CompletionStream::new(
+                            Box::pin(resp.bytes_stream()),
+                            num_samples,
+                        ));
+                    }
+                    // A server that does not stream answers whole: accept that.
+                    let status = resp.status();
+                    let bytes = resp.bytes().await.map_err(Error::transport)?;
+                    decode(status, &bytes, "a completion response").map(CompletionStream::whole)
                 };
                 match tokio::time::timeout(timeout, head).await {
                     Ok(r) => r,
@@ -207,11 +217,7 @@ impl Client {
                 }
             }
         })
-        .await?;
-        Ok(CompletionStream::new(
-            Box::pin(response.bytes_stream()),
-            num_samples,
-        ))
+        .await
     }
 
     /// `POST {base}/logs` with one log: records a datapoint made elsewhere.
@@ -369,6 +375,14 @@ fn decode<T: DeserializeOwned>(
     };
     serde_json::from_slice(bytes)
         .map_err(|e| Error::decode(Some(status), expected, e, &String::from_utf8_lossy(bytes)))
+}
+
+fn is_json(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Pass a success through; turn an error status into [`Error::Api`] with its body.

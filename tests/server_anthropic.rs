@@ -31,6 +31,13 @@ async fn messages(
     if headers.get("x-api-key").map(|v| v.as_bytes()) != Some(b"sk-ant-test") {
         return (StatusCode::UNAUTHORIZED, Json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}))).into_response();
     }
+    if body.get("tools").is_some() {
+        return (
+            [("content-type", "text/event-stream")],
+            fixture("anthropic/stream_tool_use.sse"),
+        )
+            .into_response();
+    }
     let overloaded = body.to_string().contains("overload");
     match (body["stream"] == true, overloaded) {
         (true, true) => (
@@ -147,4 +154,50 @@ async fn a_mid_stream_error_ends_the_stream_without_a_finish() {
     }
     let (_, logs) = get(&http, &base, "/logs").await;
     assert_eq!(logs["total"], 0, "an unfinished sample is not logged");
+}
+
+#[tokio::test]
+async fn streamed_tool_use_is_assembled() {
+    let (url, seen) = upstream().await;
+    let (server, http) = start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
+    let base = server.base_url();
+    let config = model_config(&http, &base, json!({
+        "model": "claude-opus-4-1", "provider": "anthropic", "prompt_template": "Weather in SF?",
+        "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Current weather",
+                   "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}]
+    }))
+    .await;
+    let resp = http
+        .post(format!("{base}/completion-model-config"))
+        .json(&json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"anthropic": "sk-ant-test"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let events = sse_json(&resp.text().await.unwrap());
+    let last = &events.last().unwrap()["data"][0];
+    assert_eq!(last["finish_reason"], "tool_call");
+    assert_eq!(
+        last["tool_calls"][0]["id"],
+        "toolu_01T1x1fJ34qAmk2tNTrN7Up6"
+    );
+    assert_eq!(last["tool_calls"][0]["function"]["name"], "get_weather");
+    let args: serde_json::Value = serde_json::from_str(
+        last["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        args,
+        json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
+    );
+    // The tool went out in the Messages API's shape.
+    let sent = seen.lock().unwrap()[0].1.clone();
+    assert_eq!(
+        sent["tools"],
+        json!([{"name": "get_weather", "description": "Current weather",
+        "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}])
+    );
 }

@@ -36,6 +36,21 @@ async fn chat(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Val
         )
             .into_response();
     }
+    if body.to_string().contains("busy") {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}})),
+        )
+            .into_response();
+    }
+    if body.get("tools").is_some() {
+        let (kind, file) = if body["stream"] == true {
+            ("text/event-stream", "openai/chat_stream_tool_call.sse")
+        } else {
+            ("application/json", "openai/chat_tool_calls.json")
+        };
+        return ([("content-type", kind)], fixture(file)).into_response();
+    }
     if body["stream"] == true {
         (
             [("content-type", "text/event-stream")],
@@ -175,9 +190,60 @@ async fn streams_through_an_openai_compatible_server() {
 }
 
 #[tokio::test]
-async fn provider_refusals_are_502_before_any_stream() {
+async fn tool_calls_are_returned_whole_and_streamed_assembled() {
+    let (upstream_url, seen) = upstream().await;
+    let (server, http) = start().await;
+    let base = server.base_url();
+    let tool = json!({"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}});
+    let config = model_config(
+        &http,
+        &base,
+        json!({"model": "gpt-4o", "provider": "openai", "prompt_template": "Weather in {{city}}?",
+               "tools": [tool], "other": {"base_url": upstream_url}}),
+    )
+    .await;
+    let req = json!({"model_config_id": config, "inputs": {"city": "Paris"},
+                     "provider_api_keys": {"openai": "sk-test-123"}});
+    let (s, body) = post(&http, &base, "/completion-model-config", &req).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"][0]["finish_reason"], "tool_call");
+    assert_eq!(
+        body["data"][0]["tool_calls"][0]["function"]["name"],
+        "get_current_weather"
+    );
+    assert_eq!(seen.lock().unwrap()[0].1["tools"], json!([tool]));
+
+    let mut streamed = req.clone();
+    streamed["stream"] = json!(true);
+    let resp = http
+        .post(format!("{base}/completion-model-config"))
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    let events = sse_json(&resp.text().await.unwrap());
+    let last = &events.last().unwrap()["data"][0];
+    assert_eq!(last["finish_reason"], "tool_call");
+    assert_eq!(
+        last["tool_calls"],
+        json!([{"id": "call_DdmO9pD3xa9XTPNJ32zg2hcA", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"location\":\"Paris, France\"}"}}])
+    );
+    let (_, log) = get(
+        &http,
+        &base,
+        &format!("/logs/{}", last["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(log["tool_calls"], last["tool_calls"]);
+}
+
+#[tokio::test]
+async fn provider_refusals_come_before_any_stream() {
     let (upstream_url, _) = upstream().await;
     let (server, http) = start().await;
+    let upstream_url = upstream_url.as_str();
     let base = server.base_url();
     let config = model_config(
         &http,
@@ -191,13 +257,48 @@ async fn provider_refusals_are_502_before_any_stream() {
             "model_config_id": config, "stream": stream, "provider_api_keys": {"openai": "sk-wrong"}
         }))
         .await;
-        assert_eq!(s, 502, "{body}");
+        // The caller's key was refused: a 400 (not worth retrying), with the provider's answer.
+        assert_eq!(s, 400, "{body}");
         assert_eq!(body["detail"]["provider_status"], 401);
         assert_eq!(
             body["detail"]["provider_body"]["error"]["code"],
             "invalid_api_key"
         );
     }
+    // A provider rate limit stays a 429, so clients back off.
+    let busy = model_config(
+        &http,
+        &base,
+        json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "busy",
+               "other": {"base_url": upstream_url}}),
+    )
+    .await;
+    let (s, body) = post(
+        &http,
+        &base,
+        "/completion-model-config",
+        &json!({
+            "model_config_id": busy, "provider_api_keys": {"openai": "sk-test-123"}
+        }),
+    )
+    .await;
+    assert_eq!(s, 429, "{body}");
+    // An unreachable provider is a 502.
+    let gone = model_config(
+        &http,
+        &base,
+        json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi",
+               "other": {"base_url": "http://127.0.0.1:9/v1"}}),
+    )
+    .await;
+    let (s, body) = post(
+        &http,
+        &base,
+        "/completion-model-config",
+        &json!({"model_config_id": gone}),
+    )
+    .await;
+    assert_eq!(s, 502, "{body}");
     let (_, logs) = get(&http, &base, "/logs").await;
     assert_eq!(logs["total"], 0, "nothing logged for a failed call");
 }

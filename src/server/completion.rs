@@ -234,6 +234,7 @@ async fn drive(
                 item.output = Some(String::new());
                 item.raw_output = Some(String::new());
                 item.finish_reason = done.finish_reason.clone();
+                item.tool_calls = done.tool_calls.clone();
                 item.inputs = Some(returned_inputs(&job));
                 sse(&chunk(&job, item, Some(&done)))
             }

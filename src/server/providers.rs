@@ -88,9 +88,18 @@ impl std::fmt::Display for ProviderError {
 }
 
 impl From<ProviderError> for ApiError {
+    /// A provider's 429 stays a 429 (clients back off and retry); another 4xx means the
+    /// request (its key, its parameters) was refused: 400, not retried; anything else
+    /// (5xx, unreachable, unreadable) is a 502.
     fn from(e: ProviderError) -> Self {
+        use axum::http::StatusCode;
+        let status = match e.status {
+            Some(429) => StatusCode::TOO_MANY_REQUESTS,
+            Some(s) if (400..500).contains(&s) && s != 408 => StatusCode::BAD_REQUEST,
+            _ => StatusCode::BAD_GATEWAY,
+        };
         ApiError::status(
-            axum::http::StatusCode::BAD_GATEWAY,
+            status,
             json!({
                 "msg": e.message,
                 "provider_status": e.status,
@@ -383,6 +392,9 @@ pub(crate) fn request_body(provider: &Provider, call: &Call, stream: bool) -> Va
                     crate::api::Stop::Many(many) => json!(many),
                 }),
             );
+            if let Some(tools) = &c.tools {
+                b["tools"] = Value::Array(tools.iter().map(anthropic_tool).collect());
+            }
             if let Some(u) = &call.user {
                 b["metadata"] = json!({ "user_id": u });
             }
@@ -398,6 +410,23 @@ fn set(b: &mut Value, key: &str, v: Option<Value>) {
     if let Some(v) = v {
         b[key] = v;
     }
+}
+
+/// Model configs hold tools in OpenAI's shape (`{type: "function", function: {name,
+/// description, parameters}}`); the Messages API wants `{name, description, input_schema}`.
+/// Tools already in Anthropic's shape pass unchanged.
+fn anthropic_tool(tool: &Value) -> Value {
+    let Some(f) = tool.get("function") else {
+        return tool.clone();
+    };
+    let mut t = json!({
+        "name": f["name"],
+        "input_schema": f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object"})),
+    });
+    if let Some(d) = f.get("description") {
+        t["description"] = d.clone();
+    }
+    t
 }
 
 fn anthropic_message(m: &ChatMessage) -> Value {
@@ -566,8 +595,12 @@ fn parse_stream<P: StreamParser>(resp: reqwest::Response, parser: P) -> EventStr
     .boxed()
 }
 
+/// Most tool calls one streamed answer may assemble (indices above are ignored).
+const MAX_STREAMED_TOOL_CALLS: usize = 128;
+
 #[derive(Default)]
 struct OpenAiStream {
+    tool_calls: Vec<ToolCall>,
     finish_reason: Option<FinishReason>,
     prompt_tokens: Option<i64>,
     output_tokens: Option<i64>,
@@ -599,6 +632,32 @@ impl StreamParser for OpenAiStream {
         if let Some(r) = choice["finish_reason"].as_str() {
             self.finish_reason = Some(finish(r));
         }
+        // Tool calls arrive in pieces keyed by `index`: the id and name first, then the
+        // arguments' JSON text in fragments.
+        for tc in choice["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let i = tc["index"].as_u64().unwrap_or(0) as usize;
+            if i >= MAX_STREAMED_TOOL_CALLS {
+                continue;
+            }
+            if self.tool_calls.len() <= i {
+                self.tool_calls
+                    .resize_with(i + 1, || ToolCall::function("", "", ""));
+            }
+            let call = &mut self.tool_calls[i];
+            if let Some(id) = tc["id"].as_str() {
+                call.id = id.to_owned();
+            }
+            if let Some(name) = tc["function"]["name"].as_str() {
+                call.function.name.push_str(name);
+            }
+            if let Some(args) = tc["function"]["arguments"].as_str() {
+                call.function.arguments.push_str(args);
+            }
+        }
         let text = choice["delta"]["content"]
             .as_str()
             .or_else(|| choice["text"].as_str())
@@ -624,10 +683,11 @@ impl StreamParser for OpenAiStream {
             None if self.done || clean_end && !self.last.is_null() => Some(FinishReason::Stop),
             None => return Err(ProviderError::new("the provider stream ended early")),
         };
+        let calls = std::mem::take(&mut self.tool_calls);
         Ok(Completion {
             raw_output: String::new(),
             finish_reason,
-            tool_calls: None,
+            tool_calls: (!calls.is_empty()).then_some(calls),
             prompt_tokens: self.prompt_tokens,
             output_tokens: self.output_tokens,
             raw: std::mem::take(&mut self.last),
@@ -637,6 +697,8 @@ impl StreamParser for OpenAiStream {
 
 #[derive(Default)]
 struct AnthropicStream {
+    /// `tool_use` blocks by content block index.
+    tool_calls: Vec<(u64, ToolCall)>,
     finish_reason: Option<FinishReason>,
     prompt_tokens: Option<i64>,
     output_tokens: Option<i64>,
@@ -654,8 +716,29 @@ impl StreamParser for AnthropicStream {
                 self.prompt_tokens = v["message"]["usage"]["input_tokens"].as_i64();
                 self.message = v["message"].clone();
             }
+            Some("content_block_start") if v["content_block"]["type"] == "tool_use" => {
+                if self.tool_calls.len() < MAX_STREAMED_TOOL_CALLS {
+                    let block = &v["content_block"];
+                    self.tool_calls.push((
+                        v["index"].as_u64().unwrap_or(0),
+                        ToolCall::function(
+                            block["id"].as_str().unwrap_or_default(),
+                            block["name"].as_str().unwrap_or_default(),
+                            "",
+                        ),
+                    ));
+                }
+            }
             Some("content_block_delta") if v["delta"]["type"] == "text_delta" => {
                 return Ok(v["delta"]["text"].as_str().map(str::to_owned));
+            }
+            Some("content_block_delta") if v["delta"]["type"] == "input_json_delta" => {
+                let index = v["index"].as_u64().unwrap_or(0);
+                if let Some((_, call)) = self.tool_calls.iter_mut().find(|(i, _)| *i == index) {
+                    call.function
+                        .arguments
+                        .push_str(v["delta"]["partial_json"].as_str().unwrap_or_default());
+                }
             }
             Some("message_delta") => {
                 if let Some(r) = v["delta"]["stop_reason"].as_str() {
@@ -688,10 +771,14 @@ impl StreamParser for AnthropicStream {
         if !self.done && self.finish_reason.is_none() {
             return Err(ProviderError::new("the provider stream ended early"));
         }
+        let calls: Vec<ToolCall> = std::mem::take(&mut self.tool_calls)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
         Ok(Completion {
             raw_output: String::new(),
             finish_reason: self.finish_reason.take().or(Some(FinishReason::Stop)),
-            tool_calls: None,
+            tool_calls: (!calls.is_empty()).then_some(calls),
             prompt_tokens: self.prompt_tokens,
             output_tokens: self.output_tokens,
             raw: std::mem::take(&mut self.message),

@@ -73,7 +73,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The API key, sent as `X-API-KEY` on every request.
+    /// The API key, sent as `X-API-KEY` on every request (surrounding whitespace, such as
+    /// the newline of a key read from a file, is dropped).
     pub fn api_key(mut self, key: impl Into<Arc<str>>) -> Self {
         self.api_key = Some(Secret::new(key));
         self
@@ -125,6 +126,20 @@ impl ClientBuilder {
             }
             _ => return Err(ConfigError::InvalidBaseUrl(trimmed.to_owned()).into()),
         };
+        let api_key = match &self.api_key {
+            None => None,
+            Some(key) => {
+                let mut value =
+                    http::HeaderValue::from_str(key.expose().trim()).map_err(|_| Error::Setup {
+                        message: "the API key holds characters an HTTP header cannot carry \
+                                  (a line break or a control character?)"
+                            .to_owned(),
+                        source: None,
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
         let tls = tls_config(base.scheme() == "https", &self.extra_roots_pem)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -141,7 +156,7 @@ impl ClientBuilder {
             inner: Arc::new(ClientInner {
                 http,
                 base,
-                api_key: self.api_key,
+                api_key,
                 request_timeout: self.request_timeout,
             }),
             retry,

@@ -77,7 +77,7 @@ use crate::api::{
     CompletionModelConfigRequest, CompletionResponse, CreateLogResponse, CreateSessionResponse,
     LogRequest, OneOrMany, UpdateLogRequest,
 };
-use crate::config::{Config, RetryPolicy, Secret};
+use crate::config::{Config, RetryPolicy};
 use crate::error::{ApiError, Error};
 
 /// Client of the Humanloop-style endpoint. Cheap to clone (one shared connection pool).
@@ -94,7 +94,8 @@ struct ClientInner {
     http: reqwest::Client,
     /// Validated http(s) URL without a trailing slash.
     base: url::Url,
-    api_key: Option<Secret>,
+    /// The `X-API-KEY` value, marked sensitive (hyper then never logs it).
+    api_key: Option<HeaderValue>,
     request_timeout: Duration,
 }
 
@@ -319,10 +320,7 @@ impl Client {
             .request(method, url)
             .header(http::header::ACCEPT, accept);
         if let Some(key) = &self.inner.api_key {
-            if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
-                value.set_sensitive(true);
-                req = req.header("x-api-key", value);
-            }
+            req = req.header("x-api-key", key.clone());
         }
         match body {
             Some(body) => req.header(http::header::CONTENT_TYPE, JSON).body(body),
@@ -392,9 +390,31 @@ async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, Erro
         return Ok(resp);
     }
     let headers = resp.headers().clone();
-    let body = match resp.bytes().await {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => format!("(the error body could not be read: {e})"),
-    };
+    // Keep at most MAX_ERROR_BODY bytes: an error page can be large, the start says enough.
+    let mut resp = resp;
+    let mut body = Vec::new();
+    let mut note = "";
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() > room {
+                    note = " …(truncated)";
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                note = " …(the rest of the body could not be read)";
+                break;
+            }
+        }
+    }
+    let mut body = String::from_utf8_lossy(&body).into_owned();
+    body.push_str(note);
     Err(ApiError::new(status, headers, body).into())
 }
+
+/// The most of an error answer's body that is kept.
+const MAX_ERROR_BODY: usize = 64 * 1024;

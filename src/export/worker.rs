@@ -1,8 +1,10 @@
 //! The exporter's worker: its own thread, its own current-thread runtime, its own client.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -140,15 +142,24 @@ impl Worker {
         if let Some((deadline, _)) = &self.closing {
             until = until.min(*deadline);
         }
-        let wake = &self.shared.wake;
-        tokio::select! {
-            _ = wake.notified() => {}
-            msg = self.control.recv() => {
-                if let Some(msg) = msg {
-                    self.on_control(msg);
+        let shared = self.shared.clone();
+        let msg = {
+            let mut notified = pin!(shared.wake.notified());
+            let mut sleep = pin!(tokio::time::sleep_until(until.into()));
+            let mut recv = pin!(self.control.recv());
+            poll_fn(|cx| {
+                if let Poll::Ready(msg) = recv.as_mut().poll(cx) {
+                    return Poll::Ready(msg);
                 }
-            }
-            _ = tokio::time::sleep_until(until.into()) => {}
+                if notified.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        if let Some(msg) = msg {
+            self.on_control(msg);
         }
     }
 

@@ -105,6 +105,44 @@ impl Humanloop {
         &self.inner.client
     }
 
+    /// Queue a log of your own (a non-HTTP model call, an evaluation, …) for the background
+    /// exporter, without blocking. Unset `project`/`project_id`/`source`/`environment`/`save`
+    /// take the configured defaults. Returns `false` when the record was dropped (queue
+    /// full, exporter shut down, or tracing disabled); drops are counted in [`stats`](Self::stats).
+    ///
+    /// ```no_run
+    /// # fn demo(hl: &humanloop_tracing::Humanloop) {
+    /// use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+    /// hl.log(LogRequest {
+    ///     config: Some(LogConfig::Tool(ToolConfig::new("rerank"))),
+    ///     output: Some("3 documents kept".into()),
+    ///     ..LogRequest::default()
+    /// });
+    /// # }
+    /// ```
+    pub fn log(&self, mut log: api::LogRequest) -> bool {
+        let config = &self.inner.config;
+        if !config.enabled {
+            return false;
+        }
+        if log.project.is_none() && log.project_id.is_none() {
+            log.project = config.project.clone();
+            log.project_id = config.project_id.clone();
+        }
+        if log.source.is_none() {
+            log.source = config.source.clone();
+        }
+        if log.environment.is_none() {
+            log.environment = config.environment.clone();
+        }
+        if log.save.is_none() && !config.save {
+            log.save = Some(false);
+        }
+        self.inner
+            .exporter
+            .submit(export::ExportRecord::Create(Box::new(log)))
+    }
+
     /// Exporter counters: queued, sent, retried, dropped, failed.
     pub fn stats(&self) -> ExportStats {
         self.inner.exporter.stats()

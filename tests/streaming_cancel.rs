@@ -53,6 +53,7 @@ async fn dropping_a_stream_after_two_chunks_finishes_the_span_as_cancelled() {
 async fn a_cancelled_stream_is_logged_with_its_partial_output() {
     let sink = log_sink().await;
     for (n, adapter) in ADAPTERS.into_iter().enumerate() {
+        let _otel = otel();
         let hl = humanloop(&sink, |b| b);
         read_two_chunks_and_drop(adapter, &hl).await;
         let logs = flushed_logs(&hl, &sink, n + 1).await;

@@ -716,18 +716,19 @@ impl StreamParser for AnthropicStream {
                 self.prompt_tokens = v["message"]["usage"]["input_tokens"].as_i64();
                 self.message = v["message"].clone();
             }
-            Some("content_block_start") if v["content_block"]["type"] == "tool_use" => {
-                if self.tool_calls.len() < MAX_STREAMED_TOOL_CALLS {
-                    let block = &v["content_block"];
-                    self.tool_calls.push((
-                        v["index"].as_u64().unwrap_or(0),
-                        ToolCall::function(
-                            block["id"].as_str().unwrap_or_default(),
-                            block["name"].as_str().unwrap_or_default(),
-                            "",
-                        ),
-                    ));
-                }
+            Some("content_block_start")
+                if v["content_block"]["type"] == "tool_use"
+                    && self.tool_calls.len() < MAX_STREAMED_TOOL_CALLS =>
+            {
+                let block = &v["content_block"];
+                self.tool_calls.push((
+                    v["index"].as_u64().unwrap_or(0),
+                    ToolCall::function(
+                        block["id"].as_str().unwrap_or_default(),
+                        block["name"].as_str().unwrap_or_default(),
+                        "",
+                    ),
+                ));
             }
             Some("content_block_delta") if v["delta"]["type"] == "text_delta" => {
                 return Ok(v["delta"]["text"].as_str().map(str::to_owned));

@@ -404,7 +404,7 @@ pub async fn stream_server(content_type: &'static str) -> StreamServer {
         let notify = notify.clone();
         async move {
             notify.notify_one();
-            let Some(mut rx) = rx else {
+            let Some(rx) = rx else {
                 return StatusCode::GONE.into_response();
             };
             let stream = futures_util::stream::unfold(rx, |mut rx| async move {

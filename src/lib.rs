@@ -81,6 +81,15 @@ impl Humanloop {
     pub fn new(config: Config) -> Result<Humanloop, Error> {
         let client = Client::from_config(&config)?;
         let exporter = export::LogExporter::start(&config);
+        let barrier_exporter = exporter.clone();
+        let barrier_timeout = config.export.export_timeout;
+        let client = client.with_parent_barrier(Arc::new(move || {
+            let exporter = barrier_exporter.clone();
+            Box::pin(async move {
+                // Best effort: if the endpoint is down the call itself will say so.
+                let _ = exporter.flush(barrier_timeout).await;
+            })
+        }));
         Ok(Humanloop {
             inner: Arc::new(Inner {
                 config,

@@ -160,6 +160,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
             }),
             retry,
+            barrier: None,
         })
     }
 }

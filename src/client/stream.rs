@@ -34,6 +34,8 @@ pub struct CompletionStream {
     /// Samples expected (`num_samples` of the request, or larger if a chunk says so).
     expected: u32,
     done: bool,
+    /// The call's span, when made through [`Client`](crate::Client).
+    trace: Option<super::traced::StreamTrace>,
 }
 
 enum Source {
@@ -58,6 +60,7 @@ impl CompletionStream {
             samples: BTreeMap::new(),
             expected: num_samples,
             done: false,
+            trace: None,
         }
     }
 
@@ -69,6 +72,7 @@ impl CompletionStream {
             samples: BTreeMap::new(),
             expected: 0,
             done: false,
+            trace: None,
         }
     }
 
@@ -80,6 +84,11 @@ impl CompletionStream {
             collector.push(&item?);
         }
         Ok(collector.into_samples())
+    }
+
+    pub(crate) fn traced(mut self, trace: super::traced::StreamTrace) -> Self {
+        self.trace = Some(trace);
+        self
     }
 
     fn track(&mut self, chunk: &CompletionChunk) {
@@ -111,6 +120,21 @@ impl Stream for CompletionStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        let item = ready!(this.poll_chunk(cx));
+        if let Some(trace) = &mut this.trace {
+            match &item {
+                Some(Ok(chunk)) => trace.on_chunk(chunk),
+                Some(Err(e)) => trace.finish(Some(e)),
+                None => trace.finish(None),
+            }
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl CompletionStream {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<CompletionChunk, Error>>> {
+        let this = self;
         loop {
             if this.done {
                 return Poll::Ready(None);

@@ -355,3 +355,33 @@ impl crate::Humanloop {
         self.inner.exporter.shutdown_blocking(timeout)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_records_run_on_the_worker_and_panics_are_contained() {
+        let config = Config::builder()
+            .base_url("http://127.0.0.1:9/v4")
+            .build()
+            .unwrap();
+        let exporter = LogExporter::start(&config);
+        let before = crate::hooks::hook_panics();
+        let caller = std::thread::current().id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        assert!(exporter.submit(ExportRecord::Deferred(Box::new(move || {
+            tx.send(std::thread::current().id()).unwrap();
+            None
+        }))));
+        assert!(exporter.submit(ExportRecord::Deferred(Box::new(|| panic!("a user hook")))));
+        exporter.flush_blocking(Duration::from_secs(5)).unwrap();
+        assert_ne!(rx.recv().unwrap(), caller, "built on the exporter's thread");
+        let s = exporter.stats();
+        assert_eq!((s.queued, s.sent, s.failed, s.dropped), (0, 0, 0, 0));
+        assert_eq!(crate::hooks::hook_panics(), before + 1);
+        exporter.shutdown_blocking(Duration::from_secs(5)).unwrap();
+        assert!(!exporter.submit(ExportRecord::Deferred(Box::new(|| None))));
+        assert_eq!(exporter.stats().dropped, 1);
+    }
+}

@@ -159,7 +159,12 @@ async fn main() -> Result<(), BoxError> {
             provider_api_keys: Some(keys),
             ..CompletionModelConfigRequest::new(config_id.clone())
         };
-        let response = hl.client().completion_model_config(&request).await?;
+        // Through the endpoint's own model config: traced too, and filed under this step.
+        let response = hl
+            .client()
+            .completion_model_config(&request)
+            .instrument(step("write-taglines"))
+            .await?;
         for item in &response.data {
             println!(
                 "tagline #{} → {}",
@@ -399,7 +404,13 @@ async fn print_session_tree(base: &str, key: &str, session_key: &str) -> Result<
                 config["provider"].as_str().unwrap_or("model"),
                 config["model"].as_str().unwrap_or("?")
             ),
-            _ => "datapoint".to_owned(),
+            _ => match node["model_config_id"]
+                .as_str()
+                .or(node["config_id"].as_str())
+            {
+                Some(id) => format!("completion {id}"),
+                None => "datapoint".to_owned(),
+            },
         };
         let mut line = format!("{what}  {}", node["id"].as_str().unwrap_or(""));
         if let (Some(i), Some(o)) = (

@@ -40,7 +40,8 @@ fn answer_for(req: &Value) -> String {
     } else if lower.contains("weather") {
         "Sunny, 24°C, light breeze from the Atlantic.".to_owned()
     } else if lower.contains("tagline") {
-        let n = req["messages"].to_string().len() % 3;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 3;
         [
             "Lisbon: seven hills, one unforgettable weekend.",
             "Lisbon — where every tram ride ends in a view.",

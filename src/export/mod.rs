@@ -233,7 +233,9 @@ impl LogExporter {
     /// Start the worker thread. Its endpoint client is built there from `config`.
     pub(crate) fn start(config: &Config) -> LogExporter {
         let export = config.export();
-        let capacity = export.max_queue_size.max(1);
+        let capacity = export
+            .max_queue_size
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let (records_tx, records_rx) = mpsc::channel(capacity);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {

@@ -1,8 +1,9 @@
 //! The background log exporter, modelled on OpenTelemetry's `BatchSpanProcessor`.
 //!
-//! * Records are handed over with [`LogExporter::submit`]: a non-blocking `try_send` into a
-//!   bounded queue (`max_queue_size`), from any thread, inside or outside a runtime. When the
-//!   queue is full the record is dropped and counted (the first drop is warned about).
+//! * Records (finished LLM calls, steps opening and closing) are handed over with a
+//!   non-blocking `try_send` into a bounded queue (`max_queue_size`), from any thread,
+//!   inside or outside a runtime. When the queue is full the record is dropped and counted
+//!   (the first drop is warned about).
 //! * A worker thread with its own current-thread tokio runtime and its own endpoint
 //!   [`Client`](crate::Client) (built there from the configuration, never instrumented) sends
 //!   them as arrays to `POST /logs`, by count (`max_batch_size`) or by delay

@@ -81,3 +81,26 @@ async fn records_after_shutdown_are_dropped_and_counted() {
     // A second shutdown returns at once.
     hl.shutdown(Duration::from_secs(1)).await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_gives_up_at_its_deadline_and_says_how_many() {
+    let rec = Recorder::start().await;
+    rec.set_default(Behaviour::Stall);
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    step("stuck").in_scope(|| {});
+    match hl.shutdown(Duration::from_millis(200)).await {
+        // The create (in flight, stalled) and the patch waiting behind it.
+        Err(ExportError::Timeout { undelivered }) => assert_eq!(undelivered, 2),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let stats = hl.stats();
+    assert_eq!(
+        (stats.queued, stats.sent, stats.dropped),
+        (0, 0, 2),
+        "{stats:?}"
+    );
+    rec.release();
+}

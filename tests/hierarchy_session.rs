@@ -150,3 +150,26 @@ async fn session_steps_and_calls_form_one_tree() {
         "{stats:?}"
     );
 }
+
+#[tokio::test]
+async fn without_the_hierarchy_layer_calls_are_logged_flat() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    let url = llm_server().await;
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    // A subscriber without the hierarchy layer: session spans mean nothing to it.
+    let _guard = tracing_subscriber::registry().set_default();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(hl.middleware())
+        .build();
+    async { call(&http, &url, "flat call", false).await }
+        .instrument(session("ignored"))
+        .await;
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    let logs = rec.logs();
+    assert_eq!(logs.len(), 1);
+    let log = &logs[0].1;
+    assert!(log.get("session_reference_id").is_none(), "{log}");
+    assert!(log.get("parent_reference_id").is_none(), "{log}");
+    assert!(log["reference_id"].as_str().is_some_and(|r| !r.is_empty()));
+}

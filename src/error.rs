@@ -123,8 +123,11 @@ fn expected_suffix(expected: Option<u32>) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportKind {
-    /// No connection could be made (DNS, refused, TLS handshake).
+    /// No connection could be made (DNS, refused, unreachable).
     Connect,
+    /// The TLS handshake failed (an untrusted or invalid certificate): retrying will not
+    /// help until the certificate or the trusted roots change.
+    Tls,
     /// No answer within the configured timeout.
     Timeout,
     /// The request could not be sent, or the connection closed before an answer.
@@ -137,6 +140,8 @@ impl Error {
     pub(crate) fn transport(err: reqwest::Error) -> Self {
         let kind = if err.is_timeout() {
             TransportKind::Timeout
+        } else if tls_failure(&err) {
+            TransportKind::Tls
         } else if err.is_connect() {
             TransportKind::Connect
         } else if err.is_body() || err.is_decode() {
@@ -146,6 +151,7 @@ impl Error {
         };
         let what = match kind {
             TransportKind::Connect => "could not connect",
+            TransportKind::Tls => "failed the TLS handshake",
             TransportKind::Timeout => "timed out",
             TransportKind::Request => "failed",
             TransportKind::Body => "broke while the answer was read",
@@ -177,6 +183,27 @@ impl Error {
             source: None,
         }
     }
+}
+
+/// Whether a rustls error sits in the chain (rustls errors arrive wrapped in `io::Error`,
+/// whose `source()` skips the wrapped error itself, hence the `get_ref`).
+fn tls_failure(err: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if inner.is::<rustls::Error>() {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// A URL without credentials, for messages.

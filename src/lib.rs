@@ -81,6 +81,15 @@ impl Humanloop {
     pub fn new(config: Config) -> Result<Humanloop, Error> {
         let client = Client::from_config(&config)?;
         let exporter = export::LogExporter::start(&config);
+        let barrier_exporter = exporter.clone();
+        let barrier_timeout = config.export.export_timeout;
+        let client = client.with_parent_barrier(Arc::new(move || {
+            let exporter = barrier_exporter.clone();
+            Box::pin(async move {
+                // Best effort: if the endpoint is down the call itself will say so.
+                let _ = exporter.flush(barrier_timeout).await;
+            })
+        }));
         Ok(Humanloop {
             inner: Arc::new(Inner {
                 config,
@@ -103,6 +112,44 @@ impl Humanloop {
     /// The endpoint client (completion calls, logs, sessions).
     pub fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    /// Queue a log of your own (a non-HTTP model call, an evaluation, …) for the background
+    /// exporter, without blocking. Unset `project`/`project_id`/`source`/`environment`/`save`
+    /// take the configured defaults. Returns `false` when the record was dropped (queue
+    /// full, exporter shut down, or tracing disabled); drops are counted in [`stats`](Self::stats).
+    ///
+    /// ```no_run
+    /// # fn demo(hl: &humanloop_tracing::Humanloop) {
+    /// use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+    /// hl.log(LogRequest {
+    ///     config: Some(LogConfig::Tool(ToolConfig::new("rerank"))),
+    ///     output: Some("3 documents kept".into()),
+    ///     ..LogRequest::default()
+    /// });
+    /// # }
+    /// ```
+    pub fn log(&self, mut log: api::LogRequest) -> bool {
+        let config = &self.inner.config;
+        if !config.enabled {
+            return false;
+        }
+        if log.project.is_none() && log.project_id.is_none() {
+            log.project = config.project.clone();
+            log.project_id = config.project_id.clone();
+        }
+        if log.source.is_none() {
+            log.source = config.source.clone();
+        }
+        if log.environment.is_none() {
+            log.environment = config.environment.clone();
+        }
+        if log.save.is_none() && !config.save {
+            log.save = Some(false);
+        }
+        self.inner
+            .exporter
+            .submit(export::ExportRecord::Create(Box::new(log)))
     }
 
     /// Exporter counters: queued, sent, retried, dropped, failed.

@@ -235,7 +235,7 @@ pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest) -> Span 
 }
 
 #[cfg(feature = "otel")]
-fn set_string_array(span: &Span, key: &'static str, values: &[impl AsRef<str>]) {
+pub(crate) fn set_string_array(span: &Span, key: &'static str, values: &[impl AsRef<str>]) {
     use opentelemetry::{Array, StringValue, Value};
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let values: Vec<StringValue> = values

@@ -111,3 +111,17 @@ fn an_invalid_base_url_is_a_config_error() {
         .unwrap_err();
     assert!(err.to_string().contains("ftp://example.com/v4"), "{err}");
 }
+
+#[tokio::test]
+async fn a_huge_error_body_is_kept_only_in_part() {
+    let page = format!("<html>{}</html>", "x".repeat(1024 * 1024));
+    let (_server, client) = client_for(ResponseTemplate::new(502).set_body_string(page)).await;
+    let client = client.with_retry_policy(humanloop_tracing::config::RetryPolicy::none());
+    let err = client.log(&LogRequest::default()).await.unwrap_err();
+    let body = err.body().unwrap();
+    assert!(body.starts_with("<html>xxx"));
+    assert!(body.len() < 70 * 1024, "{}", body.len());
+    assert!(body.ends_with("(truncated)"));
+    // The message shows only the start.
+    assert!(err.to_string().len() < 1024);
+}

@@ -46,3 +46,31 @@ fn from_config_keeps_the_key_hidden() {
     assert_eq!(client.base_url(), "http://127.0.0.1:8787/v4");
     assert_eq!(client.retry_policy(), config.retry());
 }
+
+#[tokio::test]
+async fn a_trailing_newline_is_dropped_and_a_broken_key_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("x-api-key", KEY))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": "sesh_1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .base_url(format!("{}/v4", server.uri()))
+        .api_key(format!("{KEY}\n"))
+        .build()
+        .unwrap();
+    client.create_session().await.unwrap();
+
+    let err = Client::builder()
+        .api_key("hl-sk-part\none")
+        .build()
+        .unwrap_err();
+    let message = format!("{err} {err:?}");
+    assert!(message.contains("API key"), "{message}");
+    assert!(
+        !message.contains("hl-sk-part"),
+        "the key is not echoed: {message}"
+    );
+}

@@ -39,6 +39,17 @@ fn answer_for(req: &Value) -> String {
             .to_owned()
     } else if lower.contains("weather") {
         "Sunny, 24°C, light breeze from the Atlantic.".to_owned()
+    } else if lower.contains("tagline") {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 3;
+        [
+            "Lisbon: seven hills, one unforgettable weekend.",
+            "Lisbon — where every tram ride ends in a view.",
+            "Fall for Lisbon, one pastel de nata at a time.",
+        ][n]
+            .to_owned()
+    } else if lower.contains("hotel") {
+        "Memmo Alfama: rooftop pool, river views, 3 nights from €540.".to_owned()
     } else if lower.contains("summar") {
         "A three-day Lisbon trip with good weather: Alfama, Sintra and plenty of pastéis de nata."
             .to_owned()
@@ -56,7 +67,11 @@ async fn chat(Json(req): Json<Value>) -> Response {
     let text = answer_for(&req);
     let prompt_tokens: i64 = req["messages"]
         .as_array()
-        .map(|m| m.iter().map(|m| tokens(m["content"].as_str().unwrap_or(""))).sum())
+        .map(|m| {
+            m.iter()
+                .map(|m| tokens(m["content"].as_str().unwrap_or("")))
+                .sum()
+        })
         .unwrap_or(0)
         + 8;
     let completion_tokens = tokens(&text) + 2;
@@ -92,7 +107,10 @@ async fn chat(Json(req): Json<Value>) -> Response {
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
         })
     };
-    events.push(chunk(json!({"role": "assistant", "content": ""}), Value::Null));
+    events.push(chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    ));
     for (i, word) in text.split_inclusive(' ').enumerate() {
         let _ = i;
         events.push(chunk(json!({"content": word}), Value::Null));

@@ -337,6 +337,9 @@ impl Call {
                 })));
         }
         // End the span now, whatever the caller does with the response afterwards.
+        // tracing-opentelemetry takes a span's end time from its last exit: enter it
+        // once more so that the end is now, not when the response head arrived.
+        drop(self.span.enter());
         self.span = Span::none();
     }
 

@@ -30,6 +30,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     retry: RetryPolicy,
+    extra_roots_pem: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -40,6 +41,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
+            .field("extra_roots", &self.extra_roots_pem.len())
             .finish()
     }
 }
@@ -60,6 +62,7 @@ impl ClientBuilder {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             retry: config.retry.clone(),
+            extra_roots_pem: Vec::new(),
         }
     }
 
@@ -70,7 +73,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The API key, sent as `X-API-KEY` on every request.
+    /// The API key, sent as `X-API-KEY` on every request (surrounding whitespace, such as
+    /// the newline of a key read from a file, is dropped).
     pub fn api_key(mut self, key: impl Into<Arc<str>>) -> Self {
         self.api_key = Some(Secret::new(key));
         self
@@ -101,6 +105,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Also trust the CA certificate(s) in `pem` (PEM text), on top of the platform's
+    /// roots: for a self-hosted endpoint behind a private CA. Checked by
+    /// [`build`](Self::build).
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots_pem.push(pem.into());
+        self
+    }
+
     /// Check the settings and build the client.
     pub fn build(self) -> Result<Client, Error> {
         let trimmed = self.base_url.trim().trim_end_matches('/');
@@ -114,7 +126,21 @@ impl ClientBuilder {
             }
             _ => return Err(ConfigError::InvalidBaseUrl(trimmed.to_owned()).into()),
         };
-        let tls = tls_config(base.scheme() == "https")?;
+        let api_key = match &self.api_key {
+            None => None,
+            Some(key) => {
+                let mut value =
+                    http::HeaderValue::from_str(key.expose().trim()).map_err(|_| Error::Setup {
+                        message: "the API key holds characters an HTTP header cannot carry \
+                                  (a line break or a control character?)"
+                            .to_owned(),
+                        source: None,
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
+        let tls = tls_config(base.scheme() == "https", &self.extra_roots_pem)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(self.connect_timeout)
@@ -130,17 +156,37 @@ impl ClientBuilder {
             inner: Arc::new(ClientInner {
                 http,
                 base,
-                api_key: self.api_key,
+                api_key,
                 request_timeout: self.request_timeout,
             }),
             retry,
+            barrier: None,
         })
     }
 }
 
 /// rustls with the ring provider and the platform's verifier, passed to reqwest directly so
 /// that library code never installs a process-wide crypto provider.
-fn tls_config(https: bool) -> Result<rustls::ClientConfig, Error> {
+fn tls_config(https: bool, extra_roots_pem: &[Vec<u8>]) -> Result<rustls::ClientConfig, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    let mut extra_roots = Vec::new();
+    for pem in extra_roots_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            extra_roots.push(cert.map_err(|e| Error::Setup {
+                message: format!("a root certificate is not valid PEM: {e}"),
+                source: None,
+            })?);
+        }
+    }
+    if extra_roots_pem.iter().any(|p| !p.is_empty()) && extra_roots.is_empty() {
+        return Err(Error::Setup {
+            message: "the root certificate PEM holds no CERTIFICATE section".to_owned(),
+            source: None,
+        });
+    }
+
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let setup = |message: &str, e: rustls::Error| Error::Setup {
         message: message.to_owned(),
@@ -149,7 +195,12 @@ fn tls_config(https: bool) -> Result<rustls::ClientConfig, Error> {
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| setup("no TLS protocol version is available", e))?;
-    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
+    let verifier = if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider)
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
+    };
+    let mut config = match verifier {
         Ok(verifier) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))

@@ -61,10 +61,13 @@
 mod builder;
 mod retry;
 mod stream;
+mod traced;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tracing::Instrument;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
@@ -77,7 +80,7 @@ use crate::api::{
     CompletionModelConfigRequest, CompletionResponse, CreateLogResponse, CreateSessionResponse,
     LogRequest, OneOrMany, UpdateLogRequest,
 };
-use crate::config::{Config, RetryPolicy, Secret};
+use crate::config::{Config, RetryPolicy};
 use crate::error::{ApiError, Error};
 
 /// Client of the Humanloop-style endpoint. Cheap to clone (one shared connection pool).
@@ -88,13 +91,16 @@ use crate::error::{ApiError, Error};
 pub struct Client {
     inner: Arc<ClientInner>,
     retry: RetryPolicy,
+    /// Set by [`crate::Humanloop`]: waits for the exporter before a call names a parent.
+    barrier: Option<traced::ParentBarrier>,
 }
 
 struct ClientInner {
     http: reqwest::Client,
     /// Validated http(s) URL without a trailing slash.
     base: url::Url,
-    api_key: Option<Secret>,
+    /// The `X-API-KEY` value, marked sensitive (hyper then never logs it).
+    api_key: Option<HeaderValue>,
     request_timeout: Duration,
 }
 
@@ -146,6 +152,7 @@ impl Client {
         Client {
             inner: self.inner.clone(),
             retry: policy,
+            barrier: self.barrier.clone(),
         }
     }
 
@@ -163,6 +170,37 @@ impl Client {
     /// answered whole. A `stream: true` in `req` is dropped (use
     /// [`Client::completion_model_config_stream`] for a stream).
     pub async fn completion_model_config(
+        &self,
+        req: &CompletionModelConfigRequest,
+    ) -> Result<CompletionResponse, Error> {
+        let span = traced::completion_span(&self.inner.base, req);
+        let (req, parent_from_tree) = traced::with_hierarchy(req, &span);
+        let result = async {
+            if parent_from_tree {
+                self.await_parent().await;
+            }
+            self.completion_model_config_untraced(&req).await
+        }
+        .instrument(span.clone())
+        .await;
+        traced::record_response(&span, &result);
+        result
+    }
+
+    /// Wait (bounded) until the exporter delivered what is queued, parent steps included.
+    async fn await_parent(&self) {
+        if let Some(barrier) = &self.barrier {
+            barrier().await;
+        }
+    }
+
+    /// Give the client the exporter's barrier (see [`traced::ParentBarrier`]).
+    pub(crate) fn with_parent_barrier(mut self, barrier: traced::ParentBarrier) -> Client {
+        self.barrier = Some(barrier);
+        self
+    }
+
+    async fn completion_model_config_untraced(
         &self,
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionResponse, Error> {
@@ -187,19 +225,53 @@ impl Client {
         &self,
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionStream, Error> {
+        let started = std::time::Instant::now();
         let mut req = req.clone();
         req.stream = Some(true);
+        let span = traced::completion_span(&self.inner.base, &req);
+        let (req, parent_from_tree) = traced::with_hierarchy(&req, &span);
+        let result = async {
+            if parent_from_tree {
+                self.await_parent().await;
+            }
+            self.completion_model_config_stream_untraced(req).await
+        }
+        .instrument(span.clone())
+        .await;
+        match result {
+            Ok(stream) => Ok(stream.traced(traced::StreamTrace::new(span, started))),
+            Err(e) => {
+                traced::record_error(&span, &e);
+                Err(e)
+            }
+        }
+    }
+
+    async fn completion_model_config_stream_untraced(
+        &self,
+        req: CompletionModelConfigRequest,
+    ) -> Result<CompletionStream, Error> {
         let num_samples = req.num_samples.unwrap_or(1);
         let url = self.url(&["completion-model-config"]);
         let body = to_body(&req)?;
         let timeout = self.inner.request_timeout;
-        let response = retry::retry(&self.retry, || {
+        retry::retry(&self.retry, || {
             let (url, body) = (url.clone(), body.clone());
             async move {
                 let request = self.request(Method::POST, url.clone(), Some(body), EVENT_STREAM);
                 let head = async {
                     let resp = request.send().await.map_err(Error::transport)?;
-                    check_status(resp).await
+                    let resp = check_status(resp).await?;
+                    if !is_json(&resp) {
+                        return Ok(CompletionStream::new(
+                            Box::pin(resp.bytes_stream()),
+                            num_samples,
+                        ));
+                    }
+                    // A server that does not stream answers whole: accept that.
+                    let status = resp.status();
+                    let bytes = resp.bytes().await.map_err(Error::transport)?;
+                    decode(status, &bytes, "a completion response").map(CompletionStream::whole)
                 };
                 match tokio::time::timeout(timeout, head).await {
                     Ok(r) => r,
@@ -207,11 +279,7 @@ impl Client {
                 }
             }
         })
-        .await?;
-        Ok(CompletionStream::new(
-            Box::pin(response.bytes_stream()),
-            num_samples,
-        ))
+        .await
     }
 
     /// `POST {base}/logs` with one log: records a datapoint made elsewhere.
@@ -313,10 +381,7 @@ impl Client {
             .request(method, url)
             .header(http::header::ACCEPT, accept);
         if let Some(key) = &self.inner.api_key {
-            if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
-                value.set_sensitive(true);
-                req = req.header("x-api-key", value);
-            }
+            req = req.header("x-api-key", key.clone());
         }
         match body {
             Some(body) => req.header(http::header::CONTENT_TYPE, JSON).body(body),
@@ -371,6 +436,14 @@ fn decode<T: DeserializeOwned>(
         .map_err(|e| Error::decode(Some(status), expected, e, &String::from_utf8_lossy(bytes)))
 }
 
+fn is_json(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Pass a success through; turn an error status into [`Error::Api`] with its body.
 async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, Error> {
     let status = resp.status();
@@ -378,9 +451,31 @@ async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, Erro
         return Ok(resp);
     }
     let headers = resp.headers().clone();
-    let body = match resp.bytes().await {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => format!("(the error body could not be read: {e})"),
-    };
+    // Keep at most MAX_ERROR_BODY bytes: an error page can be large, the start says enough.
+    let mut resp = resp;
+    let mut body = Vec::new();
+    let mut note = "";
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() > room {
+                    note = " …(truncated)";
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                note = " …(the rest of the body could not be read)";
+                break;
+            }
+        }
+    }
+    let mut body = String::from_utf8_lossy(&body).into_owned();
+    body.push_str(note);
     Err(ApiError::new(status, headers, body).into())
 }
+
+/// The most of an error answer's body that is kept.
+const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -24,13 +24,23 @@ type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Sen
 /// `finish_reason`, the last item is [`Error::StreamEndedEarly`]: a truncated stream is
 /// never silent. After an error that ends the stream (transport, early end) the stream
 /// yields nothing more.
+///
+/// A server that answers a stream request with one whole JSON response instead of events
+/// is accepted too: that response is the stream's only item.
 pub struct CompletionStream {
-    events: Pin<Box<EventStream<ByteStream>>>,
+    source: Source,
     /// Per sample seen so far: whether it finished.
     samples: BTreeMap<u32, bool>,
     /// Samples expected (`num_samples` of the request, or larger if a chunk says so).
     expected: u32,
     done: bool,
+    /// The call's span, when made through [`Client`](crate::Client).
+    trace: Option<super::traced::StreamTrace>,
+}
+
+enum Source {
+    Events(Pin<Box<EventStream<ByteStream>>>),
+    Whole(Option<Box<CompletionChunk>>),
 }
 
 impl fmt::Debug for CompletionStream {
@@ -46,10 +56,23 @@ impl fmt::Debug for CompletionStream {
 impl CompletionStream {
     pub(crate) fn new(body: ByteStream, num_samples: u32) -> Self {
         Self {
-            events: Box::pin(EventStream::new(body)),
+            source: Source::Events(Box::pin(EventStream::new(body))),
             samples: BTreeMap::new(),
             expected: num_samples,
             done: false,
+            trace: None,
+        }
+    }
+
+    /// A "stream" of one whole answer. Its samples are complete by construction: in a whole
+    /// answer a null `finish_reason` means the provider gave none, not a cut.
+    pub(crate) fn whole(answer: CompletionChunk) -> Self {
+        Self {
+            source: Source::Whole(Some(Box::new(answer))),
+            samples: BTreeMap::new(),
+            expected: 0,
+            done: false,
+            trace: None,
         }
     }
 
@@ -61,6 +84,11 @@ impl CompletionStream {
             collector.push(&item?);
         }
         Ok(collector.into_samples())
+    }
+
+    pub(crate) fn traced(mut self, trace: super::traced::StreamTrace) -> Self {
+        self.trace = Some(trace);
+        self
     }
 
     fn track(&mut self, chunk: &CompletionChunk) {
@@ -92,11 +120,33 @@ impl Stream for CompletionStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        let item = ready!(this.poll_chunk(cx));
+        if let Some(trace) = &mut this.trace {
+            match &item {
+                Some(Ok(chunk)) => trace.on_chunk(chunk),
+                Some(Err(e)) => trace.finish(Some(e)),
+                None => trace.finish(None),
+            }
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl CompletionStream {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<CompletionChunk, Error>>> {
+        let this = self;
         loop {
             if this.done {
                 return Poll::Ready(None);
             }
-            match ready!(this.events.as_mut().poll_next(cx)) {
+            let events = match &mut this.source {
+                Source::Events(events) => events,
+                Source::Whole(answer) => {
+                    this.done = true;
+                    return Poll::Ready(answer.take().map(|a| Ok(*a)));
+                }
+            };
+            match ready!(events.as_mut().poll_next(cx)) {
                 None => {
                     this.done = true;
                     let unfinished = this.unfinished();

@@ -1,8 +1,9 @@
 //! The background log exporter, modelled on OpenTelemetry's `BatchSpanProcessor`.
 //!
-//! * Records are handed over with [`LogExporter::submit`]: a non-blocking `try_send` into a
-//!   bounded queue (`max_queue_size`), from any thread, inside or outside a runtime. When the
-//!   queue is full the record is dropped and counted (the first drop is warned about).
+//! * Records (finished LLM calls, steps opening and closing) are handed over with a
+//!   non-blocking `try_send` into a bounded queue (`max_queue_size`), from any thread,
+//!   inside or outside a runtime. When the queue is full the record is dropped and counted
+//!   (the first drop is warned about).
 //! * A worker thread with its own current-thread tokio runtime and its own endpoint
 //!   [`Client`](crate::Client) (built there from the configuration, never instrumented) sends
 //!   them as arrays to `POST /logs`, by count (`max_batch_size`) or by delay
@@ -43,7 +44,6 @@ use crate::config::Config;
 use stats::Counters;
 
 /// One unit of work for the exporter.
-#[allow(dead_code)] // `Deferred` is the capture layer's
 pub(crate) enum ExportRecord {
     /// Create a datapoint (a step when it opens).
     Create(Box<LogRequest>),
@@ -192,6 +192,13 @@ struct Owner {
     drain_for: Duration,
 }
 
+/// `now + timeout`, saturating (a `Duration::MAX` timeout means "no deadline" in practice).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 static DROP_WARNED: AtomicBool = AtomicBool::new(false);
 
 impl Drop for Owner {
@@ -209,7 +216,7 @@ impl Drop for Owner {
             );
         }
         let _ = self.shared.control.send(Control::Shutdown {
-            deadline: Instant::now() + self.drain_for,
+            deadline: deadline_after(self.drain_for),
             reply: None,
         });
     }
@@ -234,7 +241,9 @@ impl LogExporter {
     /// Start the worker thread. Its endpoint client is built there from `config`.
     pub(crate) fn start(config: &Config) -> LogExporter {
         let export = config.export();
-        let capacity = export.max_queue_size.max(1);
+        let capacity = export
+            .max_queue_size
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let (records_tx, records_rx) = mpsc::channel(capacity);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -259,7 +268,6 @@ impl LogExporter {
 
     /// Hand a record over without blocking; `false` if it was dropped (queue full, or
     /// the exporter was shut down).
-    #[allow(dead_code)] // the capture layer's entry point
     pub(crate) fn submit(&self, record: ExportRecord) -> bool {
         self.shared.submit(record)
     }
@@ -288,7 +296,7 @@ impl LogExporter {
     pub async fn flush(&self, timeout: Duration) -> Result<(), ExportError> {
         let (tx, rx) = oneshot::channel();
         let msg = Control::Flush {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Waiter::new(Reply::Async(tx)),
         };
         if self.shared.control.send(msg).is_err() {
@@ -301,7 +309,7 @@ impl LogExporter {
     pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let msg = Control::Flush {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Waiter::new(Reply::Blocking(tx)),
         };
         if self.shared.control.send(msg).is_err() {
@@ -318,7 +326,7 @@ impl LogExporter {
         }
         let (tx, rx) = oneshot::channel();
         let msg = Control::Shutdown {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Some(Waiter::new(Reply::Async(tx))),
         };
         if self.shared.control.send(msg).is_err() {
@@ -334,7 +342,7 @@ impl LogExporter {
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let msg = Control::Shutdown {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Some(Waiter::new(Reply::Blocking(tx))),
         };
         if self.shared.control.send(msg).is_err() {
@@ -355,5 +363,35 @@ impl crate::Humanloop {
     /// (it blocks the calling thread; do not call it on an async executor thread).
     pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
         self.inner.exporter.shutdown_blocking(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_records_run_on_the_worker_and_panics_are_contained() {
+        let config = Config::builder()
+            .base_url("http://127.0.0.1:9/v4")
+            .build()
+            .unwrap();
+        let exporter = LogExporter::start(&config);
+        let before = crate::hooks::hook_panics();
+        let caller = std::thread::current().id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        assert!(exporter.submit(ExportRecord::Deferred(Box::new(move || {
+            tx.send(std::thread::current().id()).unwrap();
+            None
+        }))));
+        assert!(exporter.submit(ExportRecord::Deferred(Box::new(|| panic!("a user hook")))));
+        exporter.flush_blocking(Duration::from_secs(5)).unwrap();
+        assert_ne!(rx.recv().unwrap(), caller, "built on the exporter's thread");
+        let s = exporter.stats();
+        assert_eq!((s.queued, s.sent, s.failed, s.dropped), (0, 0, 0, 0));
+        assert_eq!(crate::hooks::hook_panics(), before + 1);
+        exporter.shutdown_blocking(Duration::from_secs(5)).unwrap();
+        assert!(!exporter.submit(ExportRecord::Deferred(Box::new(|| None))));
+        assert_eq!(exporter.stats().dropped, 1);
     }
 }

@@ -1,8 +1,10 @@
 //! The exporter's worker: its own thread, its own current-thread runtime, its own client.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -57,6 +59,7 @@ pub(super) fn spawn(
                 buffer: Buffer::default(),
                 flushes: Vec::new(),
                 closing: None,
+                abandoned: 0,
                 warned_failure: false,
             };
             runtime.block_on(worker.run());
@@ -80,6 +83,8 @@ struct Worker {
     flushes: Vec<(u64, Waiter)>,
     /// Shutdown in progress: its deadline and who to answer.
     closing: Option<(Instant, Vec<Waiter>)>,
+    /// Records given up because the shutdown deadline passed.
+    abandoned: u64,
     warned_failure: bool,
 }
 
@@ -97,8 +102,9 @@ impl Worker {
                     break;
                 }
                 if Instant::now() >= *deadline {
-                    let n = self.buffer.abandon();
-                    self.shared.counters.abandoned(n as u64);
+                    let n = self.buffer.abandon() as u64;
+                    self.shared.counters.abandoned(n);
+                    self.abandoned += n;
                     break;
                 }
             }
@@ -123,7 +129,7 @@ impl Worker {
                 || self
                     .buffer
                     .oldest()
-                    .is_some_and(|t| t + self.delay <= Instant::now()))
+                    .is_some_and(|t| t.elapsed() >= self.delay))
     }
 
     /// Sleep until there is something to do: a full batch, the oldest record's delay, a
@@ -133,22 +139,35 @@ impl Worker {
         let far = now + Duration::from_secs(3600);
         let mut until = match self.buffer.oldest() {
             // Nothing ready although hurried (should not happen): do not spin.
-            Some(_) if hurry => now + self.delay.max(Duration::from_millis(10)),
-            Some(t) => t + self.delay,
+            Some(_) if hurry => {
+                now + self
+                    .delay
+                    .clamp(Duration::from_millis(10), Duration::from_secs(1))
+            }
+            Some(t) => t.checked_add(self.delay).unwrap_or(far).min(far),
             None => far,
         };
         if let Some((deadline, _)) = &self.closing {
             until = until.min(*deadline);
         }
-        let wake = &self.shared.wake;
-        tokio::select! {
-            _ = wake.notified() => {}
-            msg = self.control.recv() => {
-                if let Some(msg) = msg {
-                    self.on_control(msg);
+        let shared = self.shared.clone();
+        let msg = {
+            let mut notified = pin!(shared.wake.notified());
+            let mut sleep = pin!(tokio::time::sleep_until(until.into()));
+            let mut recv = pin!(self.control.recv());
+            poll_fn(|cx| {
+                if let Poll::Ready(msg) = recv.as_mut().poll(cx) {
+                    return Poll::Ready(msg);
                 }
-            }
-            _ = tokio::time::sleep_until(until.into()) => {}
+                if notified.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        if let Some(msg) = msg {
+            self.on_control(msg);
         }
     }
 
@@ -222,7 +241,11 @@ impl Worker {
 
     fn finish(mut self) {
         self.answer_flushes();
-        let result = undelivered(&self.shared.counters);
+        let queued = self.shared.counters.snapshot().queued;
+        let result = match self.abandoned + queued {
+            0 => Ok(()),
+            undelivered => Err(ExportError::Timeout { undelivered }),
+        };
         for (_, waiter) in self.flushes.drain(..) {
             waiter.answer(undelivered(&self.shared.counters));
         }
@@ -275,6 +298,7 @@ impl Worker {
         }
         if resolved < total {
             self.shared.counters.abandoned(total - resolved);
+            self.abandoned += total - resolved;
         }
         if let Some(error) = failure {
             if !self.warned_failure {

@@ -149,7 +149,6 @@ pub fn record_metadata(span: &tracing::Span, name: impl Into<String>, value: imp
 }
 
 /// What an LLM call's log needs from the span tree around it.
-#[allow(dead_code)] // read by the capture layer
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CallContext {
     /// The nearest session's key, or one derived from the trace.
@@ -168,7 +167,6 @@ pub(crate) struct CallContext {
 
 /// The context of the LLM call whose span is `span`. Without a hierarchy layer (or for a
 /// disabled span): no session, no parent, sampled, and a reference id of its own.
-#[allow(dead_code)] // the capture layer's entry point
 pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;

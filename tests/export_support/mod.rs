@@ -190,7 +190,7 @@ impl Recorder {
         let logs = self.logs();
         let created = |reference: &str| {
             logs.iter()
-                .find(|(_, l)| l["reference_id"] == reference)
+                .find(|(r, l)| l["reference_id"] == reference && r.answered.is_some())
                 .map(|(r, _)| r.clone())
         };
         for (req, log) in &logs {

@@ -1,0 +1,99 @@
+//! Exporter throughput: logs per second from `Humanloop::log` (enqueue) to the local
+//! endpoint's 200 (committed in SQLite), with batches of 1, 64 and 512 logs per request.
+//! Each iteration enqueues a burst and waits for `flush`, so the time covers enqueue,
+//! batching, serialisation, HTTP on loopback and the endpoint's insert.
+//!
+//! Run: `cargo bench --bench exporter`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use humanloop_tracing::api::{ChatMessage, LogConfig, LogRequest, ModelConfig};
+use humanloop_tracing::server::{self, ServerConfig};
+use humanloop_tracing::{Config, Humanloop};
+
+fn sample_log(i: u64) -> LogRequest {
+    LogRequest {
+        project: Some("bench".into()),
+        reference_id: Some(format!("bench-{i}")),
+        config: Some(LogConfig::Model(ModelConfig {
+            provider: Some("openai".into()),
+            temperature: Some(0.7),
+            ..ModelConfig::new("gpt-4o-mini")
+        })),
+        messages: Some(vec![
+            ChatMessage::system("You are a travel agent."),
+            ChatMessage::user("Plan three days in Lisbon."),
+        ]),
+        output: Some("Day 1: Alfama. Day 2: Belém. Day 3: Sintra.".into()),
+        prompt_tokens: Some(19),
+        output_tokens: Some(14),
+        duration: Some(0.42),
+        ..LogRequest::default()
+    }
+}
+
+fn exporter(c: &mut Criterion) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = rt
+        .block_on(server::spawn(
+            ServerConfig::with_db(dir.path().join("bench.db")),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+
+    let mut group = c.benchmark_group("exporter");
+    group.sample_size(10);
+    let mut next = 0u64;
+    for batch in [1usize, 64, 512] {
+        let burst: u64 = if batch == 1 { 256 } else { 4096 };
+        let hl = Humanloop::new(
+            Config::builder()
+                .base_url(endpoint.base_url())
+                .max_batch_size(batch)
+                .max_queue_size(8192)
+                .schedule_delay(Duration::from_millis(1))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        group.throughput(Throughput::Elements(burst));
+        group.bench_function(
+            BenchmarkId::new("logs to the local endpoint, batch", batch),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let logs: Vec<LogRequest> = (0..burst)
+                            .map(|_| {
+                                next += 1;
+                                sample_log(next)
+                            })
+                            .collect();
+                        let start = Instant::now();
+                        for log in logs {
+                            assert!(hl.log(log), "queue overflow in the bench");
+                        }
+                        hl.flush_blocking(Duration::from_secs(120)).unwrap();
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            },
+        );
+        let stats = hl.stats();
+        assert_eq!((stats.dropped, stats.failed), (0, 0), "{stats:?}");
+        hl.shutdown_blocking(Duration::from_secs(10)).unwrap();
+    }
+    group.finish();
+    rt.block_on(endpoint.shutdown()).unwrap();
+}
+
+criterion_group!(benches, exporter);
+criterion_main!(benches);

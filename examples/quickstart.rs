@@ -1,0 +1,452 @@
+//! The whole story in one run, offline: `cargo run --example quickstart`.
+//!
+//! 1. Starts the local endpoint in-process (in-memory SQLite) and a small
+//!    OpenAI-compatible demo provider, both on loopback ports.
+//! 2. Installs the middleware, the session/step layer and an OpenTelemetry pipeline.
+//! 3. Runs an agent session: steps, nested calls, a streaming call and a
+//!    `completion-model-config` call with `num_samples = 2` through the endpoint.
+//! 4. Flushes, then prints the span tree and the session tree read back from the endpoint.
+//!
+//! Environment (all optional):
+//! * `HUMANLOOP_BASE_URL`, `HUMANLOOP_API_KEY`: send the logs to that endpoint instead;
+//! * `OPENAI_BASE_URL`, `OPENAI_API_KEY`: call that provider instead of the demo one
+//!   (`QUICKSTART_MODEL` names the model, default `gpt-4o-mini`);
+//! * `OTEL_EXPORTER_OTLP_ENDPOINT`: also export the spans by OTLP/HTTP (protobuf).
+
+#[path = "support/demo_provider.rs"]
+mod demo_provider;
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap, ProviderApiKeys};
+use humanloop_tracing::server::{self, ServerConfig};
+use humanloop_tracing::{session, step, ConfigBuilder, Humanloop};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use reqwest_middleware::ClientWithMiddleware;
+use serde_json::{json, Value};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    // reqwest is built with rustls and no default crypto provider: pick ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    // The provider: the demo one on loopback, unless OPENAI_BASE_URL names another.
+    let (openai_base, openai_key) = match env("OPENAI_BASE_URL") {
+        Some(url) => (url, env("OPENAI_API_KEY").unwrap_or_default()),
+        None => (
+            demo_provider::start().await?,
+            "sk-demo-not-a-real-key".to_owned(),
+        ),
+    };
+    let model = env("QUICKSTART_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned());
+
+    // The endpoint: the local one in-process, unless HUMANLOOP_BASE_URL names another.
+    let (local, base_url, api_key) = match env("HUMANLOOP_BASE_URL") {
+        Some(url) => (None, url, env("HUMANLOOP_API_KEY").unwrap_or_default()),
+        None => {
+            let key = "hl-quickstart-local-key";
+            let handle = server::spawn(
+                ServerConfig::in_memory()
+                    .api_key(key)
+                    .openai_base_url(openai_base.clone()),
+                "127.0.0.1:0".parse()?,
+            )
+            .await?;
+            let url = handle.base_url();
+            (Some(handle), url, key.to_owned())
+        }
+    };
+
+    // OpenTelemetry: an in-memory exporter to print the span tree, plus OTLP if asked.
+    let memory = InMemorySpanExporter::default();
+    let mut tracer_provider = SdkTracerProvider::builder().with_simple_exporter(memory.clone());
+    if env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (and _HEADERS) itself.
+        let otlp = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()?;
+        tracer_provider = tracer_provider.with_batch_exporter(otlp);
+    }
+    let tracer_provider = tracer_provider
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("quickstart")
+                .build(),
+        )
+        .build();
+
+    let hl = Humanloop::new(
+        ConfigBuilder::from_env()?
+            .base_url(&base_url)
+            .api_key(api_key.as_str())
+            .project("quickstart")
+            .build()?,
+    )?;
+    tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("quickstart")))
+        .with(
+            tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::EnvFilter::new(
+                env("RUST_LOG").unwrap_or_else(|| "warn".to_owned()),
+            )),
+        )
+        .init();
+
+    println!("endpoint: {base_url}");
+    println!("provider: {openai_base}\n");
+
+    // The caller's HTTP client: plain reqwest plus our middleware.
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(hl.middleware())
+        .build();
+    let chat_url = format!("{}/chat/completions", openai_base.trim_end_matches('/'));
+    let llm = Llm {
+        http: &http,
+        url: &chat_url,
+        key: &openai_key,
+        model: &model,
+    };
+
+    // Register the model configuration the completion-model-config call uses.
+    let config_id = register_model_config(&base_url, &api_key, &model).await?;
+
+    let session_key = format!("trip-planner-{}", std::process::id());
+    async {
+        let plan = llm.chat("Plan a three-day trip to Lisbon.").await?;
+        println!("plan      → {plan}");
+
+        async {
+            let weather = async { llm.chat("What's the weather in Lisbon this weekend?").await }
+                .instrument(step("check-weather"))
+                .await?;
+            println!("weather   → {weather}");
+            let hotels = async { llm.chat("Find a hotel in Alfama for three nights.").await }
+                .instrument(step("find-hotel"))
+                .await?;
+            println!("hotel     → {hotels}");
+            Ok::<_, BoxError>(())
+        }
+        .instrument(step("research"))
+        .await?;
+
+        let summary = llm
+            .chat_stream("Summarise the trip for the traveller.")
+            .await?;
+        println!("summary   → {summary} (streamed)");
+
+        let mut inputs = JsonMap::new();
+        inputs.insert("city".into(), json!("Lisbon"));
+        let keys = ProviderApiKeys {
+            openai: Some(openai_key.clone()),
+            ..ProviderApiKeys::default()
+        };
+        let request = CompletionModelConfigRequest {
+            project: Some("quickstart".into()),
+            inputs: Some(inputs),
+            num_samples: Some(2),
+            provider_api_keys: Some(keys),
+            ..CompletionModelConfigRequest::new(config_id.clone())
+        };
+        // Through the endpoint's own model config: traced too, and filed under this step.
+        let response = hl
+            .client()
+            .completion_model_config(&request)
+            .instrument(step("write-taglines"))
+            .await?;
+        for item in &response.data {
+            println!(
+                "tagline #{} → {}",
+                item.index,
+                item.output.as_deref().unwrap_or_default()
+            );
+        }
+        Ok::<_, BoxError>(())
+    }
+    .instrument(session(session_key.as_str()))
+    .await?;
+
+    // Deliver every log before reading the endpoint back.
+    hl.flush(Duration::from_secs(10)).await?;
+    let _ = tracer_provider.force_flush();
+
+    println!("\n── span tree (OpenTelemetry) ──");
+    print_span_tree(&memory.get_finished_spans()?);
+
+    println!("\n── session tree (read back from the endpoint) ──");
+    print_session_tree(&base_url, &api_key, &session_key).await?;
+
+    let stats = hl.stats();
+    println!(
+        "\nexporter: {} sent, {} retried, {} dropped, {} failed",
+        stats.sent, stats.retried, stats.dropped, stats.failed
+    );
+    hl.shutdown(Duration::from_secs(5)).await?;
+    tracer_provider.shutdown()?;
+    if let Some(handle) = local {
+        handle.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// The caller's own LLM code: plain OpenAI chat calls over the instrumented client.
+struct Llm<'a> {
+    http: &'a ClientWithMiddleware,
+    url: &'a str,
+    key: &'a str,
+    model: &'a str,
+}
+
+impl Llm<'_> {
+    async fn chat(&self, prompt: &str) -> Result<String, BoxError> {
+        let body = json!({
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": "You are a concise travel agent."},
+                {"role": "user", "content": prompt}
+            ],
+            "temperature": 0.2,
+        });
+        let resp: Value = self
+            .http
+            .post(self.url)
+            .bearer_auth(self.key)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(resp["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn chat_stream(&self, prompt: &str) -> Result<String, BoxError> {
+        let body = json!({
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        let resp = self
+            .http
+            .post(self.url)
+            .bearer_auth(self.key)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+        // The caller reads the raw SSE bytes as they arrive; the middleware tees them.
+        let mut text = String::new();
+        let mut events = eventsource_stream::EventStream::new(resp.bytes_stream());
+        while let Some(event) = events.next().await {
+            let event = event?;
+            if event.data == "[DONE]" {
+                break;
+            }
+            let chunk: Value = serde_json::from_str(&event.data)?;
+            if let Some(delta) = chunk["choices"][0]["delta"]["content"].as_str() {
+                text.push_str(delta);
+            }
+        }
+        Ok(text)
+    }
+}
+
+async fn register_model_config(base: &str, key: &str, model: &str) -> Result<String, BoxError> {
+    let resp: Value = reqwest::Client::new()
+        .post(format!("{base}/model-configs"))
+        .header("X-API-KEY", key)
+        .json(&json!({
+            "project": "quickstart",
+            "model": model,
+            "provider": "openai",
+            "endpoint": "chat",
+            "name": "tagline",
+            "temperature": 0.9,
+            "chat_template": [
+                {"role": "user", "content": "Write a one-line tagline for a trip to {{city}}."}
+            ]
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(resp["id"]
+        .as_str()
+        .ok_or("model config without id")?
+        .to_owned())
+}
+
+fn print_span_tree(spans: &[SpanData]) {
+    let mut children: HashMap<_, Vec<&SpanData>> = HashMap::new();
+    for s in spans {
+        children.entry(s.parent_span_id).or_default().push(s);
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|s| s.start_time);
+    }
+    let ids: std::collections::HashSet<_> =
+        spans.iter().map(|s| s.span_context.span_id()).collect();
+    let mut roots: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| !ids.contains(&s.parent_span_id))
+        .collect();
+    roots.sort_by_key(|s| s.start_time);
+    fn walk(
+        s: &SpanData,
+        prefix: &str,
+        last: bool,
+        root: bool,
+        children: &HashMap<opentelemetry::trace::SpanId, Vec<&SpanData>>,
+    ) {
+        let attr = |k: &str| {
+            s.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.to_string())
+        };
+        let mut line = s.name.to_string();
+        if let Some(p) = attr("gen_ai.provider.name") {
+            line.push_str(&format!("  [{p}]"));
+        }
+        if let (Some(i), Some(o)) = (
+            attr("gen_ai.usage.input_tokens"),
+            attr("gen_ai.usage.output_tokens"),
+        ) {
+            line.push_str(&format!("  tokens {i}→{o}"));
+        }
+        if let Some(t) = attr("gen_ai.response.time_to_first_chunk") {
+            line.push_str(&format!(
+                "  first chunk {:.1} ms",
+                t.parse::<f64>().unwrap_or(0.0) * 1e3
+            ));
+        }
+        let ms = s
+            .end_time
+            .duration_since(s.start_time)
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3;
+        line.push_str(&format!("  {ms:.1} ms"));
+        let (branch, next) = if root {
+            ("", String::new())
+        } else if last {
+            ("└─ ", format!("{prefix}   "))
+        } else {
+            ("├─ ", format!("{prefix}│  "))
+        };
+        println!("{prefix}{branch}{line}");
+        if let Some(kids) = children.get(&s.span_context.span_id()) {
+            for (i, k) in kids.iter().enumerate() {
+                walk(k, &next, i + 1 == kids.len(), false, children);
+            }
+        }
+    }
+    for r in roots {
+        walk(r, "", true, true, &children);
+    }
+}
+
+async fn print_session_tree(base: &str, key: &str, session_key: &str) -> Result<(), BoxError> {
+    let http = reqwest::Client::new();
+    let logs: Value = http
+        .get(url::Url::parse_with_params(
+            &format!("{base}/logs"),
+            [("session_reference_id", session_key)],
+        )?)
+        .header("X-API-KEY", key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let session_id = logs_list(&logs)
+        .iter()
+        .find_map(|l| l["session_id"].as_str())
+        .ok_or("the endpoint has no log for this session")?
+        .to_owned();
+    let tree: Value = http
+        .get(format!("{base}/sessions/{session_id}"))
+        .header("X-API-KEY", key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!("session {session_id} (reference {session_key})");
+    let roots = tree["datapoints"]
+        .as_array()
+        .or_else(|| tree["logs"].as_array())
+        .or_else(|| tree["children"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    fn walk(node: &Value, prefix: &str, last: bool) {
+        let config = &node["config"];
+        let what = match config["type"].as_str() {
+            Some("tool") => format!("step {}", config["name"].as_str().unwrap_or("?")),
+            Some("model") => format!(
+                "{} {}",
+                config["provider"].as_str().unwrap_or("model"),
+                config["model"].as_str().unwrap_or("?")
+            ),
+            _ => match node["model_config_id"]
+                .as_str()
+                .or(node["config_id"].as_str())
+            {
+                Some(id) => format!("completion {id}"),
+                None => "datapoint".to_owned(),
+            },
+        };
+        let mut line = format!("{what}  {}", node["id"].as_str().unwrap_or(""));
+        if let (Some(i), Some(o)) = (
+            node["prompt_tokens"].as_i64(),
+            node["output_tokens"].as_i64(),
+        ) {
+            line.push_str(&format!("  tokens {i}→{o}"));
+        }
+        if let Some(out) = node["output"].as_str() {
+            let short: String = out.chars().take(48).collect();
+            let more = if out.chars().count() > 48 { "…" } else { "" };
+            line.push_str(&format!("  \"{short}{more}\""));
+        }
+        println!("{prefix}{}{line}", if last { "└─ " } else { "├─ " });
+        let kids = node["children"].as_array().cloned().unwrap_or_default();
+        let next = format!("{prefix}{}", if last { "   " } else { "│  " });
+        for (i, k) in kids.iter().enumerate() {
+            walk(k, &next, i + 1 == kids.len());
+        }
+    }
+    for (i, r) in roots.iter().enumerate() {
+        walk(r, "", i + 1 == roots.len());
+    }
+    Ok(())
+}
+
+fn logs_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => other["records"]
+            .as_array()
+            .or_else(|| other["data"].as_array())
+            .or_else(|| other["logs"].as_array())
+            .cloned()
+            .unwrap_or_default(),
+    }
+}

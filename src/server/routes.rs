@@ -1,0 +1,272 @@
+//! The `/v4` routes, API key check and error fallbacks.
+
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::completion::completion;
+use super::error::ApiError;
+use super::store::{self, LogFilter, PatchTarget};
+use super::validate::{body, body_bytes, check_log, from_value, parse, JsonBody, QueryParams};
+use super::ServerState;
+use crate::api::{LogRequest, ModelConfig, OneOrMany, UpdateLogRequest};
+
+pub(crate) fn router(state: ServerState) -> Router {
+    let limit = state.inner.body_limit;
+    let v4 = Router::new()
+        .route(
+            "/logs",
+            post(create_logs)
+                .get(list_logs)
+                .patch(patch_log_by_reference),
+        )
+        .route("/logs/{id}", get(get_log).patch(patch_log_by_id))
+        .route("/sessions", post(create_session))
+        .route("/sessions/{id}", get(get_session))
+        .route("/model-configs", post(create_model_config))
+        .route("/model-configs/{id}", get(get_model_config))
+        .route("/completion-model-config", post(completion))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(state.clone(), check_api_key));
+    Router::new()
+        .nest("/v4", v4)
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::status(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// `X-API-KEY` must be one of the configured keys; no keys configured = open.
+async fn check_api_key(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+    let keys = &state.inner.api_keys;
+    if keys.is_empty() {
+        return next.run(req).await;
+    }
+    let given = req.headers().get("x-api-key").map(|v| v.as_bytes());
+    match given {
+        Some(g) if keys.iter().any(|k| constant_time_eq(k.as_bytes(), g)) => next.run(req).await,
+        Some(_) => ApiError::status(StatusCode::UNAUTHORIZED, "invalid API key").into_response(),
+        None => {
+            ApiError::status(StatusCode::UNAUTHORIZED, "missing X-API-KEY header").into_response()
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn create_logs(State(state): State<ServerState>, req: Request) -> Result<Response, ApiError> {
+    let bytes = body_bytes(req, &()).await?;
+    let value: Value = parse(&bytes)?;
+    let (items, many) = match value {
+        Value::Array(items) => (items, true),
+        obj @ Value::Object(_) => (vec![obj], false),
+        _ => {
+            return Err(ApiError::invalid(
+                vec![body()],
+                "expected a log object or an array of log objects",
+                "type_error",
+            ))
+        }
+    };
+    let mut errors = Vec::new();
+    let mut logs = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let prefix = if many {
+            vec![body(), json!(i)]
+        } else {
+            vec![body()]
+        };
+        match from_value::<LogRequest>(item, &prefix) {
+            Ok(log) => {
+                check_log(&log, &prefix, &mut errors);
+                logs.push(log);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let out = state
+        .inner
+        .store
+        .run(move |c| store::create_logs(c, logs, many))
+        .await?;
+    let answer = if many {
+        OneOrMany::Many(out)
+    } else {
+        OneOrMany::One(out.into_iter().next().unwrap_or_default())
+    };
+    Ok(Json(answer).into_response())
+}
+
+async fn get_log(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::get_log(c, &id))
+            .await?,
+    ))
+}
+
+async fn list_logs(
+    State(state): State<ServerState>,
+    QueryParams(filter): QueryParams<LogFilter>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::list_logs(c, &filter))
+            .await?,
+    ))
+}
+
+async fn patch_log_by_id(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<UpdateLogRequest>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::patch_log(c, Some(id), PatchTarget::default(), patch))
+            .await?,
+    ))
+}
+
+async fn patch_log_by_reference(
+    State(state): State<ServerState>,
+    QueryParams(target): QueryParams<PatchTarget>,
+    JsonBody(patch): JsonBody<UpdateLogRequest>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::patch_log(c, None, target, patch))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct NewSession {
+    project: Option<String>,
+    project_id: Option<String>,
+    reference_id: Option<String>,
+}
+
+/// `POST /sessions`: no body needed; `{project?, project_id?, reference_id?}` accepted.
+async fn create_session(
+    State(state): State<ServerState>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let bytes = body_bytes(req, &()).await?;
+    let new: NewSession = if bytes.iter().all(u8::is_ascii_whitespace) {
+        NewSession::default()
+    } else {
+        parse(&bytes)?
+    };
+    let id = state
+        .inner
+        .store
+        .run(move |c| store::create_session(c, new.project, new.project_id, new.reference_id))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn get_session(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::get_session(c, &id))
+            .await?,
+    ))
+}
+
+/// `POST /model-configs`: a model config (`type: "model"` optional) plus `project` or
+/// `project_id`.
+async fn create_model_config(
+    State(state): State<ServerState>,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let Value::Object(mut map) = value else {
+        return Err(ApiError::invalid(
+            vec![body()],
+            "expected a model config object",
+            "type_error",
+        ));
+    };
+    let mut take = |key: &str| -> Result<Option<String>, ApiError> {
+        match map.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::invalid(
+                vec![body(), json!(key)],
+                "expected a string",
+                "type_error",
+            )),
+        }
+    };
+    let project = take("project")?;
+    let project_id = take("project_id")?;
+    if let Some(t) = map.get("type") {
+        if t != "model" {
+            return Err(ApiError::invalid(
+                vec![body(), json!("type")],
+                "only model configs can be created here (type \"model\")",
+                "value_error.const",
+            ));
+        }
+    }
+    map.remove("type");
+    map.remove("id");
+    let config: ModelConfig =
+        from_value(Value::Object(map), &[body()]).map_err(|e| ApiError::Validation(vec![e]))?;
+    let body = serde_json::to_value(&config)
+        .map_err(|e| ApiError::internal(format!("cannot encode the config: {e}")))?;
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::create_model_config(c, project, project_id, body))
+            .await?,
+    ))
+}
+
+async fn get_model_config(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| store::get_model_config(c, &id))
+            .await?,
+    ))
+}

@@ -1,0 +1,69 @@
+//! The `humanloop-tracing serve` command line: keys from flags and from
+//! `HUMANLOOP_SERVER_API_KEYS`, and clear failures.
+#![cfg(feature = "server")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[tokio::test]
+async fn keys_come_from_flags_and_the_environment() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_humanloop-tracing"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--in-memory",
+            "--api-key",
+            "flag-key",
+        ])
+        .env("HUMANLOOP_SERVER_API_KEYS", "env-a, env-b")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let status = |key: Option<&'static str>| {
+        let (http, url) = (http.clone(), format!("{base}/sessions"));
+        async move {
+            let mut req = http.post(url);
+            if let Some(k) = key {
+                req = req.header("X-API-KEY", k);
+            }
+            req.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(status(None).await, 401);
+    assert_eq!(status(Some("env-")).await, 401);
+    for key in ["flag-key", "env-a", "env-b"] {
+        assert_eq!(status(Some(key)).await, 201, "{key}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_unusable_database_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_humanloop-tracing"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            "/nonexistent-dir/x/hl.db",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+}

@@ -1,0 +1,98 @@
+//! A 2xx means committed: the `serve` binary is killed with SIGKILL right after answering,
+//! and the datapoint is in the database file afterwards.
+#![cfg(feature = "server")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// Start `humanloop-tracing serve` on a free port; answers the child and its base URL.
+fn serve(db: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_humanloop-tracing"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .env_remove("HUMANLOOP_SERVER_API_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("a ready line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+#[tokio::test]
+async fn a_logged_datapoint_survives_sigkill() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hl.db");
+    let (mut child, base) = serve(&db, &["--api-key", "local-key"]);
+    let http = reqwest::Client::new();
+
+    let resp = http
+        .post(format!("{base}/logs"))
+        .header("X-API-KEY", "local-key")
+        .json(
+            &json!({"project": "durable", "session_reference_id": "t-1", "reference_id": "r-1",
+                      "config": {"type": "tool", "name": "step"}, "output": "kept"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let created: Value = resp.json().await.unwrap();
+    child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix: no shutdown code runs
+    child.wait().unwrap();
+
+    // Straight from the file, with plain SQLite.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (id, body): (String, String) = conn
+        .query_row(
+            "SELECT id, body FROM datapoints WHERE reference_id = 'r-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(id, created["id"].as_str().unwrap());
+    assert!(body.contains("kept"));
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(conn);
+
+    // And through a new server on the same file: the retry is recognised, not duplicated.
+    let (mut child, base) = serve(&db, &[]);
+    let resp = http
+        .post(format!("{base}/logs"))
+        .json(
+            &json!({"project": "durable", "session_reference_id": "t-1", "reference_id": "r-1",
+                      "config": {"type": "tool", "name": "step"}, "output": "kept"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let again: Value = resp.json().await.unwrap();
+    assert_eq!(again["id"], created["id"]);
+    let log: Value = http
+        .get(format!("{base}/logs/{}", created["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["output"], "kept");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -225,8 +225,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 d.deserialize_any(self)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
-                let mut out = List::default();
-                out.first = seq.next_element()?;
+                let mut out = List {
+                    first: seq.next_element()?,
+                    rest: Vec::new(),
+                };
                 if out.first.is_some() {
                     while let Some(x) = seq.next_element()? {
                         out.rest.push(x);

@@ -150,8 +150,10 @@ async fn main() -> Result<(), BoxError> {
 
         let mut inputs = JsonMap::new();
         inputs.insert("city".into(), json!("Lisbon"));
-        let mut keys = ProviderApiKeys::default();
-        keys.openai = Some(openai_key.clone());
+        let keys = ProviderApiKeys {
+            openai: Some(openai_key.clone()),
+            ..ProviderApiKeys::default()
+        };
         let request = CompletionModelConfigRequest {
             project: Some("quickstart".into()),
             inputs: Some(inputs),

@@ -566,6 +566,7 @@ impl ToolConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // built once per log; a Box would only burden users
 pub enum LogConfig {
     /// An LLM call.
     Model(ModelConfig),

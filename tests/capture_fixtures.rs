@@ -138,6 +138,19 @@ fn cases(port: u16) -> Vec<Case> {
             streaming: true,
         },
         Case {
+            fixture: "anthropic/stream_error.sse",
+            path: "/v1/messages",
+            request: r#"{"model":"claude-opus-4-1","max_tokens":256,"stream":true,
+                        "messages":[{"role":"user","content":"Hello"}]}"#,
+            status: 200,
+            name: "chat claude-opus-4-1",
+            expect: with(
+                common("chat", "anthropic", "claude-opus-4-1"),
+                vec![("error.type", s("overloaded_error"))],
+            ),
+            streaming: true,
+        },
+        Case {
             fixture: "gemini/generate_basic.json",
             path: "/v1beta/models/gemini-2.0-flash:generateContent",
             request: r#"{"contents":[{"role":"user","parts":[{"text":"Explain how AI works in a few words"}]}],
@@ -201,7 +214,12 @@ async fn fixtures_pass_through_unchanged_and_become_genai_spans() {
             for (key, want) in &case.expect {
                 assert_eq!(a.get(*key), Some(want), "{ctx}: {key} in {a:#?}");
             }
-            assert_eq!(is_error(&span), case.status >= 400, "{ctx}");
+            assert_eq!(is_error(&span), a.contains_key("error.type"), "{ctx}");
+            assert_eq!(
+                is_error(&span),
+                case.status >= 400 || case.fixture.contains("error"),
+                "{ctx}"
+            );
             let ttfc = a.get("gen_ai.response.time_to_first_chunk");
             if case.streaming {
                 assert!(

@@ -59,10 +59,11 @@ pub async fn print_logs(endpoint: &ServerHandle) -> Result<(), BoxError> {
         println!(
             "  {} {:<6} {:<24} session={} parent={} tokens={}→{} output={:?}",
             log["id"].as_str().unwrap_or("?"),
-            config["type"].as_str().unwrap_or("?"),
+            config["type"].as_str().unwrap_or("completion"),
             config["model"]
                 .as_str()
                 .or(config["name"].as_str())
+                .or(log["model_config_id"].as_str())
                 .unwrap_or("?"),
             log["session_reference_id"].as_str().unwrap_or("-"),
             log["parent_reference_id"].as_str().unwrap_or("-"),

@@ -1,8 +1,9 @@
 //! The background log exporter, modelled on OpenTelemetry's `BatchSpanProcessor`.
 //!
-//! * Records are handed over with [`LogExporter::submit`]: a non-blocking `try_send` into a
-//!   bounded queue (`max_queue_size`), from any thread, inside or outside a runtime. When the
-//!   queue is full the record is dropped and counted (the first drop is warned about).
+//! * Records (finished LLM calls, steps opening and closing) are handed over with a
+//!   non-blocking `try_send` into a bounded queue (`max_queue_size`), from any thread,
+//!   inside or outside a runtime. When the queue is full the record is dropped and counted
+//!   (the first drop is warned about).
 //! * A worker thread with its own current-thread tokio runtime and its own endpoint
 //!   [`Client`](crate::Client) (built there from the configuration, never instrumented) sends
 //!   them as arrays to `POST /logs`, by count (`max_batch_size`) or by delay
@@ -191,6 +192,13 @@ struct Owner {
     drain_for: Duration,
 }
 
+/// `now + timeout`, saturating (a `Duration::MAX` timeout means "no deadline" in practice).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 static DROP_WARNED: AtomicBool = AtomicBool::new(false);
 
 impl Drop for Owner {
@@ -208,7 +216,7 @@ impl Drop for Owner {
             );
         }
         let _ = self.shared.control.send(Control::Shutdown {
-            deadline: Instant::now() + self.drain_for,
+            deadline: deadline_after(self.drain_for),
             reply: None,
         });
     }
@@ -288,7 +296,7 @@ impl LogExporter {
     pub async fn flush(&self, timeout: Duration) -> Result<(), ExportError> {
         let (tx, rx) = oneshot::channel();
         let msg = Control::Flush {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Waiter::new(Reply::Async(tx)),
         };
         if self.shared.control.send(msg).is_err() {
@@ -301,7 +309,7 @@ impl LogExporter {
     pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let msg = Control::Flush {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Waiter::new(Reply::Blocking(tx)),
         };
         if self.shared.control.send(msg).is_err() {
@@ -318,7 +326,7 @@ impl LogExporter {
         }
         let (tx, rx) = oneshot::channel();
         let msg = Control::Shutdown {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Some(Waiter::new(Reply::Async(tx))),
         };
         if self.shared.control.send(msg).is_err() {
@@ -334,7 +342,7 @@ impl LogExporter {
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let msg = Control::Shutdown {
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
             reply: Some(Waiter::new(Reply::Blocking(tx))),
         };
         if self.shared.control.send(msg).is_err() {

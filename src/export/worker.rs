@@ -129,7 +129,7 @@ impl Worker {
                 || self
                     .buffer
                     .oldest()
-                    .is_some_and(|t| t + self.delay <= Instant::now()))
+                    .is_some_and(|t| t.elapsed() >= self.delay))
     }
 
     /// Sleep until there is something to do: a full batch, the oldest record's delay, a
@@ -139,8 +139,12 @@ impl Worker {
         let far = now + Duration::from_secs(3600);
         let mut until = match self.buffer.oldest() {
             // Nothing ready although hurried (should not happen): do not spin.
-            Some(_) if hurry => now + self.delay.max(Duration::from_millis(10)),
-            Some(t) => t + self.delay,
+            Some(_) if hurry => {
+                now + self
+                    .delay
+                    .clamp(Duration::from_millis(10), Duration::from_secs(1))
+            }
+            Some(t) => t.checked_add(self.delay).unwrap_or(far).min(far),
             None => far,
         };
         if let Some((deadline, _)) = &self.closing {

@@ -17,6 +17,11 @@
 //! # }
 //! ```
 //!
+//! Where the layer sits matters when other layers change bodies: put `hl.layer()` before
+//! (outside) a decompression layer in a `ServiceBuilder`, so that it sees the decoded
+//! response; a body that is still `Content-Encoding`-encoded when it reaches the layer is
+//! passed through without being decoded (the call is traced without response details).
+//!
 //! Requests that are not LLM calls, and every request while the configuration is
 //! disabled, pass straight through: no span, no allocation, the response body wrapped in
 //! a [`TeeBody`](crate::capture::TeeBody) with nothing to watch.

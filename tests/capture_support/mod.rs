@@ -36,13 +36,23 @@ pub struct Otel {
 }
 
 pub fn otel() -> Otel {
+    otel_inner(None)
+}
+
+/// [`otel`] with `hl`'s hierarchy layer (sessions, steps, sampling) installed too.
+pub fn otel_with_hierarchy(hl: &Humanloop) -> Otel {
+    otel_inner(Some(hl))
+}
+
+fn otel_inner(hl: Option<&Humanloop>) -> Otel {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
     let tracer = provider.tracer("capture-tests");
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let subscriber = tracing_subscriber::registry()
+        .with(hl.map(|hl| hl.tracing_layer()))
+        .with(tracing_opentelemetry::layer().with_tracer(tracer));
     let guard = tracing::subscriber::set_default(subscriber);
     Otel {
         exporter,

@@ -372,3 +372,28 @@ async fn disabled_config_means_no_span() {
         );
     }
 }
+
+/// The reqwest response the middleware hands back is the same response: URL, status,
+/// headers, content length.
+#[tokio::test(flavor = "current_thread")]
+async fn the_reqwest_response_keeps_its_url_and_head() {
+    let server = provider().await;
+    let sink = log_sink().await;
+    let _otel = otel();
+    let hl = humanloop(&sink, |b| b);
+    let url = server.url("/v1/chat/completions?api-version=1");
+    let resp = reqwest_client(&hl)
+        .post(&url)
+        .header("x-fixture", "openai/chat_basic.json")
+        .header("x-chunk", "100000")
+        .body(r#"{"model":"gpt-4o"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().as_str(), url);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert!(resp.remote_addr().is_some());
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(body, fixture("openai/chat_basic.json"));
+}

@@ -6,33 +6,43 @@
 //! Input layout: byte 0 picks the route; the rest is the body.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use axum::body::Body;
 use humanloop_tracing::server::{router, ServerConfig, ServerState};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
-struct Env {
-    rt: tokio::runtime::Runtime,
-    app: axum::Router,
-}
-
-fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        let app = rt.block_on(async {
+            .unwrap()
+    })
+}
+
+/// The router, opened afresh every `FRESH_EVERY` inputs so the in-memory database (every
+/// accepted log is stored) does not grow past libFuzzer's RSS limit in a long run.
+fn app() -> axum::Router {
+    const FRESH_EVERY: u32 = 20_000;
+    static APP: Mutex<Option<(u32, axum::Router)>> = Mutex::new(None);
+    let mut app = APP.lock().unwrap();
+    match &mut *app {
+        Some((n, app)) if *n < FRESH_EVERY => {
+            *n += 1;
+            app.clone()
+        }
+        _ => {
             let config = ServerConfig::in_memory()
                 .openai_base_url("http://127.0.0.1:9/v1")
                 .anthropic_base_url("http://127.0.0.1:9/v1");
-            router(ServerState::open(&config).unwrap())
-        });
-        Env { rt, app }
-    })
+            let fresh = runtime().block_on(async { router(ServerState::open(&config).unwrap()) });
+            *app = Some((1, fresh.clone()));
+            fresh
+        }
+    }
 }
 
 const ROUTES: [(&str, &str); 3] = [
@@ -71,18 +81,13 @@ fuzz_target!(|data: &[u8]| {
         // keep all traffic on the closed local port configured above.
         return;
     }
-    let env = env();
     let request = http::Request::builder()
         .method(method)
         .uri(path)
         .header("content-type", "application/json")
         .body(Body::from(body.to_vec()))
         .unwrap();
-    let status = env
-        .rt
-        .block_on(env.app.clone().oneshot(request))
-        .unwrap()
-        .status();
+    let status = runtime().block_on(app().oneshot(request)).unwrap().status();
     assert!(
         !status.is_server_error() || status == http::StatusCode::BAD_GATEWAY,
         "{method} {path}: {status}"

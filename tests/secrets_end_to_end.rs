@@ -11,7 +11,9 @@
 //!   the `completion-model-config` requests, plain and streamed (the endpoint forwards the
 //!   former to the provider), one of them to a provider that refuses the key and quotes it
 //!   in its error (which the endpoint relays to the caller);
-//! * a Gemini `generateContent` call with the key in `?key=` and `x-goog-api-key`.
+//! * a Gemini `generateContent` call with the key in `?key=` and `x-goog-api-key`;
+//! * a provider call refused by a server that quotes both the header key and the body's
+//!   `"api_key"` in its error message (which the log's `error` records).
 //!
 //! Then every byte is searched: what left the process toward the endpoint and what came
 //! back (a recording TCP proxy in front of it), what reached an OTLP receiver (raw and
@@ -277,13 +279,18 @@ async fn otlp_receiver() -> (SocketAddr, Otlp) {
 /// An OpenAI-compatible server refusing every key, quoting it in full in OpenAI's
 /// documented error shape (OpenAI itself masks the middle; a compatible server may not).
 async fn echoing_provider() -> SocketAddr {
-    async fn chat(headers: axum::http::HeaderMap) -> (axum::http::StatusCode, String) {
-        let token = headers
+    async fn chat(headers: axum::http::HeaderMap, body: Bytes) -> (axum::http::StatusCode, String) {
+        let bearer = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default()
-            .to_owned();
+            .unwrap_or_default();
+        // A key given in the body is quoted too.
+        let in_body = serde_json::from_slice::<Value>(&body).unwrap_or_default()["api_key"]
+            .as_str()
+            .map(|k| format!(" (body: {k})"))
+            .unwrap_or_default();
+        let token = format!("{bearer}{in_body}");
         let body = json!({"error": {
             "message": format!("Incorrect API key provided: {token}. You can find your API key at https://platform.openai.com/account/api-keys."),
             "type": "invalid_request_error", "param": null, "code": "invalid_api_key"
@@ -583,6 +590,23 @@ async fn scenario() {
         .instrument(step("ask-gemini"))
         .await;
         assert!(answer["candidates"].is_array(), "{answer}");
+
+        // A provider that refuses and quotes the keys of the header and of the body: the
+        // caller gets its answer untouched, the records get neither key.
+        let refused = http
+            .post(format!("http://{echo}/v1/chat/completions"))
+            .bearer_auth(K_BEARER)
+            .json(&json!({
+                "model": "gpt-4o-mini",
+                "api_key": K_BODY,
+                "messages": [{"role": "user", "content": "Is this key right?"}],
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+        let quoted = refused.text().await.unwrap();
+        assert!(quoted.contains(K_BEARER) && quoted.contains(K_BODY), "{quoted}");
 
         let mut inputs = JsonMap::new();
         inputs.insert("city".into(), json!("Lisbon"));

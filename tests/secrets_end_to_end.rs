@@ -758,9 +758,15 @@ async fn scenario() {
         );
     }
     assert!(contains(&to_provider, &basic("demo-user", K_PROV_PASS)));
+    // …and none of the endpoint's credentials.
+    let hl_basic = basic("hl-user", HL_PASS);
+    assert_clean(
+        "the bytes toward the provider",
+        &to_provider,
+        &[HL_KEY, HL_PASS, &hl_basic],
+    );
 
     // ---- every byte toward the endpoint and back
-    let hl_basic = basic("hl-user", HL_PASS);
     let mut saw = (0, 0); // (requests with X-API-KEY, completion requests with keys)
     let mut endpoint_requests = 0;
     for (up, down) in endpoint_rec.connections() {

@@ -6,6 +6,8 @@
 //! * to the provider: `Authorization: Bearer`, `x-api-key`, `api-key`, `x-goog-api-key`,
 //!   a `?key=` query parameter (Gemini style), `"api_key"` in the JSON body, the message
 //!   text, and a `user:password@` URL (reqwest turns it into `Authorization: Basic`);
+//! * in the endpoint's own provider base URL (`ServerConfig::openai_base_url`), a
+//!   `user:password@`;
 //! * to the endpoint: `HUMANLOOP_API_KEY` (sent as `X-API-KEY`, the server configured with
 //!   it), a `user:password@` base URL, and `provider_api_keys` plus an `"api_key"` field in
 //!   the `completion-model-config` requests, plain and streamed (the endpoint forwards the
@@ -67,6 +69,8 @@ const K_BODY: &str = "sk-PLANT-body-6f1b85";
 const K_PROV_PASS: &str = "PLANT-provider-password-7a2c96";
 const K_CMC: &str = "sk-PLANT-provider-api-keys-8b3da7";
 const K_CMC_EXTRA: &str = "sk-PLANT-cmc-extra-api-key-9c4eb8";
+// The endpoint's own provider URL, with a password in it.
+const K_SRV_PASS: &str = "PLANT-server-provider-password-2f7be1";
 // The endpoint's own credentials.
 const HL_KEY: &str = "hl-PLANT-endpoint-key-0d5fc9";
 const HL_PASS: &str = "PLANT-endpoint-password-1e6ad0";
@@ -84,7 +88,7 @@ const PROVIDER_KEYS: [&str; 7] = [
 
 fn all_secrets() -> Vec<&'static str> {
     let mut v = PROVIDER_KEYS.to_vec();
-    v.extend([K_CMC, K_CMC_EXTRA, HL_KEY, HL_PASS]);
+    v.extend([K_CMC, K_CMC_EXTRA, K_SRV_PASS, HL_KEY, HL_PASS]);
     v
 }
 
@@ -450,7 +454,7 @@ async fn scenario() {
     let db = dir.path().join("hl.db");
     let server_config = ServerConfig::with_db(&db)
         .api_key(HL_KEY)
-        .openai_base_url(format!("http://{provider_proxy}/v1"));
+        .openai_base_url(format!("http://srv-user:{K_SRV_PASS}@{provider_proxy}/v1"));
     let server_debug = format!("{server_config:?}");
     let endpoint = server::spawn(server_config, "127.0.0.1:0".parse().unwrap())
         .await
@@ -782,6 +786,7 @@ async fn scenario() {
         );
     }
     assert!(contains(&to_provider, &basic("demo-user", K_PROV_PASS)));
+    assert!(contains(&to_provider, &basic("srv-user", K_SRV_PASS)));
     // …and none of the endpoint's credentials.
     let hl_basic = basic("hl-user", HL_PASS);
     assert_clean(

@@ -46,7 +46,7 @@ pub enum ConfigError {
         /// What was expected.
         reason: &'static str,
     },
-    /// The base URL is not an absolute http(s) URL.
+    /// The base URL is not an absolute http(s) URL (shown with any `user:password@` masked).
     #[error("base URL {0:?} is not an absolute http(s) URL")]
     InvalidBaseUrl(String),
     /// A value is out of range.
@@ -57,6 +57,21 @@ pub enum ConfigError {
         /// What was expected.
         reason: &'static str,
     },
+}
+
+/// `url` with its userinfo (`user:password@`), if any, shown as `****@`: for `Debug` and
+/// error messages, where a credential written into a base URL must not appear. Works on
+/// strings that do not parse as URLs too (an invalid base URL is echoed in its error).
+pub(crate) fn redact_userinfo(url: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return Cow::Borrowed(url);
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => Cow::Owned(format!("{}****{}", &url[..scheme_end], &rest[at..])),
+        None => Cow::Borrowed(url),
+    }
 }
 
 /// A secret string whose `Debug` and `Display` never show it.
@@ -229,7 +244,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("enabled", &self.enabled)
-            .field("base_url", &self.base_url)
+            .field("base_url", &redact_userinfo(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "****"))
             .field("project", &self.project)
             .field("project_id", &self.project_id)
@@ -614,7 +629,11 @@ impl ConfigBuilder {
         let base = c.base_url.trim_end_matches('/').to_owned();
         match url::Url::parse(&base) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
-            _ => return Err(ConfigError::InvalidBaseUrl(base)),
+            _ => {
+                return Err(ConfigError::InvalidBaseUrl(
+                    redact_userinfo(&base).into_owned(),
+                ))
+            }
         }
         c.base_url = base;
         if !(0.0..=1.0).contains(&c.sample_ratio) {
@@ -633,5 +652,23 @@ impl ConfigBuilder {
             c.retry.max_attempts = 1;
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_userinfo;
+
+    #[test]
+    fn userinfo_is_masked_in_shown_urls() {
+        for (url, shown) in [
+            ("http://u:pw@h:1/v4", "http://****@h:1/v4"),
+            ("ftp://token@h/x?y=@z", "ftp://****@h/x?y=@z"),
+            ("http://h/v4?user=a@b", "http://h/v4?user=a@b"),
+            ("not a url u:pw@h", "not a url u:pw@h"),
+            ("http://a:b@c@h", "http://****@h"),
+        ] {
+            assert_eq!(redact_userinfo(url), shown, "{url}");
+        }
     }
 }

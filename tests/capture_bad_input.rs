@@ -198,3 +198,76 @@ async fn a_request_body_past_the_cap_is_not_read() {
 fn is_error_attrs(a: &std::collections::HashMap<String, Value>) -> bool {
     a.contains_key("error.type")
 }
+
+mod panicking {
+    use std::borrow::Cow;
+
+    use humanloop_tracing::provider::{
+        Codec, Generation, LlmRequest, Operation, ProviderError, RequestHead, ResponseDecoder,
+    };
+
+    /// A user codec with a bug in every decoding method.
+    pub struct Buggy;
+
+    struct BuggyDecoder;
+
+    impl ResponseDecoder for BuggyDecoder {
+        fn on_event(&mut self, _: Option<&str>, _: &[u8]) {
+            panic!("codec bug: on_event")
+        }
+        fn on_body(&mut self, _: &[u8]) {
+            panic!("codec bug: on_body")
+        }
+        fn finish(&mut self) -> Generation {
+            panic!("codec bug: finish")
+        }
+    }
+
+    impl Codec for Buggy {
+        fn id(&self) -> &'static str {
+            "test.buggy"
+        }
+        fn detect(&self, head: &RequestHead<'_>) -> Option<Operation> {
+            (head.uri.path() == "/buggy").then_some(Operation::Chat)
+        }
+        fn provider_name(&self, _: &RequestHead<'_>) -> Cow<'static, str> {
+            Cow::Borrowed("buggy")
+        }
+        fn decode_request(&self, _: &RequestHead<'_>, _: &[u8]) -> LlmRequest {
+            panic!("codec bug: decode_request")
+        }
+        fn response_decoder(&self, _: &LlmRequest) -> Box<dyn ResponseDecoder> {
+            Box::new(BuggyDecoder)
+        }
+        fn decode_error(&self, _: &[u8]) -> Option<ProviderError> {
+            panic!("codec bug: decode_error")
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_panicking_codec_never_reaches_the_caller() {
+    let sink = log_sink().await;
+    let stream = fixture("openai/chat_stream_include_usage.sse");
+    for adapter in ADAPTERS {
+        for (headers, body) in [
+            (vec![SSE], stream.clone()),
+            (vec![JSON], fixture("openai/chat_basic.json")),
+        ] {
+            let otel = otel();
+            let hl = humanloop(&sink, |b| b.codec(std::sync::Arc::new(panicking::Buggy)));
+            let before = humanloop_tracing::hook_panics();
+            let addr = serve_bytes(200, headers, body.clone(), 11).await;
+            let got = send(
+                adapter,
+                &hl,
+                Req::post(format!("http://{addr}/buggy"), CHAT),
+            )
+            .await;
+            assert_eq!(got.body, body, "{adapter:?}");
+            let a = attrs(&otel.genai_span());
+            assert_eq!(a.get("gen_ai.provider.name"), Some(&s("buggy")));
+            assert!(humanloop_tracing::hook_panics() > before);
+        }
+    }
+}

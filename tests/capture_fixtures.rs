@@ -138,6 +138,19 @@ fn cases(port: u16) -> Vec<Case> {
             streaming: true,
         },
         Case {
+            fixture: "anthropic/stream_error.sse",
+            path: "/v1/messages",
+            request: r#"{"model":"claude-opus-4-1","max_tokens":256,"stream":true,
+                        "messages":[{"role":"user","content":"Hello"}]}"#,
+            status: 200,
+            name: "chat claude-opus-4-1",
+            expect: with(
+                common("chat", "anthropic", "claude-opus-4-1"),
+                vec![("error.type", s("overloaded_error"))],
+            ),
+            streaming: true,
+        },
+        Case {
             fixture: "gemini/generate_basic.json",
             path: "/v1beta/models/gemini-2.0-flash:generateContent",
             request: r#"{"contents":[{"role":"user","parts":[{"text":"Explain how AI works in a few words"}]}],
@@ -201,7 +214,12 @@ async fn fixtures_pass_through_unchanged_and_become_genai_spans() {
             for (key, want) in &case.expect {
                 assert_eq!(a.get(*key), Some(want), "{ctx}: {key} in {a:#?}");
             }
-            assert_eq!(is_error(&span), case.status >= 400, "{ctx}");
+            assert_eq!(is_error(&span), a.contains_key("error.type"), "{ctx}");
+            assert_eq!(
+                is_error(&span),
+                case.status >= 400 || case.fixture.contains("error"),
+                "{ctx}"
+            );
             let ttfc = a.get("gen_ai.response.time_to_first_chunk");
             if case.streaming {
                 assert!(
@@ -353,4 +371,29 @@ async fn disabled_config_means_no_span() {
             "a disabled layer must not touch the request"
         );
     }
+}
+
+/// The reqwest response the middleware hands back is the same response: URL, status,
+/// headers, content length.
+#[tokio::test(flavor = "current_thread")]
+async fn the_reqwest_response_keeps_its_url_and_head() {
+    let server = provider().await;
+    let sink = log_sink().await;
+    let _otel = otel();
+    let hl = humanloop(&sink, |b| b);
+    let url = server.url("/v1/chat/completions?api-version=1");
+    let resp = reqwest_client(&hl)
+        .post(&url)
+        .header("x-fixture", "openai/chat_basic.json")
+        .header("x-chunk", "100000")
+        .body(r#"{"model":"gpt-4o"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().as_str(), url);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert!(resp.remote_addr().is_some());
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(body, fixture("openai/chat_basic.json"));
 }

@@ -27,6 +27,11 @@ async fn book() -> Result<(), String> {
     Err("no seats left".into())
 }
 
+#[tracing::instrument(fields(humanloop.step = "answer"), ret(Display))]
+fn answer() -> u32 {
+    42
+}
+
 fn reference(v: &Value) -> &str {
     v["reference_id"].as_str().expect("reference_id")
 }
@@ -57,6 +62,7 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
             .await;
 
             let _ = book().await;
+            answer();
 
             tokio::spawn(async { async {}.instrument(step("spawned")).await }.in_current_span())
                 .await
@@ -91,7 +97,7 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
 
     let steps = rec.steps();
-    assert_eq!(steps.len(), 7, "{steps:#?}");
+    assert_eq!(steps.len(), 8, "{steps:#?}");
     for s in &steps {
         assert_eq!(s["session_reference_id"], "conversation-42", "{s}");
         assert_eq!(s["save"], true);
@@ -101,7 +107,14 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
         outer.get("parent_reference_id").is_none(),
         "top-level step has no parent"
     );
-    for name in ["search", "summarise", "book", "spawned", "threaded"] {
+    for name in [
+        "search",
+        "summarise",
+        "book",
+        "answer",
+        "spawned",
+        "threaded",
+    ] {
         assert_eq!(
             rec.step(name)["parent_reference_id"],
             reference(&outer),
@@ -133,6 +146,10 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
         rec.patch_for(reference(&rec.step("book")))["error"],
         "no seats left"
     );
+    assert_eq!(
+        rec.patch_for(reference(&rec.step("answer")))["output"],
+        "42"
+    );
     // Every step patched exactly once, with a duration.
     for s in &steps {
         let patch = rec.patch_for(reference(s));
@@ -142,7 +159,7 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
 
     let stats = hl.stats();
     assert_eq!((stats.queued, stats.dropped, stats.failed), (0, 0, 0));
-    assert_eq!(stats.sent, 14, "7 creates and 7 patches");
+    assert_eq!(stats.sent, 16, "8 creates and 8 patches");
     // Batches are arrays no longer than max_batch_size.
     for r in rec.requests().iter().filter(|r| r.method == "POST") {
         assert!(r.body.as_array().unwrap().len() <= 4);

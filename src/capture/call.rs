@@ -319,7 +319,7 @@ impl Call {
                     LlmRequest::empty(self.detected.operation),
                 ),
                 request_body: self.request_body.take(),
-                response_body,
+                response_body: response_body.filter(|_| config.log_content()),
                 generation,
                 error,
                 duration: duration.as_secs_f64(),

@@ -227,3 +227,60 @@ impl Secrets {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full, StreamBody};
+
+    #[test]
+    fn an_in_memory_body_is_read_and_rebuilt() {
+        let mut body = Full::new(Bytes::from_static(b"{\"model\":\"m\"}"));
+        let read = read_ready_body(&mut body, 1024).unwrap();
+        assert_eq!(&read[..], b"{\"model\":\"m\"}");
+        let rebuilt = futures_util::FutureExt::now_or_never(body.collect())
+            .unwrap()
+            .unwrap()
+            .to_bytes();
+        assert_eq!(rebuilt, read);
+    }
+
+    #[test]
+    fn a_body_over_the_cap_is_left_alone() {
+        let mut body = Full::new(Bytes::from_static(b"0123456789"));
+        assert!(read_ready_body(&mut body, 9).is_none());
+        assert_eq!(body.size_hint().exact(), Some(10));
+    }
+
+    /// A body built from bytes whose size is unknown up front (a stream) is not read.
+    #[derive(Debug)]
+    struct Streaming(
+        StreamBody<futures_util::stream::Pending<Result<http_body::Frame<Bytes>, std::io::Error>>>,
+    );
+
+    impl From<Bytes> for Streaming {
+        fn from(_: Bytes) -> Self {
+            unreachable!("a body that was not read is never rebuilt")
+        }
+    }
+
+    impl Body for Streaming {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Pin::new(&mut self.0).poll_frame(cx)
+        }
+        fn size_hint(&self) -> http_body::SizeHint {
+            http_body::SizeHint::with_exact(4)
+        }
+    }
+
+    #[test]
+    fn a_body_that_would_wait_is_left_untouched() {
+        let mut body = Streaming(StreamBody::new(futures_util::stream::pending()));
+        assert!(read_ready_body(&mut body, 1024).is_none());
+    }
+}

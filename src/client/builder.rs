@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Client, ClientInner};
-use crate::config::{Config, ConfigError, RetryPolicy, Secret};
+use crate::config::{redact_userinfo, Config, ConfigError, RetryPolicy, Secret};
 use crate::error::Error;
 
 /// Builder of [`Client`]. Start with [`Client::builder`].
@@ -36,7 +36,7 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
+            .field("base_url", &redact_userinfo(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "****"))
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
@@ -124,7 +124,10 @@ impl ClientBuilder {
             {
                 u
             }
-            _ => return Err(ConfigError::InvalidBaseUrl(trimmed.to_owned()).into()),
+            _ => {
+                let shown = redact_userinfo(trimmed).into_owned();
+                return Err(ConfigError::InvalidBaseUrl(shown).into());
+            }
         };
         let api_key = match &self.api_key {
             None => None,

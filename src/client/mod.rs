@@ -107,7 +107,10 @@ struct ClientInner {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base.as_str())
+            .field(
+                "base_url",
+                &crate::config::redact_userinfo(self.inner.base.as_str()),
+            )
             .field("api_key", &self.inner.api_key.as_ref().map(|_| "****"))
             .field("request_timeout", &self.inner.request_timeout)
             .field("retry", &self.retry)

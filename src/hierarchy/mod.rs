@@ -10,7 +10,7 @@
 //! | [`session(key)`](session), or any span with `humanloop.session = "…"` | a session; without one the trace is the session |
 //! | [`step(name)`](step), or any span with `humanloop.step = "…"` | a step, logged when first entered, patched when closed |
 //! | `humanloop.inputs.NAME = …` | a step input |
-//! | `humanloop.output` (recorded later with `span.record`, or [`record_output`]) | the step's output |
+//! | `humanloop.output` (recorded later with `span.record`, or [`record_output`], or `#[instrument(ret)]`) | the step's output |
 //! | `humanloop.error` or `error` (or `#[instrument(err)]`) | the step's error |
 //! | `humanloop.metadata.NAME = …` | metadata of the logs at and below this span (nearest wins) |
 //! | `humanloop.save = false` | do not store payloads of the logs at and below this span |

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::common::{
     set_latest, set_once, string_list, value_f64, value_i64, value_str, Block, ChoiceAcc,
-    ErrorObject, Int, List, Str, ToolAcc, MAX_ITEMS,
+    ErrorObject, Int, List, Str, Text, ToolAcc, MAX_ITEMS,
 };
 use super::{
     path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
@@ -219,9 +219,9 @@ struct ContentBlock<'a> {
     #[serde(borrow, rename = "type")]
     kind: Str<'a>,
     #[serde(borrow)]
-    text: Str<'a>,
+    text: Text<'a>,
     #[serde(borrow)]
-    thinking: Str<'a>,
+    thinking: Text<'a>,
     #[serde(borrow)]
     id: Str<'a>,
     #[serde(borrow)]
@@ -236,11 +236,11 @@ struct Delta<'a> {
     #[serde(borrow, rename = "type")]
     kind: Str<'a>,
     #[serde(borrow)]
-    text: Str<'a>,
+    text: Text<'a>,
     #[serde(borrow)]
-    partial_json: Str<'a>,
+    partial_json: Text<'a>,
     #[serde(borrow)]
-    thinking: Str<'a>,
+    thinking: Text<'a>,
     #[serde(borrow)]
     stop_reason: Str<'a>,
 }
@@ -310,19 +310,19 @@ impl AnthropicDecoder {
         match d.kind.as_deref() {
             Some("text_delta") => {
                 if let Some(Block::Text(t)) = self.block(index, || Block::Text(String::new())) {
-                    t.push_str(d.text.or_empty());
+                    d.text.append_to(t);
                 }
             }
             Some("thinking_delta") => {
                 let b = self.block(index, || Block::Reasoning(String::new()));
                 if let Some(Block::Reasoning(t)) = b {
-                    t.push_str(d.thinking.or_empty());
+                    d.thinking.append_to(t);
                 }
             }
             Some("input_json_delta") => {
                 let b = self.block(index, || Block::Tool(ToolAcc::default()));
                 if let Some(Block::Tool(t)) = b {
-                    t.arguments.push_str(d.partial_json.or_empty());
+                    d.partial_json.append_to(&mut t.arguments);
                 }
             }
             _ => {}
@@ -368,7 +368,7 @@ impl AnthropicDecoder {
                 if let Some(u) = &ev.usage {
                     self.usage(u);
                 }
-                for (i, cb) in ev.content.0.iter().enumerate() {
+                for (i, cb) in ev.content.iter().enumerate() {
                     self.start_block(Int(i64::try_from(i).ok()), cb);
                 }
             }
@@ -380,8 +380,8 @@ impl AnthropicDecoder {
 /// The output block a `content_block_start` (or a body's content block) opens.
 fn new_block(cb: &ContentBlock<'_>) -> Option<Block> {
     match cb.kind.as_deref()? {
-        "text" => Some(Block::Text(cb.text.or_empty().to_owned())),
-        "thinking" => Some(Block::Reasoning(cb.thinking.or_empty().to_owned())),
+        "text" => Some(Block::Text(cb.text.owned().unwrap_or_default())),
+        "thinking" => Some(Block::Reasoning(cb.thinking.owned().unwrap_or_default())),
         "tool_use" | "server_tool_use" => Some(Block::Tool(ToolAcc {
             id: cb.id.owned(),
             name: cb.name.owned().unwrap_or_default(),

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{Message, Part, ProviderError};
@@ -157,13 +158,37 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 
 /// A JSON array read leniently: `null` or any non-array is empty. Elements must still
 /// have the right shape (a wrong element fails the enclosing event, which is then
-/// skipped).
+/// skipped). The first element is stored inline: stream chunks carry one choice, one
+/// tool call or one part, and decoding them must not allocate.
 #[derive(Debug)]
-pub(crate) struct List<T>(pub Vec<T>);
+pub(crate) struct List<T> {
+    first: Option<T>,
+    rest: Vec<T>,
+}
 
 impl<T> Default for List<T> {
     fn default() -> Self {
-        List(Vec::new())
+        List {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl<T> List<T> {
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.first.iter().chain(self.rest.iter())
+    }
+}
+
+impl<T> IntoIterator for List<T> {
+    type Item = T;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<T>, std::vec::IntoIter<T>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
     }
 }
 
@@ -200,12 +225,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 d.deserialize_any(self)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
-                // Capped pre-allocation: a hostile size hint must not reserve gigabytes.
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
-                while let Some(x) = seq.next_element()? {
-                    out.push(x);
+                let mut out = List {
+                    first: seq.next_element()?,
+                    rest: Vec::new(),
+                };
+                if out.first.is_some() {
+                    while let Some(x) = seq.next_element()? {
+                        out.rest.push(x);
+                    }
                 }
-                Ok(List(out))
+                Ok(out)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
@@ -214,6 +243,116 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
+}
+
+/// A string appended to an output buffer straight from the JSON text: borrowed raw,
+/// unescaped into the buffer, so a delta costs no allocation even when it has escapes.
+/// Any other JSON type is absent.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Text<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Text(Some(<&'a RawValue>::deserialize(d)?)))
+    }
+}
+
+impl Text<'_> {
+    /// The JSON string's body (between the quotes, still escaped), if it is a string.
+    fn body(&self) -> Option<&str> {
+        self.0?.get().trim().strip_prefix('"')?.strip_suffix('"')
+    }
+
+    /// Whether this is a JSON string.
+    pub fn is_some(&self) -> bool {
+        self.body().is_some()
+    }
+
+    /// Appends the string to `out`; `false` when it is not a string.
+    pub fn append_to(&self, out: &mut String) -> bool {
+        match self.body() {
+            Some(b) => {
+                unescape_into(b, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The string, owned, if it is one.
+    pub fn owned(&self) -> Option<String> {
+        let mut s = String::new();
+        self.append_to(&mut s).then_some(s)
+    }
+}
+
+/// Appends the JSON string body `s` (validated by serde_json) to `out`, unescaped.
+fn unescape_into(s: &str, out: &mut String) {
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let esc = &rest[i + 1..];
+        let mut chars = esc.chars();
+        let consumed = match chars.next() {
+            Some('n') => {
+                out.push('\n');
+                1
+            }
+            Some('t') => {
+                out.push('\t');
+                1
+            }
+            Some('r') => {
+                out.push('\r');
+                1
+            }
+            Some('b') => {
+                out.push('\u{8}');
+                1
+            }
+            Some('f') => {
+                out.push('\u{c}');
+                1
+            }
+            Some('u') => {
+                let hi = esc.get(1..5).and_then(|h| u32::from_str_radix(h, 16).ok());
+                match hi {
+                    Some(hi @ 0xD800..=0xDBFF) => {
+                        let lo = esc
+                            .get(5..7)
+                            .filter(|p| *p == "\\u")
+                            .and_then(|_| esc.get(7..11))
+                            .and_then(|h| u32::from_str_radix(h, 16).ok())
+                            .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                        match lo {
+                            Some(lo) => {
+                                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                                out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                                11
+                            }
+                            None => {
+                                out.push('\u{FFFD}');
+                                5
+                            }
+                        }
+                    }
+                    Some(c) => {
+                        out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                        5
+                    }
+                    None => 1,
+                }
+            }
+            // `\"`, `\\`, `\/`, and anything else: the character itself.
+            Some(c) => {
+                out.push(c);
+                c.len_utf8()
+            }
+            None => 0,
+        };
+        rest = esc.get(consumed..).unwrap_or("");
+    }
+    out.push_str(rest);
 }
 
 /// Counts the elements of a JSON array without keeping them (embeddings' vectors).
@@ -348,6 +487,30 @@ impl ChoiceAcc {
             t.push_str(s);
         } else if self.blocks.len() < MAX_ITEMS {
             self.blocks.push(Block::Text(s.to_owned()));
+        }
+    }
+
+    /// Appends a JSON text to the last text block, or opens one.
+    pub fn append_text(&mut self, t: &Text<'_>) {
+        if let Some(Block::Text(s)) = self.blocks.last_mut() {
+            t.append_to(s);
+        } else if self.blocks.len() < MAX_ITEMS {
+            let mut s = String::new();
+            if t.append_to(&mut s) && !s.is_empty() {
+                self.blocks.push(Block::Text(s));
+            }
+        }
+    }
+
+    /// Appends a JSON text to the last reasoning block, or opens one.
+    pub fn append_reasoning(&mut self, t: &Text<'_>) {
+        if let Some(Block::Reasoning(s)) = self.blocks.last_mut() {
+            t.append_to(s);
+        } else if self.blocks.len() < MAX_ITEMS {
+            let mut s = String::new();
+            if t.append_to(&mut s) && !s.is_empty() {
+                self.blocks.push(Block::Reasoning(s));
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::common::{
-    set_latest, set_once, Block, Choices, ErrorObject, Int, List, Str, ToolAcc, MAX_CHOICES,
+    set_latest, set_once, Block, Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES,
     MAX_ITEMS,
 };
 use super::{
@@ -249,7 +249,7 @@ struct Content<'a> {
 #[serde(default)]
 struct GPart<'a> {
     #[serde(borrow)]
-    text: Str<'a>,
+    text: Text<'a>,
     thought: Option<bool>,
     #[serde(borrow, rename = "functionCall", alias = "function_call")]
     function_call: Option<FunctionCall<'a>>,
@@ -310,7 +310,7 @@ impl GeminiDecoder {
                 reasoning_output_tokens: u.thoughts_token_count.0,
             };
         }
-        for (pos, c) in chunk.candidates.0.iter().enumerate() {
+        for (pos, c) in chunk.candidates.iter().enumerate() {
             let index = match c.index.0 {
                 Some(_) => c.index.index(MAX_CHOICES),
                 None => Some(pos),
@@ -321,7 +321,7 @@ impl GeminiDecoder {
             set_latest(&mut acc.finish_reason, &c.finish_reason);
             let Some(content) = &c.content else { continue };
             set_once(&mut acc.role, &content.role);
-            for p in &content.parts.0 {
+            for p in content.parts.iter() {
                 if let Some(fc) = &p.function_call {
                     if acc.blocks.len() < MAX_ITEMS {
                         acc.blocks.push(Block::Tool(ToolAcc {
@@ -335,12 +335,10 @@ impl GeminiDecoder {
                             ),
                         }));
                     }
-                } else if let Some(t) = p.text.as_deref() {
-                    if p.thought == Some(true) {
-                        acc.push_reasoning(t);
-                    } else {
-                        acc.push_text(t);
-                    }
+                } else if p.thought == Some(true) {
+                    acc.append_reasoning(&p.text);
+                } else {
+                    acc.append_text(&p.text);
                 }
             }
         }
@@ -361,8 +359,8 @@ impl ResponseDecoder for GeminiDecoder {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') {
             // `streamGenerateContent` without `alt=sse`: a JSON array of chunks.
-            if let Ok(List(chunks)) = serde_json::from_slice::<List<Chunk<'_>>>(body) {
-                for c in &chunks {
+            if let Ok(chunks) = serde_json::from_slice::<List<Chunk<'_>>>(body) {
+                for c in chunks.iter() {
                     self.apply(c);
                 }
             }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::common::{
     normalise_role, set_latest, set_once, string_list, url_part, value_f64, value_i64, value_str,
-    Choices, ErrorObject, Int, List, Str, ToolAcc, MAX_CHOICES, MAX_ITEMS,
+    Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES, MAX_ITEMS,
 };
 use super::{
     path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
@@ -256,7 +256,7 @@ struct ChoiceChunk<'a> {
     finish_reason: Str<'a>,
     /// Legacy completions: the text of the choice.
     #[serde(borrow)]
-    text: Str<'a>,
+    text: Text<'a>,
 }
 
 #[derive(Deserialize, Default)]
@@ -265,13 +265,13 @@ struct Delta<'a> {
     #[serde(borrow)]
     role: Str<'a>,
     #[serde(borrow)]
-    content: Str<'a>,
+    content: Text<'a>,
     #[serde(borrow)]
-    refusal: Str<'a>,
+    refusal: Text<'a>,
     #[serde(borrow)]
-    reasoning_content: Str<'a>,
+    reasoning_content: Text<'a>,
     #[serde(borrow)]
-    reasoning: Str<'a>,
+    reasoning: Text<'a>,
     #[serde(borrow)]
     tool_calls: List<ToolCallChunk<'a>>,
     #[serde(borrow)]
@@ -294,7 +294,7 @@ struct FunctionChunk<'a> {
     #[serde(borrow)]
     name: Str<'a>,
     #[serde(borrow)]
-    arguments: Str<'a>,
+    arguments: Text<'a>,
 }
 
 /// OpenAI usage, Chat Completions and Responses spellings.
@@ -370,7 +370,7 @@ impl ChatDecoder {
         if let Some(e) = &chunk.error {
             self.error = Some(e.to_error());
         }
-        for (pos, c) in chunk.choices.0.into_iter().enumerate() {
+        for (pos, c) in chunk.choices.into_iter().enumerate() {
             let index = match c.index.0 {
                 Some(_) => c.index.index(MAX_CHOICES),
                 None => Some(pos),
@@ -380,21 +380,17 @@ impl ChatDecoder {
                 continue;
             };
             set_latest(&mut acc.finish_reason, &c.finish_reason);
-            if let Some(t) = c.text.as_deref() {
-                acc.push_text(t);
-            }
+            acc.append_text(&c.text);
             let Some(d) = c.message else { continue };
             set_once(&mut acc.role, &d.role);
-            if let Some(r) = d.reasoning_content.as_deref().or(d.reasoning.as_deref()) {
-                acc.push_reasoning(r);
+            if d.reasoning_content.is_some() {
+                acc.append_reasoning(&d.reasoning_content);
+            } else {
+                acc.append_reasoning(&d.reasoning);
             }
-            if let Some(t) = d.content.as_deref() {
-                acc.push_text(t);
-            }
-            if let Some(r) = d.refusal.as_deref() {
-                acc.refusal.push_str(r);
-            }
-            for (tpos, tc) in d.tool_calls.0.into_iter().enumerate() {
+            acc.append_text(&d.content);
+            d.refusal.append_to(&mut acc.refusal);
+            for (tpos, tc) in d.tool_calls.into_iter().enumerate() {
                 let slot = match tc.index.0 {
                     Some(_) => tc.index.index(MAX_ITEMS),
                     None => Some(tpos),
@@ -421,9 +417,7 @@ fn push_function(tool: &mut ToolAcc, f: &FunctionChunk<'_>) {
     if let (true, Some(n)) = (tool.name.is_empty(), f.name.as_deref()) {
         tool.name.push_str(n);
     }
-    if let Some(a) = f.arguments.as_deref() {
-        tool.arguments.push_str(a);
-    }
+    f.arguments.append_to(&mut tool.arguments);
 }
 
 impl ResponseDecoder for ChatDecoder {

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::common::{
     normalise_role, set_latest, set_once, url_part, value_f64, value_i64, value_str, Block,
-    ChoiceAcc, ErrorObject, Int, List, Str, ToolAcc, MAX_ITEMS,
+    ChoiceAcc, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_ITEMS,
 };
 use super::openai_chat::{request_arguments, Usage};
 use super::{
@@ -259,7 +259,7 @@ struct Event<'a> {
     #[serde(borrow)]
     item: Option<OutItem<'a>>,
     #[serde(borrow)]
-    delta: Str<'a>,
+    delta: Text<'a>,
     #[serde(borrow)]
     arguments: Str<'a>,
     /// `error` events carry `code` and `message` at the top level.
@@ -289,7 +289,7 @@ fn item_block(item: &OutItem<'_>) -> Option<Block> {
     match item.kind.as_deref()? {
         "message" => {
             let mut text = String::new();
-            for c in &item.content.0 {
+            for c in item.content.iter() {
                 text.push_str(c.text.as_deref().or(c.refusal.as_deref()).unwrap_or(""));
             }
             Some(Block::Text(text))
@@ -302,7 +302,7 @@ fn item_block(item: &OutItem<'_>) -> Option<Block> {
         })),
         "reasoning" => {
             let mut text = String::new();
-            for c in item.summary.0.iter().chain(&item.content.0) {
+            for c in item.summary.iter().chain(item.content.iter()) {
                 text.push_str(c.text.or_empty());
             }
             Some(Block::Reasoning(text))
@@ -339,9 +339,9 @@ impl ResponsesDecoder {
             set_latest(&mut self.incomplete_reason, &i.reason);
         }
         // The final response lists every item: take them when the deltas were missed.
-        if self.items.is_empty() && !r.output.0.is_empty() {
+        if self.items.is_empty() && !r.output.is_empty() {
             self.seen = true;
-            for item in &r.output.0 {
+            for item in r.output.iter() {
                 set_once(&mut self.role, &item.role);
                 if self.items.len() < MAX_ITEMS {
                     self.items.push(item_block(item).unwrap_or(Block::Other));
@@ -359,13 +359,13 @@ impl ResponsesDecoder {
                 if let Some(Block::Text(t)) =
                     self.slot(ev.output_index, || Block::Text(String::new()))
                 {
-                    t.push_str(ev.delta.or_empty());
+                    ev.delta.append_to(t);
                 }
             }
             "response.function_call_arguments.delta" => {
                 let b = self.slot(ev.output_index, || Block::Tool(ToolAcc::default()));
                 if let Some(Block::Tool(t)) = b {
-                    t.arguments.push_str(ev.delta.or_empty());
+                    ev.delta.append_to(&mut t.arguments);
                 }
             }
             "response.function_call_arguments.done" => {
@@ -378,7 +378,7 @@ impl ResponsesDecoder {
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 let b = self.slot(ev.output_index, || Block::Reasoning(String::new()));
                 if let Some(Block::Reasoning(t)) = b {
-                    t.push_str(ev.delta.or_empty());
+                    ev.delta.append_to(t);
                 }
             }
             "response.output_item.added" | "response.output_item.done" => {

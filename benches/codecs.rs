@@ -1,0 +1,201 @@
+//! Decoding throughput of each codec on its documented fixtures, next to parsing the
+//! same bytes into a `serde_json::Value` (the baseline a naive decoder would pay before
+//! even looking at the fields).
+//!
+//! Plain bodies are decoded with `on_body`; streams as their sequence of SSE events with
+//! `on_event`, `finish` included in both. Run:
+//! `cargo bench --bench codecs -- --warm-up-time 1 --measurement-time 2`.
+//!
+//! After criterion's groups, a second table measures the same pairs interleaved (codec
+//! and baseline alternate, best of many rounds), which keeps the ratio meaningful on a
+//! loaded machine where the two sides of a criterion group run under different load.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, Criterion, Throughput};
+use humanloop_tracing::provider::{
+    AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiEmbeddings, OpenAiResponses,
+    Operation,
+};
+
+fn fixture(path: &str) -> Vec<u8> {
+    let p = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// The `(event, data)` pairs of an SSE body; JSON events only (what both sides parse).
+fn sse_events(body: &[u8]) -> Vec<(Option<String>, Vec<u8>)> {
+    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let mut event = None;
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                event = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+        if data.starts_with('{') {
+            out.push((event, data.into_bytes()));
+        }
+    }
+    out
+}
+
+fn codecs(c: &mut Criterion) {
+    let req = LlmRequest::empty(Operation::Chat);
+    for case in cases() {
+        let bytes: usize = case.events.iter().map(|(_, d)| d.len()).sum();
+        let mut g = c.benchmark_group(case.name);
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function("codec", |b| b.iter(|| run_codec(&case, &req)));
+        g.bench_function("serde_json_value", |b| b.iter(|| run_value(&case)));
+        g.finish();
+    }
+}
+
+/// One benchmark case: a codec and its input, as a plain body or a stream of events.
+struct Case {
+    name: &'static str,
+    codec: &'static dyn Codec,
+    events: Vec<(Option<String>, Vec<u8>)>,
+    stream: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let body = |name, codec: &'static dyn Codec, file| Case {
+        name,
+        codec,
+        events: vec![(None, fixture(file))],
+        stream: false,
+    };
+    let stream = |name, codec: &'static dyn Codec, file| Case {
+        name,
+        codec,
+        events: sse_events(&fixture(file)),
+        stream: true,
+    };
+    vec![
+        body(
+            "openai_chat_body",
+            &OpenAiChat,
+            "openai/chat_tool_calls.json",
+        ),
+        stream(
+            "openai_chat_stream",
+            &OpenAiChat,
+            "openai/chat_stream_include_usage.sse",
+        ),
+        stream(
+            "openai_chat_stream_tools",
+            &OpenAiChat,
+            "openai/chat_stream_tool_call.sse",
+        ),
+        stream(
+            "openai_chat_stream_n2",
+            &OpenAiChat,
+            "openai/chat_stream_n2.sse",
+        ),
+        body(
+            "openai_responses_body",
+            &OpenAiResponses,
+            "openai/responses_basic.json",
+        ),
+        stream(
+            "openai_responses_stream",
+            &OpenAiResponses,
+            "openai/responses_stream_text.sse",
+        ),
+        body(
+            "openai_embeddings_body",
+            &OpenAiEmbeddings,
+            "openai/embeddings_basic.json",
+        ),
+        body(
+            "anthropic_body",
+            &AnthropicMessages,
+            "anthropic/message_tool_use.json",
+        ),
+        stream(
+            "anthropic_stream",
+            &AnthropicMessages,
+            "anthropic/stream_tool_use.sse",
+        ),
+        body(
+            "gemini_body",
+            &Gemini,
+            "gemini/generate_thinking_cached.json",
+        ),
+        stream("gemini_stream", &Gemini, "gemini/stream_alt_sse.sse"),
+        stream("azure_chat_stream", &OpenAiChat, "azure/chat_stream.sse"),
+    ]
+}
+
+fn run_codec(case: &Case, req: &LlmRequest) {
+    let mut d = case.codec.response_decoder(req);
+    for (event, data) in &case.events {
+        if case.stream {
+            d.on_event(event.as_deref(), black_box(data));
+        } else {
+            d.on_body(black_box(data));
+        }
+    }
+    black_box(d.finish());
+}
+
+fn run_value(case: &Case) {
+    for (_, data) in &case.events {
+        black_box(serde_json::from_slice::<serde_json::Value>(black_box(data)).ok());
+    }
+}
+
+/// Best time of `f` over a batch of `n` runs.
+fn batch(n: u32, f: &mut dyn FnMut()) -> Duration {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed() / n
+}
+
+fn interleaved_report() {
+    let req = LlmRequest::empty(Operation::Chat);
+    println!("\ninterleaved (best of 300 alternating rounds of 20 runs each):");
+    println!(
+        "{:<26} {:>6} {:>10} {:>10} {:>7}",
+        "case", "bytes", "codec", "Value", "ratio"
+    );
+    for case in cases() {
+        let bytes: usize = case.events.iter().map(|(_, d)| d.len()).sum();
+        let (mut c, mut v) = (Duration::MAX, Duration::MAX);
+        for _ in 0..300 {
+            c = c.min(batch(20, &mut || run_codec(&case, &req)));
+            v = v.min(batch(20, &mut || run_value(&case)));
+        }
+        println!(
+            "{:<26} {:>6} {:>8.2}us {:>8.2}us {:>6.2}x",
+            case.name,
+            bytes,
+            c.as_secs_f64() * 1e6,
+            v.as_secs_f64() * 1e6,
+            v.as_secs_f64() / c.as_secs_f64()
+        );
+    }
+}
+
+criterion_group!(benches, codecs);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--list" || a == "--test") {
+        interleaved_report();
+    }
+}

@@ -1,0 +1,16 @@
+//! `AnthropicMessages`: request, error, JSON body and SSE event decoding never panic.
+#![no_main]
+
+#[path = "codec_common.rs"]
+mod codec_common;
+
+use humanloop_tracing::provider::AnthropicMessages;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    codec_common::run(
+        &AnthropicMessages,
+        "https://api.anthropic.com/v1/messages",
+        data,
+    );
+});

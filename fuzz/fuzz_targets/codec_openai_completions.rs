@@ -1,0 +1,16 @@
+//! `OpenAiCompletions`: request, error, JSON body and SSE event decoding never panic.
+#![no_main]
+
+#[path = "codec_common.rs"]
+mod codec_common;
+
+use humanloop_tracing::provider::OpenAiCompletions;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    codec_common::run(
+        &OpenAiCompletions,
+        "https://api.openai.com/v1/completions",
+        data,
+    );
+});

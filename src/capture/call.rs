@@ -115,7 +115,10 @@ impl Call {
         if let Some(session) = &ctx.session_reference_id {
             span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
         }
-        let secrets = Secrets::from_head(head);
+        let mut secrets = Secrets::from_head(head);
+        if let Some(body) = &body {
+            secrets.add_from_body(body);
+        }
         if config.capture_content() && ctx.sampled && !span.is_disabled() {
             let max = config.max_content_attribute_bytes;
             let clean = |s: &mut String| log::clean(config, &secrets, s);

@@ -204,6 +204,14 @@ impl Call {
                     *events += 1;
                     feed_event(decoder, event, data);
                 });
+                // The protocol's end marker: finish now, so a caller that stops reading
+                // there and drops the body is not counted as cancelling the call.
+                let complete = decoder
+                    .as_ref()
+                    .is_some_and(|d| contain("codec", || d.is_complete()).unwrap_or(false));
+                if complete {
+                    self.finish(End::Complete);
+                }
             }
             Capture::Json(buf) => keep(buf, data, max, &mut self.truncated),
             Capture::Error(buf) => {

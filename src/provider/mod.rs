@@ -331,6 +331,13 @@ pub trait ResponseDecoder: Send {
     /// What was decoded so far. Called once, at the end of the call (also when the
     /// caller dropped the stream early: partial output must be returned).
     fn finish(&mut self) -> Generation;
+    /// Whether the protocol's own end marker arrived (`[DONE]`, `message_stop`,
+    /// `response.completed`, …). The call is then finished at once: clients commonly stop
+    /// reading at that marker and drop the body before the connection's end, which must
+    /// not count as a cancelled call. Default: only the end of the body ends the call.
+    fn is_complete(&self) -> bool {
+        false
+    }
 }
 
 /// One LLM API: detection, request decoding, response decoding.

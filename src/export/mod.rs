@@ -168,7 +168,8 @@ impl Waiter {
 pub(crate) struct Shared {
     records: mpsc::Sender<ExportRecord>,
     control: mpsc::UnboundedSender<Control>,
-    /// Wakes the worker early when a full batch is waiting (de-duplicated by `since_wake`).
+    /// Wakes the worker when records arrive after it drained the queue, and early when a
+    /// full batch is waiting (de-duplicated by `since_wake`).
     wake: Notify,
     since_wake: AtomicUsize,
     counters: Counters,
@@ -194,7 +195,10 @@ impl Shared {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        if self.since_wake.fetch_add(1, Ordering::AcqRel) + 1 == self.batch_size {
+        // Wake the worker for the first record since it last looked (it may be idle, waiting
+        // for nothing in particular, and must start this record's delay) and for a full batch.
+        let since = self.since_wake.fetch_add(1, Ordering::AcqRel) + 1;
+        if since == 1 || since == self.batch_size {
             self.wake.notify_one();
         }
         true

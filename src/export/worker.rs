@@ -92,6 +92,15 @@ pub(super) fn spawn(
     }
 }
 
+/// What ended a wait during a delivery.
+enum Event {
+    /// The delivery is over, or its deadline passed.
+    Done,
+    /// Time to spool what arrived.
+    Tick,
+    Control(Control),
+}
+
 /// How often records arriving during a delivery are spooled.
 const SPOOL_TICK: Duration = Duration::from_millis(10);
 
@@ -295,6 +304,7 @@ impl Worker {
         let mut failure: Option<String> = None;
         let deadline = self.closing.as_ref().map(|(d, _)| *d);
         let mut acked: Vec<u64> = Vec::new();
+        let mut later: Vec<Control> = Vec::new();
         {
             let shared = &*self.shared;
             let delivery = deliver(
@@ -308,41 +318,61 @@ impl Worker {
                 &mut acked,
             )
             .with_subscriber(Dispatch::none());
-            // With a spool, keep spooling what arrives while this delivery is in flight (an
-            // outage can keep it retrying for long), so that "accepted" soon means "on disk".
+            // While the delivery is in flight (an outage can keep it retrying for long): with
+            // a spool, keep spooling what arrives, so that "accepted" soon means "on disk";
+            // and take control messages, so that a shutdown's deadline also cuts this
+            // delivery short (the others are handled once it is over).
             let records = &mut self.records;
+            let control = &mut self.control;
             let spool = &mut self.spool;
             let buffer = &mut self.buffer;
             let warned = &mut self.warned_spool;
+            let later = &mut later;
             let delivery = async move {
                 let mut delivery = pin!(delivery);
-                if spool.is_none() {
-                    return delivery.await;
-                }
+                let mut cut = deadline;
                 loop {
-                    let mut tick = pin!(tokio::time::sleep(SPOOL_TICK));
-                    let done = poll_fn(|cx| {
+                    let far = Instant::now() + Duration::from_secs(3600);
+                    let tick_at = if spool.is_some() {
+                        Instant::now() + SPOOL_TICK
+                    } else {
+                        far
+                    };
+                    let mut tick = pin!(tokio::time::sleep_until(tick_at.into()));
+                    let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far).into()));
+                    let mut recv = pin!(control.recv());
+                    let event = poll_fn(|cx| {
                         if delivery.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(true);
+                            return Poll::Ready(Event::Done);
+                        }
+                        if cut_at.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Event::Done);
+                        }
+                        if let Poll::Ready(Some(msg)) = recv.as_mut().poll(cx) {
+                            return Poll::Ready(Event::Control(msg));
                         }
                         if tick.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(false);
+                            return Poll::Ready(Event::Tick);
                         }
                         Poll::Pending
                     })
                     .await;
-                    if done {
-                        return;
+                    match event {
+                        Event::Done => return,
+                        Event::Tick => drain_into(shared, records, spool, buffer, warned),
+                        Event::Control(msg) => {
+                            if let Control::Shutdown { deadline: d, .. } = &msg {
+                                cut = Some(cut.map_or(*d, |c| c.min(*d)));
+                            }
+                            later.push(msg);
+                        }
                     }
-                    drain_into(shared, records, spool, buffer, warned);
                 }
             };
-            match deadline {
-                Some(d) => {
-                    let _ = tokio::time::timeout_at(d.into(), delivery).await;
-                }
-                None => delivery.await,
-            }
+            delivery.await;
+        }
+        for msg in later {
+            self.on_control(msg);
         }
         if resolved < total {
             self.shared.counters.abandoned(total - resolved);

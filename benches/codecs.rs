@@ -5,10 +5,15 @@
 //! Plain bodies are decoded with `on_body`; streams as their sequence of SSE events with
 //! `on_event`, `finish` included in both. Run:
 //! `cargo bench --bench codecs -- --warm-up-time 1 --measurement-time 2`.
+//!
+//! After criterion's groups, a second table measures the same pairs interleaved (codec
+//! and baseline alternate, best of many rounds), which keeps the ratio meaningful on a
+//! loaded machine where the two sides of a criterion group run under different load.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiEmbeddings, OpenAiResponses,
     Operation,
@@ -43,113 +48,154 @@ fn sse_events(body: &[u8]) -> Vec<(Option<String>, Vec<u8>)> {
     out
 }
 
-fn bench_body(c: &mut Criterion, name: &str, codec: &dyn Codec, file: &str) {
-    let body = fixture(file);
-    let req = LlmRequest::empty(Operation::Chat);
-    let mut g = c.benchmark_group(name);
-    g.throughput(Throughput::Bytes(body.len() as u64));
-    g.bench_function("codec", |b| {
-        b.iter(|| {
-            let mut d = codec.response_decoder(&req);
-            d.on_body(black_box(&body));
-            black_box(d.finish())
-        })
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).ok()))
-    });
-    g.finish();
-}
-
-fn bench_stream(c: &mut Criterion, name: &str, codec: &dyn Codec, file: &str) {
-    let events = sse_events(&fixture(file));
-    let bytes: usize = events.iter().map(|(_, d)| d.len()).sum();
-    let req = LlmRequest::empty(Operation::Chat);
-    let mut g = c.benchmark_group(name);
-    g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("codec", |b| {
-        b.iter(|| {
-            let mut d = codec.response_decoder(&req);
-            for (event, data) in &events {
-                d.on_event(event.as_deref(), black_box(data));
-            }
-            black_box(d.finish())
-        })
-    });
-    g.bench_function("serde_json_value", |b| {
-        b.iter(|| {
-            for (_, data) in &events {
-                black_box(serde_json::from_slice::<serde_json::Value>(black_box(data)).ok());
-            }
-        })
-    });
-    g.finish();
-}
-
 fn codecs(c: &mut Criterion) {
-    bench_body(
-        c,
-        "openai_chat_body",
-        &OpenAiChat,
-        "openai/chat_tool_calls.json",
+    let req = LlmRequest::empty(Operation::Chat);
+    for case in cases() {
+        let bytes: usize = case.events.iter().map(|(_, d)| d.len()).sum();
+        let mut g = c.benchmark_group(case.name);
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function("codec", |b| b.iter(|| run_codec(&case, &req)));
+        g.bench_function("serde_json_value", |b| b.iter(|| run_value(&case)));
+        g.finish();
+    }
+}
+
+/// One benchmark case: a codec and its input, as a plain body or a stream of events.
+struct Case {
+    name: &'static str,
+    codec: &'static dyn Codec,
+    events: Vec<(Option<String>, Vec<u8>)>,
+    stream: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let body = |name, codec: &'static dyn Codec, file| Case {
+        name,
+        codec,
+        events: vec![(None, fixture(file))],
+        stream: false,
+    };
+    let stream = |name, codec: &'static dyn Codec, file| Case {
+        name,
+        codec,
+        events: sse_events(&fixture(file)),
+        stream: true,
+    };
+    vec![
+        body(
+            "openai_chat_body",
+            &OpenAiChat,
+            "openai/chat_tool_calls.json",
+        ),
+        stream(
+            "openai_chat_stream",
+            &OpenAiChat,
+            "openai/chat_stream_include_usage.sse",
+        ),
+        stream(
+            "openai_chat_stream_tools",
+            &OpenAiChat,
+            "openai/chat_stream_tool_call.sse",
+        ),
+        stream(
+            "openai_chat_stream_n2",
+            &OpenAiChat,
+            "openai/chat_stream_n2.sse",
+        ),
+        body(
+            "openai_responses_body",
+            &OpenAiResponses,
+            "openai/responses_basic.json",
+        ),
+        stream(
+            "openai_responses_stream",
+            &OpenAiResponses,
+            "openai/responses_stream_text.sse",
+        ),
+        body(
+            "openai_embeddings_body",
+            &OpenAiEmbeddings,
+            "openai/embeddings_basic.json",
+        ),
+        body(
+            "anthropic_body",
+            &AnthropicMessages,
+            "anthropic/message_tool_use.json",
+        ),
+        stream(
+            "anthropic_stream",
+            &AnthropicMessages,
+            "anthropic/stream_tool_use.sse",
+        ),
+        body(
+            "gemini_body",
+            &Gemini,
+            "gemini/generate_thinking_cached.json",
+        ),
+        stream("gemini_stream", &Gemini, "gemini/stream_alt_sse.sse"),
+        stream("azure_chat_stream", &OpenAiChat, "azure/chat_stream.sse"),
+    ]
+}
+
+fn run_codec(case: &Case, req: &LlmRequest) {
+    let mut d = case.codec.response_decoder(req);
+    for (event, data) in &case.events {
+        if case.stream {
+            d.on_event(event.as_deref(), black_box(data));
+        } else {
+            d.on_body(black_box(data));
+        }
+    }
+    black_box(d.finish());
+}
+
+fn run_value(case: &Case) {
+    for (_, data) in &case.events {
+        black_box(serde_json::from_slice::<serde_json::Value>(black_box(data)).ok());
+    }
+}
+
+/// Best time of `f` over a batch of `n` runs.
+fn batch(n: u32, f: &mut dyn FnMut()) -> Duration {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed() / n
+}
+
+fn interleaved_report() {
+    let req = LlmRequest::empty(Operation::Chat);
+    println!("\ninterleaved (best of 300 alternating rounds of 20 runs each):");
+    println!(
+        "{:<26} {:>6} {:>10} {:>10} {:>7}",
+        "case", "bytes", "codec", "Value", "ratio"
     );
-    bench_stream(
-        c,
-        "openai_chat_stream",
-        &OpenAiChat,
-        "openai/chat_stream_include_usage.sse",
-    );
-    bench_stream(
-        c,
-        "openai_chat_stream_tools",
-        &OpenAiChat,
-        "openai/chat_stream_tool_call.sse",
-    );
-    bench_stream(
-        c,
-        "openai_chat_stream_n2",
-        &OpenAiChat,
-        "openai/chat_stream_n2.sse",
-    );
-    bench_body(
-        c,
-        "openai_responses_body",
-        &OpenAiResponses,
-        "openai/responses_basic.json",
-    );
-    bench_stream(
-        c,
-        "openai_responses_stream",
-        &OpenAiResponses,
-        "openai/responses_stream_text.sse",
-    );
-    bench_body(
-        c,
-        "openai_embeddings_body",
-        &OpenAiEmbeddings,
-        "openai/embeddings_basic.json",
-    );
-    bench_body(
-        c,
-        "anthropic_body",
-        &AnthropicMessages,
-        "anthropic/message_tool_use.json",
-    );
-    bench_stream(
-        c,
-        "anthropic_stream",
-        &AnthropicMessages,
-        "anthropic/stream_tool_use.sse",
-    );
-    bench_body(
-        c,
-        "gemini_body",
-        &Gemini,
-        "gemini/generate_thinking_cached.json",
-    );
-    bench_stream(c, "gemini_stream", &Gemini, "gemini/stream_alt_sse.sse");
-    bench_stream(c, "azure_chat_stream", &OpenAiChat, "azure/chat_stream.sse");
+    for case in cases() {
+        let bytes: usize = case.events.iter().map(|(_, d)| d.len()).sum();
+        let (mut c, mut v) = (Duration::MAX, Duration::MAX);
+        for _ in 0..300 {
+            c = c.min(batch(20, &mut || run_codec(&case, &req)));
+            v = v.min(batch(20, &mut || run_value(&case)));
+        }
+        println!(
+            "{:<26} {:>6} {:>8.2}us {:>8.2}us {:>6.2}x",
+            case.name,
+            bytes,
+            c.as_secs_f64() * 1e6,
+            v.as_secs_f64() * 1e6,
+            v.as_secs_f64() / c.as_secs_f64()
+        );
+    }
 }
 
 criterion_group!(benches, codecs);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--list" || a == "--test") {
+        interleaved_report();
+    }
+}

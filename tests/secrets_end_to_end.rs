@@ -6,9 +6,16 @@
 //! * to the provider: `Authorization: Bearer`, `x-api-key`, `api-key`, `x-goog-api-key`,
 //!   a `?key=` query parameter (Gemini style), `"api_key"` in the JSON body, the message
 //!   text, and a `user:password@` URL (reqwest turns it into `Authorization: Basic`);
+//! * in the endpoint's own provider base URL (`ServerConfig::openai_base_url`), a
+//!   `user:password@`;
 //! * to the endpoint: `HUMANLOOP_API_KEY` (sent as `X-API-KEY`, the server configured with
 //!   it), a `user:password@` base URL, and `provider_api_keys` plus an `"api_key"` field in
-//!   the `completion-model-config` request (the endpoint forwards the former to the provider).
+//!   the `completion-model-config` requests, plain and streamed (the endpoint forwards the
+//!   former to the provider), one of them to a provider that refuses the key and quotes it
+//!   in its error (which the endpoint relays to the caller);
+//! * a Gemini `generateContent` call with the key in `?key=` and `x-goog-api-key`;
+//! * a provider call refused by a server that quotes both the header key and the body's
+//!   `"api_key"` in its error message (which the log's `error` records).
 //!
 //! Then every byte is searched: what left the process toward the endpoint and what came
 //! back (a recording TCP proxy in front of it), what reached an OTLP receiver (raw and
@@ -62,6 +69,8 @@ const K_BODY: &str = "sk-PLANT-body-6f1b85";
 const K_PROV_PASS: &str = "PLANT-provider-password-7a2c96";
 const K_CMC: &str = "sk-PLANT-provider-api-keys-8b3da7";
 const K_CMC_EXTRA: &str = "sk-PLANT-cmc-extra-api-key-9c4eb8";
+// The endpoint's own provider URL, with a password in it.
+const K_SRV_PASS: &str = "PLANT-server-provider-password-2f7be1";
 // The endpoint's own credentials.
 const HL_KEY: &str = "hl-PLANT-endpoint-key-0d5fc9";
 const HL_PASS: &str = "PLANT-endpoint-password-1e6ad0";
@@ -79,7 +88,7 @@ const PROVIDER_KEYS: [&str; 7] = [
 
 fn all_secrets() -> Vec<&'static str> {
     let mut v = PROVIDER_KEYS.to_vec();
-    v.extend([K_CMC, K_CMC_EXTRA, HL_KEY, HL_PASS]);
+    v.extend([K_CMC, K_CMC_EXTRA, K_SRV_PASS, HL_KEY, HL_PASS]);
     v
 }
 
@@ -269,6 +278,53 @@ async fn otlp_receiver() -> (SocketAddr, Otlp) {
     (addr, otlp)
 }
 
+// ---------------------------------------------------------------- more providers
+
+/// An OpenAI-compatible server refusing every key, quoting it in full in OpenAI's
+/// documented error shape (OpenAI itself masks the middle; a compatible server may not).
+async fn echoing_provider() -> SocketAddr {
+    async fn chat(headers: axum::http::HeaderMap, body: Bytes) -> (axum::http::StatusCode, String) {
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // A key given in the body is quoted too.
+        let in_body = serde_json::from_slice::<Value>(&body).unwrap_or_default()["api_key"]
+            .as_str()
+            .map(|k| format!(" (body: {k})"))
+            .unwrap_or_default();
+        let token = format!("{bearer}{in_body}");
+        let body = json!({"error": {
+            "message": format!("Incorrect API key provided: {token}. You can find your API key at https://platform.openai.com/account/api-keys."),
+            "type": "invalid_request_error", "param": null, "code": "invalid_api_key"
+        }});
+        (axum::http::StatusCode::UNAUTHORIZED, body.to_string())
+    }
+    let app = Router::new().route("/v1/chat/completions", post(chat));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Gemini's `generateContent`, answering the documented fixture.
+async fn gemini_provider() -> SocketAddr {
+    async fn generate() -> ([(&'static str, &'static str); 1], Vec<u8>) {
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/gemini/generate_basic.json"
+        ))
+        .unwrap();
+        ([("content-type", "application/json")], body)
+    }
+    let app = Router::new().route("/v1beta/models/{model}", post(generate));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
 // ---------------------------------------------------------------- log buffer
 
 #[derive(Clone)]
@@ -390,12 +446,15 @@ async fn scenario() {
         .unwrap();
     let (provider_proxy, provider_rec) = recording_proxy(provider_addr).await;
 
+    let echo = echoing_provider().await;
+    let gemini = gemini_provider().await;
+
     // The endpoint on a SQLite file, behind a recording proxy.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hl.db");
     let server_config = ServerConfig::with_db(&db)
         .api_key(HL_KEY)
-        .openai_base_url(format!("http://{provider_proxy}/v1"));
+        .openai_base_url(format!("http://srv-user:{K_SRV_PASS}@{provider_proxy}/v1"));
     let server_debug = format!("{server_config:?}");
     let endpoint = server::spawn(server_config, "127.0.0.1:0".parse().unwrap())
         .await
@@ -470,6 +529,28 @@ async fn scenario() {
         .await
         .unwrap();
     let config_id = created["id"].as_str().unwrap().to_owned();
+    // A config whose provider refuses (and quotes) the key it is given.
+    let created: Value = plain
+        .post(format!("{base_url}/model-configs"))
+        .header("X-API-KEY", HL_KEY)
+        .json(&json!({
+            "project": "quickstart",
+            "model": "gpt-4o-mini",
+            "provider": "openai",
+            "endpoint": "chat",
+            "name": "refused",
+            "other": {"base_url": format!("http://{echo}/v1")},
+            "chat_template": [{"role": "user", "content": "Hello {{city}}."}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused_id = created["id"].as_str().unwrap().to_owned();
 
     let taglines = async {
         let plan = llm.chat("Plan a three-day trip to Lisbon.").await.unwrap();
@@ -491,6 +572,45 @@ async fn scenario() {
             .await
             .unwrap();
         assert!(summary.contains("Lisbon"), "{summary}");
+
+        // Gemini style: the key in `?key=` and `x-goog-api-key`.
+        let gemini_url = format!(
+            "http://{gemini}/v1beta/models/gemini-2.0-flash:generateContent?key={K_QUERY}"
+        );
+        let answer: Value = async {
+            http.post(&gemini_url)
+                .header("x-goog-api-key", K_GOOG)
+                .json(&json!({
+                    "contents": [{"role": "user", "parts": [{"text": "Best time to visit Lisbon?"}]}],
+                    "api_key": K_BODY,
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        }
+        .instrument(step("ask-gemini"))
+        .await;
+        assert!(answer["candidates"].is_array(), "{answer}");
+
+        // A provider that refuses and quotes the keys of the header and of the body: the
+        // caller gets its answer untouched, the records get neither key.
+        let refused = http
+            .post(format!("http://{echo}/v1/chat/completions"))
+            .bearer_auth(K_BEARER)
+            .json(&json!({
+                "model": "gpt-4o-mini",
+                "api_key": K_BODY,
+                "messages": [{"role": "user", "content": "Is this key right?"}],
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+        let quoted = refused.text().await.unwrap();
+        assert!(quoted.contains(K_BEARER) && quoted.contains(K_BODY), "{quoted}");
 
         let mut inputs = JsonMap::new();
         inputs.insert("city".into(), json!("Lisbon"));
@@ -514,6 +634,35 @@ async fn scenario() {
             .unwrap();
         assert_eq!(response.data.len(), 2);
 
+        // The same through the streaming answer.
+        let samples = hl
+            .client()
+            .completion_model_config_stream(&request)
+            .instrument(step("stream-taglines"))
+            .await
+            .unwrap()
+            .collect_samples()
+            .await
+            .unwrap();
+        assert_eq!(samples.len(), 2);
+
+        // A provider that refuses the key and quotes it: the endpoint relays its error.
+        let refused = CompletionModelConfigRequest {
+            model_config_id: refused_id.clone(),
+            ..request.clone()
+        };
+        let refusal = hl
+            .client()
+            .completion_model_config(&refused)
+            .await
+            .expect_err("the provider refuses");
+        let shown = format!("{refusal:?}");
+        assert!(
+            shown.contains("invalid_api_key"),
+            "the provider's error is relayed: {shown}"
+        );
+        assert!(shown.contains("[REDACTED]"), "with the key masked: {shown}");
+
         // An error answer that carries the request's keys back? (An unknown config.)
         let unknown = CompletionModelConfigRequest {
             model_config_id: "config_does_not_exist".into(),
@@ -524,11 +673,13 @@ async fn scenario() {
             .completion_model_config(&unknown)
             .await
             .expect_err("an unknown model config is an error");
-        (response, err)
+        (response, err, refusal)
     }
     .instrument(session("trip-planner"))
     .await;
-    let (response, api_err) = taglines;
+    let (response, api_err, refusal) = taglines;
+    debugs.push(("a relayed provider refusal (Debug)", format!("{refusal:?}")));
+    debugs.push(("a relayed provider refusal (Display)", refusal.to_string()));
     debugs.push(("the completion response", format!("{response:?}")));
     debugs.push(("an API error (Debug)", format!("{api_err:?}")));
     debugs.push(("an API error (Display)", api_err.to_string()));
@@ -635,9 +786,16 @@ async fn scenario() {
         );
     }
     assert!(contains(&to_provider, &basic("demo-user", K_PROV_PASS)));
+    assert!(contains(&to_provider, &basic("srv-user", K_SRV_PASS)));
+    // …and none of the endpoint's credentials.
+    let hl_basic = basic("hl-user", HL_PASS);
+    assert_clean(
+        "the bytes toward the provider",
+        &to_provider,
+        &[HL_KEY, HL_PASS, &hl_basic],
+    );
 
     // ---- every byte toward the endpoint and back
-    let hl_basic = basic("hl-user", HL_PASS);
     let mut saw = (0, 0); // (requests with X-API-KEY, completion requests with keys)
     let mut endpoint_requests = 0;
     for (up, down) in endpoint_rec.connections() {
@@ -680,7 +838,7 @@ async fn scenario() {
         }
     }
     assert_eq!(saw.0, endpoint_requests, "every request carried X-API-KEY");
-    assert_eq!(saw.1, 2, "both completion requests went through the proxy");
+    assert_eq!(saw.1, 4, "the completion requests went through the proxy");
     assert!(endpoint_requests >= 5, "{endpoint_requests} requests");
 
     // ---- the endpoint's database: rows, then raw bytes

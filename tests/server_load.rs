@@ -2,7 +2,7 @@
 //! × 50 requests mixing valid single logs, nested logs, batches, retried duplicates (sent
 //! twice at once), PATCHes by reference, and bad bodies (not JSON, wrong types, an unknown
 //! parent, a batch with one bad item, oversize). Valid requests must all get a 2xx, bad ones
-//! a 4xx, never a 5xx; afterwards the database (read with plain SQLite) holds every
+//! their 4xx (413 when oversize, 422 otherwise), never a 5xx; afterwards the database (read with plain SQLite) holds every
 //! datapoint answered 2xx exactly once, under the id it was answered with, with its PATCHed
 //! output, and nothing from a rejected request.
 //!
@@ -88,12 +88,13 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
     // Single logs of this client so far: (reference, body, id).
     let mut singles: Vec<(String, Value, String)> = Vec::new();
 
-    // Send `body` (raw bytes) and classify the answer; `valid` says what is expected.
+    // Send and classify the answer; `expect` is the status of a bad request, `None` for a
+    // valid one (any 2xx).
     async fn send(
         t: &mut Tally,
         req: reqwest::RequestBuilder,
         what: &str,
-        valid: bool,
+        expect: Option<u16>,
     ) -> Option<Value> {
         t.requests += 1;
         let resp = match req.send().await {
@@ -111,10 +112,9 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
             400..=499 => t.client_errors += 1,
             _ => t.server_errors += 1,
         }
-        let expected = if valid {
-            (200..300).contains(&status)
-        } else {
-            (400..500).contains(&status)
+        let expected = match expect {
+            None => (200..300).contains(&status),
+            Some(code) => status == code,
         };
         if !expected {
             t.wrong.push(format!(
@@ -136,7 +136,7 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                     .then(|| singles.last().map(|s| s.0.clone()))
                     .flatten();
                 let body = log(&session, &reference, parent.as_deref());
-                if let Some(answer) = send(&mut t, post().json(&body), &reference, true).await {
+                if let Some(answer) = send(&mut t, post().json(&body), &reference, None).await {
                     let id = answer["id"].as_str().unwrap_or_default().to_owned();
                     t.stored
                         .insert((session.clone(), reference.clone()), id.clone());
@@ -148,7 +148,7 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                 let refs: Vec<String> = (0..4).map(|k| format!("b-{c}-{j}-{k}")).collect();
                 let body: Vec<Value> = refs.iter().map(|r| log(&session, r, None)).collect();
                 let what = format!("batch {j}");
-                if let Some(answer) = send(&mut t, post().json(&body), &what, true).await {
+                if let Some(answer) = send(&mut t, post().json(&body), &what, None).await {
                     let ids = answer.as_array().cloned().unwrap_or_default();
                     if ids.len() != refs.len() {
                         t.wrong.push(format!("{what}: {} answers", ids.len()));
@@ -170,8 +170,8 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                 let mut a = Tally::default();
                 let mut b = Tally::default();
                 let (x, y) = tokio::join!(
-                    send(&mut a, post().json(&body), &what, true),
-                    send(&mut b, post().json(&body), &what, true),
+                    send(&mut a, post().json(&body), &what, None),
+                    send(&mut b, post().json(&body), &what, None),
                 );
                 for answer in [x, y].into_iter().flatten() {
                     if answer["id"] != json!(id) {
@@ -200,7 +200,7 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                     .patch(url)
                     .json(&json!({"output": output, "duration": 0.25}));
                 let what = format!("patch of {reference}");
-                if send(&mut t, req, &what, true).await.is_some() {
+                if send(&mut t, req, &what, None).await.is_some() {
                     t.patched.insert((session.clone(), reference), output);
                 }
             }
@@ -209,7 +209,7 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                 let req = post()
                     .header("content-type", "application/json")
                     .body(format!("{{\"reference_id\": \"n-{c}-{j}\", oops"));
-                send(&mut t, req, "a non-JSON body", false).await;
+                send(&mut t, req, "a non-JSON body", Some(422)).await;
                 t.rejected.insert((session.clone(), format!("n-{c}-{j}")));
             }
             // Wrong types: alone, or as one bad item of a batch (all or nothing).
@@ -225,14 +225,14 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                     t.rejected.insert((session.clone(), ok.clone()));
                     post().json(&json!([log(&session, &ok, None), bad]))
                 };
-                send(&mut t, req, "wrong types", false).await;
+                send(&mut t, req, "wrong types", Some(422)).await;
                 t.rejected.insert((session.clone(), reference));
             }
             // A parent nobody logged.
             8 => {
                 let reference = format!("u-{c}-{j}");
                 let body = log(&session, &reference, Some(&format!("missing-{c}-{j}")));
-                send(&mut t, post().json(&body), "an unknown parent", false).await;
+                send(&mut t, post().json(&body), "an unknown parent", Some(422)).await;
                 t.rejected.insert((session.clone(), reference));
             }
             // Larger than the body limit.
@@ -240,7 +240,7 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
                 let reference = format!("o-{c}-{j}");
                 let mut body = log(&session, &reference, None);
                 body["output"] = json!("x".repeat(BODY_LIMIT + 1024));
-                send(&mut t, post().json(&body), "an oversize body", false).await;
+                send(&mut t, post().json(&body), "an oversize body", Some(413)).await;
                 t.rejected.insert((session.clone(), reference));
             }
         }

@@ -115,7 +115,10 @@ impl Call {
         if let Some(session) = &ctx.session_reference_id {
             span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
         }
-        let secrets = Secrets::from_head(head);
+        let mut secrets = Secrets::from_head(head);
+        if let Some(body) = &body {
+            secrets.add_from_body(body);
+        }
         if config.capture_content() && ctx.sampled && !span.is_disabled() {
             let max = config.max_content_attribute_bytes;
             let clean = |s: &mut String| log::clean(config, &secrets, s);
@@ -201,6 +204,14 @@ impl Call {
                     *events += 1;
                     feed_event(decoder, event, data);
                 });
+                // The protocol's end marker: finish now, so a caller that stops reading
+                // there and drops the body is not counted as cancelling the call.
+                let complete = decoder
+                    .as_ref()
+                    .is_some_and(|d| contain("codec", || d.is_complete()).unwrap_or(false));
+                if complete {
+                    self.finish(End::Complete);
+                }
             }
             Capture::Json(buf) => keep(buf, data, max, &mut self.truncated),
             Capture::Error(buf) => {

@@ -164,6 +164,27 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// Whether `body` holds a quoted secret key name (`"api_key"`, any case): one pass over the
+/// quotes, no allocation.
+fn names_secret_key(body: &[u8]) -> bool {
+    const LONGEST: usize = 13; // "authorization"
+    let mut rest = body;
+    while let Some(open) = rest.iter().position(|b| *b == b'"') {
+        rest = &rest[open + 1..];
+        let window = &rest[..rest.len().min(LONGEST + 1)];
+        if let Some(close) = window.iter().position(|b| *b == b'"') {
+            let name = &window[..close];
+            if SECRET_KEYS
+                .iter()
+                .any(|k| k.as_bytes().eq_ignore_ascii_case(name))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Headers that carry provider keys.
 const SECRET_HEADERS: [&str; 5] = [
     "authorization",
@@ -211,6 +232,43 @@ impl Secrets {
                 }
             }
         }
+        Secrets::finish(out)
+    }
+
+    /// Also the values of secret-named fields of a JSON request body (`"api_key": …`: some
+    /// servers take the key there), so that a provider quoting them back in an error is
+    /// scrubbed too. Bodies that name no such field (nearly all) are not parsed.
+    pub(crate) fn add_from_body(&mut self, body: &[u8]) {
+        if !names_secret_key(body) {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    for (k, v) in o {
+                        match v {
+                            serde_json::Value::String(s)
+                                if SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str()) =>
+                            {
+                                out.push(s.trim().to_owned());
+                            }
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = std::mem::take(&mut self.0);
+        walk(&v, &mut out);
+        *self = Secrets::finish(out);
+    }
+
+    fn finish(mut out: Vec<String>) -> Secrets {
         // Short values would scrub ordinary words; real keys are long.
         out.retain(|s| s.len() >= 8);
         out.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -282,5 +340,18 @@ mod tests {
     fn a_body_that_would_wait_is_left_untouched() {
         let mut body = Streaming(StreamBody::new(futures_util::stream::pending()));
         assert!(read_ready_body(&mut body, 1024).is_none());
+    }
+
+    #[test]
+    fn body_keys_are_secrets_too() {
+        let mut secrets = Secrets::default();
+        secrets.add_from_body(
+            br#"{"model": "m", "Api_Key": "sk-body-0123456789", "n": [{"key": "short"}]}"#,
+        );
+        let mut s = "bad key sk-body-0123456789; short".to_owned();
+        secrets.scrub(&mut s);
+        assert_eq!(s, "bad key [REDACTED]; short");
+        assert!(!names_secret_key(br#"{"model": "keys", "monkey": "x"}"#));
+        assert!(names_secret_key(br#"{"AUTHORIZATION": 1}"#));
     }
 }

@@ -16,6 +16,32 @@
 //!   request/reply messages to the worker with a deadline; their futures need no particular
 //!   runtime. Blocking variants exist for code outside async contexts.
 //!
+//! # Durable spool (opt-in)
+//!
+//! With [`ExportConfig::spool_dir`](crate::config::ExportConfig::spool_dir) (env
+//! `HUMANLOOP_SPOOL_DIR`) the worker appends every record it takes from the queue to an
+//! on-disk log in that directory (length-prefixed, CRC-32-checked `serde_json` frames in
+//! rotating segment files) and syncs it (`fdatasync`, once per round) **before the first
+//! send attempt** of those records; it keeps spooling what arrives while a delivery is
+//! retrying. A record leaves the spool (a tombstone frame; fully resolved oldest segments are
+//! deleted) once it is resolved: acknowledged by the endpoint, refused by it, or out of
+//! retries (those are counted in `failed`, as without a spool). On start, the exporter
+//! replays what a previous process left, in the order it was accepted (causal order is then
+//! applied as usual), before anything new.
+//!
+//! Guarantee and trade-off: the disk write happens on the worker thread, never on the
+//! caller's path, so "durably accepted" means "spooled by the worker"
+//! ([`ExportStats::spooled`] counts those). A crash loses at most the records still in the
+//! in-memory queue (submitted within the last few milliseconds), never a spooled one.
+//! Delivery is at-least-once: a crash between the endpoint's acknowledgement and the
+//! tombstone (or a power cut losing an unsynced tombstone) sends the record again under the
+//! same `reference_id`. Records a shutdown deadline abandons stay spooled for the next
+//! start. Past [`spool_max_bytes`](crate::config::ExportConfig::spool_max_bytes) new records
+//! are dropped and counted in `dropped` (the caller is never blocked). A truncated or
+//! corrupt segment is recovered up to its last good record, with a warning. Deferred
+//! records (finished LLM calls) are built before they are spooled, so the spool holds
+//! plain logs. Use one spool directory per process.
+//!
 //! ```
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
@@ -29,6 +55,7 @@
 //! ```
 
 mod order;
+mod spool;
 mod stats;
 mod worker;
 
@@ -73,6 +100,9 @@ pub struct ExportStats {
     pub dropped: u64,
     /// Records the endpoint rejected for good, or that ran out of retries.
     pub failed: u64,
+    /// Records written (and synced) to the durable spool, cumulative; 0 without a spool.
+    /// Records replayed from a previous process's spool are not counted again.
+    pub spooled: u64,
 }
 
 /// Errors of flush and shutdown.
@@ -138,7 +168,8 @@ impl Waiter {
 pub(crate) struct Shared {
     records: mpsc::Sender<ExportRecord>,
     control: mpsc::UnboundedSender<Control>,
-    /// Wakes the worker early when a full batch is waiting (de-duplicated by `since_wake`).
+    /// Wakes the worker when records arrive after it drained the queue, and early when a
+    /// full batch is waiting (de-duplicated by `since_wake`).
     wake: Notify,
     since_wake: AtomicUsize,
     counters: Counters,
@@ -164,7 +195,10 @@ impl Shared {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        if self.since_wake.fetch_add(1, Ordering::AcqRel) + 1 == self.batch_size {
+        // Wake the worker for the first record since it last looked (it may be idle, waiting
+        // for nothing in particular, and must start this record's delay) and for a full batch.
+        let since = self.since_wake.fetch_add(1, Ordering::AcqRel) + 1;
+        if since == 1 || since == self.batch_size {
             self.wake.notify_one();
         }
         true

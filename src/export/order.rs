@@ -27,6 +27,8 @@ struct Slot {
     entry: Entry,
     seq: u64,
     arrived: Instant,
+    /// Its id in the durable spool, if it was spooled.
+    spool: Option<u64>,
 }
 
 /// One round's worth of requests: creates go together in one `POST /logs`, then the updates.
@@ -34,6 +36,10 @@ struct Slot {
 pub(crate) struct Batch {
     pub(crate) creates: Vec<LogRequest>,
     pub(crate) updates: Vec<(String, UpdateLogRequest)>,
+    /// Spool ids of the creates (those that were spooled).
+    pub(crate) create_spool: Vec<u64>,
+    /// Spool id of each update, in the order of `updates`.
+    pub(crate) update_spool: Vec<Option<u64>>,
 }
 
 impl Batch {
@@ -59,8 +65,8 @@ pub(crate) struct Buffer {
 }
 
 impl Buffer {
-    /// Add a record; returns its sequence number.
-    pub(crate) fn push(&mut self, entry: Entry, now: Instant) -> u64 {
+    /// Add a record (with its spool id, if spooled); returns its sequence number.
+    pub(crate) fn push(&mut self, entry: Entry, now: Instant, spool: Option<u64>) -> u64 {
         if let Entry::Create(log) = &entry {
             if let Some(r) = &log.reference_id {
                 *self.pending.entry(r.clone()).or_insert(0) += 1;
@@ -72,6 +78,7 @@ impl Buffer {
             entry,
             seq,
             arrived: now,
+            spool,
         });
         seq
     }
@@ -126,11 +133,17 @@ impl Buffer {
             }
             min_seq = Some(min_seq.map_or(slot.seq, |m| m.min(slot.seq)));
             match slot.entry {
-                Entry::Create(log) => batch.creates.push(*log),
+                Entry::Create(log) => {
+                    batch.creates.push(*log);
+                    batch.create_spool.extend(slot.spool);
+                }
                 Entry::Update {
                     reference_id,
                     update,
-                } => batch.updates.push((reference_id, update)),
+                } => {
+                    batch.updates.push((reference_id, update));
+                    batch.update_spool.push(slot.spool);
+                }
             }
         }
         self.slots = keep;
@@ -197,11 +210,11 @@ mod tests {
     fn child_waits_for_parent_and_update_for_create() {
         let now = Instant::now();
         let mut buf = Buffer::default();
-        buf.push(create("a", None), now);
-        buf.push(create("b", Some("a")), now);
-        buf.push(create("c", Some("b")), now);
-        buf.push(update("a"), now);
-        buf.push(create("x", Some("remote")), now);
+        buf.push(create("a", None), now, None);
+        buf.push(create("b", Some("a")), now, None);
+        buf.push(create("c", Some("b")), now, None);
+        buf.push(update("a"), now, None);
+        buf.push(create("x", Some("remote")), now, None);
 
         let b1 = buf.take_ready(10);
         assert_eq!(refs(&b1), ["a", "x"]);
@@ -229,7 +242,7 @@ mod tests {
         let now = Instant::now();
         let mut buf = Buffer::default();
         for i in 0..5 {
-            buf.push(create(&i.to_string(), None), now);
+            buf.push(create(&i.to_string(), None), now, None);
         }
         assert_eq!(buf.take_ready(2).creates.len(), 2);
         assert_eq!(buf.len(), 3);

@@ -13,6 +13,7 @@ pub(crate) struct Counters {
     pub(crate) retried: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
+    pub(crate) spooled: AtomicU64,
     /// Set once the first overflow has been warned about.
     overflow_warned: AtomicBool,
 }
@@ -64,6 +65,16 @@ impl Counters {
         self.release(n);
     }
 
+    /// Records replayed from the spool join the queue (bounded by the spool's cap, not by
+    /// the queue's: they were accepted by an earlier process).
+    pub(crate) fn replayed(&self, n: u64) {
+        self.queued.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub(crate) fn spooled(&self, n: u64) {
+        self.spooled.fetch_add(n, Ordering::Release);
+    }
+
     pub(crate) fn retried(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);
     }
@@ -75,6 +86,7 @@ impl Counters {
             retried: self.retried.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            spooled: self.spooled.load(Ordering::Acquire),
         }
     }
 }

@@ -12,6 +12,7 @@ use tracing::instrument::WithSubscriber;
 use tracing::Dispatch;
 
 use super::order::{Batch, Buffer, Entry};
+use super::spool::{NotSpooled, Spool};
 use super::stats::Counters;
 use super::{Control, ExportError, ExportRecord, Shared, Waiter};
 use crate::client::Client;
@@ -47,6 +48,26 @@ pub(super) fn spawn(
                     None
                 }
             };
+            let mut buffer = Buffer::default();
+            let spool = config.export().spool_dir.as_ref().and_then(|dir| {
+                match Spool::open(dir, config.export().spool_max_bytes) {
+                    Ok((spool, replay)) => {
+                        if !replay.is_empty() {
+                            tracing::info!(target: "humanloop_tracing", records = replay.len(), dir = %dir.display(), "replaying logs left in the spool by a previous process");
+                        }
+                        shared.counters.replayed(replay.len() as u64);
+                        let now = Instant::now();
+                        for (id, entry) in replay {
+                            buffer.push(entry, now, Some(id));
+                        }
+                        Some(spool)
+                    }
+                    Err(error) => {
+                        tracing::error!(target: "humanloop_tracing", %error, dir = %dir.display(), "log spool could not be opened; logs are kept in memory only");
+                        None
+                    }
+                }
+            });
             let worker = Worker {
                 retry: config.retry().clone(),
                 batch_size: config.export().max_batch_size.max(1),
@@ -56,7 +77,9 @@ pub(super) fn spawn(
                 shared,
                 records,
                 control,
-                buffer: Buffer::default(),
+                buffer,
+                spool,
+                warned_spool: false,
                 flushes: Vec::new(),
                 closing: None,
                 abandoned: 0,
@@ -69,6 +92,18 @@ pub(super) fn spawn(
     }
 }
 
+/// What ended a wait during a delivery.
+enum Event {
+    /// The delivery is over, or its deadline passed.
+    Done,
+    /// Time to spool what arrived.
+    Tick,
+    Control(Control),
+}
+
+/// How often records arriving during a delivery are spooled.
+const SPOOL_TICK: Duration = Duration::from_millis(10);
+
 struct Worker {
     retry: RetryPolicy,
     batch_size: usize,
@@ -79,6 +114,9 @@ struct Worker {
     records: mpsc::Receiver<ExportRecord>,
     control: mpsc::UnboundedReceiver<Control>,
     buffer: Buffer,
+    /// The durable spool, when configured.
+    spool: Option<Spool>,
+    warned_spool: bool,
     /// Flush waiters with the sequence number below which everything must be resolved.
     flushes: Vec<(u64, Waiter)>,
     /// Shutdown in progress: its deadline and who to answer.
@@ -172,30 +210,17 @@ impl Worker {
     }
 
     fn drain_records(&mut self) {
-        self.shared.since_wake.store(0, Ordering::Release);
-        while let Ok(record) = self.records.try_recv() {
-            let now = Instant::now();
-            let entry = match record {
-                ExportRecord::Create(log) => Entry::Create(log),
-                ExportRecord::Update {
-                    reference_id,
-                    update,
-                } => Entry::Update {
-                    reference_id,
-                    update,
-                },
-                ExportRecord::Deferred(build) => {
-                    match crate::hooks::contain("log builder", build).flatten() {
-                        Some(log) => Entry::Create(Box::new(log)),
-                        None => {
-                            self.shared.counters.release(1);
-                            continue;
-                        }
-                    }
-                }
-            };
-            self.buffer.push(entry, now);
-        }
+        drain_into(
+            &self.shared,
+            &mut self.records,
+            &mut self.spool,
+            &mut self.buffer,
+            &mut self.warned_spool,
+        );
+    }
+
+    fn warn_spool(&mut self, message: String) {
+        warn_spool(&mut self.warned_spool, message);
     }
 
     fn on_control(&mut self, msg: Control) {
@@ -278,23 +303,76 @@ impl Worker {
         let mut resolved = 0u64;
         let mut failure: Option<String> = None;
         let deadline = self.closing.as_ref().map(|(d, _)| *d);
+        let mut acked: Vec<u64> = Vec::new();
+        let mut later: Vec<Control> = Vec::new();
         {
+            let shared = &*self.shared;
             let delivery = deliver(
                 self.client.as_ref(),
                 &self.retry,
-                &self.shared.counters,
+                &shared.counters,
                 self.request_timeout,
                 &batch,
                 &mut resolved,
                 &mut failure,
+                &mut acked,
             )
             .with_subscriber(Dispatch::none());
-            match deadline {
-                Some(d) => {
-                    let _ = tokio::time::timeout_at(d.into(), delivery).await;
+            // While the delivery is in flight (an outage can keep it retrying for long): with
+            // a spool, keep spooling what arrives, so that "accepted" soon means "on disk";
+            // and take control messages, so that a shutdown's deadline also cuts this
+            // delivery short (the others are handled once it is over).
+            let records = &mut self.records;
+            let control = &mut self.control;
+            let spool = &mut self.spool;
+            let buffer = &mut self.buffer;
+            let warned = &mut self.warned_spool;
+            let later = &mut later;
+            let delivery = async move {
+                let mut delivery = pin!(delivery);
+                let mut cut = deadline;
+                loop {
+                    let far = Instant::now() + Duration::from_secs(3600);
+                    let tick_at = if spool.is_some() {
+                        Instant::now() + SPOOL_TICK
+                    } else {
+                        far
+                    };
+                    let mut tick = pin!(tokio::time::sleep_until(tick_at.into()));
+                    let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far).into()));
+                    let mut recv = pin!(control.recv());
+                    let event = poll_fn(|cx| {
+                        if delivery.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Event::Done);
+                        }
+                        if cut_at.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Event::Done);
+                        }
+                        if let Poll::Ready(Some(msg)) = recv.as_mut().poll(cx) {
+                            return Poll::Ready(Event::Control(msg));
+                        }
+                        if tick.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Event::Tick);
+                        }
+                        Poll::Pending
+                    })
+                    .await;
+                    match event {
+                        Event::Done => return,
+                        Event::Tick => drain_into(shared, records, spool, buffer, warned),
+                        Event::Control(msg) => {
+                            if let Control::Shutdown { deadline: d, .. } = &msg {
+                                cut = Some(cut.map_or(*d, |c| c.min(*d)));
+                            }
+                            later.push(msg);
+                        }
+                    }
                 }
-                None => delivery.await,
-            }
+            };
+            delivery.await;
+        }
+        for msg in later {
+            self.on_control(msg);
         }
         if resolved < total {
             self.shared.counters.abandoned(total - resolved);
@@ -306,8 +384,85 @@ impl Worker {
                 tracing::warn!(target: "humanloop_tracing", %error, "logs could not be delivered (counted in stats().failed; further failures are not logged)");
             }
         }
+        if let Some(spool) = self.spool.as_mut() {
+            if let Err(error) = spool.ack(&acked) {
+                self.warn_spool(format!("log spool acknowledgement failed ({error})"));
+            }
+        }
         self.buffer.resolve_creates(&batch.creates);
         self.buffer.batch_done();
+    }
+}
+
+/// Take in what was submitted: build deferred records (off the caller's path), append them
+/// to the spool if there is one (one sync per round, before their first send attempt), and
+/// buffer them.
+fn drain_into(
+    shared: &Shared,
+    records: &mut mpsc::Receiver<ExportRecord>,
+    spool: &mut Option<Spool>,
+    buffer: &mut Buffer,
+    warned_spool: &mut bool,
+) {
+    shared.since_wake.store(0, Ordering::Release);
+    let mut spooled = 0u64;
+    while let Ok(record) = records.try_recv() {
+        let now = Instant::now();
+        let entry = match record {
+            ExportRecord::Create(log) => Entry::Create(log),
+            ExportRecord::Update {
+                reference_id,
+                update,
+            } => Entry::Update {
+                reference_id,
+                update,
+            },
+            ExportRecord::Deferred(build) => {
+                match crate::hooks::contain("log builder", build).flatten() {
+                    Some(log) => Entry::Create(Box::new(log)),
+                    None => {
+                        shared.counters.release(1);
+                        continue;
+                    }
+                }
+            }
+        };
+        let id = match spool.as_mut().map(|s| s.append(&entry)) {
+            None => None,
+            Some(Ok(id)) => {
+                spooled += 1;
+                Some(id)
+            }
+            Some(Err(NotSpooled::Full)) => {
+                shared.counters.abandoned(1);
+                warn_spool(warned_spool, "log spool is full (spool_max_bytes); records are being dropped and counted in stats().dropped".into());
+                continue;
+            }
+            Some(Err(NotSpooled::Io(error))) => {
+                warn_spool(
+                    warned_spool,
+                    format!("log spool write failed ({error}); records are kept in memory only"),
+                );
+                None
+            }
+        };
+        buffer.push(entry, now, id);
+    }
+    // One sync per round, before the first send attempt of these records.
+    if let Some(spool) = spool.as_mut() {
+        match spool.commit() {
+            Ok(()) => shared.counters.spooled(spooled),
+            Err(error) => {
+                warn_spool(warned_spool, format!("log spool sync failed ({error})"));
+            }
+        }
+    }
+}
+
+fn warn_spool(warned: &mut bool, message: String) {
+    if !*warned {
+        *warned = true;
+        tracing::warn!(target: "humanloop_tracing", "{message} (further spool problems are not logged)");
     }
 }
 
@@ -319,7 +474,9 @@ fn undelivered(counters: &Counters) -> Result<(), ExportError> {
 }
 
 /// Send the creates in one request, then each update; counts outcomes as it goes so that
-/// an abandoned delivery knows what is left.
+/// an abandoned delivery knows what is left, and collects the spool ids of the records
+/// resolved (sent, refused, or out of retries) so that they leave the spool.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     client: Option<&Client>,
     policy: &RetryPolicy,
@@ -328,8 +485,11 @@ async fn deliver(
     batch: &Batch,
     resolved: &mut u64,
     failure: &mut Option<String>,
+    acked: &mut Vec<u64>,
 ) {
     let Some(client) = client else {
+        acked.extend(&batch.create_spool);
+        acked.extend(batch.update_spool.iter().flatten());
         counters.failed(batch.len() as u64);
         *resolved = batch.len() as u64;
         *failure = Some("no endpoint client".into());
@@ -349,8 +509,9 @@ async fn deliver(
             }
         }
         *resolved += n;
+        acked.extend(&batch.create_spool);
     }
-    for (reference_id, update) in &batch.updates {
+    for ((reference_id, update), spool_id) in batch.updates.iter().zip(&batch.update_spool) {
         match with_retry(policy, counters, timeout, || {
             client.update_log_by_reference(reference_id, update)
         })
@@ -363,6 +524,7 @@ async fn deliver(
             }
         }
         *resolved += 1;
+        acked.extend(spool_id);
     }
 }
 

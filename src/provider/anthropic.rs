@@ -267,6 +267,8 @@ pub struct AnthropicDecoder {
     cache_read: Option<i64>,
     cache_creation: Option<i64>,
     error: Option<ProviderError>,
+    /// `message_stop` (or a stream `error`) arrived.
+    done: bool,
 }
 
 impl AnthropicDecoder {
@@ -333,6 +335,7 @@ impl AnthropicDecoder {
         if let Some(e) = &ev.error {
             self.error = Some(e.to_error());
         }
+        self.done |= matches!(ev.kind.as_deref(), Some("message_stop" | "error"));
         match ev.kind.as_deref() {
             Some("message_start") => {
                 if let Some(m) = &ev.message {
@@ -434,5 +437,9 @@ impl ResponseDecoder for AnthropicDecoder {
             error: this.error,
             embeddings: None,
         }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done
     }
 }

@@ -9,6 +9,39 @@
 //! Everything here is best effort and never fails: a body that is not what the codec
 //! expects yields empty fields, never an error or a panic, because the caller's request
 //! must pass through untouched whatever it contains.
+//!
+//! # Built-in codecs
+//! | codec | recognises (`POST`) | operation | provider name |
+//! |---|---|---|---|
+//! | [`OpenAiChat`] | `…/chat/completions` on any host | `chat` | host table, `azure.ai.openai` for `/openai/deployments/…`, else `openai` |
+//! | [`OpenAiResponses`] | `…/responses` | `chat` | same |
+//! | [`OpenAiCompletions`] | `…/completions` (not chat) | `text_completion` | same |
+//! | [`OpenAiEmbeddings`] | `…/embeddings` | `embeddings` | same |
+//! | [`AnthropicMessages`] | `…/v1/messages` | `chat` | host table, else `anthropic` |
+//! | [`Gemini`] | `…/models/{model}:generateContent` / `:streamGenerateContent` | `generate_content` | `gcp.vertex_ai` on `*aiplatform.googleapis.com`, else `gcp.gemini` |
+//!
+//! The host table is [`hosts::BUILTIN_HOSTS`]; [`Registry::add_host`] entries win over
+//! it, and [`Registry::add_codec`] puts a user codec before the built-in ones.
+//!
+//! # Decoding on the hot path
+//! Responses are decoded into borrowed, typed structs (`#[serde(borrow)]`, unknown fields
+//! skipped without allocating); stream deltas are unescaped straight into the output
+//! buffers, and lists keep their first element inline, so an event costs no allocation
+//! beyond the buffers' growth (`tests/codec_allocations.rs` counts them). Wrong JSON
+//! types, huge numbers and truncated input read as absent; choice indexes are capped at
+//! [`MAX_CHOICES`], tool calls and content blocks at [`MAX_ITEMS`].
+//!
+//! ```
+//! use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation};
+//!
+//! let mut d = OpenAiChat.response_decoder(&LlmRequest::empty(Operation::Chat));
+//! d.on_event(None, br#"{"id":"c1","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hel"}}]}"#);
+//! d.on_event(None, br#"{"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#);
+//! d.on_event(None, b"[DONE]");
+//! let g = d.finish();
+//! assert_eq!(g.choices[0].joined_text(), "Hello");
+//! assert_eq!(g.finish_reasons(), ["stop"]);
+//! ```
 
 // Some helpers are used only by codecs still being written.
 pub mod anthropic;
@@ -298,6 +331,13 @@ pub trait ResponseDecoder: Send {
     /// What was decoded so far. Called once, at the end of the call (also when the
     /// caller dropped the stream early: partial output must be returned).
     fn finish(&mut self) -> Generation;
+    /// Whether the protocol's own end marker arrived (`[DONE]`, `message_stop`,
+    /// `response.completed`, …). The call is then finished at once: clients commonly stop
+    /// reading at that marker and drop the body before the connection's end, which must
+    /// not count as a cancelled call. Default: only the end of the body ends the call.
+    fn is_complete(&self) -> bool {
+        false
+    }
 }
 
 /// One LLM API: detection, request decoding, response decoding.

@@ -354,6 +354,8 @@ pub struct ChatDecoder {
     choices: Choices,
     usage: TokenUsage,
     error: Option<ProviderError>,
+    /// `data: [DONE]` arrived.
+    done: bool,
 }
 
 impl ChatDecoder {
@@ -423,6 +425,7 @@ fn push_function(tool: &mut ToolAcc, f: &FunctionChunk<'_>) {
 impl ResponseDecoder for ChatDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
         if !super::common::looks_like_object(data) {
+            self.done |= data.trim_ascii() == b"[DONE]";
             return;
         }
         if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
@@ -444,5 +447,9 @@ impl ResponseDecoder for ChatDecoder {
             error: this.error,
             embeddings: None,
         }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done
     }
 }

@@ -282,6 +282,8 @@ pub struct ResponsesDecoder {
     seen: bool,
     usage: TokenUsage,
     error: Option<ProviderError>,
+    /// A terminal event (`response.completed`, `.incomplete`, `.failed`, `error`) arrived.
+    done: bool,
 }
 
 /// The block an output item becomes (`None`: not output, e.g. a web search call).
@@ -354,6 +356,10 @@ impl ResponsesDecoder {
         let Some(kind) = ev.kind.as_deref() else {
             return;
         };
+        self.done |= matches!(
+            kind,
+            "response.completed" | "response.incomplete" | "response.failed" | "error"
+        );
         match kind {
             "response.output_text.delta" | "response.refusal.delta" => {
                 if let Some(Block::Text(t)) =
@@ -456,5 +462,9 @@ impl ResponseDecoder for ResponsesDecoder {
             error: this.error,
             embeddings: None,
         }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done
     }
 }

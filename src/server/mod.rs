@@ -115,10 +115,15 @@ impl fmt::Debug for ServerConfig {
             )
             .field("body_limit", &self.body_limit)
             .field("max_samples", &self.max_samples)
-            .field("openai_base_url", &self.openai_base_url)
-            .field("anthropic_base_url", &self.anthropic_base_url)
+            // A base URL may carry `user:password@`.
+            .field("openai_base_url", &shown_url(&self.openai_base_url))
+            .field("anthropic_base_url", &shown_url(&self.anthropic_base_url))
             .finish()
     }
+}
+
+fn shown_url(url: &Option<String>) -> Option<std::borrow::Cow<'_, str>> {
+    url.as_deref().map(crate::config::redact_userinfo)
 }
 
 impl ServerConfig {

@@ -122,6 +122,16 @@ pub(crate) enum Provider {
     },
 }
 
+impl Provider {
+    /// The key this request is made with, if any.
+    fn key(&self) -> Option<&str> {
+        match self {
+            Provider::Mock => None,
+            Provider::OpenAi { key, .. } | Provider::Anthropic { key, .. } => key.as_deref(),
+        }
+    }
+}
+
 impl Providers {
     pub(crate) fn new(
         openai_base_url: Option<String>,
@@ -289,8 +299,13 @@ impl Providers {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap_or_default();
         let bytes = &bytes[..bytes.len().min(MAX_ERROR_BODY)];
-        let body = serde_json::from_slice(bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()));
+        let mut text = String::from_utf8_lossy(bytes).into_owned();
+        // The body is relayed to the caller: a provider that echoes the key it refused
+        // ("Incorrect API key provided: sk-…") must not make the endpoint echo it.
+        if let Some(key) = provider.key().filter(|k| !k.is_empty()) {
+            text = text.replace(key, "[REDACTED]");
+        }
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Err(ProviderError {
             message: "the provider refused the request".to_owned(),
             status: Some(status),

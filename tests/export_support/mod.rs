@@ -23,6 +23,10 @@ pub enum Behaviour {
     Fail(u16),
     /// Never answer until [`Recorder::release`].
     Stall,
+    /// 429 with `Retry-After: <seconds>`.
+    RetryAfter(u64),
+    /// 200 with a body that is not JSON.
+    NotJson,
 }
 
 /// One request as the endpoint saw it.
@@ -61,6 +65,11 @@ pub struct Recorder {
 impl Recorder {
     /// Start on a loopback port (inside the current tokio runtime).
     pub async fn start() -> Recorder {
+        Self::start_on(0).await
+    }
+
+    /// Start on this loopback port (0: any free one).
+    pub async fn start_on(port: u16) -> Recorder {
         let inner = Arc::new(Mutex::new(Inner {
             counter: 0,
             requests: Vec::new(),
@@ -72,7 +81,9 @@ impl Recorder {
             inner: inner.clone(),
             released,
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -245,6 +256,17 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, body: Byte
                 axum::Json(json!({"detail": "scripted"})),
             )
                 .into_response()
+        }
+        Behaviour::RetryAfter(secs) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                axum::Json(json!({"detail": "slow down"})),
+            )
+                .into_response()
+        }
+        Behaviour::NotJson => {
+            return (StatusCode::OK, "<html>maintenance</html>").into_response();
         }
         Behaviour::Stall => {
             let mut rx = st.released.clone();

@@ -20,6 +20,10 @@ pub const MAX_CHOICES: usize = 128;
 /// Most tool calls or content blocks per choice; larger indexes are ignored.
 pub const MAX_ITEMS: usize = 1024;
 
+/// Most text kept per output part (a choice's text, a tool call's arguments): 1 MiB, the
+/// default capture cap. Longer outputs are cut there.
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
 /// An integer read leniently: integers (saturated to `i64`), finite floats (truncated),
 /// numeric strings; anything else is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -268,11 +272,15 @@ impl Text<'_> {
         self.body().is_some()
     }
 
-    /// Appends the string to `out`; `false` when it is not a string.
+    /// Appends the string to `out`; `false` when it is not a string. Once `out` holds
+    /// [`MAX_TEXT_BYTES`], further deltas are skipped, so a never-ending stream keeps the
+    /// decoder's memory bounded.
     pub fn append_to(&self, out: &mut String) -> bool {
         match self.body() {
             Some(b) => {
-                unescape_into(b, out);
+                if out.len() < MAX_TEXT_BYTES {
+                    unescape_into(b, out);
+                }
                 true
             }
             None => false,

@@ -54,7 +54,7 @@ pub mod openai_completions;
 pub mod openai_responses;
 
 pub use anthropic::{AnthropicDecoder, AnthropicMessages};
-pub use common::{MAX_CHOICES, MAX_ITEMS};
+pub use common::{MAX_CHOICES, MAX_ITEMS, MAX_TEXT_BYTES};
 pub use gemini::{Gemini, GeminiDecoder};
 pub use openai_chat::{ChatDecoder, OpenAiChat};
 pub use openai_completions::{EmbeddingsDecoder, OpenAiCompletions, OpenAiEmbeddings};

@@ -144,59 +144,13 @@ fn choice_count(request: &LlmRequest) -> Option<i64> {
 }
 
 /// Open the inference span for `request`, child of the current span, with every
-/// attribute known at start.
-#[cfg(feature = "otel")]
+/// attribute known at start. (`gen_ai.response.finish_reasons` is declared for the
+/// JSON-string form; with `otel` it is set as a string array instead, and stop sequences
+/// too, through the OTel span.)
 pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest) -> Span {
     use tracing::field::Empty;
     let p = &request.params;
     let span = tracing::info_span!(
-        target: "humanloop_tracing",
-        "gen_ai",
-        otel.name = span_name(request),
-        otel.kind = "client",
-        otel.status_code = Empty,
-        gen_ai.operation.name = request.operation.as_str(),
-        gen_ai.provider.name = &*detected.provider,
-        gen_ai.request.model = request.model.as_deref(),
-        server.address = detected.server_address.as_deref(),
-        server.port = detected.server_port.map(i64::from),
-        gen_ai.request.temperature = p.temperature,
-        gen_ai.request.top_p = p.top_p,
-        gen_ai.request.top_k = p.top_k,
-        gen_ai.request.max_tokens = p.max_tokens,
-        gen_ai.request.frequency_penalty = p.frequency_penalty,
-        gen_ai.request.presence_penalty = p.presence_penalty,
-        gen_ai.request.seed = p.seed,
-        gen_ai.request.choice.count = choice_count(request),
-        gen_ai.request.stream = request.stream.then_some(true),
-        gen_ai.output.type = p.output_type.as_deref(),
-        gen_ai.conversation.id = Empty,
-        gen_ai.response.id = Empty,
-        gen_ai.response.model = Empty,
-        gen_ai.response.time_to_first_chunk = Empty,
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-        gen_ai.usage.cache_read.input_tokens = Empty,
-        gen_ai.usage.cache_creation.input_tokens = Empty,
-        gen_ai.usage.reasoning.output_tokens = Empty,
-        error.type = Empty,
-        gen_ai.input.messages = Empty,
-        gen_ai.output.messages = Empty,
-        gen_ai.system_instructions = Empty,
-    );
-    if !p.stop_sequences.is_empty() {
-        set_string_array(&span, GEN_AI_REQUEST_STOP_SEQUENCES, &p.stop_sequences);
-    }
-    span
-}
-
-/// Open the inference span for `request`, child of the current span, with every
-/// attribute known at start.
-#[cfg(not(feature = "otel"))]
-pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest) -> Span {
-    use tracing::field::Empty;
-    let p = &request.params;
-    tracing::info_span!(
         target: "humanloop_tracing",
         "gen_ai",
         otel.name = span_name(request),
@@ -231,7 +185,12 @@ pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest) -> Span 
         gen_ai.input.messages = Empty,
         gen_ai.output.messages = Empty,
         gen_ai.system_instructions = Empty,
-    )
+    );
+    #[cfg(feature = "otel")]
+    if !p.stop_sequences.is_empty() {
+        set_string_array(&span, GEN_AI_REQUEST_STOP_SEQUENCES, &p.stop_sequences);
+    }
+    span
 }
 
 #[cfg(feature = "otel")]

@@ -49,7 +49,11 @@ impl Codec for AnthropicMessages {
     }
 
     fn decode_request(&self, _head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        decode_request(body)
+        decode_request(body, &[])
+    }
+
+    fn decode_request_head(&self, _head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        decode_request(body, &["messages", "system", "tools"])
     }
 
     fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
@@ -61,9 +65,10 @@ impl Codec for AnthropicMessages {
     }
 }
 
-fn decode_request(body: &[u8]) -> LlmRequest {
+/// Decodes a Messages request body (best effort), without the fields in `skip`.
+fn decode_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     let mut req = LlmRequest::empty(Operation::Chat);
-    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = super::common::parse_object(body, skip) else {
         return req;
     };
     req.model = value_str(v.get("model"));

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    normalise_role, set_latest, set_once, string_list, url_part, value_f64, value_i64, value_str,
-    Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES, MAX_ITEMS,
+    normalise_role, parse_object, set_latest, set_once, string_list, url_part, value_f64,
+    value_i64, value_str, Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES,
+    MAX_ITEMS,
 };
 use super::{
     path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
@@ -40,7 +41,15 @@ impl Codec for OpenAiChat {
     }
 
     fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        let mut req = decode_chat_request(body);
+        let mut req = decode_chat_request(body, &[]);
+        if req.model.is_none() {
+            req.model = super::azure_deployment(head).map(str::to_owned);
+        }
+        req
+    }
+
+    fn decode_request_head(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        let mut req = decode_chat_request(body, CONTENT_FIELDS);
         if req.model.is_none() {
             req.model = super::azure_deployment(head).map(str::to_owned);
         }
@@ -56,10 +65,13 @@ impl Codec for OpenAiChat {
     }
 }
 
-/// Decodes a Chat Completions request body (best effort).
-pub(crate) fn decode_chat_request(body: &[u8]) -> LlmRequest {
+/// The request fields that hold content, left out of the head.
+const CONTENT_FIELDS: &[&str] = &["messages", "tools", "functions"];
+
+/// Decodes a Chat Completions request body (best effort), without the fields in `skip`.
+pub(crate) fn decode_chat_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     let mut req = LlmRequest::empty(Operation::Chat);
-    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = parse_object(body, skip) else {
         return req;
     };
     req.model = value_str(v.get("model"));

@@ -1,0 +1,141 @@
+//! `Codec::decode_request_head` (what the span needs at start, on the caller's path) gives
+//! exactly the full decode minus the content: same model, stream flag, parameters and
+//! user, for the documented request fixtures and for bodies with odd or repeated fields.
+
+mod support;
+
+use humanloop_tracing::provider::{
+    AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiCompletions, OpenAiEmbeddings,
+    OpenAiResponses, RequestHead,
+};
+use support::*;
+
+fn check(codec: &dyn Codec, url: &str, body: &[u8]) -> (LlmRequest, LlmRequest) {
+    let (method, uri, headers) = (
+        http::Method::POST,
+        url.parse::<http::Uri>().unwrap(),
+        http::HeaderMap::new(),
+    );
+    let head = RequestHead {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+    };
+    let full = codec.decode_request(&head, body);
+    let start = codec.decode_request_head(&head, body);
+    let mut stripped = full.clone();
+    stripped.system.clear();
+    stripped.messages.clear();
+    stripped.tools.clear();
+    let mut start_stripped = start.clone();
+    start_stripped.system.clear();
+    start_stripped.messages.clear();
+    start_stripped.tools.clear();
+    assert_eq!(
+        start_stripped,
+        stripped,
+        "{}: {}",
+        codec.id(),
+        String::from_utf8_lossy(body)
+    );
+    (full, start)
+}
+
+const CHAT: &str = "https://api.openai.com/v1/chat/completions";
+const RESPONSES: &str = "https://api.openai.com/v1/responses";
+const ANTHROPIC: &str = "https://api.anthropic.com/v1/messages";
+const GEMINI: &str =
+    "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent";
+
+#[test]
+fn fixtures_keep_their_head_and_skip_their_content() {
+    for (codec, url, file) in [
+        (
+            &OpenAiChat as &dyn Codec,
+            CHAT,
+            "openai/chat_request_tools.json",
+        ),
+        (&OpenAiResponses, RESPONSES, "openai/responses_request.json"),
+        (
+            &AnthropicMessages,
+            ANTHROPIC,
+            "anthropic/request_tools.json",
+        ),
+        (&Gemini, GEMINI, "gemini/request_function_calling.json"),
+    ] {
+        let (full, start) = check(codec, url, &fixture(file));
+        assert!(full.model.is_some(), "{file}");
+        assert!(
+            !full.messages.is_empty() && !full.tools.is_empty(),
+            "{file}"
+        );
+        assert!(
+            start.messages.is_empty() && start.tools.is_empty() && start.system.is_empty(),
+            "{file}: the head decode built content"
+        );
+    }
+}
+
+#[test]
+fn every_parameter_and_odd_shapes_match_the_full_decode() {
+    let chat = [
+        r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"user":"u1","temperature":0.5,"top_p":0.9,"top_k":40,"max_completion_tokens":100,"max_tokens":7,"frequency_penalty":0.1,"presence_penalty":-0.2,"seed":42,"stop":["a","b"],"n":2,"response_format":{"type":"json_schema"},"messages":[{"role":"user","content":"hi"}]}"#,
+        r#"{"model":"m","stop":"x","modalities":["text","audio"],"safety_identifier":"s","messages":[]}"#,
+        r#"{"model":"first","model":"second","temperature":"hot","max_tokens":1e3,"seed":18446744073709551615}"#,
+        r#"{"model":null,"stream":"yes","stop":[1,"z"],"response_format":"json"}"#,
+        r#"{"mod\u0065l":"escaped","messag\u0065s":[{"role":"user","content":"x"}]}"#,
+        r#"{"messages":[{"role":"user","content":"unterminated"}"#,
+        r#"["model","gpt-4o"]"#,
+        r#"{"model":"m"} trailing"#,
+        "",
+        "null",
+    ];
+    for body in chat {
+        check(&OpenAiChat, CHAT, body.as_bytes());
+        check(
+            &OpenAiChat,
+            "https://r.openai.azure.com/openai/deployments/dep-1/chat/completions?api-version=2024-10-21",
+            body.as_bytes(),
+        );
+        check(&OpenAiResponses, RESPONSES, body.as_bytes());
+        check(&AnthropicMessages, ANTHROPIC, body.as_bytes());
+        check(&Gemini, GEMINI, body.as_bytes());
+        // Codecs without a head decoder of their own fall back to the full decode.
+        check(
+            &OpenAiCompletions,
+            "https://api.openai.com/v1/completions",
+            body.as_bytes(),
+        );
+        check(
+            &OpenAiEmbeddings,
+            "https://api.openai.com/v1/embeddings",
+            body.as_bytes(),
+        );
+    }
+    let others = [
+        (
+            &OpenAiResponses as &dyn Codec,
+            RESPONSES,
+            r#"{"model":"o4-mini","instructions":"be brief","input":"hi","max_output_tokens":64,"temperature":1,"text":{"format":{"type":"json_schema"}},"tools":[{"type":"web_search"}]}"#,
+        ),
+        (
+            &AnthropicMessages,
+            ANTHROPIC,
+            r#"{"model":"claude-sonnet-4-5","system":[{"type":"text","text":"be brief"}],"max_tokens":1024,"stop_sequences":["\n\nHuman:"],"top_k":5,"metadata":{"user_id":"u-9"},"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+        (
+            &Gemini,
+            GEMINI,
+            r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"be brief"}]},"generationConfig":{"temperature":0.3,"topK":3,"maxOutputTokens":50,"stopSequences":["x"],"candidateCount":2,"responseMimeType":"application/json","seed":7}}"#,
+        ),
+        (
+            &Gemini,
+            GEMINI,
+            r#"{"generation_config":{"top_p":0.5,"max_output_tokens":9},"system_instruction":"plain"}"#,
+        ),
+    ];
+    for (codec, url, body) in others {
+        let (full, _) = check(codec, url, body.as_bytes());
+        assert!(full.model.is_some());
+    }
+}

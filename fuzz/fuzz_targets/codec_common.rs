@@ -40,7 +40,15 @@ pub fn run(codec: &dyn Codec, uri: &'static str, data: &[u8]) {
 
     let mut dec = codec.response_decoder(&req);
     dec.on_body(response);
-    let _ = dec.finish();
+    let full = dec.finish();
+    // The head decode (the caller's path) is the full decode minus the output parts.
+    let mut dec = codec.response_decoder(&req);
+    dec.on_body_head(response);
+    let strip = |mut g: humanloop_tracing::provider::Generation| {
+        g.choices.iter_mut().for_each(|m| m.parts.clear());
+        g
+    };
+    assert_eq!(strip(dec.finish()), strip(full));
 
     let mut dec = codec.response_decoder(&req);
     for block in split_blocks(response) {

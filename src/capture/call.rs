@@ -256,6 +256,7 @@ impl Call {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let mut response_body = None;
+        let mut deferred_output = false;
         let mut provider_error = None;
         let streamed = matches!(self.capture, Capture::Sse(_)) || self.request.stream;
         match std::mem::replace(&mut self.capture, Capture::Done) {
@@ -268,11 +269,23 @@ impl Call {
                 self.truncated |= splitter.truncated;
             }
             Capture::Json(buf) => {
+                // The span needs no output content unless it records it; a log with
+                // content gets the full decode on the exporter's thread.
+                let config = self.hl.config();
+                let head_only = !config.capture_content();
                 if let Some(d) = decoder.as_mut() {
-                    if contain("codec", || d.on_body(&buf)).is_none() {
+                    let decoded = contain("codec", || {
+                        if head_only {
+                            d.on_body_head(&buf)
+                        } else {
+                            d.on_body(&buf)
+                        }
+                    });
+                    if decoded.is_none() {
                         decoder = None;
                     }
                 }
+                deferred_output = head_only && config.log_content() && decoder.is_some();
                 response_body = Some(buf);
             }
             Capture::Error(buf) => {
@@ -352,6 +365,7 @@ impl Call {
                 deferred: self.deferred.take(),
                 request_body: self.request_body.take(),
                 response_body: response_body.filter(|_| config.log_content()),
+                deferred_output: deferred_output.then(|| self.detected.codec.clone()),
                 generation,
                 error,
                 duration: duration.as_secs_f64(),

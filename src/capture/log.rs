@@ -29,6 +29,9 @@ pub(crate) struct LogParts {
     pub deferred: Option<DeferredRequest>,
     pub request_body: Option<Bytes>,
     pub response_body: Option<Vec<u8>>,
+    /// Only the head of `response_body` was decoded (`on_body_head`): decode its output
+    /// with this codec when the log is built.
+    pub deferred_output: Option<Arc<dyn Codec>>,
     pub generation: Generation,
     pub error: Option<String>,
     pub duration: f64,
@@ -184,6 +187,7 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         deferred,
         request_body,
         response_body,
+        deferred_output,
         mut generation,
         error,
         duration,
@@ -196,6 +200,16 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
     let content = config.log_content();
     if let Some(deferred) = deferred {
         deferred.complete(&mut request);
+    }
+    if let (Some(codec), Some(body)) = (deferred_output, &response_body) {
+        let full = contain("codec", || {
+            let mut decoder = codec.response_decoder(&request);
+            decoder.on_body(body);
+            decoder.finish()
+        });
+        if let Some(full) = full {
+            generation.choices = full.choices;
+        }
     }
 
     let mut log = LogRequest {

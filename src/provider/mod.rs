@@ -328,6 +328,16 @@ pub trait ResponseDecoder: Send {
     /// A whole non-streaming JSON body (possibly truncated at the capture cap, in which
     /// case decoding may fail and the decoder keeps what it has).
     fn on_body(&mut self, body: &[u8]);
+    /// A whole non-streaming JSON body, for the span only: everything [`on_body`]
+    /// gives except the output content (the choices' parts may be left empty; their
+    /// roles and finish reasons are kept). It runs on the caller's path; when the log
+    /// needs the output, a fresh decoder's `on_body` runs on the exporter's thread. The
+    /// default decodes everything.
+    ///
+    /// [`on_body`]: ResponseDecoder::on_body
+    fn on_body_head(&mut self, body: &[u8]) {
+        self.on_body(body)
+    }
     /// What was decoded so far. Called once, at the end of the call (also when the
     /// caller dropped the stream early: partial output must be returned).
     fn finish(&mut self) -> Generation;

@@ -309,6 +309,40 @@ struct FunctionChunk<'a> {
     arguments: Text<'a>,
 }
 
+/// A chat completion without its content: what the span needs (`on_body_head`). The
+/// fields left out are skipped by the parser, never built.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BodyHead<'a> {
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    model: Str<'a>,
+    #[serde(borrow)]
+    choices: List<ChoiceHead<'a>>,
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    error: Option<ErrorObject<'a>>,
+    x_groq: Option<XGroq>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChoiceHead<'a> {
+    index: Int,
+    #[serde(borrow)]
+    message: Option<RoleHead<'a>>,
+    #[serde(borrow)]
+    finish_reason: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RoleHead<'a> {
+    #[serde(borrow)]
+    role: Str<'a>,
+}
+
 /// OpenAI usage, Chat Completions and Responses spellings.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -371,26 +405,53 @@ pub struct ChatDecoder {
 }
 
 impl ChatDecoder {
-    fn apply(&mut self, chunk: Chunk<'_>) {
-        set_once(&mut self.id, &chunk.id);
-        set_once(&mut self.model, &chunk.model);
-        if let Some(u) = chunk
-            .usage
-            .as_ref()
-            .or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()))
-        {
+    fn apply_common(
+        &mut self,
+        id: &Str<'_>,
+        model: &Str<'_>,
+        usage: Option<&Usage>,
+        error: Option<&ErrorObject<'_>>,
+    ) {
+        set_once(&mut self.id, id);
+        set_once(&mut self.model, model);
+        if let Some(u) = usage {
             self.usage = u.to_usage();
         }
-        if let Some(e) = &chunk.error {
+        if let Some(e) = error {
             self.error = Some(e.to_error());
         }
-        for (pos, c) in chunk.choices.into_iter().enumerate() {
-            let index = match c.index.0 {
-                Some(_) => c.index.index(MAX_CHOICES),
-                None => Some(pos),
+    }
+
+    /// The choice at `index` (its position when absent), `None` past the cap.
+    fn choice(&mut self, index: Int, pos: usize) -> Option<&mut super::common::ChoiceAcc> {
+        let index = match index.0 {
+            Some(_) => index.index(MAX_CHOICES),
+            None => Some(pos),
+        };
+        self.choices.at(index?)
+    }
+
+    fn apply_head(&mut self, head: BodyHead<'_>) {
+        let usage = head.usage.as_ref();
+        let usage = usage.or(head.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
+        self.apply_common(&head.id, &head.model, usage, head.error.as_ref());
+        for (pos, c) in head.choices.into_iter().enumerate() {
+            let Some(acc) = self.choice(c.index, pos) else {
+                continue;
             };
-            let Some(index) = index else { continue };
-            let Some(acc) = self.choices.at(index) else {
+            set_latest(&mut acc.finish_reason, &c.finish_reason);
+            if let Some(m) = &c.message {
+                set_once(&mut acc.role, &m.role);
+            }
+        }
+    }
+
+    fn apply(&mut self, chunk: Chunk<'_>) {
+        let usage = chunk.usage.as_ref();
+        let usage = usage.or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
+        self.apply_common(&chunk.id, &chunk.model, usage, chunk.error.as_ref());
+        for (pos, c) in chunk.choices.into_iter().enumerate() {
+            let Some(acc) = self.choice(c.index, pos) else {
                 continue;
             };
             set_latest(&mut acc.finish_reason, &c.finish_reason);
@@ -447,6 +508,15 @@ impl ResponseDecoder for ChatDecoder {
 
     fn on_body(&mut self, body: &[u8]) {
         self.on_event(None, body);
+    }
+
+    fn on_body_head(&mut self, body: &[u8]) {
+        if !super::common::looks_like_object(body) {
+            return;
+        }
+        if let Ok(head) = serde_json::from_slice::<BodyHead<'_>>(body) {
+            self.apply_head(head);
+        }
     }
 
     fn finish(&mut self) -> Generation {

@@ -1,12 +1,14 @@
-//! `Codec::decode_request_head` (what the span needs at start, on the caller's path) gives
-//! exactly the full decode minus the content: same model, stream flag, parameters and
-//! user, for the documented request fixtures and for bodies with odd or repeated fields.
+//! The head decoders (what the span needs, on the caller's path) give exactly the full
+//! decode minus the content: `Codec::decode_request_head` the same model, stream flag,
+//! parameters and user as `decode_request`; `ResponseDecoder::on_body_head` the same id,
+//! model, usage, error, roles and finish reasons as `on_body`. Checked on the documented
+//! fixtures and on bodies with odd or repeated fields.
 
 mod support;
 
 use humanloop_tracing::provider::{
-    AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiCompletions, OpenAiEmbeddings,
-    OpenAiResponses, RequestHead,
+    AnthropicMessages, Codec, Gemini, Generation, LlmRequest, OpenAiChat, OpenAiCompletions,
+    OpenAiEmbeddings, OpenAiResponses, Operation, RequestHead,
 };
 use support::*;
 
@@ -137,5 +139,71 @@ fn every_parameter_and_odd_shapes_match_the_full_decode() {
     for (codec, url, body) in others {
         let (full, _) = check(codec, url, body.as_bytes());
         assert!(full.model.is_some());
+    }
+}
+
+/// `on_body_head` equals `on_body` but for the choices' parts.
+fn check_body(codec: &dyn Codec, body: &[u8]) -> (Generation, Generation) {
+    let req = LlmRequest::empty(Operation::Chat);
+    let mut d = codec.response_decoder(&req);
+    d.on_body(body);
+    let full = d.finish();
+    let mut d = codec.response_decoder(&req);
+    d.on_body_head(body);
+    let head = d.finish();
+    // Codecs without a head decoder of their own decode everything.
+    let strip = |g: &Generation| {
+        let mut g = g.clone();
+        g.choices.iter_mut().for_each(|m| m.parts.clear());
+        g
+    };
+    assert_eq!(
+        strip(&head),
+        strip(&full),
+        "{}: {}",
+        codec.id(),
+        String::from_utf8_lossy(body)
+    );
+    (full, head)
+}
+
+#[test]
+fn response_heads_match_the_full_decode() {
+    for file in [
+        "openai/chat_basic.json",
+        "openai/chat_reasoning_cached.json",
+        "openai/chat_refusal.json",
+        "openai/chat_tool_calls.json",
+        "azure/chat_basic.json",
+        "compat/deepseek_reasoner.json",
+        "openai/error_invalid_api_key.json",
+        "openai/responses_basic.json",
+        "anthropic/message_tool_use.json",
+        "gemini/generate_candidates2.json",
+    ] {
+        let body = fixture(file);
+        for codec in [
+            &OpenAiChat as &dyn Codec,
+            &OpenAiResponses,
+            &AnthropicMessages,
+            &Gemini,
+        ] {
+            check_body(codec, &body);
+        }
+    }
+    let (full, head) = check_body(&OpenAiChat, &fixture("openai/chat_tool_calls.json"));
+    assert!(full.choices.iter().any(|m| !m.parts.is_empty()));
+    assert!(head.choices.iter().all(|m| m.parts.is_empty()));
+    assert!(head.usage.input_tokens.is_some() && head.response_id.is_some());
+    for body in [
+        r#"{"id":"a","id":"b","choices":[{"index":3,"finish_reason":"stop","message":{"role":"assistant","content":"x"}},{"finish_reason":"length"}],"usage":{"prompt_tokens":"7","completion_tokens":1.5}}"#,
+        r#"{"choices":[{"index":200,"finish_reason":"stop"}],"x_groq":{"usage":{"prompt_tokens":3}}}"#,
+        r#"{"choices":{"index":0},"model":7,"error":{"message":"bad","code":"c"}}"#,
+        r#"["chatcmpl-1","gpt-4o",[]]"#,
+        r#"{"choices":[{"message":{"content":"unterminated"#,
+        "[DONE]",
+        "",
+    ] {
+        check_body(&OpenAiChat, body.as_bytes());
     }
 }

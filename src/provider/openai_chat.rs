@@ -246,10 +246,11 @@ struct Chunk<'a> {
     #[serde(borrow)]
     choices: List<ChoiceChunk<'a>>,
     usage: Option<Usage>,
+    /// Rare fields are boxed so that every chunk does not move them around.
     #[serde(borrow)]
-    error: Option<ErrorObject<'a>>,
+    error: Option<Box<ErrorObject<'a>>>,
     /// Groq puts the stream's usage here, in the last chunk.
-    x_groq: Option<XGroq>,
+    x_groq: Option<Box<XGroq>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -449,7 +450,7 @@ impl ChatDecoder {
     fn apply(&mut self, chunk: Chunk<'_>) {
         let usage = chunk.usage.as_ref();
         let usage = usage.or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
-        self.apply_common(&chunk.id, &chunk.model, usage, chunk.error.as_ref());
+        self.apply_common(&chunk.id, &chunk.model, usage, chunk.error.as_deref());
         for (pos, c) in chunk.choices.into_iter().enumerate() {
             let Some(acc) = self.choice(c.index, pos) else {
                 continue;

@@ -154,9 +154,6 @@ fn overhead(c: &mut Criterion) {
 
     let bare = reqwest::Client::new();
     let mw_none = reqwest_middleware::ClientBuilder::new(bare.clone()).build();
-    // The interleaved table's baseline: the middlewares compared all run inside
-    // reqwest-middleware, so what each adds is measured against it with none.
-    let bare_mw = reqwest_middleware::ClientBuilder::new(bare.clone()).build();
     let mw_tracing = reqwest_middleware::ClientBuilder::new(bare.clone())
         .with(reqwest_tracing::TracingMiddleware::default())
         .build();

@@ -231,7 +231,7 @@ fn overhead(c: &mut Criterion) {
         &[
             (
                 "reqwest-middleware, none (baseline)",
-                &bare_mw,
+                &mw_none,
                 &no_subscriber,
             ),
             (

@@ -41,14 +41,19 @@ pub fn run(codec: &dyn Codec, uri: &'static str, data: &[u8]) {
     let mut dec = codec.response_decoder(&req);
     dec.on_body(response);
     let full = dec.finish();
-    // The head decode (the caller's path) is the full decode minus the output parts.
+    // The head decode (the caller's path) is the full decode minus the output parts,
+    // whenever the full decode could read the body (the head may read more when only
+    // skipped content is malformed).
     let mut dec = codec.response_decoder(&req);
     dec.on_body_head(response);
     let strip = |mut g: humanloop_tracing::provider::Generation| {
         g.choices.iter_mut().for_each(|m| m.parts.clear());
         g
     };
-    assert_eq!(strip(dec.finish()), strip(full));
+    let full = strip(full);
+    if full != humanloop_tracing::provider::Generation::default() {
+        assert_eq!(strip(dec.finish()), full);
+    }
 
     let mut dec = codec.response_decoder(&req);
     for block in split_blocks(response) {

@@ -207,7 +207,8 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
             decoder.on_body(body);
             decoder.finish()
         });
-        if let Some(full) = full {
+        // A body the full decode cannot read keeps what its head gave.
+        if let Some(full) = full.filter(|g| !g.choices.is_empty()) {
             generation.choices = full.choices;
         }
     }

@@ -225,6 +225,31 @@ fn overhead(c: &mut Criterion) {
         group.finish();
     }
 
+    interleaved_report(
+        &rt,
+        &url,
+        &[
+            (
+                "reqwest-middleware, none (baseline)",
+                &mw_none,
+                &no_subscriber,
+            ),
+            (
+                "reqwest-tracing, no subscriber",
+                &mw_tracing,
+                &no_subscriber,
+            ),
+            ("reqwest-tracing, otel sink", &mw_tracing, &otel),
+            ("humanloop, no subscriber", &ours, &no_subscriber),
+            ("humanloop, otel sink", &ours, &otel_hl),
+            (
+                "humanloop, otel sink, capture_content",
+                &ours_content,
+                &otel_hl_content,
+            ),
+        ],
+    );
+
     // hyper-util's client in a tower ServiceBuilder, bare and with our layer.
     let hyper_client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
@@ -253,6 +278,63 @@ fn overhead(c: &mut Criterion) {
             })
         });
         group.finish();
+    }
+}
+
+/// The plain call again, the clients interleaved: each round runs a batch of calls per
+/// client in turn, and the table gives each client's median batch mean. Criterion runs
+/// one client after the other, so on a machine whose load drifts (a shared CI box) its
+/// medians compare runs made under different load; interleaving keeps the added times
+/// comparable.
+fn interleaved_report(
+    rt: &Runtime,
+    url: &str,
+    cases: &[(
+        &str,
+        &reqwest_middleware::ClientWithMiddleware,
+        &tracing::Dispatch,
+    )],
+) {
+    let args: Vec<String> = std::env::args().collect();
+    if args
+        .iter()
+        .any(|a| a == "--list" || a == "--test" || a == "--profile-time")
+    {
+        return;
+    }
+    const ROUNDS: usize = 60;
+    const CALLS: u32 = 50;
+    let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, client, dispatch)) in cases.iter().enumerate() {
+            let _guard = tracing::dispatcher::set_default(dispatch);
+            let start = std::time::Instant::now();
+            rt.block_on(async {
+                for _ in 0..CALLS {
+                    let resp = client
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(PLAIN_REQ)
+                        .send()
+                        .await
+                        .unwrap();
+                    std::hint::black_box(resp.bytes().await.unwrap());
+                }
+            });
+            means[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = means.iter_mut().map(median).collect();
+    println!(
+        "\noverhead/reqwest/plain_2KB interleaved (median of {ROUNDS} rounds of {CALLS} calls per client):"
+    );
+    println!("{:<40} {:>10} {:>12}", "client", "per call", "added");
+    for ((name, _, _), m) in cases.iter().zip(&medians) {
+        println!("{name:<40} {m:>8.1}us {:>+10.1}us", m - medians[0]);
     }
 }
 

@@ -5,7 +5,7 @@
 //! events (`event:` / `data:` lines, blocks separated by a blank line).
 
 use http::{HeaderMap, Method, Uri};
-use humanloop_tracing::provider::{Codec, RequestHead};
+use humanloop_tracing::provider::{Codec, LlmRequest, RequestHead};
 
 pub fn run(codec: &dyn Codec, uri: &'static str, data: &[u8]) {
     let uri = Uri::from_static(uri);
@@ -22,11 +22,38 @@ pub fn run(codec: &dyn Codec, uri: &'static str, data: &[u8]) {
     };
 
     let req = codec.decode_request(&head, request);
+    // The head decode (the caller's path) is the full decode minus the content, whenever
+    // the full decode could read the body (it may read more when only skipped content is
+    // malformed).
+    let start = codec.decode_request_head(&head, request);
+    let strip = |r: &LlmRequest| {
+        let mut r = r.clone();
+        r.system.clear();
+        r.messages.clear();
+        r.tools.clear();
+        r
+    };
+    if strip(&req) != strip(&codec.decode_request(&head, b"{}")) {
+        assert_eq!(strip(&start), strip(&req));
+    }
     let _ = codec.decode_error(response);
 
     let mut dec = codec.response_decoder(&req);
     dec.on_body(response);
-    let _ = dec.finish();
+    let full = dec.finish();
+    // The head decode (the caller's path) is the full decode minus the output parts,
+    // whenever the full decode could read the body (the head may read more when only
+    // skipped content is malformed).
+    let mut dec = codec.response_decoder(&req);
+    dec.on_body_head(response);
+    let strip = |mut g: humanloop_tracing::provider::Generation| {
+        g.choices.iter_mut().for_each(|m| m.parts.clear());
+        g
+    };
+    let full = strip(full);
+    if full != humanloop_tracing::provider::Generation::default() {
+        assert_eq!(strip(dec.finish()), full);
+    }
 
     let mut dec = codec.response_decoder(&req);
     for block in split_blocks(response) {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
-use super::log::{self, Content, LogParts};
+use super::log::{self, Content, DeferredRequest, LogParts};
 use super::sse::SseSplitter;
 use super::Secrets;
 use crate::export::ExportRecord;
@@ -58,6 +58,8 @@ pub(crate) struct Call {
     span: Span,
     detected: Detected,
     request: LlmRequest,
+    /// The request body still to decode in full for the log (when only its head was).
+    deferred: Option<DeferredRequest>,
     /// The raw request body, for the log's `provider_request` (only when logs carry content).
     request_body: Option<Bytes>,
     secrets: Secrets,
@@ -106,8 +108,16 @@ impl Call {
             .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
         let body = body.filter(|_| !encoded);
         let codec = detected.codec.clone();
+        // Content on the span needs the messages now; otherwise the caller only pays for
+        // the head, and the log's builder decodes the rest on the exporter's thread.
+        let content_now = config.capture_content();
         let request = contain("codec", || {
-            codec.decode_request(head, body.as_deref().unwrap_or_default())
+            let bytes = body.as_deref().unwrap_or_default();
+            if content_now {
+                codec.decode_request(head, bytes)
+            } else {
+                codec.decode_request_head(head, bytes)
+            }
         })
         .unwrap_or_else(|| LlmRequest::empty(detected.operation));
         let span = semconv::inference_span(&detected, &request);
@@ -132,12 +142,22 @@ impl Call {
             }
         }
         let decoder = contain("codec", || codec.response_decoder(&request));
+        let deferred = body
+            .as_ref()
+            .filter(|_| !content_now && ctx.sampled)
+            .map(|body| DeferredRequest {
+                codec: codec.clone(),
+                method: head.method.clone(),
+                uri: head.uri.clone(),
+                body: body.clone(),
+            });
         let request_body = body.filter(|_| config.log_content() && ctx.sampled);
         Call {
             hl: hl.clone(),
             span,
             detected,
             request,
+            deferred,
             request_body,
             secrets,
             ctx,
@@ -236,6 +256,7 @@ impl Call {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let mut response_body = None;
+        let mut deferred_output = false;
         let mut provider_error = None;
         let streamed = matches!(self.capture, Capture::Sse(_)) || self.request.stream;
         match std::mem::replace(&mut self.capture, Capture::Done) {
@@ -248,11 +269,23 @@ impl Call {
                 self.truncated |= splitter.truncated;
             }
             Capture::Json(buf) => {
+                // The span needs no output content unless it records it; a log with
+                // content gets the full decode on the exporter's thread.
+                let config = self.hl.config();
+                let head_only = !config.capture_content();
                 if let Some(d) = decoder.as_mut() {
-                    if contain("codec", || d.on_body(&buf)).is_none() {
+                    let decoded = contain("codec", || {
+                        if head_only {
+                            d.on_body_head(&buf)
+                        } else {
+                            d.on_body(&buf)
+                        }
+                    });
+                    if decoded.is_none() {
                         decoder = None;
                     }
                 }
+                deferred_output = head_only && config.log_content() && decoder.is_some();
                 response_body = Some(buf);
             }
             Capture::Error(buf) => {
@@ -329,8 +362,10 @@ impl Call {
                     &mut self.request,
                     LlmRequest::empty(self.detected.operation),
                 ),
+                deferred: self.deferred.take(),
                 request_body: self.request_body.take(),
                 response_body: response_body.filter(|_| config.log_content()),
+                deferred_output: deferred_output.then(|| self.detected.codec.clone()),
                 generation,
                 error,
                 duration: duration.as_secs_f64(),

@@ -4,6 +4,7 @@
 //! JSON parsing, redaction and conversion never cost the caller anything.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -18,15 +19,19 @@ use crate::config::Config;
 use crate::hierarchy::CallContext;
 use crate::hooks::contain;
 use crate::pricing;
-use crate::provider::{Generation, LlmRequest, Message, Operation, Part};
+use crate::provider::{Codec, Generation, LlmRequest, Message, Operation, Part, RequestHead};
 
 /// Everything a finished call hands to the exporter to build its log from.
 pub(crate) struct LogParts {
     pub provider: Cow<'static, str>,
     pub operation: Operation,
     pub request: LlmRequest,
+    pub deferred: Option<DeferredRequest>,
     pub request_body: Option<Bytes>,
     pub response_body: Option<Vec<u8>>,
+    /// Only the head of `response_body` was decoded (`on_body_head`): decode its output
+    /// with this codec when the log is built.
+    pub deferred_output: Option<Arc<dyn Codec>>,
     pub generation: Generation,
     pub error: Option<String>,
     pub duration: f64,
@@ -34,6 +39,32 @@ pub(crate) struct LogParts {
     pub ctx: CallContext,
     pub secrets: Secrets,
     pub truncated: bool,
+}
+
+/// A request whose head alone was decoded on the caller's path: the rest (messages,
+/// system instructions, tools) is decoded when the log is built.
+pub(crate) struct DeferredRequest {
+    pub codec: Arc<dyn Codec>,
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub body: Bytes,
+}
+
+impl DeferredRequest {
+    /// Fill `request`'s content from the full decode (a panicking codec leaves it empty).
+    fn complete(self, request: &mut LlmRequest) {
+        let headers = http::HeaderMap::new();
+        let head = RequestHead {
+            method: &self.method,
+            uri: &self.uri,
+            headers: &headers,
+        };
+        if let Some(full) = contain("codec", || self.codec.decode_request(&head, &self.body)) {
+            request.system = full.system;
+            request.messages = full.messages;
+            request.tools = full.tools;
+        }
+    }
 }
 
 /// Scrub the request's secrets from `s`, then run the user's redaction hook. A
@@ -153,8 +184,10 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         provider,
         operation,
         mut request,
+        deferred,
         request_body,
         response_body,
+        deferred_output,
         mut generation,
         error,
         duration,
@@ -165,6 +198,20 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
     } = parts;
     let clean = |s: &mut String| clean(config, &secrets, s);
     let content = config.log_content();
+    if let Some(deferred) = deferred {
+        deferred.complete(&mut request);
+    }
+    if let (Some(codec), Some(body)) = (deferred_output, &response_body) {
+        let full = contain("codec", || {
+            let mut decoder = codec.response_decoder(&request);
+            decoder.on_body(body);
+            decoder.finish()
+        });
+        // A body the full decode cannot read keeps what its head gave.
+        if let Some(full) = full.filter(|g| !g.choices.is_empty()) {
+            generation.choices = full.choices;
+        }
+    }
 
     let mut log = LogRequest {
         project: config.project.clone(),

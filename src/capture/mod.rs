@@ -185,13 +185,14 @@ fn names_secret_key(body: &[u8]) -> bool {
     false
 }
 
-/// Headers that carry provider keys.
-const SECRET_HEADERS: [&str; 5] = [
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "x-goog-api-key",
-    "proxy-authorization",
+/// Headers that carry provider keys (parsed once: looking a header up by `&str` parses
+/// the name on every call).
+const SECRET_HEADERS: [http::HeaderName; 5] = [
+    http::header::AUTHORIZATION,
+    http::HeaderName::from_static("x-api-key"),
+    http::HeaderName::from_static("api-key"),
+    http::HeaderName::from_static("x-goog-api-key"),
+    http::header::PROXY_AUTHORIZATION,
 ];
 
 /// JSON object keys whose values are secrets wherever they appear in a body.
@@ -212,7 +213,7 @@ impl Secrets {
     /// `key` query parameters (Gemini).
     pub(crate) fn from_head(head: &RequestHead<'_>) -> Secrets {
         let mut out = Vec::new();
-        for name in SECRET_HEADERS {
+        for name in &SECRET_HEADERS {
             for v in head.headers.get_all(name) {
                 if let Ok(v) = v.to_str() {
                     let v = v.trim();

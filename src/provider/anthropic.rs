@@ -49,7 +49,11 @@ impl Codec for AnthropicMessages {
     }
 
     fn decode_request(&self, _head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        decode_request(body)
+        decode_request(body, &[])
+    }
+
+    fn decode_request_head(&self, _head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        decode_request(body, &["messages", "system", "tools"])
     }
 
     fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
@@ -61,9 +65,10 @@ impl Codec for AnthropicMessages {
     }
 }
 
-fn decode_request(body: &[u8]) -> LlmRequest {
+/// Decodes a Messages request body (best effort), without the fields in `skip`.
+fn decode_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     let mut req = LlmRequest::empty(Operation::Chat);
-    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = super::common::parse_object(body, skip) else {
         return req;
     };
     req.model = value_str(v.get("model"));
@@ -165,6 +170,8 @@ fn block_part(b: &Value) -> Option<Part> {
 // ---- responses ----------------------------------------------------------------------
 
 /// A Messages response body, or one stream event (the union of the events' fields).
+/// Fields that appear once per stream are boxed: the struct stays small, and the
+/// deltas (nearly every event) do not pay for moving them around.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Event<'a> {
@@ -172,18 +179,18 @@ struct Event<'a> {
     kind: Str<'a>,
     /// `message_start`.
     #[serde(borrow)]
-    message: Option<MessageObj<'a>>,
+    message: Option<Box<MessageObj<'a>>>,
     /// Content block events.
     index: Int,
     #[serde(borrow)]
-    content_block: Option<ContentBlock<'a>>,
+    content_block: Option<Box<ContentBlock<'a>>>,
     /// `content_block_delta` or `message_delta`.
     #[serde(borrow)]
     delta: Option<Delta<'a>>,
     /// `message_delta`.
     usage: Option<Usage>,
     #[serde(borrow)]
-    error: Option<ErrorObject<'a>>,
+    error: Option<Box<ErrorObject<'a>>>,
     // A plain body is a message object: its fields at the top level.
     #[serde(borrow)]
     id: Str<'a>,
@@ -192,7 +199,7 @@ struct Event<'a> {
     #[serde(borrow)]
     role: Str<'a>,
     #[serde(borrow)]
-    content: List<ContentBlock<'a>>,
+    content: List<Box<ContentBlock<'a>>>,
     #[serde(borrow)]
     stop_reason: Str<'a>,
 }

@@ -752,3 +752,40 @@ pub(crate) fn value_f64(v: Option<&Value>) -> Option<f64> {
 pub(crate) fn value_str(v: Option<&Value>) -> Option<String> {
     v?.as_str().map(str::to_owned)
 }
+
+/// The top-level object of a JSON request body, without the fields named in `skip`:
+/// those are checked for syntax only, never built into a tree. `None` when the body is
+/// not one JSON object. With an empty `skip` this is `serde_json::from_slice::<Value>`
+/// restricted to objects (duplicate keys: the last wins, as there).
+///
+/// Codecs read a request in two steps: what the span needs at start, on the caller's
+/// path, skipping the content fields (messages, tools: nearly all of a body's bytes);
+/// then everything, off the caller's path, when the log is built.
+pub(crate) fn parse_object(body: &[u8], skip: &[&str]) -> Option<serde_json::Map<String, Value>> {
+    struct Fields<'s>(&'s [&'s str]);
+
+    impl<'de> Visitor<'de> for Fields<'_> {
+        type Value = serde_json::Map<String, Value>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            // Keys are borrowed when they have no escapes: a skipped field costs nothing.
+            while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                let key = key.unwrap_or_default();
+                if self.0.contains(&key.as_ref()) {
+                    map.next_value::<IgnoredAny>()?;
+                } else {
+                    out.insert(key.into_owned(), map.next_value()?);
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let object = de.deserialize_map(Fields(skip)).ok()?;
+    de.end().ok()?;
+    Some(object)
+}

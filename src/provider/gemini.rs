@@ -63,14 +63,17 @@ impl Codec for Gemini {
     }
 
     fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        let mut req = decode_request(body);
-        if let Some((model, stream)) = method_of(path_of(head)) {
-            if !model.is_empty() {
-                req.model = Some(model.to_owned());
-            }
-            req.stream = stream;
-        }
-        req
+        with_url_fields(head, decode_request(body, &[]))
+    }
+
+    fn decode_request_head(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        let skip = &[
+            "contents",
+            "systemInstruction",
+            "system_instruction",
+            "tools",
+        ];
+        with_url_fields(head, decode_request(body, skip))
     }
 
     fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
@@ -86,14 +89,26 @@ impl Codec for Gemini {
     }
 }
 
+/// The model and the stream flag, which Gemini takes from the URL.
+fn with_url_fields(head: &RequestHead<'_>, mut req: LlmRequest) -> LlmRequest {
+    if let Some((model, stream)) = method_of(path_of(head)) {
+        if !model.is_empty() {
+            req.model = Some(model.to_owned());
+        }
+        req.stream = stream;
+    }
+    req
+}
+
 /// A field under its JSON (camelCase) or proto (snake_case) name; the API accepts both.
 fn field<'v>(o: &'v Value, camel: &str, snake: &str) -> Option<&'v Value> {
     o.get(camel).or_else(|| o.get(snake))
 }
 
-fn decode_request(body: &[u8]) -> LlmRequest {
+/// Decodes a generateContent request body (best effort), without the fields in `skip`.
+fn decode_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     let mut req = LlmRequest::empty(Operation::GenerateContent);
-    let Ok(v @ Value::Object(_)) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = super::common::parse_object(body, skip).map(Value::Object) else {
         return req;
     };
     if let Some(cfg) = field(&v, "generationConfig", "generation_config") {

@@ -328,6 +328,16 @@ pub trait ResponseDecoder: Send {
     /// A whole non-streaming JSON body (possibly truncated at the capture cap, in which
     /// case decoding may fail and the decoder keeps what it has).
     fn on_body(&mut self, body: &[u8]);
+    /// A whole non-streaming JSON body, for the span only: everything [`on_body`]
+    /// gives except the output content (the choices' parts may be left empty; their
+    /// roles and finish reasons are kept). It runs on the caller's path; when the log
+    /// needs the output, a fresh decoder's `on_body` runs on the exporter's thread. The
+    /// default decodes everything.
+    ///
+    /// [`on_body`]: ResponseDecoder::on_body
+    fn on_body_head(&mut self, body: &[u8]) {
+        self.on_body(body)
+    }
     /// What was decoded so far. Called once, at the end of the call (also when the
     /// caller dropped the stream early: partial output must be returned).
     fn finish(&mut self) -> Generation;
@@ -353,6 +363,27 @@ pub trait Codec: Send + Sync + 'static {
     fn provider_name(&self, head: &RequestHead<'_>) -> Cow<'static, str>;
     /// Decode the request body (best effort: unreadable bodies give [`LlmRequest::empty`]).
     fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest;
+    /// Decode what the span needs when the call starts: everything
+    /// [`decode_request`](Codec::decode_request) gives except the content (`system`,
+    /// `messages`, `tools` may be left empty). It runs on the caller's path for every
+    /// call, so it should skip the content fields rather than build them; the full
+    /// decode runs later on the exporter's thread, or at once when content goes on the
+    /// span (`capture_content`). The default decodes everything.
+    ///
+    /// ```
+    /// use humanloop_tracing::provider::{Codec, OpenAiChat, RequestHead};
+    /// let (method, uri, headers) = (http::Method::POST, http::Uri::from_static("https://api.openai.com/v1/chat/completions"), http::HeaderMap::new());
+    /// let head = RequestHead { method: &method, uri: &uri, headers: &headers };
+    /// let body = br#"{"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"user","content":"Hi"}]}"#;
+    /// let start = OpenAiChat.decode_request_head(&head, body);
+    /// assert_eq!(start.model.as_deref(), Some("gpt-4o-mini"));
+    /// assert_eq!(start.params.temperature, Some(0.2));
+    /// assert!(start.messages.is_empty());
+    /// assert_eq!(OpenAiChat.decode_request(&head, body).messages.len(), 1);
+    /// ```
+    fn decode_request_head(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        self.decode_request(head, body)
+    }
     /// A fresh decoder for this call's response.
     fn response_decoder(&self, request: &LlmRequest) -> Box<dyn ResponseDecoder>;
     /// Decode an error body (non-2xx status).

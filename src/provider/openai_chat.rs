@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    normalise_role, set_latest, set_once, string_list, url_part, value_f64, value_i64, value_str,
-    Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES, MAX_ITEMS,
+    normalise_role, parse_object, set_latest, set_once, string_list, url_part, value_f64,
+    value_i64, value_str, Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES,
+    MAX_ITEMS,
 };
 use super::{
     path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
@@ -40,7 +41,15 @@ impl Codec for OpenAiChat {
     }
 
     fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        let mut req = decode_chat_request(body);
+        let mut req = decode_chat_request(body, &[]);
+        if req.model.is_none() {
+            req.model = super::azure_deployment(head).map(str::to_owned);
+        }
+        req
+    }
+
+    fn decode_request_head(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        let mut req = decode_chat_request(body, CONTENT_FIELDS);
         if req.model.is_none() {
             req.model = super::azure_deployment(head).map(str::to_owned);
         }
@@ -56,10 +65,13 @@ impl Codec for OpenAiChat {
     }
 }
 
-/// Decodes a Chat Completions request body (best effort).
-pub(crate) fn decode_chat_request(body: &[u8]) -> LlmRequest {
+/// The request fields that hold content, left out of the head.
+const CONTENT_FIELDS: &[&str] = &["messages", "tools", "functions"];
+
+/// Decodes a Chat Completions request body (best effort), without the fields in `skip`.
+pub(crate) fn decode_chat_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     let mut req = LlmRequest::empty(Operation::Chat);
-    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = parse_object(body, skip) else {
         return req;
     };
     req.model = value_str(v.get("model"));
@@ -234,10 +246,11 @@ struct Chunk<'a> {
     #[serde(borrow)]
     choices: List<ChoiceChunk<'a>>,
     usage: Option<Usage>,
+    /// Rare fields are boxed so that every chunk does not move them around.
     #[serde(borrow)]
-    error: Option<ErrorObject<'a>>,
+    error: Option<Box<ErrorObject<'a>>>,
     /// Groq puts the stream's usage here, in the last chunk.
-    x_groq: Option<XGroq>,
+    x_groq: Option<Box<XGroq>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -295,6 +308,40 @@ struct FunctionChunk<'a> {
     name: Str<'a>,
     #[serde(borrow)]
     arguments: Text<'a>,
+}
+
+/// A chat completion without its content: what the span needs (`on_body_head`). The
+/// fields left out are skipped by the parser, never built.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BodyHead<'a> {
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    model: Str<'a>,
+    #[serde(borrow)]
+    choices: List<ChoiceHead<'a>>,
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    error: Option<ErrorObject<'a>>,
+    x_groq: Option<XGroq>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChoiceHead<'a> {
+    index: Int,
+    #[serde(borrow)]
+    message: Option<RoleHead<'a>>,
+    #[serde(borrow)]
+    finish_reason: Str<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RoleHead<'a> {
+    #[serde(borrow)]
+    role: Str<'a>,
 }
 
 /// OpenAI usage, Chat Completions and Responses spellings.
@@ -359,26 +406,53 @@ pub struct ChatDecoder {
 }
 
 impl ChatDecoder {
-    fn apply(&mut self, chunk: Chunk<'_>) {
-        set_once(&mut self.id, &chunk.id);
-        set_once(&mut self.model, &chunk.model);
-        if let Some(u) = chunk
-            .usage
-            .as_ref()
-            .or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()))
-        {
+    fn apply_common(
+        &mut self,
+        id: &Str<'_>,
+        model: &Str<'_>,
+        usage: Option<&Usage>,
+        error: Option<&ErrorObject<'_>>,
+    ) {
+        set_once(&mut self.id, id);
+        set_once(&mut self.model, model);
+        if let Some(u) = usage {
             self.usage = u.to_usage();
         }
-        if let Some(e) = &chunk.error {
+        if let Some(e) = error {
             self.error = Some(e.to_error());
         }
-        for (pos, c) in chunk.choices.into_iter().enumerate() {
-            let index = match c.index.0 {
-                Some(_) => c.index.index(MAX_CHOICES),
-                None => Some(pos),
+    }
+
+    /// The choice at `index` (its position when absent), `None` past the cap.
+    fn choice(&mut self, index: Int, pos: usize) -> Option<&mut super::common::ChoiceAcc> {
+        let index = match index.0 {
+            Some(_) => index.index(MAX_CHOICES),
+            None => Some(pos),
+        };
+        self.choices.at(index?)
+    }
+
+    fn apply_head(&mut self, head: BodyHead<'_>) {
+        let usage = head.usage.as_ref();
+        let usage = usage.or(head.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
+        self.apply_common(&head.id, &head.model, usage, head.error.as_ref());
+        for (pos, c) in head.choices.into_iter().enumerate() {
+            let Some(acc) = self.choice(c.index, pos) else {
+                continue;
             };
-            let Some(index) = index else { continue };
-            let Some(acc) = self.choices.at(index) else {
+            set_latest(&mut acc.finish_reason, &c.finish_reason);
+            if let Some(m) = &c.message {
+                set_once(&mut acc.role, &m.role);
+            }
+        }
+    }
+
+    fn apply(&mut self, chunk: Chunk<'_>) {
+        let usage = chunk.usage.as_ref();
+        let usage = usage.or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
+        self.apply_common(&chunk.id, &chunk.model, usage, chunk.error.as_deref());
+        for (pos, c) in chunk.choices.into_iter().enumerate() {
+            let Some(acc) = self.choice(c.index, pos) else {
                 continue;
             };
             set_latest(&mut acc.finish_reason, &c.finish_reason);
@@ -435,6 +509,15 @@ impl ResponseDecoder for ChatDecoder {
 
     fn on_body(&mut self, body: &[u8]) {
         self.on_event(None, body);
+    }
+
+    fn on_body_head(&mut self, body: &[u8]) {
+        if !super::common::looks_like_object(body) {
+            return;
+        }
+        if let Ok(head) = serde_json::from_slice::<BodyHead<'_>>(body) {
+            self.apply_head(head);
+        }
     }
 
     fn finish(&mut self) -> Generation {

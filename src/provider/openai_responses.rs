@@ -46,7 +46,15 @@ impl Codec for OpenAiResponses {
     }
 
     fn decode_request(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        let mut req = decode_request(body);
+        let mut req = decode_request(body, &[]);
+        if req.model.is_none() {
+            req.model = super::azure_deployment(head).map(str::to_owned);
+        }
+        req
+    }
+
+    fn decode_request_head(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
+        let mut req = decode_request(body, &["input", "instructions", "tools"]);
         if req.model.is_none() {
             req.model = super::azure_deployment(head).map(str::to_owned);
         }
@@ -62,9 +70,10 @@ impl Codec for OpenAiResponses {
     }
 }
 
-fn decode_request(body: &[u8]) -> LlmRequest {
+/// Decodes a Responses request body (best effort), without the fields in `skip`.
+fn decode_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     let mut req = LlmRequest::empty(Operation::Chat);
-    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(body) else {
+    let Some(v) = super::common::parse_object(body, skip) else {
         return req;
     };
     req.model = value_str(v.get("model"));

@@ -1,6 +1,5 @@
 //! `POST /completion-model-config`: render, call the provider, log, answer (JSON or SSE).
 
-use std::collections::HashSet;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,7 +14,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::providers::{request_body, Call, Completion, Event, EventStream, Provider};
 use super::render::render;
-use super::store::{insert_datapoint, new_id, now, place, storable, Placement, Route};
+use super::store::{insert_datapoint, new_id, now, place, storable, Placement, Route, ThisRequest};
 use super::validate::{check_completion, from_value, JsonBody};
 use super::ServerState;
 use crate::api::{
@@ -102,7 +101,7 @@ pub(crate) async fn completion(
                     route,
                     &[json!("body")],
                     false,
-                    &HashSet::new(),
+                    &mut ThisRequest::default(),
                     &mut errors,
                 )?;
                 match p {

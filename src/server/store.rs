@@ -92,6 +92,9 @@ impl Store {
         // Per-row statements are prepared once and reused: parsing their SQL again for
         // every row was a third of the cost of a logged row.
         conn.set_prepared_statement_cache_capacity(64);
+        // 16 MiB of page cache (the default is 2 MiB): the right-hand pages of the indexes a
+        // batch appends to stay in memory instead of being read back from the file.
+        conn.pragma_update(None, "cache_size", -16384)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -122,7 +125,13 @@ pub(crate) fn now() -> String {
 /// the end of the `id` indexes. Random ids put every row of a batch on its own index page,
 /// and a commit then writes hundreds of pages to the WAL (and checkpoints them again).
 pub(crate) fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+    let mut hex = [0u8; uuid::fmt::Simple::LENGTH];
+    let hex = uuid::Uuid::now_v7().simple().encode_lower(&mut hex);
+    let mut id = String::with_capacity(prefix.len() + 1 + hex.len());
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(hex);
+    id
 }
 
 /// Where a datapoint goes: what the request names, resolved against the database.
@@ -220,16 +229,33 @@ fn session_by_reference(
     Ok((id, project_id.map(str::to_owned)))
 }
 
+/// What the current request did so far: the datapoints it created (a parent must come from
+/// an earlier request) and the projects it resolved by name (looked up once per request).
+#[derive(Debug, Default)]
+pub(crate) struct ThisRequest {
+    created: HashSet<String>,
+    projects: Vec<(String, String)>,
+}
+
+impl ThisRequest {
+    fn project_named(&mut self, c: &Connection, name: &str) -> rusqlite::Result<String> {
+        if let Some((_, id)) = self.projects.iter().find(|(n, _)| n == name) {
+            return Ok(id.clone());
+        }
+        let id = project_named(c, name)?;
+        self.projects.push((name.to_owned(), id.clone()));
+        Ok(id)
+    }
+}
+
 /// Resolve `route` into a [`Placement`], creating projects and sessions named for the first
 /// time. Problems are pushed to `errors` (located under `prefix`) and give `None`.
-/// `this_request` holds the ids created by the current request: a parent must come from an
-/// earlier one.
 pub(crate) fn place(
     c: &Connection,
     route: Route<'_>,
     prefix: &[Value],
     default_project: bool,
-    this_request: &HashSet<String>,
+    this_request: &mut ThisRequest,
     errors: &mut Vec<ValidationError>,
 ) -> rusqlite::Result<Option<Placement>> {
     let before = errors.len();
@@ -245,7 +271,7 @@ pub(crate) fn place(
             ));
         }
     } else if let Some(name) = route.project {
-        p.project_id = Some(project_named(c, name)?);
+        p.project_id = Some(this_request.project_named(c, name)?);
     }
     if let Some(id) = route.session_id {
         match session_project(c, id)? {
@@ -261,7 +287,7 @@ pub(crate) fn place(
         }
     }
     if p.project_id.is_none() && default_project && errors.len() == before {
-        p.project_id = Some(project_named(c, "default")?);
+        p.project_id = Some(this_request.project_named(c, "default")?);
     }
     if let Some(reference) = route.session_reference_id {
         let (id, project) = session_by_reference(c, reference, p.project_id.as_deref())?;
@@ -276,7 +302,7 @@ pub(crate) fn place(
             |r| r.get(0),
         )?;
         match parent {
-            Some(session) if !this_request.contains(id) => {
+            Some(session) if !this_request.created.contains(id) => {
                 p.parent_id = Some(id.to_owned());
                 p.session_id = p.session_id.or(session);
             }
@@ -307,7 +333,7 @@ pub(crate) fn place(
             }
         }
         match found {
-            Some((id, session)) if !this_request.contains(&id) => {
+            Some((id, session)) if !this_request.created.contains(&id) => {
                 p.parent_id = Some(id);
                 p.session_id = p.session_id.or(session);
             }
@@ -338,10 +364,12 @@ pub(crate) fn insert_datapoint(
     body: &Value,
     created_at: &str,
 ) -> rusqlite::Result<()> {
-    insert_datapoint_text(c, id, p, reference_id, &body.to_string(), created_at)
+    insert_datapoint_text(c, id, p, reference_id, &body.to_string(), created_at)?;
+    Ok(())
 }
 
-/// Store one datapoint whose body is already JSON text (made by [`storable_log`]).
+/// Store one datapoint whose body is already JSON text (made by [`storable_log`]); `false`
+/// when its session already holds a datapoint with `reference_id` (nothing is stored).
 fn insert_datapoint_text(
     c: &Connection,
     id: &str,
@@ -349,12 +377,14 @@ fn insert_datapoint_text(
     reference_id: Option<&str>,
     body: &str,
     created_at: &str,
-) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO datapoints (id, project_id, session_id, parent_id, reference_id, scope, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
+) -> rusqlite::Result<bool> {
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO datapoints (id, project_id, session_id, parent_id, reference_id, scope, body, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (scope, reference_id) DO NOTHING",
+        )?
+        .execute(params![
         id,
         p.project_id,
         p.session_id,
@@ -364,7 +394,7 @@ fn insert_datapoint_text(
         body,
         created_at
     ])?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Prepare a body for storage: no secrets, no payloads when `save` is false.
@@ -425,9 +455,15 @@ pub(crate) fn create_logs(
     many: bool,
 ) -> Result<Vec<CreateLogResponse>, ApiError> {
     let tx = c.transaction()?;
-    let mut this_request = HashSet::new();
+    let mut this_request = ThisRequest::default();
+    // The ids created here are only looked at when a log of this request names a parent.
+    let names_parents = logs
+        .iter()
+        .any(|l| l.parent_id.is_some() || l.parent_reference_id.is_some());
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(logs.len());
+    // One timestamp for the rows of one request (one transaction).
+    let at = now();
     for (i, log) in logs.into_iter().enumerate() {
         let prefix: Vec<Value> = if many {
             vec![json!("body"), json!(i)]
@@ -448,37 +484,32 @@ pub(crate) fn create_logs(
             Route::of_log(&log),
             &prefix,
             true,
-            &this_request,
+            &mut this_request,
             &mut errors,
         )?
         else {
             continue;
         };
-        if let Some(reference) = &log.reference_id {
-            let existing: Option<(String, Option<String>, Option<String>)> = row(
+        let id = new_id("data");
+        let body = storable_log(&log)
+            .map_err(|e| ApiError::internal(format!("cannot encode the log: {e}")))?;
+        let created_at = log.created_at.as_deref().unwrap_or(&at);
+        let reference = log.reference_id.as_deref();
+        if !insert_datapoint_text(&tx, &id, &p, reference, &body, created_at)? {
+            // A retry (or a repeat in this request): answer the datapoint already stored.
+            let (id, project_id, session_id) = row(
                 &tx,
                 "SELECT id, project_id, session_id FROM datapoints WHERE scope = ?1 AND reference_id = ?2",
                 params![p.scope(), reference],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            if let Some((id, project_id, session_id)) = existing {
-                out.push(log_response(id, project_id, session_id));
-                continue;
-            }
+            )?
+            .ok_or_else(|| ApiError::internal("a conflicting datapoint vanished"))?;
+            out.push(log_response(id, project_id, session_id));
+            continue;
         }
-        let id = new_id("data");
-        let created_at = log.created_at.clone().unwrap_or_else(now);
-        let body = storable_log(&log)
-            .map_err(|e| ApiError::internal(format!("cannot encode the log: {e}")))?;
-        insert_datapoint_text(
-            &tx,
-            &id,
-            &p,
-            log.reference_id.as_deref(),
-            &body,
-            &created_at,
-        )?;
-        this_request.insert(id.clone());
+        if names_parents {
+            this_request.created.insert(id.clone());
+        }
         out.push(log_response(id, p.project_id, p.session_id));
     }
     if !errors.is_empty() {

@@ -168,12 +168,16 @@ impl Waiter {
 pub(crate) struct Shared {
     records: mpsc::Sender<ExportRecord>,
     control: mpsc::UnboundedSender<Control>,
-    /// Wakes the worker when records arrive after it drained the queue, and early when a
-    /// full batch is waiting (de-duplicated by `since_wake`).
+    /// Wakes the worker for the first record after it went idle with nothing buffered, and
+    /// every `batch_size` records after that (so a full batch goes without waiting for the
+    /// delay); the records in between do not wake it.
     wake: Notify,
+    /// Records submitted since the worker last went idle with nothing buffered (reset by
+    /// the worker only then).
     since_wake: AtomicUsize,
     counters: Counters,
     capacity: u64,
+    /// `max_batch_size`, at least 1 and at most the queue capacity.
     batch_size: usize,
     /// Set once shutdown began: later records are refused.
     closed: AtomicBool,
@@ -195,10 +199,12 @@ impl Shared {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        // Wake the worker for the first record since it last looked (it may be idle, waiting
-        // for nothing in particular, and must start this record's delay) and for a full batch.
+        // Wake the worker for the first record since it went idle (it waits for nothing in
+        // particular and must start this record's delay) and once per batch. Any other
+        // wake-up would be a cross-thread futex wake per record for nothing: the worker is
+        // either busy and drains when done, or waiting for the oldest record's delay.
         let since = self.since_wake.fetch_add(1, Ordering::AcqRel) + 1;
-        if since == 1 || since == self.batch_size {
+        if since == 1 || since % self.batch_size == 0 {
             self.wake.notify_one();
         }
         true
@@ -287,7 +293,7 @@ impl LogExporter {
             since_wake: AtomicUsize::new(0),
             counters: Counters::default(),
             capacity: capacity as u64,
-            batch_size: export.max_batch_size.max(1),
+            batch_size: export.max_batch_size.clamp(1, capacity),
             closed: AtomicBool::new(false),
         });
         worker::spawn(config.clone(), shared.clone(), records_rx, control_rx);

@@ -173,6 +173,17 @@ impl Worker {
     /// Sleep until there is something to do: a full batch, the oldest record's delay, a
     /// control message, or the shutdown deadline.
     async fn wait(&mut self, hurry: bool) {
+        if self.buffer.is_empty() {
+            // Going idle: from now on the next record submitted wakes us. The swap
+            // synchronises with the submitters' increments, so a record whose increment came
+            // before it is seen by this drain (it did not wake us); one after it reads 0 and
+            // notifies (`Notify` keeps the permit if we are not waiting yet).
+            self.shared.since_wake.swap(0, Ordering::AcqRel);
+            self.drain_records();
+            if !self.buffer.is_empty() {
+                return;
+            }
+        }
         let now = Instant::now();
         let far = now + Duration::from_secs(3600);
         let mut until = match self.buffer.oldest() {
@@ -404,7 +415,6 @@ fn drain_into(
     buffer: &mut Buffer,
     warned_spool: &mut bool,
 ) {
-    shared.since_wake.store(0, Ordering::Release);
     let mut spooled = 0u64;
     while let Ok(record) = records.try_recv() {
         let now = Instant::now();

@@ -71,7 +71,54 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn create_logs(State(state): State<ServerState>, req: Request) -> Result<Response, ApiError> {
     let bytes = body_bytes(req, &()).await?;
-    let value: Value = parse(&bytes)?;
+    let (logs, many) = match parse_logs_typed(&bytes) {
+        Some((logs, many)) => {
+            let mut errors = Vec::new();
+            let mut prefix = vec![body()];
+            for (i, log) in logs.iter().enumerate() {
+                if many {
+                    prefix.truncate(1);
+                    prefix.push(json!(i));
+                }
+                check_log(log, &prefix, &mut errors);
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            (logs, many)
+        }
+        None => parse_logs_located(&bytes)?,
+    };
+    let out = state
+        .inner
+        .store
+        .run(move |c| store::create_logs(c, logs, many))
+        .await?;
+    let answer = if many {
+        OneOrMany::Many(out)
+    } else {
+        OneOrMany::One(out.into_iter().next().unwrap_or_default())
+    };
+    Ok(Json(answer).into_response())
+}
+
+/// The common case: a well-formed body decoded straight into the typed logs (no `Value`
+/// tree, no path tracking). `None` when it is not, so [`parse_logs_located`] reports
+/// every problem with its location; a body that decodes here decodes the same way there.
+fn parse_logs_typed(bytes: &[u8]) -> Option<(Vec<LogRequest>, bool)> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice(bytes).ok().map(|logs| (logs, true)),
+        Some(b'{') => serde_json::from_slice(bytes)
+            .ok()
+            .map(|log| (vec![log], false)),
+        _ => None,
+    }
+}
+
+/// Decode item by item and check each, collecting the located errors of every item in
+/// item order.
+fn parse_logs_located(bytes: &[u8]) -> Result<(Vec<LogRequest>, bool), ApiError> {
+    let value: Value = parse(bytes)?;
     let (items, many) = match value {
         Value::Array(items) => (items, true),
         obj @ Value::Object(_) => (vec![obj], false),
@@ -102,17 +149,7 @@ async fn create_logs(State(state): State<ServerState>, req: Request) -> Result<R
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let out = state
-        .inner
-        .store
-        .run(move |c| store::create_logs(c, logs, many))
-        .await?;
-    let answer = if many {
-        OneOrMany::Many(out)
-    } else {
-        OneOrMany::One(out.into_iter().next().unwrap_or_default())
-    };
-    Ok(Json(answer).into_response())
+    Ok((logs, many))
 }
 
 async fn get_log(

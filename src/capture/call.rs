@@ -120,7 +120,12 @@ impl Call {
         let mut span = Span::none();
         if !tracing::span_enabled!(target: "humanloop_tracing", tracing::Level::INFO) {
             span = semconv::inference_span(&detected, &request);
-            deferred_all = span.is_disabled();
+            // A span is built (not disabled) under `NoSubscriber` when another live
+            // dispatcher gave its callsite an "always" interest; nothing records it.
+            deferred_all = span.is_disabled()
+                || tracing::dispatcher::get_default(|d| {
+                    d.is::<tracing::subscriber::NoSubscriber>()
+                });
         }
         // Content on the span needs the messages now; otherwise the caller only pays for
         // the head, and the log's builder decodes the rest on the exporter's thread.

@@ -129,6 +129,29 @@ fn otel_subscriber(hl: Option<&Humanloop>) -> tracing::Dispatch {
 const PLAIN_REQ: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a travel agent."},{"role":"user","content":"Plan three days in Lisbon."}],"temperature":0.7,"max_tokens":512}"#;
 const STREAM_REQ: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a travel agent."},{"role":"user","content":"Plan three days in Lisbon."}],"temperature":0.7,"max_tokens":512,"stream":true,"stream_options":{"include_usage":true}}"#;
 
+/// A client compared in the reqwest groups: its name, the client, the subscriber.
+type Case<'a> = (
+    &'a str,
+    &'a reqwest_middleware::ClientWithMiddleware,
+    &'a tracing::Dispatch,
+);
+
+/// One chat call through `client`, its body drained.
+async fn call(
+    client: &reqwest_middleware::ClientWithMiddleware,
+    url: &str,
+    body: &'static str,
+) -> Bytes {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    resp.bytes().await.unwrap()
+}
+
 fn humanloop(capture_content: bool) -> Humanloop {
     // The endpoint is never reached within a bench iteration: logs are queued and the
     // exporter's worker ships them off the caller's path (to a closed port here; the
@@ -171,9 +194,28 @@ fn overhead(c: &mut Criterion) {
     let otel_hl = otel_subscriber(Some(&hl));
     let otel_hl_content = otel_subscriber(Some(&hl_content));
 
+    // Every middleware compared runs inside reqwest-middleware: the first case is the
+    // baseline of the interleaved table.
+    let cases: [Case<'_>; 7] = [
+        ("reqwest-middleware, none", &mw_none, &no_subscriber),
+        (
+            "reqwest-tracing, no subscriber",
+            &mw_tracing,
+            &no_subscriber,
+        ),
+        ("reqwest-tracing, otel sink", &mw_tracing, &otel),
+        ("humanloop, no subscriber", &ours, &no_subscriber),
+        ("humanloop, otel sink", &ours, &otel_hl),
+        (
+            "humanloop, otel sink, capture_content",
+            &ours_content,
+            &otel_hl_content,
+        ),
+        ("reqwest-middleware, none, otel sink", &mw_none, &otel),
+    ];
     for (kind, body) in [("plain_2KB", PLAIN_REQ), ("stream_64", STREAM_REQ)] {
         let mut group = c.benchmark_group(format!("overhead/reqwest/{kind}"));
-        let run_bare = |b: &mut criterion::Bencher| {
+        group.bench_function("bare reqwest", |b| {
             b.to_async(&rt).iter(|| async {
                 let resp = bare
                     .post(&url)
@@ -184,71 +226,16 @@ fn overhead(c: &mut Criterion) {
                     .unwrap();
                 resp.bytes().await.unwrap()
             })
-        };
-        group.bench_function("bare reqwest", run_bare);
-        let cases: [(
-            &str,
-            &reqwest_middleware::ClientWithMiddleware,
-            &tracing::Dispatch,
-        ); 7] = [
-            ("reqwest-middleware, none", &mw_none, &no_subscriber),
-            (
-                "reqwest-tracing, no subscriber",
-                &mw_tracing,
-                &no_subscriber,
-            ),
-            ("reqwest-tracing, otel sink", &mw_tracing, &otel),
-            ("humanloop, no subscriber", &ours, &no_subscriber),
-            ("humanloop, otel sink", &ours, &otel_hl),
-            (
-                "humanloop, otel sink, capture_content",
-                &ours_content,
-                &otel_hl_content,
-            ),
-            ("reqwest-middleware, none, otel sink", &mw_none, &otel),
-        ];
+        });
         for (name, client, dispatch) in cases {
             group.bench_function(BenchmarkId::from_parameter(name), |b| {
                 let _guard = tracing::dispatcher::set_default(dispatch);
-                b.to_async(&rt).iter(|| async {
-                    let resp = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    resp.bytes().await.unwrap()
-                })
+                b.to_async(&rt).iter(|| call(client, &url, body))
             });
         }
         group.finish();
     }
-
-    interleaved_report(
-        &rt,
-        &url,
-        &[
-            (
-                "reqwest-middleware, none (baseline)",
-                &mw_none,
-                &no_subscriber,
-            ),
-            (
-                "reqwest-tracing, no subscriber",
-                &mw_tracing,
-                &no_subscriber,
-            ),
-            ("reqwest-tracing, otel sink", &mw_tracing, &otel),
-            ("humanloop, no subscriber", &ours, &no_subscriber),
-            ("humanloop, otel sink", &ours, &otel_hl),
-            (
-                "humanloop, otel sink, capture_content",
-                &ours_content,
-                &otel_hl_content,
-            ),
-        ],
-    );
+    interleaved_report(&rt, &url, &cases[..6]);
 
     // hyper-util's client in a tower ServiceBuilder, bare and with our layer.
     let hyper_client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
@@ -286,15 +273,7 @@ fn overhead(c: &mut Criterion) {
 /// one client after the other, so on a machine whose load drifts (a shared CI box) its
 /// medians compare runs made under different load; interleaving keeps the added times
 /// comparable.
-fn interleaved_report(
-    rt: &Runtime,
-    url: &str,
-    cases: &[(
-        &str,
-        &reqwest_middleware::ClientWithMiddleware,
-        &tracing::Dispatch,
-    )],
-) {
+fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>]) {
     let args: Vec<String> = std::env::args().collect();
     if args
         .iter()
@@ -311,14 +290,7 @@ fn interleaved_report(
             let start = std::time::Instant::now();
             rt.block_on(async {
                 for _ in 0..CALLS {
-                    let resp = client
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .body(PLAIN_REQ)
-                        .send()
-                        .await
-                        .unwrap();
-                    std::hint::black_box(resp.bytes().await.unwrap());
+                    std::hint::black_box(call(client, url, PLAIN_REQ).await);
                 }
             });
             means[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS));

@@ -132,11 +132,13 @@ async fn exporter_queue_caps_memory_while_the_endpoint_is_down() {
         }
     };
 
-    for _ in 0..2_000 {
+    // Warm-up: the queue fills within the first calls, and the worker turns what it holds
+    // into logs (larger than the records) as it gets to them.
+    for _ in 0..10_000 {
         call().await;
     }
     let warm = LIVE.load(Ordering::Relaxed);
-    for _ in 0..48_000 {
+    for _ in 0..40_000 {
         call().await;
     }
     let half = LIVE.load(Ordering::Relaxed);
@@ -149,11 +151,11 @@ async fn exporter_queue_caps_memory_while_the_endpoint_is_down() {
     assert_eq!(stats.sent, 0, "{stats:?}");
     assert!(stats.queued <= QUEUE as u64, "{stats:?}");
     assert!(stats.dropped >= 100_000 - QUEUE as u64 - 64, "{stats:?}");
-    // Whatever the queue holds was held by 2 000 calls already; 98 000 more add nothing.
+    // Whatever the queue holds was held by 10 000 calls already; 90 000 more add nothing.
     let growth = full.saturating_sub(warm);
     assert!(
         growth < 2 * MIB,
-        "live heap grew by {growth} bytes over 98 000 calls (warm {warm}, half {half}, full {full})"
+        "live heap grew by {growth} bytes over 90 000 calls (warm {warm}, half {half}, full {full})"
     );
     assert!(
         full.saturating_sub(half) < MIB,

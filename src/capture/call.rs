@@ -60,6 +60,9 @@ pub(crate) struct Call {
     request: LlmRequest,
     /// The request body still to decode in full for the log (when only its head was).
     deferred: Option<DeferredRequest>,
+    /// Nothing records the span: the log's builder decodes the request and a plain
+    /// response body, and records the metrics (see [`Call::start`]).
+    deferred_all: bool,
     /// The raw request body, for the log's `provider_request` (only when logs carry content).
     request_body: Option<Bytes>,
     secrets: Secrets,
@@ -108,20 +111,39 @@ impl Call {
             .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
         let body = body.filter(|_| !encoded);
         let codec = detected.codec.clone();
+        // No subscriber wants the span (the common case of a service that only ships logs):
+        // nothing is decoded on the caller's path; the log's builder decodes everything on
+        // the exporter's thread and records the metrics there. `span_enabled!` may err
+        // (filters on span names): a span that turns out enabled is made again, decoded.
+        let mut deferred_all = false;
+        let mut request = LlmRequest::empty(detected.operation);
+        let mut span = Span::none();
+        if !tracing::span_enabled!(target: "humanloop_tracing", tracing::Level::INFO) {
+            span = semconv::inference_span(&detected, &request);
+            // A span is built (not disabled) under `NoSubscriber` when another live
+            // dispatcher gave its callsite an "always" interest; nothing records it.
+            deferred_all = span.is_disabled()
+                || tracing::dispatcher::get_default(|d| {
+                    d.is::<tracing::subscriber::NoSubscriber>()
+                });
+        }
         // Content on the span needs the messages now; otherwise the caller only pays for
         // the head, and the log's builder decodes the rest on the exporter's thread.
         let content_now = config.capture_content();
-        let request = contain("codec", || {
-            let bytes = body.as_deref().unwrap_or_default();
-            if content_now {
-                codec.decode_request(head, bytes)
-            } else {
-                codec.decode_request_head(head, bytes)
-            }
-        })
-        .unwrap_or_else(|| LlmRequest::empty(detected.operation));
-        let span = semconv::inference_span(&detected, &request);
+        if !deferred_all {
+            request = contain("codec", || {
+                let bytes = body.as_deref().unwrap_or_default();
+                if content_now {
+                    codec.decode_request(head, bytes)
+                } else {
+                    codec.decode_request_head(head, bytes)
+                }
+            })
+            .unwrap_or_else(|| LlmRequest::empty(detected.operation));
+            span = semconv::inference_span(&detected, &request);
+        }
         let ctx = hierarchy::call_context(&span);
+        let deferred_all = deferred_all && ctx.sampled;
         if let Some(session) = &ctx.session_reference_id {
             span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
         }
@@ -142,15 +164,13 @@ impl Call {
             }
         }
         let decoder = contain("codec", || codec.response_decoder(&request));
-        let deferred = body
-            .as_ref()
-            .filter(|_| !content_now && ctx.sampled)
-            .map(|body| DeferredRequest {
-                codec: codec.clone(),
-                method: head.method.clone(),
-                uri: head.uri.clone(),
-                body: body.clone(),
-            });
+        let deferred = (deferred_all || (!content_now && ctx.sampled)).then(|| DeferredRequest {
+            codec: codec.clone(),
+            method: head.method.clone(),
+            uri: head.uri.clone(),
+            body: body.clone().unwrap_or_default(),
+            whole: deferred_all,
+        });
         let request_body = body.filter(|_| config.log_content() && ctx.sampled);
         Call {
             hl: hl.clone(),
@@ -158,6 +178,7 @@ impl Call {
             detected,
             request,
             deferred,
+            deferred_all,
             request_body,
             secrets,
             ctx,
@@ -268,6 +289,10 @@ impl Call {
                 });
                 self.truncated |= splitter.truncated;
             }
+            Capture::Json(buf) if self.deferred_all => {
+                deferred_output = decoder.is_some();
+                response_body = Some(buf);
+            }
             Capture::Json(buf) => {
                 // The span needs no output content unless it records it; a log with
                 // content gets the full decode on the exporter's thread.
@@ -303,12 +328,54 @@ impl Call {
         if provider_error.is_some() {
             generation.error = provider_error;
         }
-        let error_type = self.error_type(end, &generation);
-        let error_type = error_type.as_deref();
         let time_to_first_chunk = self
             .first_chunk
             .filter(|_| streamed)
             .map(|t| (t - self.started).as_secs_f64());
+        let duration = now - self.started;
+        let timing = Timing {
+            duration: duration.as_secs_f64(),
+            time_to_first_chunk,
+            time_per_output_chunk: match (self.first_chunk, self.last_chunk) {
+                (Some(first), Some(last)) if streamed && self.events > 1 => {
+                    Some((last - first).as_secs_f64() / (self.events - 1) as f64)
+                }
+                _ => None,
+            },
+        };
+        let config = self.hl.config();
+        if self.deferred_all {
+            let parts = LogParts {
+                provider: self.detected.provider.clone(),
+                operation: self.detected.operation,
+                request: std::mem::replace(
+                    &mut self.request,
+                    LlmRequest::empty(self.detected.operation),
+                ),
+                deferred: self.deferred.take(),
+                request_body: self.request_body.take(),
+                response_body_logged: config.log_content(),
+                response_body,
+                deferred_output: deferred_output.then(|| self.detected.codec.clone()),
+                generation,
+                outcome: log::Outcome::Pending(Box::new(log::PendingOutcome {
+                    detected: self.detected.clone(),
+                    status: self.status,
+                    end,
+                    timing,
+                })),
+                duration: duration.as_secs_f64(),
+                created_at: self.created_at,
+                ctx: std::mem::take(&mut self.ctx),
+                secrets: std::mem::take(&mut self.secrets),
+                truncated: self.truncated,
+            };
+            self.submit(parts);
+            self.span = Span::none();
+            return;
+        }
+        let error_type = error_type(self.status, end, &generation);
+        let error_type = error_type.as_deref();
         semconv::record_outcome(
             &self.span,
             &CallOutcome {
@@ -318,7 +385,6 @@ impl Call {
                 truncated: self.truncated,
             },
         );
-        let config = self.hl.config();
         if config.capture_content()
             && self.ctx.sampled
             && !generation.choices.is_empty()
@@ -334,27 +400,9 @@ impl Call {
             self.span
                 .record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());
         }
-        let duration = now - self.started;
-        #[cfg(feature = "otel")]
-        semconv::metrics::record(&semconv::metrics::CallMetrics {
-            detected: &self.detected,
-            request: &self.request,
-            generation: &generation,
-            duration: duration.as_secs_f64(),
-            time_to_first_chunk,
-            time_per_output_chunk: match (self.first_chunk, self.last_chunk) {
-                (Some(first), Some(last)) if streamed && self.events > 1 => {
-                    Some((last - first).as_secs_f64() / (self.events - 1) as f64)
-                }
-                _ => None,
-            },
-            error_type,
-        });
+        timing.record_metrics(&self.detected, &self.request, &generation, error_type);
         if self.ctx.sampled {
-            let error = error_type.map(|t| {
-                let message = generation.error.as_ref().and_then(|e| e.message.as_deref());
-                error_message(t, message, self.status, end)
-            });
+            let error = error_type.map(|t| error_message(t, &generation, self.status, end));
             let parts = LogParts {
                 provider: self.detected.provider.clone(),
                 operation: self.detected.operation,
@@ -364,23 +412,18 @@ impl Call {
                 ),
                 deferred: self.deferred.take(),
                 request_body: self.request_body.take(),
+                response_body_logged: config.log_content(),
                 response_body: response_body.filter(|_| config.log_content()),
                 deferred_output: deferred_output.then(|| self.detected.codec.clone()),
                 generation,
-                error,
+                outcome: log::Outcome::Known(error),
                 duration: duration.as_secs_f64(),
                 created_at: self.created_at,
                 ctx: std::mem::take(&mut self.ctx),
                 secrets: std::mem::take(&mut self.secrets),
                 truncated: self.truncated,
             };
-            let hl = self.hl.clone();
-            self.hl
-                .inner
-                .exporter
-                .submit(ExportRecord::Deferred(Box::new(move || {
-                    log::build(hl.config(), parts)
-                })));
+            self.submit(parts);
         }
         // End the span now, whatever the caller does with the response afterwards.
         // tracing-opentelemetry takes a span's end time from its last exit: enter it
@@ -389,20 +432,71 @@ impl Call {
         self.span = Span::none();
     }
 
-    fn error_type(&self, end: End, generation: &Generation) -> Option<String> {
-        if let Some(status) = self.status.filter(|s| !s.is_success()) {
-            let code = generation.error.as_ref().and_then(|e| e.code.clone());
-            return Some(code.unwrap_or_else(|| status.as_str().to_owned()));
-        }
-        match end {
-            End::Cancelled => Some(semconv::ERROR_CANCELLED.to_owned()),
-            End::BodyError | End::Transport => Some(semconv::ERROR_OTHER.to_owned()),
-            End::Complete => generation.error.as_ref().map(|e| {
-                e.code
-                    .clone()
-                    .unwrap_or_else(|| semconv::ERROR_OTHER.to_owned())
-            }),
-        }
+    /// Hand the log to the exporter, to be built on its thread.
+    fn submit(&self, parts: LogParts) {
+        let hl = self.hl.clone();
+        self.hl
+            .inner
+            .exporter
+            .submit(ExportRecord::Deferred(Box::new(move || {
+                log::build(hl.config(), parts)
+            })));
+    }
+}
+
+/// The times the metrics record (read only with the `otel` feature).
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) struct Timing {
+    pub duration: f64,
+    pub time_to_first_chunk: Option<f64>,
+    /// Mean time between chunks after the first one.
+    pub time_per_output_chunk: Option<f64>,
+}
+
+impl Timing {
+    /// Record the GenAI client metrics of a finished call (`otel` feature).
+    pub(crate) fn record_metrics(
+        &self,
+        detected: &Detected,
+        request: &LlmRequest,
+        generation: &Generation,
+        error_type: Option<&str>,
+    ) {
+        #[cfg(feature = "otel")]
+        semconv::metrics::record(&semconv::metrics::CallMetrics {
+            detected,
+            request,
+            generation,
+            duration: self.duration,
+            time_to_first_chunk: self.time_to_first_chunk,
+            time_per_output_chunk: self.time_per_output_chunk,
+            error_type,
+        });
+        #[cfg(not(feature = "otel"))]
+        let _ = (detected, request, generation, error_type);
+    }
+}
+
+/// `error.type` of a finished call: the provider's error code or the HTTP status for an
+/// error status; `cancelled` or `_OTHER` when the body did not end well.
+pub(crate) fn error_type(
+    status: Option<StatusCode>,
+    end: End,
+    generation: &Generation,
+) -> Option<String> {
+    if let Some(status) = status.filter(|s| !s.is_success()) {
+        let code = generation.error.as_ref().and_then(|e| e.code.clone());
+        return Some(code.unwrap_or_else(|| status.as_str().to_owned()));
+    }
+    match end {
+        End::Cancelled => Some(semconv::ERROR_CANCELLED.to_owned()),
+        End::BodyError | End::Transport => Some(semconv::ERROR_OTHER.to_owned()),
+        End::Complete => generation.error.as_ref().map(|e| {
+            e.code
+                .clone()
+                .unwrap_or_else(|| semconv::ERROR_OTHER.to_owned())
+        }),
     }
 }
 
@@ -414,12 +508,13 @@ impl Drop for Call {
 
 /// The log's `error` text. Transport errors are not quoted: their text can carry the
 /// request URL, and with it a `key=` parameter.
-fn error_message(
+pub(crate) fn error_message(
     error_type: &str,
-    message: Option<&str>,
+    generation: &Generation,
     status: Option<StatusCode>,
     end: End,
 ) -> String {
+    let message = generation.error.as_ref().and_then(|e| e.message.as_deref());
     let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
     match (status.filter(|s| !s.is_success()), end) {
         (Some(status), _) => format!("HTTP {} {error_type}{detail}", status.as_u16()),

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::call::{self, End, Timing};
 use super::{Secrets, SECRET_KEYS};
 use crate::api::{
     ChatMessage, ContentPart, ImageUrl, JsonMap, LogConfig, LogRequest, MessageContent,
@@ -19,7 +20,9 @@ use crate::config::Config;
 use crate::hierarchy::CallContext;
 use crate::hooks::contain;
 use crate::pricing;
-use crate::provider::{Codec, Generation, LlmRequest, Message, Operation, Part, RequestHead};
+use crate::provider::{
+    Codec, Detected, Generation, LlmRequest, Message, Operation, Part, RequestHead,
+};
 
 /// Everything a finished call hands to the exporter to build its log from.
 pub(crate) struct LogParts {
@@ -29,11 +32,14 @@ pub(crate) struct LogParts {
     pub deferred: Option<DeferredRequest>,
     pub request_body: Option<Bytes>,
     pub response_body: Option<Vec<u8>>,
-    /// Only the head of `response_body` was decoded (`on_body_head`): decode its output
-    /// with this codec when the log is built.
+    /// `response_body` goes into the log (`provider_response`); otherwise it is only here
+    /// to be decoded.
+    pub response_body_logged: bool,
+    /// `response_body` was not decoded (or only its head, `on_body_head`): decode it with
+    /// this codec when the log is built.
     pub deferred_output: Option<Arc<dyn Codec>>,
     pub generation: Generation,
-    pub error: Option<String>,
+    pub outcome: Outcome,
     pub duration: f64,
     pub created_at: SystemTime,
     pub ctx: CallContext,
@@ -41,17 +47,19 @@ pub(crate) struct LogParts {
     pub truncated: bool,
 }
 
-/// A request whose head alone was decoded on the caller's path: the rest (messages,
-/// system instructions, tools) is decoded when the log is built.
+/// A request whose head alone (or nothing) was decoded on the caller's path: the rest
+/// (messages, system instructions, tools) is decoded when the log is built.
 pub(crate) struct DeferredRequest {
     pub codec: Arc<dyn Codec>,
     pub method: http::Method,
     pub uri: http::Uri,
     pub body: Bytes,
+    /// Nothing was decoded: the full decode replaces the request.
+    pub whole: bool,
 }
 
 impl DeferredRequest {
-    /// Fill `request`'s content from the full decode (a panicking codec leaves it empty).
+    /// Fill `request` from the full decode (a panicking codec leaves it as it is).
     fn complete(self, request: &mut LlmRequest) {
         let headers = http::HeaderMap::new();
         let head = RequestHead {
@@ -59,12 +67,33 @@ impl DeferredRequest {
             uri: &self.uri,
             headers: &headers,
         };
-        if let Some(full) = contain("codec", || self.codec.decode_request(&head, &self.body)) {
+        let Some(full) = contain("codec", || self.codec.decode_request(&head, &self.body)) else {
+            return;
+        };
+        if self.whole {
+            *request = full;
+        } else {
             request.system = full.system;
             request.messages = full.messages;
             request.tools = full.tools;
         }
     }
+}
+
+/// The log's `error`, or what it takes to work it out after decoding.
+pub(crate) enum Outcome {
+    /// Worked out on the caller's path.
+    Known(Option<String>),
+    /// Nothing recorded the span: `error.type`, the log's `error` and the metrics are
+    /// worked out when the log is built.
+    Pending(Box<PendingOutcome>),
+}
+
+pub(crate) struct PendingOutcome {
+    pub detected: Detected,
+    pub status: Option<http::StatusCode>,
+    pub end: End,
+    pub timing: Timing,
 }
 
 /// Scrub the request's secrets from `s`, then run the user's redaction hook. A
@@ -187,9 +216,10 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         deferred,
         request_body,
         response_body,
+        response_body_logged,
         deferred_output,
         mut generation,
-        error,
+        outcome,
         duration,
         created_at,
         ctx,
@@ -207,11 +237,25 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
             decoder.on_body(body);
             decoder.finish()
         });
-        // A body the full decode cannot read keeps what its head gave.
-        if let Some(full) = full.filter(|g| !g.choices.is_empty()) {
-            generation.choices = full.choices;
+        match full {
+            // Nothing was decoded on the caller's path.
+            Some(full) if matches!(outcome, Outcome::Pending(_)) => generation = full,
+            // A body the full decode cannot read keeps what its head gave.
+            Some(full) if !full.choices.is_empty() => generation.choices = full.choices,
+            _ => {}
         }
     }
+    let error = match outcome {
+        Outcome::Known(error) => error,
+        Outcome::Pending(p) => {
+            let error_type = call::error_type(p.status, p.end, &generation);
+            let error_type = error_type.as_deref();
+            p.timing
+                .record_metrics(&p.detected, &request, &generation, error_type);
+            error_type.map(|t| call::error_message(t, &generation, p.status, p.end))
+        }
+    };
+    let response_body = response_body.filter(|_| response_body_logged);
 
     let mut log = LogRequest {
         project: config.project.clone(),

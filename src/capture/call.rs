@@ -130,8 +130,8 @@ impl Call {
         // Content on the span needs the messages now; otherwise the caller only pays for
         // the head, and the log's builder decodes the rest on the exporter's thread.
         let content_now = config.capture_content();
-        if !deferred_all {
-            request = contain("codec", || {
+        let decode = || {
+            contain("codec", || {
                 let bytes = body.as_deref().unwrap_or_default();
                 if content_now {
                     codec.decode_request(head, bytes)
@@ -139,11 +139,18 @@ impl Call {
                     codec.decode_request_head(head, bytes)
                 }
             })
-            .unwrap_or_else(|| LlmRequest::empty(detected.operation));
+            .unwrap_or_else(|| LlmRequest::empty(detected.operation))
+        };
+        if !deferred_all {
+            request = decode();
             span = semconv::inference_span(&detected, &request);
         }
         let ctx = hierarchy::call_context(&span);
-        let deferred_all = deferred_all && ctx.sampled;
+        if deferred_all && !ctx.sampled {
+            // No log to build it in: the metrics need the request's head now.
+            deferred_all = false;
+            request = decode();
+        }
         if let Some(session) = &ctx.session_reference_id {
             span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
         }

@@ -352,32 +352,13 @@ impl Call {
         };
         let config = self.hl.config();
         if self.deferred_all {
-            let parts = LogParts {
-                provider: self.detected.provider.clone(),
-                operation: self.detected.operation,
-                request: std::mem::replace(
-                    &mut self.request,
-                    LlmRequest::empty(self.detected.operation),
-                ),
-                deferred: self.deferred.take(),
-                request_body: self.request_body.take(),
-                response_body_logged: config.log_content(),
-                response_body,
-                deferred_output: deferred_output.then(|| self.detected.codec.clone()),
-                generation,
-                outcome: log::Outcome::Pending(Box::new(log::PendingOutcome {
-                    detected: self.detected.clone(),
-                    status: self.status,
-                    end,
-                    timing,
-                })),
-                duration: duration.as_secs_f64(),
-                created_at: self.created_at,
-                ctx: std::mem::take(&mut self.ctx),
-                secrets: std::mem::take(&mut self.secrets),
-                truncated: self.truncated,
-            };
-            self.submit(parts);
+            let outcome = log::Outcome::Pending(Box::new(log::PendingOutcome {
+                detected: self.detected.clone(),
+                status: self.status,
+                end,
+                timing,
+            }));
+            self.submit(generation, response_body, deferred_output, outcome, timing);
             self.span = Span::none();
             return;
         }
@@ -410,27 +391,8 @@ impl Call {
         timing.record_metrics(&self.detected, &self.request, &generation, error_type);
         if self.ctx.sampled {
             let error = error_type.map(|t| error_message(t, &generation, self.status, end));
-            let parts = LogParts {
-                provider: self.detected.provider.clone(),
-                operation: self.detected.operation,
-                request: std::mem::replace(
-                    &mut self.request,
-                    LlmRequest::empty(self.detected.operation),
-                ),
-                deferred: self.deferred.take(),
-                request_body: self.request_body.take(),
-                response_body_logged: config.log_content(),
-                response_body: response_body.filter(|_| config.log_content()),
-                deferred_output: deferred_output.then(|| self.detected.codec.clone()),
-                generation,
-                outcome: log::Outcome::Known(error),
-                duration: duration.as_secs_f64(),
-                created_at: self.created_at,
-                ctx: std::mem::take(&mut self.ctx),
-                secrets: std::mem::take(&mut self.secrets),
-                truncated: self.truncated,
-            };
-            self.submit(parts);
+            let outcome = log::Outcome::Known(error);
+            self.submit(generation, response_body, deferred_output, outcome, timing);
         }
         // End the span now, whatever the caller does with the response afterwards.
         // tracing-opentelemetry takes a span's end time from its last exit: enter it
@@ -439,8 +401,37 @@ impl Call {
         self.span = Span::none();
     }
 
-    /// Hand the log to the exporter, to be built on its thread.
-    fn submit(&self, parts: LogParts) {
+    /// Hand the log to the exporter, to be built on its thread (the call's request, ids
+    /// and secrets move into it).
+    fn submit(
+        &mut self,
+        generation: Generation,
+        response_body: Option<Vec<u8>>,
+        deferred_output: bool,
+        outcome: log::Outcome,
+        timing: Timing,
+    ) {
+        let logged = self.hl.config().log_content();
+        let parts = LogParts {
+            provider: self.detected.provider.clone(),
+            operation: self.detected.operation,
+            request: std::mem::replace(
+                &mut self.request,
+                LlmRequest::empty(self.detected.operation),
+            ),
+            deferred: self.deferred.take(),
+            request_body: self.request_body.take(),
+            response_body_logged: logged,
+            response_body: response_body.filter(|_| logged || deferred_output),
+            deferred_output: deferred_output.then(|| self.detected.codec.clone()),
+            generation,
+            outcome,
+            duration: timing.duration,
+            created_at: self.created_at,
+            ctx: std::mem::take(&mut self.ctx),
+            secrets: std::mem::take(&mut self.secrets),
+            truncated: self.truncated,
+        };
         let hl = self.hl.clone();
         self.hl
             .inner

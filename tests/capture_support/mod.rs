@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use humanloop_tracing::{ConfigBuilder, Humanloop};
 use opentelemetry::trace::{Status, TracerProvider as _};
-use opentelemetry::Value;
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::Value as Json;
 use tracing_subscriber::layer::SubscriberExt;
@@ -508,4 +508,47 @@ pub fn sse_chunks(name: &str) -> Vec<Bytes> {
         out.push(all.slice(start..));
     }
     out
+}
+
+/// (attributes, count, sum as f64, bounds) of every data point of histogram `name`.
+pub fn points(
+    exporter: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+    name: &str,
+) -> Vec<(Vec<KeyValue>, u64, f64, Vec<f64>)> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, HistogramDataPoint, MetricData};
+    fn take<'a, T: Copy + 'a>(
+        dps: impl Iterator<Item = &'a HistogramDataPoint<T>>,
+        to_f64: fn(T) -> f64,
+    ) -> Vec<(Vec<KeyValue>, u64, f64, Vec<f64>)> {
+        dps.map(|dp| {
+            let mut attrs: Vec<KeyValue> = dp.attributes().cloned().collect();
+            attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+            (attrs, dp.count(), to_f64(dp.sum()), dp.bounds().collect())
+        })
+        .collect()
+    }
+    let mut out = Vec::new();
+    for rm in exporter.get_finished_metrics().unwrap() {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics().filter(|m| m.name() == name) {
+                match m.data() {
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                        out.extend(take(h.data_points(), |v| v))
+                    }
+                    AggregatedMetrics::U64(MetricData::Histogram(h)) => {
+                        out.extend(take(h.data_points(), |v| v as f64))
+                    }
+                    other => panic!("{name}: not a histogram: {other:?}"),
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn get(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
 }

@@ -104,14 +104,8 @@ pub type RedactFn = Arc<dyn Fn(&mut String) + Send + Sync>;
 /// Return `false` to drop the record. A panic inside is contained and counted.
 pub type OnLogFn = Arc<dyn Fn(&mut LogRequest) -> bool + Send + Sync>;
 
-/// Prices in dollars per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Price {
-    /// Dollars per million input tokens.
-    pub input_per_mtok: f64,
-    /// Dollars per million output tokens.
-    pub output_per_mtok: f64,
-}
+pub use crate::pricing::Price;
+use crate::pricing::Prices;
 
 /// Exporter knobs, modelled on OpenTelemetry's `OTEL_BSP_*`.
 #[derive(Clone, Debug, PartialEq)]
@@ -202,7 +196,7 @@ pub struct Config {
     pub(crate) sample_ratio: f64,
     pub(crate) redact: Option<RedactFn>,
     pub(crate) on_log: Option<OnLogFn>,
-    pub(crate) prices: Vec<(String, Price)>,
+    pub(crate) prices: Prices,
     pub(crate) registry: Registry,
     pub(crate) export: ExportConfig,
     pub(crate) retry: RetryPolicy,
@@ -230,7 +224,7 @@ impl Default for Config {
             sample_ratio: 1.0,
             redact: None,
             on_log: None,
-            prices: Vec::new(),
+            prices: Prices::default(),
             registry: Registry::builtin(),
             export: ExportConfig::default(),
             retry: RetryPolicy::default(),
@@ -327,13 +321,9 @@ impl Config {
         &self.registry
     }
 
-    /// The user's price for `model`, if they set one (longest matching prefix wins).
-    pub(crate) fn user_price(&self, model: &str) -> Option<Price> {
-        self.prices
-            .iter()
-            .filter(|(prefix, _)| model.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len())
-            .map(|(_, p)| *p)
+    /// Token prices: the user's own, then the built-in table.
+    pub fn prices(&self) -> &Prices {
+        &self.prices
     }
 
     /// Run the redaction hook on `text`, containing a panic. `false` means the hook
@@ -565,7 +555,7 @@ impl ConfigBuilder {
     }
     /// Price for models whose name starts with `model_prefix` (overrides the built-in table).
     pub fn price(mut self, model_prefix: impl Into<String>, price: Price) -> Self {
-        self.config.prices.push((model_prefix.into(), price));
+        self.config.prices.add(model_prefix, price);
         self
     }
     /// Name the provider behind a host (`api.example.com`, or `.example.com` for a suffix).

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::call::{self, End, Timing};
+use super::outcome::{self, End, Timing};
 use super::{Secrets, SECRET_KEYS};
 use crate::api::{
     ChatMessage, ContentPart, ImageUrl, JsonMap, LogConfig, LogRequest, MessageContent,
@@ -248,11 +248,11 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
     let error = match outcome {
         Outcome::Known(error) => error,
         Outcome::Pending(p) => {
-            let error_type = call::error_type(p.status, p.end, &generation);
+            let error_type = outcome::error_type(p.status, p.end, &generation);
             let error_type = error_type.as_deref();
             p.timing
                 .record_metrics(&p.detected, &request, &generation, error_type);
-            error_type.map(|t| call::error_message(t, &generation, p.status, p.end))
+            error_type.map(|t| outcome::error_message(t, &generation, p.status, p.end))
         }
     };
     let response_body = response_body.filter(|_| response_body_logged);
@@ -287,7 +287,7 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         .clone()
         .or_else(|| request.model.clone())
         .unwrap_or_else(|| "unknown".to_owned());
-    if let Some(price) = pricing::price(config, &model) {
+    if let Some(price) = config.prices().price(&model) {
         log.prompt_cost = log
             .prompt_tokens
             .map(|n| pricing::cost(n, price.input_per_mtok));

@@ -41,6 +41,8 @@
 
 mod call;
 mod log;
+mod outcome;
+mod recorder;
 mod sse;
 mod tee;
 
@@ -51,15 +53,16 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::Body;
 
-pub(crate) use call::{Call, End};
+pub(crate) use call::Call;
+pub(crate) use outcome::End;
+pub(crate) use recorder::Recorder;
 pub use tee::TeeBody;
 
 use crate::provider::{Detected, RequestHead};
-use crate::Humanloop;
 
 /// Recognise an LLM call: `None` when tracing is disabled or the request is not one.
-pub(crate) fn detect(hl: &Humanloop, head: &RequestHead<'_>) -> Option<Detected> {
-    let config = hl.config();
+pub(crate) fn detect(recorder: &Recorder, head: &RequestHead<'_>) -> Option<Detected> {
+    let config = recorder.config();
     if !config.enabled() {
         return None;
     }

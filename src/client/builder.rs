@@ -163,7 +163,6 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
             }),
             retry,
-            barrier: None,
         })
     }
 }

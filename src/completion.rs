@@ -4,28 +4,138 @@
 //! datapoint it creates where the caller's own logs are.
 //!
 //! The endpoint logs these calls itself, so no log is exported for them.
+//!
+//! This facade sits above the hierarchy and the exporter; the [`Client`] below it is a
+//! plain transport that knows neither.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::field::Empty;
-use tracing::Span;
+use tracing::{Instrument, Span};
 
-use crate::api::{CompletionModelConfigRequest, CompletionResponse};
+use crate::api::{CompletionChunk, CompletionModelConfigRequest, CompletionResponse};
+use crate::client::{Client, CompletionStream, StreamObserver};
 use crate::error::Error;
 use crate::semconv;
 
 /// Waits until the exporter has delivered what is queued (bounded by its own timeout), so
-/// a parent step logged by the exporter exists before a request names it (SPEC: a
+/// a parent step logged by the exporter exists before a request names it (the endpoint: a
 /// `parent_reference_id` must name a datapoint logged in an earlier request).
 pub(crate) type ParentBarrier =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+/// The endpoint client as [`Humanloop::client`](crate::Humanloop::client) hands it out:
+/// completion calls are traced and filed under the caller's session and step; everything
+/// else is the plain [`Client`]'s (it derefs to it). Cheap to clone; `Debug` never shows
+/// the API key.
+#[derive(Clone)]
+pub struct TracedClient {
+    client: Client,
+    barrier: ParentBarrier,
+    /// `false`: completion calls that do not say ask the endpoint not to echo the inputs.
+    return_inputs: bool,
+}
+
+impl fmt::Debug for TracedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.client, f)
+    }
+}
+
+impl std::ops::Deref for TracedClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl TracedClient {
+    pub(crate) fn new(client: Client, barrier: ParentBarrier, return_inputs: bool) -> Self {
+        Self {
+            client,
+            barrier,
+            return_inputs,
+        }
+    }
+
+    /// The plain transport underneath (no spans, no hierarchy).
+    pub fn plain(&self) -> &Client {
+        &self.client
+    }
+
+    /// [`Client::completion_model_config`], traced: a GenAI client span, and the session
+    /// and parent step of the span tree filled in where `req` names none.
+    pub async fn completion_model_config(
+        &self,
+        req: &CompletionModelConfigRequest,
+    ) -> Result<CompletionResponse, Error> {
+        let span = completion_span(&self.client, req);
+        let (req, parent_from_tree) = self.with_hierarchy(req, &span);
+        let result = async {
+            if parent_from_tree {
+                (self.barrier)().await;
+            }
+            self.client.completion_model_config(&req).await
+        }
+        .instrument(span.clone())
+        .await;
+        record_response(&span, &result);
+        result
+    }
+
+    /// [`Client::completion_model_config_stream`], traced: the span ends with the stream
+    /// (at its end, its first error, or when the caller drops it: `cancelled`).
+    pub async fn completion_model_config_stream(
+        &self,
+        req: &CompletionModelConfigRequest,
+    ) -> Result<CompletionStream, Error> {
+        let started = Instant::now();
+        let mut req = req.clone();
+        req.stream = Some(true);
+        let span = completion_span(&self.client, &req);
+        let (req, parent_from_tree) = self.with_hierarchy(&req, &span);
+        let result = async {
+            if parent_from_tree {
+                (self.barrier)().await;
+            }
+            self.client.completion_model_config_stream(&req).await
+        }
+        .instrument(span.clone())
+        .await;
+        match result {
+            Ok(stream) => Ok(stream.observed(Box::new(StreamTrace::new(span, started)))),
+            Err(e) => {
+                record_error(&span, &e);
+                Err(e)
+            }
+        }
+    }
+
+    fn with_hierarchy(
+        &self,
+        req: &CompletionModelConfigRequest,
+        span: &Span,
+    ) -> (CompletionModelConfigRequest, bool) {
+        let (mut req, parent_from_tree) = with_hierarchy(req, span);
+        if req.return_inputs.is_none() && !self.return_inputs {
+            req.return_inputs = Some(false);
+        }
+        (req, parent_from_tree)
+    }
+}
+
 /// The span of one completion call.
-pub(crate) fn completion_span(base: &url::Url, req: &CompletionModelConfigRequest) -> Span {
+fn completion_span(client: &Client, req: &CompletionModelConfigRequest) -> Span {
+    let base = client.base();
+    completion_span_at(base, req)
+}
+
+fn completion_span_at(base: &url::Url, req: &CompletionModelConfigRequest) -> Span {
     tracing::info_span!(
         target: "humanloop_tracing",
         "gen_ai",
@@ -50,7 +160,7 @@ pub(crate) fn completion_span(base: &url::Url, req: &CompletionModelConfigReques
 
 /// The request with the session and parent of the span tree filled in where the caller
 /// named none; `true` when a parent was taken from the span tree.
-pub(crate) fn with_hierarchy(
+fn with_hierarchy(
     req: &CompletionModelConfigRequest,
     span: &Span,
 ) -> (CompletionModelConfigRequest, bool) {
@@ -78,7 +188,7 @@ pub(crate) fn with_hierarchy(
 }
 
 /// Record a whole answer (or its error) on the span.
-pub(crate) fn record_response(span: &Span, result: &Result<CompletionResponse, Error>) {
+fn record_response(span: &Span, result: &Result<CompletionResponse, Error>) {
     match result {
         Ok(resp) => {
             if let Some(id) = resp.data.first().and_then(|d| d.id.as_deref()) {
@@ -118,7 +228,7 @@ fn record_finish_reasons(span: &Span, reasons: &BTreeMap<u32, String>) {
 }
 
 /// `error.type`: the HTTP status, `cancelled` or `_OTHER`.
-pub(crate) fn record_error(span: &Span, e: &Error) {
+fn record_error(span: &Span, e: &Error) {
     let kind = e
         .status()
         .map(|s| s.as_u16().to_string())
@@ -134,7 +244,7 @@ fn record_error_type(span: &Span, kind: &str) {
 /// The span of a streamed completion, finished exactly once: at the end of the stream,
 /// on its first error, or when the caller drops it early (`cancelled`).
 #[derive(Debug)]
-pub(crate) struct StreamTrace {
+struct StreamTrace {
     span: Span,
     started: Instant,
     first_chunk: bool,
@@ -143,7 +253,7 @@ pub(crate) struct StreamTrace {
 }
 
 impl StreamTrace {
-    pub(crate) fn new(span: Span, started: Instant) -> Self {
+    fn new(span: Span, started: Instant) -> Self {
         Self {
             span,
             started,
@@ -153,7 +263,7 @@ impl StreamTrace {
         }
     }
 
-    pub(crate) fn on_chunk(&mut self, chunk: &CompletionResponse) {
+    fn on_chunk(&mut self, chunk: &CompletionChunk) {
         if !self.first_chunk {
             self.first_chunk = true;
             self.span.record(
@@ -174,7 +284,7 @@ impl StreamTrace {
         }
     }
 
-    pub(crate) fn finish(&mut self, error: Option<&Error>) {
+    fn finish(&mut self, error: Option<&Error>) {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
@@ -196,5 +306,14 @@ impl Drop for StreamTrace {
             record_error_type(&self.span, "cancelled");
             drop(self.span.enter());
         }
+    }
+}
+
+impl StreamObserver for StreamTrace {
+    fn on_chunk(&mut self, chunk: &CompletionChunk) {
+        StreamTrace::on_chunk(self, chunk);
+    }
+    fn on_end(&mut self, error: Option<&Error>) {
+        self.finish(error);
     }
 }

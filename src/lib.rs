@@ -47,6 +47,7 @@ mod hooks;
 pub mod middleware;
 pub mod pricing;
 pub mod provider;
+pub mod redact;
 pub mod semconv;
 #[cfg(feature = "server")]
 pub mod server;
@@ -163,19 +164,7 @@ impl Humanloop {
         if !config.enabled {
             return false;
         }
-        if log.project.is_none() && log.project_id.is_none() {
-            log.project = config.project.clone();
-            log.project_id = config.project_id.clone();
-        }
-        if log.source.is_none() {
-            log.source = config.source.clone();
-        }
-        if log.environment.is_none() {
-            log.environment = config.environment.clone();
-        }
-        if log.save.is_none() && !config.save {
-            log.save = Some(false);
-        }
+        config.log_defaults().stamp(&mut log);
         self.inner
             .exporter
             .submit(export::ExportRecord::Create(Box::new(log)))

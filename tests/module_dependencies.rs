@@ -206,12 +206,16 @@ fn root_names(lib: &str, modules: &BTreeSet<String>) -> BTreeMap<String, String>
             }
         }
     }
-    for kw in ["struct ", "enum ", "fn ", "trait ", "type ", "const ", "static "] {
+    for kw in [
+        "struct ", "enum ", "fn ", "trait ", "type ", "const ", "static ",
+    ] {
         let mut rest = code.as_str();
         while let Some(at) = rest.find(kw) {
             let name = ident(&rest[at + kw.len()..]);
             if !name.is_empty() && !modules.contains(name) {
-                names.entry(name.to_owned()).or_insert_with(|| ROOT.to_owned());
+                names
+                    .entry(name.to_owned())
+                    .or_insert_with(|| ROOT.to_owned());
             }
             rest = &rest[at + kw.len()..];
         }
@@ -255,7 +259,9 @@ fn module_graph(src: &Path) -> BTreeMap<(String, String), PathBuf> {
                 )
             };
             if to != from {
-                edges.entry((from.clone(), to)).or_insert_with(|| file.clone());
+                edges
+                    .entry((from.clone(), to))
+                    .or_insert_with(|| file.clone());
             }
         }
     }
@@ -353,7 +359,16 @@ fn modules_depend_one_way_as_the_readme_map_says() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // The design's chain, and `api` a leaf.
-    for pair in ["middleware", "capture", "hierarchy", "export", "client", "api"].windows(2) {
+    for pair in [
+        "middleware",
+        "capture",
+        "hierarchy",
+        "export",
+        "client",
+        "api",
+    ]
+    .windows(2)
+    {
         assert!(
             layer[pair[0]] > layer[pair[1]],
             "the map must keep {} above {}",

@@ -12,13 +12,13 @@ use tracing::Span;
 use super::log::{self, Content, DeferredRequest, LogParts};
 use super::outcome::{error_message, error_type, End, Timing};
 use super::sse::SseSplitter;
+use super::Recorder;
 use super::Secrets;
 use crate::export::ExportRecord;
 use crate::hierarchy::{self, CallContext};
 use crate::hooks::contain;
 use crate::provider::{Detected, Generation, LlmRequest, RequestHead, ResponseDecoder};
 use crate::semconv::{self, CallOutcome};
-use super::Recorder;
 
 /// Error bodies are kept up to this size (they are small; the cap is a guard).
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -147,7 +147,7 @@ impl Call {
             secrets.add_from_body(body);
         }
         if config.capture_content() && ctx.sampled && !span.is_disabled() {
-            let max = config.max_content_attribute_bytes;
+            let max = config.content().max_content_attribute_bytes;
             let clean = |s: &mut String| log::clean(config, &secrets, s);
             if !request.messages.is_empty() {
                 let json = log::content_json(Content::Messages(&request.messages), &clean, max);
@@ -371,7 +371,7 @@ impl Call {
             let json = log::content_json(
                 Content::Messages(&generation.choices),
                 &clean,
-                config.max_content_attribute_bytes,
+                config.content().max_content_attribute_bytes,
             );
             self.span
                 .record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());

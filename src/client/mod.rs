@@ -71,8 +71,8 @@ use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 pub use builder::ClientBuilder;
-pub use stream::{CompletionStream, Sample, SampleCollector};
 pub(crate) use stream::StreamObserver;
+pub use stream::{CompletionStream, Sample, SampleCollector};
 
 use crate::api::{
     CompletionModelConfigRequest, CompletionResponse, CreateLogResponse, CreateSessionResponse,
@@ -105,7 +105,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field(
                 "base_url",
-                &crate::config::redact_userinfo(self.inner.base.as_str()),
+                &crate::redact::redact_userinfo(self.inner.base.as_str()),
             )
             .field("api_key", &self.inner.api_key.as_ref().map(|_| "****"))
             .field("request_timeout", &self.inner.request_timeout)

@@ -1,6 +1,6 @@
 //! The endpoint's wire types (Humanloop-style API, version 4).
 //!
-//! These types follow `SPEC.md` exactly and are liberal in what they accept:
+//! These types follow the contract in `docs/endpoint.md` and are liberal in what they accept:
 //! requests omit unset fields, responses accept missing optional fields, unknown
 //! fields are kept in `extra` maps and unknown enum values are kept as
 //! [`FinishReason::Other`] / [`TemplateLanguage::Other`] instead of being rejected.
@@ -24,7 +24,7 @@
 //! assert_eq!(resp.data[0].output.as_deref(), Some("hi"));
 //! ```
 
-#![allow(missing_docs)] // fields mirror SPEC.md one to one; each type says what it is
+#![allow(missing_docs)] // fields mirror docs/endpoint.md one to one; each type says what it is
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,7 +9,7 @@ mod faults_support;
 use std::time::Duration;
 
 use export_support::Recorder;
-use faults_support::{call, client, delivered_once, provider, short_retries, until};
+use faults_support::{call, client, delivered_once, provider, until};
 use humanloop_tracing::{Config, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -28,7 +28,6 @@ async fn refused_connections_then_the_endpoint_comes_up() {
             .api_key("hl-test-key")
             .schedule_delay(Duration::from_millis(20))
             .max_queue_size(16)
-            .retry(short_retries())
             .build()
             .unwrap(),
     )

@@ -364,8 +364,7 @@ impl Worker {
                 shared,
                 timeout: self.request_timeout,
             };
-            let delivery = deliver(&cx, &batch, &mut progress, &mut self.warned)
-                .with_subscriber(Dispatch::none());
+            let delivery = deliver(&cx, &batch, &mut progress, &mut self.warned);
             // While the delivery is in flight (an outage can keep it probing for long): with
             // a spool, keep spooling what arrives, so that "accepted" soon means "on disk";
             // and take control messages, so that a shutdown's deadline also cuts this
@@ -665,7 +664,9 @@ where
     let result = retry_with(
         cx.policy,
         || {
-            let request = op();
+            // The sink's own requests are never traced (not by the crate's layers, nor the
+            // application's subscriber); the exporter's warnings below are.
+            let request = op().with_subscriber(Dispatch::none());
             async move {
                 match tokio::time::timeout(timeout, request).await {
                     Ok(result) => result,

@@ -169,7 +169,7 @@ impl Worker {
         loop {
             self.drain_records();
             while let Ok(msg) = self.control.try_recv() {
-                self.on_control(msg);
+                self.on_control(msg, false);
             }
             self.answer_flushes();
 
@@ -253,7 +253,7 @@ impl Worker {
             .await
         };
         if let Some(msg) = msg {
-            self.on_control(msg);
+            self.on_control(msg, false);
         }
     }
 
@@ -271,7 +271,9 @@ impl Worker {
         warn_spool(&mut self.warned_spool, message);
     }
 
-    fn on_control(&mut self, msg: Control) {
+    /// Handle a control message; `armed`: its flush deadline timer already runs (it
+    /// arrived during a delivery).
+    fn on_control(&mut self, msg: Control, armed: bool) {
         // Everything submitted before the message is in the channel: take it in first so the
         // flush covers it.
         self.drain_records();
@@ -286,15 +288,9 @@ impl Worker {
                     reply.answer_with(|| answer(&self.shared, report, 0));
                     return;
                 }
-                let shared = self.shared.clone();
-                let timer = reply.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    timer.answer_with(|| {
-                        let queued = shared.counters.snapshot().queued;
-                        answer(&shared, report, queued)
-                    });
-                });
+                if !armed {
+                    arm(&self.shared, timeout, &reply, report);
+                }
                 self.flushes.push((watermark, reply, report));
             }
             Control::Shutdown { timeout, reply } => {
@@ -358,6 +354,7 @@ impl Worker {
         let mut later: Vec<Control> = Vec::new();
         {
             let shared = &*self.shared;
+            let shared_arc = self.shared.clone();
             let cx = Delivery {
                 sink: &*self.sink,
                 policy: &self.policy,
@@ -408,9 +405,17 @@ impl Worker {
                         Event::Done => return,
                         Event::Tick => drain_into(shared, records, spool, buffer, warned),
                         Event::Control(msg) => {
-                            if let Control::Shutdown { timeout, .. } = &msg {
-                                let d = deadline_after(*timeout);
-                                cut = Some(cut.map_or(d, |c| c.min(d)));
+                            match &msg {
+                                Control::Shutdown { timeout, .. } => {
+                                    let d = deadline_after(*timeout);
+                                    cut = Some(cut.map_or(d, |c| c.min(d)));
+                                }
+                                // Its deadline runs from now, whatever the delivery does.
+                                Control::Flush {
+                                    timeout,
+                                    reply,
+                                    report,
+                                } => arm(&shared_arc, *timeout, reply, *report),
                             }
                             later.push(msg);
                         }
@@ -420,7 +425,7 @@ impl Worker {
             delivery.await;
         }
         for msg in later {
-            self.on_control(msg);
+            self.on_control(msg, true);
         }
         if progress.resolved < total {
             self.shared.counters.abandoned(total - progress.resolved);
@@ -434,6 +439,20 @@ impl Worker {
             .resolve_creates(&batch.creates, &progress.refused_creates);
         self.buffer.batch_done();
     }
+}
+
+/// Start a flush's deadline timer: at `timeout`, it is answered with what is still queued
+/// (unless the worker answered first).
+fn arm(shared: &Arc<Shared>, timeout: Duration, reply: &Waiter, report: bool) {
+    let shared = shared.clone();
+    let timer = reply.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        timer.answer_with(|| {
+            let queued = shared.counters.snapshot().queued;
+            answer(&shared, report, queued)
+        });
+    });
 }
 
 /// The answer to a flush: the report of losses, or just "done" for the parent barrier.

@@ -200,21 +200,14 @@ fn describe(
     refused: &[Refusal],
     reasons: &[String],
 ) -> String {
-    let mut parts = Vec::new();
-    if undelivered > 0 {
-        parts.push(format!("{undelivered} not delivered by the deadline"));
+    // The reasons carry the counts; without them (built by hand), the counts alone.
+    let mut out = String::from("log records lost or late: ");
+    if reasons.is_empty() {
+        out.push_str(&format!(
+            "{undelivered} not delivered by the deadline, {dropped} dropped, {failed} refused"
+        ));
     }
-    if dropped > 0 {
-        parts.push(format!("{dropped} dropped"));
-    }
-    if failed > 0 {
-        parts.push(format!("{failed} refused by the endpoint"));
-    }
-    let mut out = format!("log records lost or late: {}", parts.join(", "));
-    for r in reasons {
-        out.push_str("; ");
-        out.push_str(r);
-    }
+    out.push_str(&reasons.join("; "));
     for r in refused {
         out.push_str(&format!(
             "; refused {}: {}",

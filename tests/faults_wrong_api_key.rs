@@ -3,7 +3,9 @@
 //! the key is still refused says how many were not delivered. Once the endpoint accepts the
 //! key, everything is delivered exactly once. Default configuration, paused clock.
 
+#[path = "it/export_support/mod.rs"]
 mod export_support;
+#[path = "it/faults_support/mod.rs"]
 mod faults_support;
 
 use std::time::Duration;

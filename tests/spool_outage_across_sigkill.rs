@@ -5,8 +5,8 @@
 //! same endpoint still answering 503 for a while, delivers every record the child had
 //! spooled exactly once, parents before children, and `shutdown` returns `Ok`.
 
+#[path = "it/export_support/mod.rs"]
 mod export_support;
-mod faults_support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -15,14 +15,27 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use export_support::{Behaviour, Recorder};
-use faults_support::log;
+use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
 use humanloop_tracing::{Config, Humanloop};
 
 const CHILD_ENV: &str = "HL_SPOOL_OUTAGE_CHILD";
 const URL_ENV: &str = "HL_SPOOL_OUTAGE_URL";
 
+/// A step log with this reference id (and parent), in session `session`.
+fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
+    LogRequest {
+        reference_id: Some(reference.to_owned()),
+        parent_reference_id: parent.map(str::to_owned),
+        session_reference_id: Some(session.to_owned()),
+        project: Some("faults".into()),
+        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
+        output: Some(format!("output of {reference}")),
+        ..LogRequest::default()
+    }
+}
+
 /// Record `i`: even ones are parents, odd ones the child of the one before.
-fn record(i: usize) -> humanloop_tracing::api::LogRequest {
+fn record(i: usize) -> LogRequest {
     let family = format!("f{}", i / 2);
     if i % 2 == 0 {
         log(&format!("{family}-parent"), None, &family)

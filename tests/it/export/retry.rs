@@ -2,7 +2,6 @@
 //! and its update, and `shutdown` says so; `flush` and `shutdown` work from any runtime,
 //! and blocking variants from plain threads.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

@@ -6,7 +6,6 @@
 //! recovery each record is delivered exactly once, and every failed attempt is one retry.
 //! No retry policy is set: the default keeps records through the outage.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

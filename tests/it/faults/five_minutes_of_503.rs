@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, family, gaps, paused_humanloop, provider};
+use crate::faults_support::{
+    call, client, delivered_once, family, gaps, paused_humanloop, provider,
+};
 use tokio::time::Instant;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

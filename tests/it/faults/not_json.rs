@@ -4,7 +4,6 @@
 //! caller's LLM calls are unaffected and every record is delivered once the endpoint
 //! answers properly.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

@@ -5,7 +5,6 @@
 //! shutdown whose deadline passes says how many records were not delivered; the caller's
 //! LLM calls complete with the provider's bytes throughout.
 
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};

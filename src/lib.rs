@@ -11,6 +11,7 @@
 //! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
 //!   [`Client`] makes completion calls through it.
 //! * Feature `server`: a compatible local endpoint (SQLite).
+//! * Feature `proxy`: a tracing reverse proxy for clients that take no middleware.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
@@ -25,6 +26,8 @@ mod hooks;
 pub mod middleware;
 pub mod pricing;
 pub mod provider;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod semconv;
 #[cfg(feature = "server")]
 pub mod server;

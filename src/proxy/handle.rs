@@ -44,7 +44,9 @@ impl Shared {
             .upstreams
             .iter()
             .any(|u| u.scheme == http::uri::Scheme::HTTPS);
-        let tls = crate::client::tls_config(https, &config.extra_roots_pem)?;
+        let mut tls = crate::client::tls_config(https, &config.extra_roots_pem)?;
+        // hyper-rustls sets ALPN itself (h2, http/1.1) and refuses a preset list.
+        tls.alpn_protocols.clear();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));

@@ -13,6 +13,7 @@ use genai::chat::{ChatMessage, ChatOptions, ChatRequest, ChatStreamEvent};
 use genai::resolver::{AuthData, Endpoint, ServiceTargetResolver};
 use genai::{ModelIden, ServiceTarget};
 use proxy_support::{attr, demo_upstream, spans_text, PROVIDER_KEY};
+use tracing::Instrument;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_genai_crate() {
@@ -69,11 +70,29 @@ async fn proxy_genai_crate() {
     );
     assert!(chunks > 5, "{chunks} chunks");
 
-    // The caller's tree, as W3C baggage (what `hierarchy::inject` writes).
-    let options = ChatOptions::default().with_extra_headers([(
-        "baggage",
-        "humanloop.session=genai-session,humanloop.parent=step-ref-7",
-    )]);
+    // The caller's tree: a step in a session, carried by `hierarchy::inject` as W3C
+    // `baggage` and `traceparent`.
+    let mut headers = http::HeaderMap::new();
+    async {
+        async { humanloop_tracing::hierarchy::inject(&mut headers) }
+            .instrument(humanloop_tracing::step("plan-trip"))
+            .await
+    }
+    .instrument(humanloop_tracing::session("genai-session"))
+    .await;
+    let remote = humanloop_tracing::hierarchy::extract(&headers);
+    let step_ref = remote.parent.clone().expect("the step's reference id");
+    assert!(remote.traceparent.is_some());
+    stack
+        .hl
+        .flush(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let extra: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let options = ChatOptions::default().with_extra_headers(extra);
     let joined = client
         .exec_chat(
             "gpt-4o-mini",
@@ -87,8 +106,8 @@ async fn proxy_genai_crate() {
         .unwrap()
         .starts_with("A three-day Lisbon trip"));
 
-    let logs = stack.logs(3).await;
-    assert_eq!(logs.len(), 3, "{logs:#?}");
+    let logs = stack.logs(4).await;
+    assert_eq!(logs.len(), 4, "the step and three calls: {logs:#?}");
     assert!(!serde_json::to_string(&logs).unwrap().contains(PROVIDER_KEY));
     let by_output = |prefix: &str| {
         logs.iter()
@@ -117,10 +136,20 @@ async fn proxy_genai_crate() {
         "each call without hierarchy headers is its own session"
     );
     assert_eq!(c["session_reference_id"], "genai-session", "{c:#}");
-    assert_eq!(c["parent_reference_id"], "step-ref-7", "{c:#}");
+    assert_eq!(c["parent_reference_id"], step_ref.as_str(), "{c:#}");
 
     let spans = stack.llm_spans();
     assert_eq!(spans.len(), 3, "{spans:#?}");
+    // With `traceparent`, the third call's span joins the caller's trace.
+    let caller_trace = remote.traceparent.unwrap()[3..35].to_owned();
+    assert_eq!(
+        spans
+            .iter()
+            .filter(|s| s.span_context.trace_id().to_string() == caller_trace)
+            .count(),
+        1,
+        "{spans:#?}"
+    );
     for span in &spans {
         assert_eq!(
             attr(span, "gen_ai.request.model").as_deref(),

@@ -18,6 +18,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer as _;
 
 /// A provider key the tests plant in requests; it must appear in no log and no span.
 pub const PROVIDER_KEY: &str = "sk-PLANT-proxy-client-key-7c1e09";
@@ -67,7 +68,13 @@ pub async fn start_with(
         .build();
     let subscriber = tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("proxy-tests")));
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("proxy-tests")))
+        // The exporter's warnings (a refused log, say) show in a failing test's output.
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(tracing_subscriber::filter::LevelFilter::WARN),
+        );
     tracing::subscriber::set_global_default(subscriber).expect("one test per file");
     let proxy = Proxy::new(&hl, proxy(ProxyConfig::new())).expect("proxy builds");
     let proxy_url = serve(&proxy).await;

@@ -97,7 +97,7 @@ async fn proxy_tls_upstream() {
 
     // The same upstream without the private CA: not trusted.
     let untrusted = Proxy::new(
-        &stack.hl,
+        stack.hl.layer(),
         ProxyConfig::new()
             .upstream(&format!("secure=https://localhost:{h2}"))
             .unwrap(),

@@ -1,6 +1,7 @@
 //! The request path: route, rewrite the head, read the body, call through the layer,
 //! stream the answer back.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -23,10 +24,14 @@ use super::{
     ProxyConfig, ProxyError, Upstream, METADATA_HEADER_PREFIX, PARENT_HEADER, SESSION_HEADER,
 };
 use crate::hierarchy::RemoteContext;
-use crate::{Humanloop, HumanloopService};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-type Upstreams = HumanloopService<Client<Connector, Full<Bytes>>>;
+/// The HTTP client the proxy sends upstream requests with, before the layer wraps it.
+pub type UpstreamClient = Client<Connector, Full<Bytes>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+/// The layered client, type-erased: one upstream request.
+type Forward = Box<dyn Fn(Request<Full<Bytes>>) -> BoxFuture + Send + Sync>;
 
 pub(crate) struct Shared {
     pub(crate) upstreams: Vec<Upstream>,
@@ -35,11 +40,19 @@ pub(crate) struct Shared {
     pub(crate) max_connections: usize,
     body_limit: usize,
     queue_timeout: std::time::Duration,
-    service: Upstreams,
+    forward: Forward,
 }
 
 impl Shared {
-    pub(crate) fn new(hl: &Humanloop, config: ProxyConfig) -> Result<Shared, ProxyError> {
+    pub(crate) fn new<L, S, B>(layer: L, config: ProxyConfig) -> Result<Shared, ProxyError>
+    where
+        L: tower_layer::Layer<UpstreamClient, Service = S>,
+        S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let https = config
             .upstreams
             .iter()
@@ -56,7 +69,18 @@ impl Shared {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client: UpstreamClient = Client::builder(TokioExecutor::new()).build(connector);
+        let service = layer.layer(client);
+        let forward: Forward = Box::new(move |req| {
+            let mut service = service.clone();
+            Box::pin(async move {
+                std::future::poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .map_err(Into::into)?;
+                let response = service.call(req).await.map_err(Into::into)?;
+                Ok(response.map(Body::new))
+            })
+        });
         Ok(Shared {
             prefixes: config.prefixes(),
             upstreams: config.upstreams,
@@ -64,7 +88,7 @@ impl Shared {
             max_connections: config.max_connections,
             body_limit: config.body_limit,
             queue_timeout: config.queue_timeout,
-            service: tower_layer::Layer::layer(&hl.layer(), client),
+            forward,
         })
     }
 
@@ -189,13 +213,11 @@ async fn forward(shared: &Shared, req: Request<Body>) -> Response<Body> {
     *outbound.uri_mut() = uri;
     *outbound.headers_mut() = parts.headers;
 
-    let mut service = shared.service.clone();
-    let result = async {
-        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-        service.call(outbound).await
-    }
-    .instrument(span)
-    .await;
+    // The layer opens the call's span inside this one.
+    let result = span
+        .in_scope(|| (shared.forward)(outbound))
+        .instrument(span)
+        .await;
 
     match result {
         Ok(response) => {
@@ -213,7 +235,10 @@ async fn forward(shared: &Shared, req: Request<Body>) -> Response<Body> {
             )
         }
         Err(e) => {
-            let what = if e.is_connect() {
+            let connect = e
+                .downcast_ref::<hyper_util::client::legacy::Error>()
+                .is_some_and(|e| e.is_connect());
+            let what = if connect {
                 "could not be reached"
             } else {
                 "failed"
@@ -225,7 +250,7 @@ async fn forward(shared: &Shared, req: Request<Body>) -> Response<Body> {
                         "upstream `{}` ({}) {what}: {}",
                         up.label(),
                         up.origin(),
-                        innermost(&e)
+                        innermost(&*e)
                     ),
                     "upstream": up.label(),
                 }),

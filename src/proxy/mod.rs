@@ -2,7 +2,8 @@
 //!
 //! Clients that accept only a plain HTTP client (genai, ollama-rs, Anthropic client crates,
 //! services in other languages) can still change a base URL. Point it at the proxy and
-//! every call goes through the crate's own tower layer ([`Humanloop::layer`]): the same
+//! every call goes through the crate's own tower layer
+//! ([`Humanloop::layer`](crate::Humanloop::layer)): the same
 //! capture, GenAI spans, logs and session hierarchy as in-process.
 //!
 //! Upstreams are chosen by path prefix: with `openai=https://api.openai.com/v1`, a request
@@ -37,7 +38,8 @@
 //! (and `traceparent`, feature `otel`) as [`hierarchy::inject`](crate::hierarchy::inject)
 //! writes them, else from the headers [`SESSION_HEADER`], [`PARENT_HEADER`], and
 //! [`METADATA_HEADER_PREFIX`]`NAME` (metadata `name` of the log); without either, every
-//! call is its own session. The hierarchy needs [`Humanloop::tracing_layer`] in the
+//! call is its own session. The hierarchy needs
+//! [`Humanloop::tracing_layer`](crate::Humanloop::tracing_layer) in the
 //! subscriber, as in-process.
 //!
 //! ```no_run
@@ -45,7 +47,7 @@
 //! use humanloop_tracing::proxy::{Proxy, ProxyConfig};
 //! let hl = humanloop_tracing::Humanloop::from_env()?;
 //! let proxy = Proxy::new(
-//!     &hl,
+//!     hl.layer(),
 //!     ProxyConfig::new()
 //!         .upstream("openai=https://api.openai.com/v1")?
 //!         .upstream("anthropic=https://api.anthropic.com")?,
@@ -66,7 +68,8 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 
 use crate::config::Secret;
-use crate::Humanloop;
+
+pub use handle::UpstreamClient;
 
 /// Header naming the session of a call (the endpoint's `session_reference_id`), for
 /// clients that do not send W3C `baggage`.
@@ -328,14 +331,29 @@ impl fmt::Debug for Proxy {
 
 impl Proxy {
     /// Build the proxy: its upstream HTTP client (connection pool, TLS) wrapped in
-    /// `hl.layer()`. Fails without any upstream or when TLS cannot be set up (no CA
-    /// certificates on the machine while an upstream is `https`).
-    pub fn new(hl: &Humanloop, config: ProxyConfig) -> Result<Proxy, ProxyError> {
+    /// `layer`, which is [`Humanloop::layer`](crate::Humanloop::layer) (or a stack of
+    /// layers with it inside). Fails without any upstream or when TLS cannot be set up
+    /// (no CA certificates on the machine while an upstream is `https`).
+    pub fn new<L, S, B>(layer: L, config: ProxyConfig) -> Result<Proxy, ProxyError>
+    where
+        L: tower_layer::Layer<UpstreamClient, Service = S>,
+        S: tower_service::Service<
+                http::Request<http_body_util::Full<bytes::Bytes>>,
+                Response = http::Response<B>,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         if config.upstreams.is_empty() {
             return Err(ProxyError::NoUpstream);
         }
         Ok(Proxy {
-            shared: Arc::new(handle::Shared::new(hl, config)?),
+            shared: Arc::new(handle::Shared::new(layer, config)?),
         })
     }
 

@@ -76,7 +76,7 @@ pub async fn start_with(
                 .with_filter(tracing_subscriber::filter::LevelFilter::WARN),
         );
     tracing::subscriber::set_global_default(subscriber).expect("one test per file");
-    let proxy = Proxy::new(&hl, proxy(ProxyConfig::new())).expect("proxy builds");
+    let proxy = Proxy::new(hl.layer(), proxy(ProxyConfig::new())).expect("proxy builds");
     let proxy_url = serve(&proxy).await;
     Stack {
         hl,

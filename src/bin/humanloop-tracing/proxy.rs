@@ -132,7 +132,7 @@ async fn run(args: ProxyArgs) -> Result<(), BoxError> {
         .with(otel.as_ref().map(|o| o.layer()))
         .try_init()?;
 
-    let proxy = Proxy::new(&hl, config)?;
+    let proxy = Proxy::new(hl.layer(), config)?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("proxy listening on http://{}", listener.local_addr()?);
     let prefixes = proxy.prefixes();

@@ -295,6 +295,8 @@ pub(crate) struct Shared {
     batch_size: usize,
     /// Set once shutdown began: later records are refused.
     closed: AtomicBool,
+    /// Ends the wait between outage probes early (a flush or shutdown arrived).
+    probe_now: Notify,
     /// Whether records given up at shutdown stay in a spool.
     spooled: AtomicBool,
     /// Losses since the last report (locked only by flush and shutdown answers and by the
@@ -559,6 +561,7 @@ impl LogExporter {
             capacity: capacity as u64,
             batch_size: export.max_batch_size.clamp(1, capacity),
             closed: AtomicBool::new(false),
+            probe_now: Notify::new(),
             spooled: AtomicBool::new(false),
             ledger: Mutex::new(Ledger::default()),
         });

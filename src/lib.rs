@@ -11,6 +11,7 @@
 //! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
 //!   [`Humanloop::client`] makes completion calls through it, traced.
 //! * Feature `server`: a compatible local endpoint (SQLite).
+//! * Feature `proxy`: a tracing reverse proxy for clients that take no middleware.
 //!
 //! # Module map
 //!
@@ -47,6 +48,8 @@ mod hooks;
 pub mod middleware;
 pub mod pricing;
 pub mod provider;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod redact;
 pub mod semconv;
 #[cfg(feature = "server")]

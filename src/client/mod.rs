@@ -62,6 +62,7 @@ mod builder;
 mod retry;
 mod stream;
 mod traced;
+mod v4;
 
 use std::fmt;
 use std::sync::Arc;

@@ -53,6 +53,8 @@
 
 mod completion;
 mod error;
+mod projects;
+mod prompt_file;
 mod providers;
 mod render;
 mod routes;
@@ -242,8 +244,6 @@ impl fmt::Debug for ServerState {
 impl ServerState {
     /// Open the database (creating tables as needed) and build the provider client.
     pub fn open(config: &ServerConfig) -> Result<Self, ServerError> {
-        // reqwest is built without a default crypto provider; ignore "already installed".
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = store::Store::open(&config.database)?;
         let providers = providers::Providers::new(
             config.openai_base_url.clone(),

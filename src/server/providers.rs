@@ -35,6 +35,9 @@ pub(crate) struct Call {
     pub(crate) logprobs: Option<u32>,
     pub(crate) suffix: Option<String>,
     pub(crate) seed: Option<i64>,
+    /// The caller's `tool_choice` (Humanloop's: `"auto"`, `"none"`, `"required"` or
+    /// `{type: "function", function: {name}}`).
+    pub(crate) tool_choice: Option<Value>,
 }
 
 /// A finished generation.
@@ -138,6 +141,7 @@ impl Providers {
         anthropic_base_url: Option<String>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config())
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(300))
             .build()?;
@@ -314,6 +318,31 @@ impl Providers {
     }
 }
 
+/// rustls with the ring provider and the platform's verifier, handed to reqwest so the
+/// server installs no process-wide crypto provider. Without CA certificates on the machine
+/// the server still starts (the local and plain-http providers work); https providers then
+/// fail with a certificate error.
+fn tls_config() -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports TLS 1.2 and 1.3");
+    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
+        Ok(verifier) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth(),
+        Err(e) => {
+            tracing::warn!(error = %e, "humanloop-tracing server: no platform TLS verifier; https providers will fail");
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
+
 fn trim(url: String) -> String {
     url.trim_end_matches('/').to_owned()
 }
@@ -362,7 +391,10 @@ pub(crate) fn request_body(provider: &Provider, call: &Call, stream: bool) -> Va
             set(&mut b, "response_format", c.response_format.clone());
             set(&mut b, "user", call.user.clone().map(Value::from));
             if chat {
-                set(&mut b, "tools", c.tools.clone().map(Value::from));
+                if let Some(tools) = &c.tools {
+                    b["tools"] = Value::Array(tools.iter().filter_map(openai_tool).collect());
+                }
+                set(&mut b, "tool_choice", call.tool_choice.clone());
                 if let Some(n) = call.logprobs {
                     b["logprobs"] = json!(true);
                     b["top_logprobs"] = json!(n);
@@ -410,6 +442,9 @@ pub(crate) fn request_body(provider: &Provider, call: &Call, stream: bool) -> Va
             if let Some(tools) = &c.tools {
                 b["tools"] = Value::Array(tools.iter().map(anthropic_tool).collect());
             }
+            if let Some(choice) = call.tool_choice.as_ref().and_then(anthropic_tool_choice) {
+                b["tool_choice"] = choice;
+            }
             if let Some(u) = &call.user {
                 b["metadata"] = json!({ "user_id": u });
             }
@@ -427,21 +462,54 @@ fn set(b: &mut Value, key: &str, v: Option<Value>) {
     }
 }
 
-/// Model configs hold tools in OpenAI's shape (`{type: "function", function: {name,
-/// description, parameters}}`); the Messages API wants `{name, description, input_schema}`.
-/// Tools already in Anthropic's shape pass unchanged.
+/// A tool for OpenAI's Chat Completions: `{type: "function", function: {name,
+/// description, parameters, strict}}`. Tools registered in that shape pass unchanged;
+/// Humanloop's shape (`{name, description, parameters}`) is wrapped; a tool without a name
+/// (a bare link to a stored tool) is left out, as there is nothing to send.
+fn openai_tool(tool: &Value) -> Option<Value> {
+    if tool.get("function").is_some() {
+        return Some(tool.clone());
+    }
+    let name = tool.get("name").filter(|n| n.is_string())?;
+    let mut f = json!({ "name": name });
+    for key in ["description", "parameters", "strict"] {
+        if let Some(v) = tool.get(key).filter(|v| !v.is_null()) {
+            f[key] = v.clone();
+        }
+    }
+    Some(json!({ "type": "function", "function": f }))
+}
+
+/// A tool for Anthropic's Messages API: `{name, description, input_schema}`, from OpenAI's
+/// shape (`{type: "function", function: {…}}`) or Humanloop's (`{name, description,
+/// parameters}`). Tools already in Anthropic's shape pass unchanged.
 fn anthropic_tool(tool: &Value) -> Value {
-    let Some(f) = tool.get("function") else {
-        return tool.clone();
+    let f = match tool.get("function") {
+        Some(f) => f,
+        None if tool.get("input_schema").is_some() => return tool.clone(),
+        None => tool,
     };
     let mut t = json!({
         "name": f["name"],
-        "input_schema": f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object"})),
+        "input_schema": f.get("parameters").filter(|p| !p.is_null()).cloned().unwrap_or_else(|| json!({"type": "object"})),
     });
-    if let Some(d) = f.get("description") {
+    if let Some(d) = f.get("description").filter(|d| !d.is_null()) {
         t["description"] = d.clone();
     }
     t
+}
+
+/// Humanloop's `tool_choice` in Anthropic's terms (`none` has no equivalent: no choice).
+fn anthropic_tool_choice(choice: &Value) -> Option<Value> {
+    match choice {
+        Value::String(s) if s == "auto" => Some(json!({"type": "auto"})),
+        Value::String(s) if s == "required" => Some(json!({"type": "any"})),
+        Value::Object(o) => {
+            let name = o.get("function").and_then(|f| f.get("name")).or_else(|| o.get("name"))?;
+            Some(json!({"type": "tool", "name": name}))
+        }
+        _ => None,
+    }
 }
 
 fn anthropic_message(m: &ChatMessage) -> Value {
@@ -831,6 +899,7 @@ mod tests {
             logprobs: None,
             suffix: None,
             seed: None,
+            tool_choice: None,
         };
         let c = mock_completion(&call, 0);
         assert_eq!(c.raw_output, " Mock response ");

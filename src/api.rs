@@ -905,7 +905,11 @@ impl FeedbackRequest {
     /// let f = FeedbackRequest::new("data_123", "rating", "good");
     /// assert_eq!(serde_json::to_value(&f).unwrap()["type"], "rating");
     /// ```
-    pub fn new(data_id: impl Into<String>, kind: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn new(
+        data_id: impl Into<String>,
+        kind: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Self {
         Self {
             kind: kind.into(),
             value: Some(value.into()),

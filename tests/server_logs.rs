@@ -137,7 +137,13 @@ async fn retries_with_the_same_reference_id_do_not_duplicate() {
                        "config": step("s")});
     let (s, c) = post(&http, &base, "/logs", &other).await;
     assert_eq!(s, 409, "{c}");
-    assert!(c["detail"].as_str().unwrap().contains(a["id"].as_str().unwrap()), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains(a["id"].as_str().unwrap()),
+        "{c}"
+    );
     let (_, list) = get(&http, &base, "/logs?project=p").await;
     assert_eq!(list["total"], 1, "{list}");
     let elsewhere = json!({"project": "q", "session_reference_id": "trace-4", "reference_id": "step-1",

@@ -35,16 +35,32 @@ fn fixture(path: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
-async fn openai(State(seen): State<Seen>, h: HeaderMap, Json(body): Json<Value>) -> impl IntoResponse {
-    let auth = h.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+async fn openai(
+    State(seen): State<Seen>,
+    h: HeaderMap,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
+    let auth = h
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned());
     seen.lock().unwrap().push(("openai".into(), auth, body));
-    ([("content-type", "application/json")], fixture("openai/chat_tool_calls.json"))
+    (
+        [("content-type", "application/json")],
+        fixture("openai/chat_tool_calls.json"),
+    )
 }
 
-async fn anthropic(State(seen): State<Seen>, h: HeaderMap, Json(body): Json<Value>) -> impl IntoResponse {
+async fn anthropic(
+    State(seen): State<Seen>,
+    h: HeaderMap,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
     let auth = h.get("x-api-key").map(|v| v.to_str().unwrap().to_owned());
     seen.lock().unwrap().push(("anthropic".into(), auth, body));
-    ([("content-type", "application/json")], fixture("anthropic/message_tool_use.json"))
+    (
+        [("content-type", "application/json")],
+        fixture("anthropic/message_tool_use.json"),
+    )
 }
 
 /// A virtual environment with the SDK, created once and reused by later runs.
@@ -70,8 +86,14 @@ fn venv() -> PathBuf {
         .args(["install", "--quiet", "--disable-pip-version-check", SDK])
         .status()
         .expect("pip runs");
-    assert!(status.success(), "pip install {SDK} failed (is PyPI reachable?)");
-    assert!(ready(&python), "the SDK is not importable after installing it");
+    assert!(
+        status.success(),
+        "pip install {SDK} failed (is PyPI reachable?)"
+    );
+    assert!(
+        ready(&python),
+        "the SDK is not importable after installing it"
+    );
     python
 }
 
@@ -100,7 +122,12 @@ async fn the_real_v4_python_sdk_runs_every_operation_against_serve() {
 
     let mut serve = Command::new(env!("CARGO_BIN_EXE_humanloop-tracing"))
         .args(["serve", "--addr", "127.0.0.1:0", "--in-memory"])
-        .args(["--openai-base-url", &fake_url, "--anthropic-base-url", &fake_url])
+        .args([
+            "--openai-base-url",
+            &fake_url,
+            "--anthropic-base-url",
+            &fake_url,
+        ])
         .env_remove("HUMANLOOP_SERVER_API_KEYS")
         .env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")

@@ -90,8 +90,7 @@ async fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
         .api_keys(args.api_keys.clone())
         .api_keys(env_keys.split(',').map(str::trim).filter(|k| !k.is_empty()))
         .body_limit(args.body_limit);
-    let keyed = !args.api_keys.is_empty()
-        || env_keys.split(',').any(|k| !k.trim().is_empty());
+    let keyed = !args.api_keys.is_empty() || env_keys.split(',').any(|k| !k.trim().is_empty());
     if !keyed && !args.addr.ip().is_loopback() && !args.allow_unauthenticated {
         return Err(format!(
             "refusing to serve {} without API keys: anyone who can reach it could read and \

@@ -50,8 +50,13 @@ impl Client {
         items: &[FeedbackRequest],
     ) -> Result<Vec<FeedbackResponse>, Error> {
         let url = self.url(&["feedback"]);
-        self.call(Method::POST, url, Some(to_body(items)?), "a list of feedback")
-            .await
+        self.call(
+            Method::POST,
+            url,
+            Some(to_body(items)?),
+            "a list of feedback",
+        )
+        .await
     }
 
     /// `POST {base}/projects`: a new project (409 when the name is taken).
@@ -68,12 +73,17 @@ impl Client {
     }
 
     /// `GET {base}/projects?page=&size=`: one page (1-based) of projects.
-    pub async fn list_projects(&self, page: u64, size: u64) -> Result<Page<ProjectResponse>, Error> {
+    pub async fn list_projects(
+        &self,
+        page: u64,
+        size: u64,
+    ) -> Result<Page<ProjectResponse>, Error> {
         let mut url = self.url(&["projects"]);
         url.query_pairs_mut()
             .append_pair("page", &page.to_string())
             .append_pair("size", &size.to_string());
-        self.call(Method::GET, url, None, "a page of projects").await
+        self.call(Method::GET, url, None, "a page of projects")
+            .await
     }
 
     /// `GET {base}/projects/{id}/configs`: the project's model configs.
@@ -111,8 +121,13 @@ impl Client {
         if !environments.is_empty() {
             body["environments"] = serde_json::json!(environments);
         }
-        self.call(Method::PATCH, url, Some(to_body(&body)?), "a list of deployments")
-            .await
+        self.call(
+            Method::PATCH,
+            url,
+            Some(to_body(&body)?),
+            "a list of deployments",
+        )
+        .await
     }
 
     /// `GET {base}/projects/{id}/deployed-configs`.
@@ -149,7 +164,8 @@ impl Client {
         inputs: Option<&JsonMap>,
     ) -> Result<CompletionResponse, Error> {
         let url = self.url(&["chat-model-config"]);
-        let mut body = serde_json::json!({ "model_config_id": model_config_id, "messages": messages });
+        let mut body =
+            serde_json::json!({ "model_config_id": model_config_id, "messages": messages });
         if let Some(inputs) = inputs {
             body["inputs"] = serde_json::json!(inputs);
         }
@@ -165,7 +181,12 @@ impl Client {
         let url = self.url(&[route]);
         let mut req = req.clone();
         req.extra.remove("stream");
-        self.call(Method::POST, url, Some(to_body(&req)?), "a completion response")
-            .await
+        self.call(
+            Method::POST,
+            url,
+            Some(to_body(&req)?),
+            "a completion response",
+        )
+        .await
     }
 }

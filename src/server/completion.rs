@@ -151,8 +151,8 @@ pub(crate) async fn v4_completion(
     if let Some(id) = config_id {
         map.insert("model_config_id".to_owned(), Value::String(id));
     }
-    let req: CompletionModelConfigRequest =
-        from_value(Value::Object(map), &[json!("body")]).map_err(|e| ApiError::Validation(vec![e]))?;
+    let req: CompletionModelConfigRequest = from_value(Value::Object(map), &[json!("body")])
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     run(state, req, extras).await
 }
 

@@ -68,7 +68,11 @@ async fn list(
     QueryParams(q): QueryParams<ProjectQuery>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        state.inner.store.run(move |c| projects::list(c, &q)).await?,
+        state
+            .inner
+            .store
+            .run(move |c| projects::list(c, &q))
+            .await?,
     ))
 }
 

@@ -38,8 +38,10 @@ pub(crate) fn to_prompt_file(config: &Value) -> String {
     let mut out = String::from("---\n");
     if let Value::Object(map) = config {
         for (k, v) in map {
-            if matches!(k.as_str(), "prompt_template" | "chat_template" | "project" | "project_id")
-                || v.is_null()
+            if matches!(
+                k.as_str(),
+                "prompt_template" | "chat_template" | "project" | "project_id"
+            ) || v.is_null()
             {
                 continue;
             }
@@ -146,10 +148,11 @@ pub(crate) struct Deserialize {
 
 /// `POST /model-configs/deserialize`: `.prompt` text as a `ModelConfigResponse` (checked,
 /// not stored: its `id` is new each time; register it with `POST /model-configs`).
-pub(crate) async fn deserialize(JsonBody(d): JsonBody<Deserialize>) -> Result<Json<Value>, ApiError> {
-    let config = from_prompt_file(&d.config).map_err(|msg| {
-        ApiError::invalid(vec![body(), json!("config")], msg, "value_error")
-    })?;
+pub(crate) async fn deserialize(
+    JsonBody(d): JsonBody<Deserialize>,
+) -> Result<Json<Value>, ApiError> {
+    let config = from_prompt_file(&d.config)
+        .map_err(|msg| ApiError::invalid(vec![body(), json!("config")], msg, "value_error"))?;
     let checked: ModelConfig = serde_json::from_value(config).map_err(|e| {
         ApiError::invalid(vec![body(), json!("config")], e.to_string(), "value_error")
     })?;
@@ -164,11 +167,7 @@ pub(crate) async fn export(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<String>, ApiError> {
-    let config = state
-        .inner
-        .store
-        .run(move |c| config_body(c, &id))
-        .await?;
+    let config = state.inner.store.run(move |c| config_body(c, &id)).await?;
     Ok(Json(to_prompt_file(&config)))
 }
 

@@ -505,7 +505,10 @@ fn anthropic_tool_choice(choice: &Value) -> Option<Value> {
         Value::String(s) if s == "auto" => Some(json!({"type": "auto"})),
         Value::String(s) if s == "required" => Some(json!({"type": "any"})),
         Value::Object(o) => {
-            let name = o.get("function").and_then(|f| f.get("name")).or_else(|| o.get("name"))?;
+            let name = o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .or_else(|| o.get("name"))?;
             Some(json!({"type": "tool", "name": name}))
         }
         _ => None,

@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use super::completion::{completion, model_config_body, v4_completion, ConfigFrom};
 use super::error::ApiError;
+use super::store::configs;
 use super::store::logs::{self, LogFilter, PatchTarget};
 use super::store::sessions::{self, SessionQuery};
-use super::store::configs;
-use super::{projects, prompt_file};
 use super::validate::{body, body_bytes, check_log, from_value, parse, JsonBody, QueryParams};
 use super::ServerState;
+use super::{projects, prompt_file};
 use crate::api::{LogRequest, OneOrMany, UpdateLogRequest};
 
 pub(crate) fn router(state: ServerState) -> Router {
@@ -37,11 +37,26 @@ pub(crate) fn router(state: ServerState) -> Router {
         .route("/model-configs/serialize", post(prompt_file::serialize))
         .route("/model-configs/deserialize", post(prompt_file::deserialize))
         .route("/completion-model-config", post(completion))
-        .route("/completion", post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Inline, false)))
-        .route("/completion-deployed", post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Deployed, false)))
-        .route("/chat", post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Inline, true)))
-        .route("/chat-model-config", post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Saved, true)))
-        .route("/chat-deployed", post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Deployed, true)))
+        .route(
+            "/completion",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Inline, false)),
+        )
+        .route(
+            "/completion-deployed",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Deployed, false)),
+        )
+        .route(
+            "/chat",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Inline, true)),
+        )
+        .route(
+            "/chat-model-config",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Saved, true)),
+        )
+        .route(
+            "/chat-deployed",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Deployed, true)),
+        )
         .route("/feedback", post(projects::feedback))
         .merge(projects::routes())
         .merge(out_of_scope())
@@ -81,7 +96,9 @@ fn out_of_scope() -> Router<ServerState> {
         "/projects/{id}/datasets",
         "/projects/{id}/evaluations",
     ];
-    paths.into_iter().fold(Router::new(), |r, p| r.route(p, any(not_implemented)))
+    paths
+        .into_iter()
+        .fold(Router::new(), |r, p| r.route(p, any(not_implemented)))
 }
 
 async fn not_implemented() -> ApiError {

@@ -245,7 +245,13 @@ def _():
     # Reused in another session of the same project: refused, so the reference stays one log.
     other = hl.sessions.create(validate=True)
     code = status_of(
-        lambda: hl.logs.log(project=PROJECT, session_id=other.id, reference_id=f"side-{RUN}", output="x")
+        lambda: hl.logs.log(
+            project=PROJECT,
+            session_id=other.id,
+            reference_id=f"side-{RUN}",
+            config={"type": "tool", "name": "side-step"},
+            output="x",
+        )
     )
     expect(code == 409, f"reuse answered {code}")
 
@@ -263,8 +269,9 @@ def _():
     expect([r.id for r in meta.records] == [state["log_id"]], [r.id for r in meta.records])
     dated = hl.logs.list(
         project_id=pid,
-        start_date=datetime.date(2024, 5, 1),
-        end_date=datetime.datetime(2024, 5, 1, 23, 0, tzinfo=datetime.timezone.utc),
+        # The SDK sends dates and times as given (it types them as strings on the wire).
+        start_date="2024-05-01",
+        end_date="2024-05-01T23:00:00+00:00",
         version_status="committed",
         validate=True,
     )
@@ -273,9 +280,9 @@ def _():
 
 @check("feedback one and a list (visible on the log)")
 def _():
-    one = hl.feedback(type="comment", value="nice", data_id=state["log_id"], user="ann", validate=True)
+    one = hl.feedback_api.feedback(type="comment", value="nice", data_id=state["log_id"], user="ann", validate=True)
     expect(one.id and one.value == "nice", one)
-    many = hl.feedback(
+    many = hl.feedback_api.feedback(
         body=[
             {"type": "action", "value": "copied", "data_id": state["root_id"]},
             {"type": "correction", "value": "planned well", "data_id": state["root_id"]},
@@ -360,13 +367,15 @@ def _():
         model_config_id=state["chat_config_id"], messages=[{"role": "user", "content": "hi"}], inputs={"topic": "t"}
     )
     expect(r.data[0].output_message, r)
-    r = hl.log(project=PROJECT, output="top-level")
+    r = hl.log(project=PROJECT, config={"type": "tool", "name": "top"}, output="top-level")
     expect(r.id, r)
+    f = hl.feedback(type="rating", value="bad", data_id=r.id)
+    expect(f.id, f)
 
 
 @acheck("async: alog, aget, acreate_model_config")
 async def _():
-    r = await hl.logs.alog(project=PROJECT, output="async", validate=True)
+    r = await hl.logs.alog(project=PROJECT, config={"type": "tool", "name": "a"}, output="async", validate=True)
     got = await hl.logs.aget(id=r.id, validate=True)
     expect(got.output == "async", got)
     c = await hl.completions.acreate_model_config(

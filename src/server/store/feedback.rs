@@ -14,7 +14,10 @@ pub(crate) fn insert(
     item: &Value,
     default_at: &str,
 ) -> rusqlite::Result<Value> {
-    let kind = item.get("type").and_then(Value::as_str).unwrap_or("comment");
+    let kind = item
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("comment");
     let value = item.get("value").cloned().unwrap_or(Value::Null);
     let user = item.get("user").and_then(Value::as_str);
     let at = item
@@ -38,7 +41,8 @@ fn item_json(
     user: Option<&str>,
     at: &str,
 ) -> Value {
-    let mut v = json!({"id": id, "data_id": data_id, "type": kind, "value": value, "created_at": at});
+    let mut v =
+        json!({"id": id, "data_id": data_id, "type": kind, "value": value, "created_at": at});
     if let Some(u) = user {
         v["user"] = json!(u);
     }

@@ -70,7 +70,8 @@ pub(crate) fn create_logs(
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             if let Some((other, session)) = elsewhere {
-                let session = session.map_or_else(|| "no session".to_owned(), |s| format!("session '{s}'"));
+                let session =
+                    session.map_or_else(|| "no session".to_owned(), |s| format!("session '{s}'"));
                 return Err(StoreError::Conflict(format!(
                     "reference_id '{reference}' already names datapoint '{other}' in {session} of this project; a reference_id names one datapoint per project"
                 )));
@@ -178,7 +179,11 @@ pub(crate) fn log_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JsonMap> {
 /// its `config_id` names, or a `generic` one for a log that names none), its feedback,
 /// `evaluation_results` (always empty here) and `observability_status`.
 pub(crate) fn shape(c: &Connection, mut map: JsonMap) -> rusqlite::Result<Value> {
-    let id = map.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let id = map
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let config = match map.remove("config") {
         Some(Value::Object(inline)) => inline_config(inline, map.get("config_id")),
         _ => None,
@@ -204,7 +209,8 @@ pub(crate) fn shape(c: &Connection, mut map: JsonMap) -> rusqlite::Result<Value>
         };
         for (i, mut f) in old.into_iter().enumerate() {
             if let Value::Object(m) = &mut f {
-                m.entry("id").or_insert_with(|| json!(format!("feedback_{id}_{i}")));
+                m.entry("id")
+                    .or_insert_with(|| json!(format!("feedback_{id}_{i}")));
             }
             items.insert(i, f);
         }
@@ -267,7 +273,9 @@ fn inline_config(mut inline: JsonMap, config_id: Option<&Value>) -> Option<Value
 
 pub(crate) fn get_log(c: &Connection, id: &str) -> Result<Value, StoreError> {
     let map = c
-        .prepare_cached(&format!("SELECT {LOG_COLUMNS} FROM datapoints WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {LOG_COLUMNS} FROM datapoints WHERE id = ?1"
+        ))?
         .query_row([id], log_from_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("log", id))?;
@@ -299,7 +307,10 @@ pub(crate) struct LogFilter {
 fn date_bound(given: &str, end: bool, field: &str) -> Result<String, StoreError> {
     let given = given.trim();
     let full = if given.len() == 10 && !given.contains('T') {
-        format!("{given}T{}", if end { "23:59:59.999999" } else { "00:00:00" })
+        format!(
+            "{given}T{}",
+            if end { "23:59:59.999999" } else { "00:00:00" }
+        )
     } else {
         given.to_owned()
     };
@@ -361,7 +372,9 @@ pub(crate) fn list_logs(c: &Connection, f: &LogFilter) -> Result<Value, StoreErr
         Some(other) => {
             return Err(StoreError::invalid(
                 vec![json!("query"), json!("version_status")],
-                format!("unexpected value '{other}'; permitted: 'uncommitted', 'committed', 'deleted'"),
+                format!(
+                    "unexpected value '{other}'; permitted: 'uncommitted', 'committed', 'deleted'"
+                ),
                 "type_error.enum",
             ))
         }

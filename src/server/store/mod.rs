@@ -215,7 +215,12 @@ pub(crate) fn new_id(prefix: &str) -> String {
 }
 
 /// The row of a cached statement, if any.
-pub(crate) fn row<T, P, F>(c: &Connection, sql: &str, params: P, f: F) -> rusqlite::Result<Option<T>>
+pub(crate) fn row<T, P, F>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    f: F,
+) -> rusqlite::Result<Option<T>>
 where
     P: rusqlite::Params,
     F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,

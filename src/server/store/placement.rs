@@ -49,7 +49,10 @@ impl<'a> Route<'a> {
 }
 
 /// `Some(project_id)` when the session exists.
-pub(crate) fn session_project(c: &Connection, id: &str) -> rusqlite::Result<Option<Option<String>>> {
+pub(crate) fn session_project(
+    c: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<Option<String>>> {
     row(
         c,
         "SELECT project_id FROM sessions WHERE id = ?1",

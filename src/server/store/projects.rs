@@ -22,11 +22,15 @@ fn default_feedback_types() -> Value {
 }
 
 pub(crate) fn project_name(c: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    row(c, "SELECT name FROM projects WHERE id = ?1", [id], |r| r.get(0))
+    row(c, "SELECT name FROM projects WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
 }
 
 pub(crate) fn project_by_name(c: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
-    row(c, "SELECT id FROM projects WHERE name = ?1", [name], |r| r.get(0))
+    row(c, "SELECT id FROM projects WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
 }
 
 /// `NotFound` unless project `id` exists.
@@ -159,7 +163,9 @@ pub(crate) fn list(c: &Connection, q: &ProjectQuery) -> Result<Value, StoreError
         Some(other) => {
             return Err(StoreError::invalid(
                 vec![json!("query"), json!("sort_by")],
-                format!("unexpected value '{other}'; permitted: 'created_at', 'updated_at', 'name'"),
+                format!(
+                    "unexpected value '{other}'; permitted: 'created_at', 'updated_at', 'name'"
+                ),
                 "type_error.enum",
             ))
         }
@@ -219,7 +225,10 @@ pub(crate) fn update(c: &mut Connection, id: &str, u: ProjectUpdate) -> Result<V
                 "a project named '{name}' already exists"
             )));
         }
-        tx.execute("UPDATE projects SET name = ?1 WHERE id = ?2", params![name, id])?;
+        tx.execute(
+            "UPDATE projects SET name = ?1 WHERE id = ?2",
+            params![name, id],
+        )?;
     }
     if let Some(config) = &u.active_config_id {
         let owner: Option<Option<String>> = row(

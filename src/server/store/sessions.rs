@@ -116,10 +116,18 @@ fn summary(
         "created_at": created_at,
         "updated_at": updated_at,
     });
-    if let Some(inputs) = logs.first().and_then(|l| l.get("inputs")).filter(|i| i.is_object()) {
+    if let Some(inputs) = logs
+        .first()
+        .and_then(|l| l.get("inputs"))
+        .filter(|i| i.is_object())
+    {
         v["first_inputs"] = inputs.clone();
     }
-    if let Some(out) = logs.last().and_then(|l| l.get("output")).filter(|o| o.is_string()) {
+    if let Some(out) = logs
+        .last()
+        .and_then(|l| l.get("output"))
+        .filter(|o| o.is_string())
+    {
         v["last_output"] = out.clone();
     }
     Ok(v)
@@ -151,7 +159,9 @@ pub(crate) fn list_sessions(c: &Connection, q: &SessionQuery) -> Result<Value, S
              ORDER BY created_at DESC, id DESC LIMIT {size} OFFSET {}",
             (page - 1).saturating_mul(size)
         ))?
-        .query_map([&q.project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([&q.project_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut records = Vec::with_capacity(sessions.len());
     for (id, reference_id, project_id, created_at) in sessions {
@@ -162,7 +172,14 @@ pub(crate) fn list_sessions(c: &Connection, q: &SessionQuery) -> Result<Value, S
             .query_map([&id], log_from_row)?
             .map(|m| m.map(Value::Object))
             .collect::<rusqlite::Result<Vec<Value>>>()?;
-        records.push(summary(c, &id, reference_id, project_id, created_at, &logs)?);
+        records.push(summary(
+            c,
+            &id,
+            reference_id,
+            project_id,
+            created_at,
+            &logs,
+        )?);
     }
     Ok(json!({"records": records, "page": page, "size": size, "total": total}))
 }

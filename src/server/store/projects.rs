@@ -71,14 +71,15 @@ pub(crate) fn project_response(c: &Connection, id: &str) -> Result<Value, StoreE
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?
     .ok_or_else(|| StoreError::not_found("project", id))?;
-    let meta: Option<(String, Option<String>, Option<String>, Option<String>)> = row(
+    // (updated_at, directory_id, feedback_types); projects made by a log have no meta row.
+    type Meta = (String, Option<String>, Option<String>);
+    let meta: Option<Meta> = row(
         c,
-        "SELECT updated_at, active_config_id, directory_id, feedback_types FROM project_meta WHERE project_id = ?1",
+        "SELECT updated_at, directory_id, feedback_types FROM project_meta WHERE project_id = ?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let (updated_at, _active, directory, types) =
-        meta.unwrap_or((created_at.clone(), None, None, None));
+    let (updated_at, directory, types) = meta.unwrap_or((created_at.clone(), None, None));
     let data_count: i64 = c.query_row(
         "SELECT COUNT(*) FROM datapoints WHERE project_id = ?1",
         [id],

@@ -125,7 +125,9 @@ async fn main() -> Result<(), BoxError> {
     };
 
     // Register the model configuration the completion-model-config call uses.
-    let config_id = register_model_config(&hl, &model).await?;
+    let external = local.is_none() && env("OPENAI_BASE_URL").is_none();
+    let config_id =
+        register_model_config(&hl, &model, external.then_some(openai_base.as_str())).await?;
 
     let session_key = format!("trip-planner-{}", std::process::id());
     async {
@@ -272,9 +274,20 @@ impl Llm<'_> {
 }
 
 /// Register the config through the crate's `Client` (`POST /model-configs`, answered with
-/// the v4 `ProjectConfigResponse`), as against any v4 endpoint.
-async fn register_model_config(hl: &Humanloop, model: &str) -> Result<String, BoxError> {
+/// the v4 `ProjectConfigResponse`), as against any v4 endpoint. `provider_base_url` names
+/// the OpenAI-compatible server in the config's `other.base_url` (which the local endpoint
+/// honours), for an endpoint started elsewhere that cannot know this run's demo provider.
+async fn register_model_config(
+    hl: &Humanloop,
+    model: &str,
+    provider_base_url: Option<&str>,
+) -> Result<String, BoxError> {
     let mut config = ModelConfig::new(model);
+    if let Some(url) = provider_base_url {
+        let mut other = JsonMap::new();
+        other.insert("base_url".to_owned(), Value::String(url.to_owned()));
+        config.other = Some(other);
+    }
     config.provider = Some("openai".to_owned());
     config.endpoint = Some(ModelEndpoint::Chat);
     config.name = Some("tagline".to_owned());

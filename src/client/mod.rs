@@ -64,6 +64,7 @@
 mod builder;
 pub(crate) mod retry;
 mod stream;
+mod v4;
 
 use std::fmt;
 use std::sync::Arc;

@@ -59,7 +59,7 @@
 //! ```
 
 mod builder;
-mod retry;
+pub(crate) mod retry;
 mod stream;
 
 use std::fmt;

@@ -12,7 +12,10 @@
 //! * `memory_bounded`: a counting #[global_allocator].
 //! * `proptest_streams`: it asserts the process-wide hook-panic counter stays 0.
 //! * `secrets_end_to_end`: a global tracing subscriber and environment variables.
+//! * `faults_wrong_api_key`: it counts the exporter's ERROR events (callsite interest, as
+//!   `export_drop_warns`).
 //! * `spool_crash`: it re-executes its own binary as the crashing child.
+//! * `spool_outage_across_sigkill`: it re-executes its own binary as the killed child.
 
 mod capture_support;
 mod client_support;

@@ -27,7 +27,10 @@ fn header_name() -> impl Strategy<Value = String> {
     ]
 }
 
-fn request() -> impl Strategy<Value = (String, String, Vec<(String, Vec<u8>)>, Vec<u8>)> {
+/// Method, path and query, headers, body.
+type Input = (String, String, Vec<(String, Vec<u8>)>, Vec<u8>);
+
+fn request() -> impl Strategy<Value = Input> {
     (
         prop_oneof![Just("POST".to_owned()), Just("GET".to_owned()), "[A-Z]{1,7}"],
         prop_oneof![
@@ -37,7 +40,17 @@ fn request() -> impl Strategy<Value = (String, String, Vec<(String, Vec<u8>)>, V
             "/(echo|openai|x)?[/a-zA-Z0-9%._~?=&-]{0,40}",
             "\\PC{0,30}",
         ],
-        prop::collection::vec((header_name(), prop::collection::vec(any::<u8>(), 0..40)), 0..8),
+        prop::collection::vec(
+            (
+                header_name(),
+                prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..40),
+                    "[0-9]{1,4}".prop_map(String::into_bytes),
+                    Just(b"humanloop.session=s,humanloop.parent=p".to_vec()),
+                ],
+            ),
+            0..8,
+        ),
         prop_oneof![
             prop::collection::vec(any::<u8>(), 0..300),
             Just(br#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#.to_vec()),
@@ -73,6 +86,7 @@ fn proxy_never_panics() {
         .await
     });
     let router = stack.proxy.router();
+    let seen_status = std::sync::Mutex::new(std::collections::BTreeMap::<u16, usize>::new());
     let config = ProptestConfig {
         cases: 256,
         failure_persistence: None,
@@ -98,11 +112,20 @@ fn proxy_never_panics() {
             let status = resp.status().as_u16();
             (status, resp.into_body().collect().await.unwrap().to_bytes())
         });
+        *seen_status.lock().unwrap().entry(status).or_default() += 1;
         prop_assert!([200, 400, 404, 413, 502].contains(&status), "status {}", status);
         if status == 200 {
             prop_assert!(routed_to_echo);
             prop_assert_eq!(&got[..], &body[..]);
         }
     });
+    let seen_status = seen_status.into_inner().unwrap();
+    eprintln!("statuses: {seen_status:?}");
+    for s in [200, 404, 413, 502] {
+        assert!(
+            seen_status.contains_key(&s),
+            "no case got {s}: {seen_status:?}"
+        );
+    }
     assert_eq!(humanloop_tracing::hook_panics(), 0);
 }

@@ -15,13 +15,18 @@ async fn proxy_streams_unbuffered() {
     let stack =
         proxy_support::start(|c| c.upstream(&format!("openai={upstream}/v1")).unwrap()).await;
     let http = reqwest::Client::new();
-    let mut resp = http
-        .post(format!("{}/openai/v1/chat/completions", stack.proxy_url))
-        .bearer_auth(PROVIDER_KEY)
-        .json(&stream_request())
-        .send()
-        .await
-        .unwrap();
+    // The upstream sends its head at once and no chunk yet: a buffering proxy would
+    // never answer here.
+    let mut resp = tokio::time::timeout(
+        Duration::from_secs(5),
+        http.post(format!("{}/openai/v1/chat/completions", stack.proxy_url))
+            .bearer_auth(PROVIDER_KEY)
+            .json(&stream_request())
+            .send(),
+    )
+    .await
+    .expect("the response head reached the client before any chunk was sent")
+    .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let tx = senders.recv().await.unwrap();

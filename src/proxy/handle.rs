@@ -190,6 +190,13 @@ async fn forward(shared: &Shared, req: Request<Body>) -> Response<Body> {
         }
     };
 
+    // The body was read whole: its length is the framing now, whatever was declared.
+    if parts.headers.contains_key(header::CONTENT_LENGTH) {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+
     let permit =
         match tokio::time::timeout(shared.queue_timeout, shared.permits.clone().acquire_owned())
             .await

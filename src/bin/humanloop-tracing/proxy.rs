@@ -216,7 +216,7 @@ mod otlp {
     }
 
     impl Otlp {
-        pub fn layer<S: tracing::Subscriber>(&self) -> tracing_subscriber::layer::Identity {
+        pub fn layer(&self) -> tracing_subscriber::layer::Identity {
             tracing_subscriber::layer::Identity::new()
         }
         pub fn shutdown(self) {}

@@ -57,6 +57,7 @@ mod providers;
 mod render;
 mod routes;
 mod store;
+mod ui;
 mod validate;
 
 use std::fmt;

@@ -35,6 +35,7 @@ pub(crate) fn router(state: ServerState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), check_api_key));
     Router::new()
         .nest("/v4", v4)
+        .merge(super::ui::router(&state))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

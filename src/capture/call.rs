@@ -427,6 +427,7 @@ impl Call {
             generation,
             outcome,
             duration: timing.duration,
+            time_to_first_chunk: timing.time_to_first_chunk,
             created_at: self.created_at,
             ctx: std::mem::take(&mut self.ctx),
             secrets: std::mem::take(&mut self.secrets),

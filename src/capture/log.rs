@@ -41,6 +41,8 @@ pub(crate) struct LogParts {
     pub generation: Generation,
     pub outcome: Outcome,
     pub duration: f64,
+    /// Seconds to the first chunk of a streamed answer.
+    pub time_to_first_chunk: Option<f64>,
     pub created_at: SystemTime,
     pub ctx: CallContext,
     pub secrets: Secrets,
@@ -221,6 +223,7 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         mut generation,
         outcome,
         duration,
+        time_to_first_chunk,
         created_at,
         ctx,
         secrets,
@@ -277,6 +280,31 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
     metadata.extend(ctx.metadata);
     if truncated {
         metadata.insert("humanloop.output_truncated".to_owned(), Value::Bool(true));
+    }
+    // What the log's own fields cannot say, under the span attributes' names (the UI
+    // shows them): time to first chunk, cache and reasoning tokens.
+    let usage = &generation.usage;
+    for (key, value) in [
+        (
+            "gen_ai.response.time_to_first_chunk",
+            time_to_first_chunk.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.cache_read.input_tokens",
+            usage.cache_read_input_tokens.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.cache_creation.input_tokens",
+            usage.cache_creation_input_tokens.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.reasoning.output_tokens",
+            usage.reasoning_output_tokens.map(Value::from),
+        ),
+    ] {
+        if let Some(v) = value {
+            metadata.insert(key.to_owned(), v);
+        }
     }
     if !metadata.is_empty() {
         log.metadata = Some(metadata);

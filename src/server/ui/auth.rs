@@ -149,7 +149,12 @@ pub(crate) async fn login(Extension(ui): Extension<Arc<Ui>>, body: Bytes) -> Res
         .as_deref()
         .is_some_and(|g| ui.api_keys.iter().any(|k| eq(k.as_bytes(), g.as_bytes())));
     if !ok {
-        return form(&ui, StatusCode::UNAUTHORIZED, &next, Some("That key is not valid."));
+        return form(
+            &ui,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("That key is not valid."),
+        );
     }
     let token = ui.logins.add();
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");

@@ -193,7 +193,11 @@ pub(crate) fn project_stats(calls: &[CallPoint], from_ms: i64, to_ms: i64) -> Pr
             .filter(|(_, b)| value(b) > 0.0)
             .map(|(i, b)| {
                 let v = value(b);
-                let h = if max > 0.0 { v / max * (H - BOTTOM - TOP) } else { 0.0 };
+                let h = if max > 0.0 {
+                    v / max * (H - BOTTOM - TOP)
+                } else {
+                    0.0
+                };
                 Bar {
                     x: round(LEFT + i as f64 * slot + slot * 0.1),
                     y: round(H - BOTTOM - h),
@@ -208,12 +212,22 @@ pub(crate) fn project_stats(calls: &[CallPoint], from_ms: i64, to_ms: i64) -> Pr
             title,
             top_label: fmt(max),
             bars,
-            ticks: ticks.iter().map(|t| Tick { x: t.x, label: t.label.clone() }).collect(),
+            ticks: ticks
+                .iter()
+                .map(|t| Tick {
+                    x: t.x,
+                    label: t.label.clone(),
+                })
+                .collect(),
             ..chart_frame()
         }
     };
-    let calls_chart = bars("calls", "Calls", &|b| b.calls as f64, &|v| format!("{v:.0}"));
-    let tokens_chart = bars("tokens", "Tokens", &|b| b.tokens as f64, &|v| format!("{v:.0}"));
+    let calls_chart = bars("calls", "Calls", &|b| b.calls as f64, &|v| {
+        format!("{v:.0}")
+    });
+    let tokens_chart = bars("tokens", "Tokens", &|b| b.tokens as f64, &|v| {
+        format!("{v:.0}")
+    });
     let cost_chart = bars("cost", "Cost (USD)", &|b| b.cost, &|v| format!("${v:.4}"));
 
     // Latency: p50 and p95 per bucket as two lines.
@@ -221,7 +235,10 @@ pub(crate) fn project_stats(calls: &[CallPoint], from_ms: i64, to_ms: i64) -> Pr
         .iter_mut()
         .map(|b| {
             b.durations.sort_by(f64::total_cmp);
-            Some((percentile(&b.durations, 50.0)?, percentile(&b.durations, 95.0)?))
+            Some((
+                percentile(&b.durations, 50.0)?,
+                percentile(&b.durations, 95.0)?,
+            ))
         })
         .collect();
     let max = per_bucket
@@ -236,11 +253,19 @@ pub(crate) fn project_stats(calls: &[CallPoint], from_ms: i64, to_ms: i64) -> Pr
             .enumerate()
             .filter_map(|(i, v)| {
                 let v = pick(v.as_ref()?);
-                let y = if max > 0.0 { v / max * (H - BOTTOM - TOP) } else { 0.0 };
+                let y = if max > 0.0 {
+                    v / max * (H - BOTTOM - TOP)
+                } else {
+                    0.0
+                };
                 Some(Dot {
                     x: round(LEFT + (i as f64 + 0.5) * slot),
                     y: round(H - BOTTOM - y),
-                    label: format!("{} {name}: {}", ticks_label(first + i as i64 * step), secs(v)),
+                    label: format!(
+                        "{} {name}: {}",
+                        ticks_label(first + i as i64 * step),
+                        secs(v)
+                    ),
                 })
             })
             .collect();
@@ -282,9 +307,11 @@ fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-/// Seconds as `850 ms` or `1.25 s`.
+/// Seconds as `0.4 ms`, `850 ms` or `1.25 s`.
 pub(crate) fn secs(v: f64) -> String {
-    if v < 1.0 {
+    if v < 0.01 {
+        format!("{:.1} ms", v * 1e3)
+    } else if v < 1.0 {
         format!("{:.0} ms", v * 1e3)
     } else {
         format!("{v:.2} s")

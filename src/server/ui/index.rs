@@ -67,9 +67,11 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
 /// Index up to [`BATCH`] new or updated datapoints; `true` when more remain.
 pub(crate) fn sync(c: &mut Connection) -> rusqlite::Result<bool> {
     let (seq_mark, updated_mark): (i64, String) = c
-        .query_row("SELECT seq, updated_at FROM ui_sync WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT seq, updated_at FROM ui_sync WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?
         .unwrap_or((0, String::new()));
     let last_seq: i64 = c.query_row("SELECT coalesce(max(seq), 0) FROM datapoints", [], |r| {
@@ -295,7 +297,13 @@ fn search_text(row: &RowRef, body: &Value) -> String {
         }
     };
     push(&row.id);
-    for key in ["reference_id", "session_reference_id", "error", "output", "user"] {
+    for key in [
+        "reference_id",
+        "session_reference_id",
+        "error",
+        "output",
+        "user",
+    ] {
         if let Some(s) = body.get(key).and_then(Value::as_str) {
             push(s);
         }

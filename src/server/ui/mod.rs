@@ -62,7 +62,10 @@ pub(crate) fn router(state: &ServerState) -> Router<ServerState> {
         .merge(pages)
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))
-        .route("/ui/app.css", get(|| asset("text/css; charset=utf-8", APP_CSS)))
+        .route(
+            "/ui/app.css",
+            get(|| asset("text/css; charset=utf-8", APP_CSS)),
+        )
         .route(
             "/ui/app.js",
             get(|| asset("text/javascript; charset=utf-8", APP_JS)),

@@ -35,8 +35,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("log.html", include_str!("templates/log.html")),
     ("projects.html", include_str!("templates/projects.html")),
     ("project.html", include_str!("templates/project.html")),
-    ("model_configs.html", include_str!("templates/model_configs.html")),
-    ("model_config.html", include_str!("templates/model_config.html")),
+    (
+        "model_configs.html",
+        include_str!("templates/model_configs.html"),
+    ),
+    (
+        "model_config.html",
+        include_str!("templates/model_config.html"),
+    ),
 ];
 
 impl Ui {
@@ -129,7 +135,10 @@ fn error_page(ui: &Ui, e: ApiError) -> Response {
         ApiError::Status(s, d) => (s, d.to_string()),
         ApiError::Validation(v) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            v.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
     };
     let mut resp = render(
@@ -199,8 +208,8 @@ pub(crate) async fn session(
     Path(id): Path<String>,
 ) -> Response {
     let r = load(&state, &ui, move |c| {
-        let head = queries::session_head(c, &id)?
-            .ok_or_else(|| ApiError::not_found("session", &id))?;
+        let head =
+            queries::session_head(c, &id)?.ok_or_else(|| ApiError::not_found("session", &id))?;
         let logs = queries::session_logs(c, &id)?;
         let capped = logs.len() as i64 >= queries::MAX_SESSION_LOGS;
         let (rows, totals) = view::tree(logs);
@@ -243,7 +252,13 @@ pub(crate) async fn log(
             .and_then(|s| serde_json::from_str(&s.body).ok())
             .unwrap_or(Value::Null);
         let config = log.get("config").cloned().unwrap_or(saved_body);
-        Ok(log_context(&log, &facts, &config, saved_config.is_some(), project))
+        Ok(log_context(
+            &log,
+            &facts,
+            &config,
+            saved_config.is_some(),
+            project,
+        ))
     })
     .await;
     done(&ui, "log.html", r)
@@ -270,11 +285,7 @@ fn log_context(
         .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
         .map(|t| view::message(&json!({"role": "assistant", "tool_calls": t})));
     output_messages.extend(top_tool_calls);
-    let optional_json = |k: &str| {
-        log.get(k)
-            .filter(|v| !v.is_null())
-            .map(view::pretty)
-    };
+    let optional_json = |k: &str| log.get(k).filter(|v| !v.is_null()).map(view::pretty);
     let prompt_tokens = int("prompt_tokens");
     let output_tokens = int("output_tokens");
     let mut ctx = serde_json::Map::new();
@@ -294,27 +305,57 @@ fn log_context(
     ctx.insert("config_id".into(), json!(log.get("config_id")));
     ctx.insert("saved_config".into(), json!(saved_config));
     ctx.insert("params".into(), json!(view::params(config)));
-    ctx.insert("chat_template".into(), json!(view::messages(config.get("chat_template"))));
-    ctx.insert("prompt_template".into(), json!(config.get("prompt_template")));
-    ctx.insert("tools".into(), json!(config.get("tools").filter(|t| !t.is_null()).map(view::pretty)));
+    ctx.insert(
+        "chat_template".into(),
+        json!(view::messages(config.get("chat_template"))),
+    );
+    ctx.insert(
+        "prompt_template".into(),
+        json!(config.get("prompt_template")),
+    );
+    ctx.insert(
+        "tools".into(),
+        json!(config
+            .get("tools")
+            .filter(|t| !t.is_null())
+            .map(view::pretty)),
+    );
     ctx.insert("saved".into(), json!(saved));
-    ctx.insert("messages".into(), json!(view::messages(log.get("messages"))));
+    ctx.insert(
+        "messages".into(),
+        json!(view::messages(log.get("messages"))),
+    );
     ctx.insert("prompt".into(), json!(log.get("prompt")));
     ctx.insert("output".into(), json!(log.get("output")));
     ctx.insert("output_messages".into(), json!(output_messages));
     ctx.insert("finish_reason".into(), json!(log.get("finish_reason")));
-    ctx.insert("error".into(), json!(log.get("error").filter(|e| !e.is_null())));
+    ctx.insert(
+        "error".into(),
+        json!(log.get("error").filter(|e| !e.is_null())),
+    );
     ctx.insert("duration".into(), json!(num("duration")));
     ctx.insert("ttft".into(), json!(facts.ttft));
     ctx.insert("prompt_tokens".into(), json!(prompt_tokens));
     ctx.insert("output_tokens".into(), json!(output_tokens));
-    ctx.insert("total_tokens".into(), json!(match (prompt_tokens, output_tokens) {
+    ctx.insert(
+        "total_tokens".into(),
+        json!(match (prompt_tokens, output_tokens) {
             (None, None) => None,
             (p, o) => Some(p.unwrap_or(0) + o.unwrap_or(0)),
-        }));
-    ctx.insert("cache_read_tokens".into(), json!(meta_int("gen_ai.usage.cache_read.input_tokens")));
-    ctx.insert("cache_creation_tokens".into(), json!(meta_int("gen_ai.usage.cache_creation.input_tokens")));
-    ctx.insert("reasoning_tokens".into(), json!(meta_int("gen_ai.usage.reasoning.output_tokens")));
+        }),
+    );
+    ctx.insert(
+        "cache_read_tokens".into(),
+        json!(meta_int("gen_ai.usage.cache_read.input_tokens")),
+    );
+    ctx.insert(
+        "cache_creation_tokens".into(),
+        json!(meta_int("gen_ai.usage.cache_creation.input_tokens")),
+    );
+    ctx.insert(
+        "reasoning_tokens".into(),
+        json!(meta_int("gen_ai.usage.reasoning.output_tokens")),
+    );
     ctx.insert("prompt_cost".into(), json!(num("prompt_cost")));
     ctx.insert("output_cost".into(), json!(num("output_cost")));
     ctx.insert("cost".into(), json!(facts.cost));
@@ -322,8 +363,14 @@ fn log_context(
     ctx.insert("metadata".into(), json!(view::rows(meta)));
     ctx.insert("feedback".into(), json!(optional_json("feedback")));
     ctx.insert("judgment".into(), json!(optional_json("judgment")));
-    ctx.insert("provider_request".into(), json!(optional_json("provider_request")));
-    ctx.insert("provider_response".into(), json!(optional_json("provider_response")));
+    ctx.insert(
+        "provider_request".into(),
+        json!(optional_json("provider_request")),
+    );
+    ctx.insert(
+        "provider_response".into(),
+        json!(optional_json("provider_response")),
+    );
     ctx.insert("source".into(), json!(log.get("source")));
     ctx.insert("environment".into(), json!(log.get("environment")));
     ctx.insert("user".into(), json!(log.get("user")));
@@ -356,8 +403,8 @@ pub(crate) async fn project(
     Query(q): Query<RangeQuery>,
 ) -> Response {
     let r = load(&state, &ui, move |c| {
-        let name = queries::project_name(c, &id)?
-            .ok_or_else(|| ApiError::not_found("project", &id))?;
+        let name =
+            queries::project_name(c, &id)?.ok_or_else(|| ApiError::not_found("project", &id))?;
         let now = queries::now_ms();
         let range = q.range.as_deref().unwrap_or("all");
         let since = match range {
@@ -368,7 +415,9 @@ pub(crate) async fn project(
             _ => None,
         };
         let calls = queries::project_calls(c, &id, since)?;
-        let from = since.or_else(|| calls.first().map(|c| c.start_ms)).unwrap_or(now);
+        let from = since
+            .or_else(|| calls.first().map(|c| c.start_ms))
+            .unwrap_or(now);
         let to = match since {
             Some(_) => now,
             None => calls.last().map_or(now, |c| c.start_ms),
@@ -413,8 +462,8 @@ pub(crate) async fn model_config(
 ) -> Response {
     let page = page_of(q.page);
     let r = load(&state, &ui, move |c| {
-        let config = queries::config(c, &id)?
-            .ok_or_else(|| ApiError::not_found("model config", &id))?;
+        let config =
+            queries::config(c, &id)?.ok_or_else(|| ApiError::not_found("model config", &id))?;
         let body: Value = serde_json::from_str(&config.body).unwrap_or(Value::Null);
         let (logs, more) = queries::config_logs(c, &id, page)?;
         Ok(json!({

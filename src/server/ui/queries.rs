@@ -190,7 +190,12 @@ pub(crate) fn sessions(
         );
     }
     if let Some(q) = set(&f.q) {
-        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let like = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         sql.push_str(" AND (s.id = ? OR s.reference_id LIKE ? ESCAPE '\\'");
         args.push(Sql::Text(q.to_owned()));
         args.push(Sql::Text(like));

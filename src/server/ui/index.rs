@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS ui_logs (
     config_id TEXT,
     start_ms INTEGER,
     duration REAL,
+    dur_bin INTEGER,                -- latency bin, see chart::duration_bin
     ttft REAL,
     prompt_tokens INTEGER,
     output_tokens INTEGER,
@@ -36,6 +37,9 @@ CREATE TABLE IF NOT EXISTS ui_logs (
 );
 CREATE INDEX IF NOT EXISTS ui_logs_session ON ui_logs (session_id, start_ms);
 CREATE INDEX IF NOT EXISTS ui_logs_project ON ui_logs (project_id, start_ms);
+-- Covering: the project page's sums read this index only.
+CREATE INDEX IF NOT EXISTS ui_logs_calls ON ui_logs
+    (project_id, kind, start_ms, dur_bin, prompt_tokens, output_tokens, cost, error, model);
 CREATE INDEX IF NOT EXISTS ui_logs_model ON ui_logs (model, session_id);
 CREATE INDEX IF NOT EXISTS ui_logs_config ON ui_logs (config_id, seq);
 CREATE INDEX IF NOT EXISTS ui_logs_error ON ui_logs (session_id) WHERE error = 1;
@@ -347,9 +351,9 @@ fn write_facts(c: &Connection, configs: &mut ConfigNames, row: &RowRef) -> rusql
     }
     c.prepare_cached(
         "INSERT OR REPLACE INTO ui_logs (seq, id, project_id, session_id, parent_id, kind, name,
-            model, config_id, start_ms, duration, ttft, prompt_tokens, output_tokens, cost, error,
-            preview)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            model, config_id, start_ms, duration, dur_bin, ttft, prompt_tokens, output_tokens,
+            cost, error, preview)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         row.seq,
@@ -363,6 +367,7 @@ fn write_facts(c: &Connection, configs: &mut ConfigNames, row: &RowRef) -> rusql
         f.config_id,
         f.start_ms,
         f.duration,
+        f.duration.map(super::chart::duration_bin),
         f.ttft,
         f.prompt_tokens,
         f.output_tokens,

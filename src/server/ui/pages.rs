@@ -11,7 +11,7 @@ use minijinja::Environment;
 use serde_json::{json, Value};
 
 use super::auth::Logins;
-use super::chart::{project_stats, secs};
+use super::chart::{project_stats, secs, Grid};
 use super::queries::{self, SessionFilter};
 use super::{index, view};
 use crate::server::error::ApiError;
@@ -151,8 +151,8 @@ fn error_page(ui: &Ui, e: ApiError) -> Response {
 }
 
 /// Bring the index up to date (in batches, releasing the store between them), then run
-/// `f` on the connection.
-async fn load<T, F>(state: &ServerState, ui: &Ui, f: F) -> Result<T, ApiError>
+/// `f` on the connection; `true` with the answer when logs remain to be indexed.
+async fn load<T, F>(state: &ServerState, ui: &Ui, f: F) -> Result<(T, bool), ApiError>
 where
     F: FnOnce(&mut rusqlite::Connection) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
@@ -162,17 +162,33 @@ where
         store.run(|c| Ok(index::migrate(c)?)).await?;
         ui.migrated.store(true, Ordering::Release);
     }
-    while store.run(|c| Ok(index::sync(c)?)).await? {}
-    store.run(f).await
+    let mut behind = true;
+    for _ in 0..MAX_SYNC_BATCHES {
+        behind = store.run(|c| Ok(index::sync(c)?)).await?;
+        if !behind {
+            break;
+        }
+    }
+    let value = store.run(f).await?;
+    Ok((value, behind))
 }
+
+/// Batches of [`index::BATCH`] logs indexed before a page answers: a page never waits for
+/// a backlog of more than this (it says that it is behind; the next page continues).
+const MAX_SYNC_BATCHES: usize = 4;
 
 fn page_of(p: Option<i64>) -> i64 {
     p.unwrap_or(1).clamp(1, 1_000_000)
 }
 
-fn done(ui: &Ui, name: &str, r: Result<Value, ApiError>) -> Response {
+fn done(ui: &Ui, name: &str, r: Result<(Value, bool), ApiError>) -> Response {
     match r {
-        Ok(ctx) => render(ui, name, ctx),
+        Ok((mut ctx, behind)) => {
+            if let Value::Object(m) = &mut ctx {
+                m.insert("behind".into(), Value::Bool(behind));
+            }
+            render(ui, name, ctx)
+        }
         Err(e) => error_page(ui, e),
     }
 }
@@ -414,15 +430,19 @@ pub(crate) async fn project(
             "30d" => Some(now - 30 * 86_400_000),
             _ => None,
         };
-        let calls = queries::project_calls(c, &id, since)?;
-        let from = since
-            .or_else(|| calls.first().map(|c| c.start_ms))
-            .unwrap_or(now);
-        let to = match since {
-            Some(_) => now,
-            None => calls.last().map_or(now, |c| c.start_ms),
-        };
-        let stats = project_stats(&calls, from, to);
+        let since_ms = since.unwrap_or(i64::MIN);
+        let (first, last) = queries::project_span(c, &id, since_ms)?;
+        let grid = Grid::new(
+            since.or(first).unwrap_or(now),
+            if since.is_some() {
+                now
+            } else {
+                last.unwrap_or(now)
+            },
+        );
+        let rows = queries::project_aggregates(c, &id, since_ms, grid)?;
+        let models = queries::project_models(c, &id, since_ms)?;
+        let stats = project_stats(grid, &rows, models);
         Ok(json!({
             "nav": "projects",
             "project": {"id": id, "name": name},

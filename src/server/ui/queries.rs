@@ -8,6 +8,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::chart::{Agg, Grid, ModelUse};
 use super::index::fts_query;
 
 /// Rows per page of every list.
@@ -396,36 +397,67 @@ pub(crate) fn project_name(c: &Connection, id: &str) -> rusqlite::Result<Option<
         .optional()
 }
 
-/// One LLM call of a project, for its charts.
-pub(crate) struct CallPoint {
-    pub(crate) start_ms: i64,
-    pub(crate) duration: Option<f64>,
-    pub(crate) tokens: i64,
-    pub(crate) cost: f64,
-    pub(crate) error: bool,
-    pub(crate) model: Option<String>,
-}
-
-/// The LLM calls of project `id` since `since_ms` (oldest first).
-pub(crate) fn project_calls(
+/// First and last start of project `id`'s LLM calls since `since_ms`.
+pub(crate) fn project_span(
     c: &Connection,
     id: &str,
-    since_ms: Option<i64>,
-) -> rusqlite::Result<Vec<CallPoint>> {
+    since_ms: i64,
+) -> rusqlite::Result<(Option<i64>, Option<i64>)> {
+    c.prepare_cached(
+        "SELECT min(start_ms), max(start_ms) FROM ui_logs
+         WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2",
+    )?
+    .query_row(params![id, since_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
+/// Project `id`'s LLM calls since `since_ms`, summed per bucket of `grid` and latency bin
+/// (one pass over the covering index `ui_logs_calls`).
+pub(crate) fn project_aggregates(
+    c: &Connection,
+    id: &str,
+    since_ms: i64,
+    grid: Grid,
+) -> rusqlite::Result<Vec<Agg>> {
     let mut stmt = c.prepare_cached(
-        "SELECT start_ms, duration, coalesce(prompt_tokens, 0) + coalesce(output_tokens, 0),
-                coalesce(cost, 0), error, model
-         FROM ui_logs WHERE project_id = ?1 AND start_ms >= ?2 AND kind = 'model'
-         ORDER BY start_ms",
+        "SELECT (start_ms - ?3) / ?4, dur_bin, count(*),
+                coalesce(sum(prompt_tokens), 0) + coalesce(sum(output_tokens), 0),
+                coalesce(sum(cost), 0), sum(error)
+         FROM ui_logs WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2
+         GROUP BY 1, 2",
     )?;
-    let rows = stmt.query_map(params![id, since_ms.unwrap_or(i64::MIN)], |r| {
-        Ok(CallPoint {
-            start_ms: r.get(0)?,
-            duration: r.get(1)?,
+    let rows = stmt.query_map(params![id, since_ms, grid.first, grid.step], |r| {
+        Ok(Agg {
+            bucket: r.get(0)?,
+            duration_bin: r.get(1)?,
+            calls: r.get(2)?,
+            tokens: r.get(3)?,
+            cost: r.get(4)?,
+            errors: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The ten models project `id` called most since `since_ms`.
+pub(crate) fn project_models(
+    c: &Connection,
+    id: &str,
+    since_ms: i64,
+) -> rusqlite::Result<Vec<ModelUse>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT coalesce(model, 'unknown'), count(*),
+                coalesce(sum(prompt_tokens), 0) + coalesce(sum(output_tokens), 0),
+                coalesce(sum(cost), 0), sum(error)
+         FROM ui_logs WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+    )?;
+    let rows = stmt.query_map(params![id, since_ms], |r| {
+        Ok(ModelUse {
+            model: r.get(0)?,
+            calls: r.get(1)?,
             tokens: r.get(2)?,
             cost: r.get(3)?,
-            error: r.get(4)?,
-            model: r.get(5)?,
+            errors: r.get(4)?,
         })
     })?;
     rows.collect()

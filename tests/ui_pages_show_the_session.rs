@@ -174,6 +174,34 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     assert!(text_of(&project, "error-rate").starts_with("50.0%"));
     assert!(project.contains("id=\"chart-latency\""));
 
+    // A project whose calls span days reads hourly roll-ups; a PATCH moves its call's
+    // numbers instead of counting it twice.
+    for (i, day) in ["01", "05", "09"].iter().enumerate() {
+        let mut c = call(&format!("spread-{i}"), None, "c", "x", "y");
+        c["project"] = json!("spread");
+        c["created_at"] = json!(format!("2026-01-{day}T10:00:00Z"));
+        log(&http, &base, c).await;
+    }
+    let spread = links(&page(&http, &ui, "/projects").await.body, "/projects/")
+        .into_iter()
+        .find(|p| !project_ids.contains(p))
+        .unwrap();
+    let before = page(&http, &ui, &format!("/projects/{spread}")).await.body;
+    assert_eq!(text_of(&before, "project-calls"), "3");
+    assert!(before.contains("One bar per 6 h"), "hourly buckets");
+    let patched = http
+        .patch(format!("{base}/logs?reference_id=c&session_reference_id=spread-1"))
+        .json(&json!({"error": "late failure", "output_tokens": 105}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let after = page(&http, &ui, &format!("/projects/{spread}")).await.body;
+    assert_eq!(text_of(&after, "project-calls"), "3", "{after}");
+    assert_eq!(text_of(&after, "project-tokens"), "145", "15 + 115 + 15");
+    assert!(text_of(&after, "error-rate").starts_with("33.3%"));
+    assert!(after.contains("<td class=\"num\">145</td>"), "top models from the roll-up");
+
     // Model configs and the logs made with them (the endpoint's own completions).
     let config = http
         .post(format!("{base}/model-configs"))
@@ -226,5 +254,5 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     assert_eq!(only(&first), 50);
     assert!(first.contains("?page=2\""), "next link");
     let second = page(&http, &ui, "/?page=2").await.body;
-    assert_eq!(only(&second), 12);
+    assert_eq!(only(&second), 15, "65 sessions in all");
 }

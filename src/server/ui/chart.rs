@@ -170,19 +170,31 @@ impl Grid {
     }
 }
 
-/// Calls of one time bucket and one latency bin, as the database sums them.
+/// Calls of one time bucket, as the database sums them.
 #[derive(Debug, Default)]
 pub(crate) struct Agg {
     pub(crate) bucket: i64,
-    pub(crate) duration_bin: Option<i64>,
     pub(crate) calls: i64,
     pub(crate) tokens: i64,
     pub(crate) cost: f64,
     pub(crate) errors: i64,
 }
 
-/// The stats of a project's calls, summed by bucket and latency bin.
-pub(crate) fn project_stats(grid: Grid, rows: &[Agg], models: Vec<ModelUse>) -> ProjectStats {
+/// Calls of one time bucket and one latency bin.
+#[derive(Debug, Default)]
+pub(crate) struct LatencyCount {
+    pub(crate) bucket: i64,
+    pub(crate) bin: i64,
+    pub(crate) calls: i64,
+}
+
+/// The stats of a project's calls: sums per bucket, latency counts per bucket and bin.
+pub(crate) fn project_stats(
+    grid: Grid,
+    rows: &[Agg],
+    latency: &[LatencyCount],
+    models: Vec<ModelUse>,
+) -> ProjectStats {
     let mut stats = ProjectStats::default();
     let Grid { first, step, n } = grid;
     let mut buckets = vec![Bucket::default(); n];
@@ -194,14 +206,15 @@ pub(crate) fn project_stats(grid: Grid, rows: &[Agg], models: Vec<ModelUse>) -> 
         b.tokens += r.tokens;
         b.cost += r.cost;
         b.errors += r.errors;
-        if let Some(bin) = r.duration_bin {
-            b.durations.push((bin, r.calls));
-            all.push((bin, r.calls));
-        }
         stats.calls += r.calls;
         stats.tokens += r.tokens;
         stats.cost += r.cost;
         stats.errors += r.errors;
+    }
+    for l in latency {
+        let i = (l.bucket.max(0) as usize).min(n - 1);
+        buckets[i].durations.push((l.bin, l.calls));
+        all.push((l.bin, l.calls));
     }
     stats.p50 = hist_percentile(&mut all, 50.0);
     stats.p95 = hist_percentile(&mut all, 95.0);
@@ -415,14 +428,20 @@ mod tests {
         let rows: Vec<Agg> = (0..20)
             .map(|i| Agg {
                 bucket: i,
-                duration_bin: Some(duration_bin(1.0)),
                 calls: 2,
                 tokens: 10,
                 cost: 0.5,
                 errors: i64::from(i % 4 == 0),
             })
             .collect();
-        let s = project_stats(grid, &rows, Vec::new());
+        let latency: Vec<LatencyCount> = (0..20)
+            .map(|i| LatencyCount {
+                bucket: i,
+                bin: duration_bin(1.0),
+                calls: 2,
+            })
+            .collect();
+        let s = project_stats(grid, &rows, &latency, Vec::new());
         assert_eq!(s.calls, 40);
         assert_eq!(s.tokens, 200);
         assert_eq!(s.errors, 5);

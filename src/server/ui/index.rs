@@ -37,9 +37,25 @@ CREATE TABLE IF NOT EXISTS ui_logs (
 );
 CREATE INDEX IF NOT EXISTS ui_logs_session ON ui_logs (session_id, start_ms);
 CREATE INDEX IF NOT EXISTS ui_logs_project ON ui_logs (project_id, start_ms);
--- Covering: the project page's sums read this index only.
-CREATE INDEX IF NOT EXISTS ui_logs_calls ON ui_logs
-    (project_id, kind, start_ms, dur_bin, prompt_tokens, output_tokens, cost, error, model);
+CREATE INDEX IF NOT EXISTS ui_logs_calls ON ui_logs (project_id, kind, start_ms, dur_bin);
+-- Hourly roll-ups of the LLM calls, for the project page's charts and top models.
+CREATE TABLE IF NOT EXISTS ui_rollup_calls (
+    project_id TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    errors INTEGER NOT NULL,
+    PRIMARY KEY (project_id, hour_ms, model)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ui_rollup_latency (
+    project_id TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    dur_bin INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (project_id, hour_ms, dur_bin)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ui_logs_model ON ui_logs (model, session_id);
 CREATE INDEX IF NOT EXISTS ui_logs_config ON ui_logs (config_id, seq);
 CREATE INDEX IF NOT EXISTS ui_logs_error ON ui_logs (session_id) WHERE error = 1;
@@ -349,6 +365,40 @@ fn write_facts(c: &Connection, configs: &mut ConfigNames, row: &RowRef) -> rusql
         f.model = f.model.or(model);
         f.name = f.name.or(name);
     }
+    // A log indexed again (completed by a PATCH) leaves the roll-ups first.
+    let old = c
+        .prepare_cached(
+            "SELECT project_id, start_ms, model, dur_bin, prompt_tokens, output_tokens, cost, error
+             FROM ui_logs WHERE seq = ?1 AND kind = 'model'",
+        )?
+        .query_row([row.seq], |r| {
+            Ok(Rolled {
+                project_id: r.get(0)?,
+                start_ms: r.get(1)?,
+                model: r.get(2)?,
+                dur_bin: r.get(3)?,
+                tokens: r.get::<_, Option<i64>>(4)?.unwrap_or(0)
+                    + r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+                cost: r.get::<_, Option<f64>>(6)?.unwrap_or(0.0),
+                error: r.get(7)?,
+            })
+        })
+        .optional()?;
+    if let Some(old) = old {
+        roll(c, &old, -1)?;
+    }
+    if f.kind == "model" {
+        let new = Rolled {
+            project_id: row.project_id.clone(),
+            start_ms: f.start_ms,
+            model: f.model.clone(),
+            dur_bin: f.duration.map(super::chart::duration_bin),
+            tokens: f.prompt_tokens.unwrap_or(0) + f.output_tokens.unwrap_or(0),
+            cost: f.cost.unwrap_or(0.0),
+            error: f.error,
+        };
+        roll(c, &new, 1)?;
+    }
     c.prepare_cached(
         "INSERT OR REPLACE INTO ui_logs (seq, id, project_id, session_id, parent_id, kind, name,
             model, config_id, start_ms, duration, dur_bin, ttft, prompt_tokens, output_tokens,
@@ -379,6 +429,50 @@ fn write_facts(c: &Connection, configs: &mut ConfigNames, row: &RowRef) -> rusql
         .execute([row.seq])?;
     c.prepare_cached("INSERT INTO ui_search (rowid, text) VALUES (?1, ?2)")?
         .execute(params![row.seq, search_text(row, &body)])?;
+    Ok(())
+}
+
+/// What an LLM call adds to the hourly roll-ups.
+struct Rolled {
+    project_id: Option<String>,
+    start_ms: Option<i64>,
+    model: Option<String>,
+    dur_bin: Option<i64>,
+    tokens: i64,
+    cost: f64,
+    error: bool,
+}
+
+/// Add (`sign` 1) or remove (`sign` -1) a call from the roll-ups of its hour.
+fn roll(c: &Connection, r: &Rolled, sign: i64) -> rusqlite::Result<()> {
+    let (Some(project), Some(start)) = (&r.project_id, r.start_ms) else {
+        return Ok(());
+    };
+    let hour = start - start.rem_euclid(3_600_000);
+    c.prepare_cached(
+        "INSERT INTO ui_rollup_calls (project_id, hour_ms, model, calls, tokens, cost, errors)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (project_id, hour_ms, model) DO UPDATE SET
+            calls = calls + excluded.calls, tokens = tokens + excluded.tokens,
+            cost = cost + excluded.cost, errors = errors + excluded.errors",
+    )?
+    .execute(params![
+        project,
+        hour,
+        r.model.as_deref().unwrap_or("unknown"),
+        sign,
+        sign * r.tokens,
+        sign as f64 * r.cost,
+        sign * i64::from(r.error),
+    ])?;
+    if let Some(bin) = r.dur_bin {
+        c.prepare_cached(
+            "INSERT INTO ui_rollup_latency (project_id, hour_ms, dur_bin, calls)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project_id, hour_ms, dur_bin) DO UPDATE SET calls = calls + excluded.calls",
+        )?
+        .execute(params![project, hour, bin, sign])?;
+    }
     Ok(())
 }
 

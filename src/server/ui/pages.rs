@@ -440,9 +440,9 @@ pub(crate) async fn project(
                 last.unwrap_or(now)
             },
         );
-        let rows = queries::project_aggregates(c, &id, since_ms, grid)?;
+        let (sums, latency) = queries::project_aggregates(c, &id, since_ms, grid)?;
         let models = queries::project_models(c, &id, since_ms)?;
-        let stats = project_stats(grid, &rows, models);
+        let stats = project_stats(grid, &sums, &latency, models);
         Ok(json!({
             "nav": "projects",
             "project": {"id": id, "name": name},

@@ -8,7 +8,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::chart::{Agg, Grid, ModelUse};
+use super::chart::{Agg, Grid, LatencyCount, ModelUse};
 use super::index::fts_query;
 
 /// Rows per page of every list.
@@ -397,61 +397,122 @@ pub(crate) fn project_name(c: &Connection, id: &str) -> rusqlite::Result<Option<
         .optional()
 }
 
-/// First and last start of project `id`'s LLM calls since `since_ms`.
+/// An hour in milliseconds: the grain of the roll-ups.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// First and last start of project `id`'s LLM calls since `since_ms`: by the hour from
+/// the roll-up, then exact within those hours.
 pub(crate) fn project_span(
     c: &Connection,
     id: &str,
     since_ms: i64,
 ) -> rusqlite::Result<(Option<i64>, Option<i64>)> {
-    c.prepare_cached(
-        "SELECT min(start_ms), max(start_ms) FROM ui_logs
-         WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2",
-    )?
-    .query_row(params![id, since_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+    let (first_hour, last_hour): (Option<i64>, Option<i64>) = c
+        .prepare_cached(
+            "SELECT min(hour_ms), max(hour_ms) FROM ui_rollup_calls
+             WHERE project_id = ?1 AND hour_ms >= ?2",
+        )?
+        .query_row(params![id, hour_of(since_ms)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(first_hour), Some(last_hour)) = (first_hour, last_hour) else {
+        return Ok((None, None));
+    };
+    let exact = |sql: &str, from: i64| -> rusqlite::Result<Option<i64>> {
+        c.prepare_cached(sql)?
+            .query_row(params![id, from.max(since_ms), from + HOUR_MS], |r| {
+                r.get(0)
+            })
+    };
+    Ok((
+        exact(
+            "SELECT min(start_ms) FROM ui_logs WHERE project_id = ?1 AND kind = 'model'
+             AND start_ms >= ?2 AND start_ms < ?3",
+            first_hour,
+        )?,
+        exact(
+            "SELECT max(start_ms) FROM ui_logs WHERE project_id = ?1 AND kind = 'model'
+             AND start_ms >= ?2 AND start_ms < ?3",
+            last_hour,
+        )?,
+    ))
 }
 
-/// Project `id`'s LLM calls since `since_ms`, summed per bucket of `grid` and latency bin
-/// (one pass over the covering index `ui_logs_calls`).
+fn hour_of(ms: i64) -> i64 {
+    ms.saturating_sub(ms.rem_euclid(HOUR_MS))
+}
+
+/// Project `id`'s LLM calls since `since_ms`, summed per bucket of `grid`, and their
+/// latency counts per bucket and bin. Buckets of an hour or more read the hourly
+/// roll-ups (a few rows per hour, whatever the number of calls; `since_ms` is then taken
+/// to its hour); smaller ones read the calls themselves (at most 48 buckets of 15 min).
 pub(crate) fn project_aggregates(
     c: &Connection,
     id: &str,
     since_ms: i64,
     grid: Grid,
-) -> rusqlite::Result<Vec<Agg>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT (start_ms - ?3) / ?4, dur_bin, count(*),
-                coalesce(sum(prompt_tokens), 0) + coalesce(sum(output_tokens), 0),
-                coalesce(sum(cost), 0), sum(error)
-         FROM ui_logs WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2
-         GROUP BY 1, 2",
-    )?;
-    let rows = stmt.query_map(params![id, since_ms, grid.first, grid.step], |r| {
-        Ok(Agg {
-            bucket: r.get(0)?,
-            duration_bin: r.get(1)?,
-            calls: r.get(2)?,
-            tokens: r.get(3)?,
-            cost: r.get(4)?,
-            errors: r.get(5)?,
-        })
-    })?;
-    rows.collect()
+) -> rusqlite::Result<(Vec<Agg>, Vec<LatencyCount>)> {
+    let hourly = grid.step % HOUR_MS == 0;
+    let (sums_sql, latency_sql, since) = if hourly {
+        (
+            "SELECT (hour_ms - ?3) / ?4, sum(calls), sum(tokens), sum(cost), sum(errors)
+             FROM ui_rollup_calls WHERE project_id = ?1 AND hour_ms >= ?2 GROUP BY 1",
+            "SELECT (hour_ms - ?3) / ?4, dur_bin, sum(calls)
+             FROM ui_rollup_latency WHERE project_id = ?1 AND hour_ms >= ?2 GROUP BY 1, 2",
+            hour_of(since_ms),
+        )
+    } else {
+        (
+            "SELECT (start_ms - ?3) / ?4, count(*),
+                    coalesce(sum(prompt_tokens), 0) + coalesce(sum(output_tokens), 0),
+                    coalesce(sum(cost), 0), sum(error)
+             FROM ui_logs WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2
+             GROUP BY 1",
+            "SELECT (start_ms - ?3) / ?4, dur_bin, count(*)
+             FROM ui_logs WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2
+                AND dur_bin IS NOT NULL
+             GROUP BY 1, 2",
+            since_ms,
+        )
+    };
+    let args = params![id, since, grid.first, grid.step];
+    let sums = c
+        .prepare_cached(sums_sql)?
+        .query_map(args, |r| {
+            Ok(Agg {
+                bucket: r.get(0)?,
+                calls: r.get(1)?,
+                tokens: r.get(2)?,
+                cost: r.get(3)?,
+                errors: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let latency = c
+        .prepare_cached(latency_sql)?
+        .query_map(args, |r| {
+            Ok(LatencyCount {
+                bucket: r.get(0)?,
+                bin: r.get(1)?,
+                calls: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((sums, latency))
 }
 
-/// The ten models project `id` called most since `since_ms`.
+/// The ten models project `id` called most since `since_ms` (by the hour).
 pub(crate) fn project_models(
     c: &Connection,
     id: &str,
     since_ms: i64,
 ) -> rusqlite::Result<Vec<ModelUse>> {
     let mut stmt = c.prepare_cached(
-        "SELECT coalesce(model, 'unknown'), count(*),
-                coalesce(sum(prompt_tokens), 0) + coalesce(sum(output_tokens), 0),
-                coalesce(sum(cost), 0), sum(error)
-         FROM ui_logs WHERE project_id = ?1 AND kind = 'model' AND start_ms >= ?2
+        "SELECT model, sum(calls), sum(tokens), sum(cost), sum(errors)
+         FROM ui_rollup_calls WHERE project_id = ?1 AND hour_ms >= ?2
          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
     )?;
-    let rows = stmt.query_map(params![id, since_ms], |r| {
+    let rows = stmt.query_map(params![id, hour_of(since_ms)], |r| {
         Ok(ModelUse {
             model: r.get(0)?,
             calls: r.get(1)?,

@@ -271,7 +271,7 @@ pub(crate) fn project_stats(
     let tokens_chart = bars("tokens", "Tokens", &|b| b.tokens as f64, &|v| {
         format!("{v:.0}")
     });
-    let cost_chart = bars("cost", "Cost (USD)", &|b| b.cost, &|v| format!("${v:.4}"));
+    let cost_chart = bars("cost", "Cost (USD)", &|b| b.cost, &usd);
 
     // Latency: p50 and p95 per bucket as two lines.
     let per_bucket: Vec<Option<(f64, f64)>> = buckets
@@ -332,6 +332,15 @@ pub(crate) fn project_stats(
     };
     stats.charts = vec![calls_chart, tokens_chart, cost_chart, latency_chart];
     stats
+}
+
+/// Dollars with the digits small amounts need.
+pub(crate) fn usd(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("${v:.6}")
+    } else {
+        format!("${v:.4}")
+    }
 }
 
 fn chart_frame() -> Chart {

@@ -11,7 +11,7 @@ use minijinja::Environment;
 use serde_json::{json, Value};
 
 use super::auth::Logins;
-use super::chart::{project_stats, secs, Grid};
+use super::chart::{project_stats, secs, usd, Grid};
 use super::queries::{self, SessionFilter};
 use super::{index, view};
 use crate::server::error::ApiError;
@@ -55,11 +55,7 @@ impl Ui {
             }
         }
         env.add_filter("secs", |v: Option<f64>| v.map(secs).unwrap_or_default());
-        env.add_filter("usd", |v: Option<f64>| match v {
-            Some(v) if v != 0.0 && v.abs() < 0.01 => format!("${v:.6}"),
-            Some(v) => format!("${v:.4}"),
-            None => String::new(),
-        });
+        env.add_filter("usd", |v: Option<f64>| v.map(usd).unwrap_or_default());
         env.add_filter("grouped", |v: Option<i64>| v.map(group).unwrap_or_default());
         env.add_filter("ms_time", |v: Option<i64>| {
             v.map(|ms| queries::rfc3339_ms(ms).replace('T', " "))

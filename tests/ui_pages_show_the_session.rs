@@ -190,7 +190,9 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     assert_eq!(text_of(&before, "project-calls"), "3");
     assert!(before.contains("One bar per 6 h"), "hourly buckets");
     let patched = http
-        .patch(format!("{base}/logs?reference_id=c&session_reference_id=spread-1"))
+        .patch(format!(
+            "{base}/logs?reference_id=c&session_reference_id=spread-1"
+        ))
         .json(&json!({"error": "late failure", "output_tokens": 105}))
         .send()
         .await
@@ -200,7 +202,10 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     assert_eq!(text_of(&after, "project-calls"), "3", "{after}");
     assert_eq!(text_of(&after, "project-tokens"), "145", "15 + 115 + 15");
     assert!(text_of(&after, "error-rate").starts_with("33.3%"));
-    assert!(after.contains("<td class=\"num\">145</td>"), "top models from the roll-up");
+    assert!(
+        after.contains("<td class=\"num\">145</td>"),
+        "top models from the roll-up"
+    );
 
     // Model configs and the logs made with them (the endpoint's own completions).
     let config = http

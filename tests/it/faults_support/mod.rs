@@ -1,0 +1,183 @@
+//! Shared by the `faults_*` tests: an OpenAI-compatible provider on loopback answering the
+//! documented fixture (tests/fixtures/openai/chat_basic.json), a client going through
+//! `hl.middleware()`, the exactly-once check, a `Humanloop` whose exporter runs on a
+//! paused test runtime, log families and an event recorder.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use std::sync::{Arc, Mutex};
+
+use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::export::LogExporter;
+use humanloop_tracing::{Config, Humanloop};
+
+use crate::export_support::Recorder;
+
+pub fn fixture() -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/openai/chat_basic.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn chat() -> Response {
+    ([(CONTENT_TYPE, "application/json")], Body::from(fixture())).into_response()
+}
+
+/// Start the provider; its chat completions URL.
+pub async fn provider() -> String {
+    let app = axum::Router::new().route("/v1/chat/completions", post(chat));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1/chat/completions")
+}
+
+pub fn client(hl: &Humanloop) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(hl.middleware())
+        .build()
+}
+
+/// One LLM call; asserts the caller got the provider's bytes unchanged.
+pub async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) {
+    let resp = http
+        .post(url)
+        .header("authorization", "Bearer sk-test")
+        .json(&serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hello"}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), fixture());
+}
+
+/// Wait (bounded) until `cond` holds.
+pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..2000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Reference ids of the logs in POSTs the endpoint answered successfully, each asserted
+/// to be there once; every POST it saw carried only these ids (retries reuse them).
+pub fn delivered_once(rec: &Recorder) -> Vec<String> {
+    let mut ok: HashMap<String, usize> = HashMap::new();
+    let mut all = Vec::new();
+    for r in rec.requests().iter().filter(|r| r.method == "POST") {
+        for l in r.body.as_array().unwrap() {
+            let id = l["reference_id"].as_str().unwrap().to_owned();
+            if r.answered.is_some() {
+                *ok.entry(id.clone()).or_insert(0) += 1;
+            }
+            all.push(id);
+        }
+    }
+    for (id, n) in &ok {
+        assert_eq!(*n, 1, "{id} delivered {n} times");
+    }
+    for id in &all {
+        assert!(
+            ok.contains_key(id),
+            "{id} was attempted but never delivered"
+        );
+    }
+    let mut ids: Vec<String> = ok.into_keys().collect();
+    ids.sort();
+    ids
+}
+
+/// A `Humanloop` with the default configuration (only the endpoint's URL differs) whose
+/// exporter runs on the current runtime, so that a paused clock drives its delays and
+/// backoffs (`#[tokio::test(start_paused = true)]`).
+pub fn paused_humanloop(base_url: &str) -> Humanloop {
+    Humanloop::with_exporter(
+        Config::builder().base_url(base_url).build().unwrap(),
+        LogExporter::builder().runtime(tokio::runtime::Handle::current()),
+    )
+    .unwrap()
+}
+
+/// A step log with this reference id (and parent), in session `session`.
+pub fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
+    LogRequest {
+        reference_id: Some(reference.to_owned()),
+        parent_reference_id: parent.map(str::to_owned),
+        session_reference_id: Some(session.to_owned()),
+        project: Some("faults".into()),
+        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
+        output: Some(format!("output of {reference}")),
+        ..LogRequest::default()
+    }
+}
+
+/// Log a parent and its child (in a session named `name`); their reference ids. Both
+/// are accepted at once, whatever the endpoint is doing.
+pub fn family(hl: &Humanloop, name: &str) -> [String; 2] {
+    let parent = format!("{name}-parent");
+    let child = format!("{name}-child");
+    assert!(hl.log(log(&parent, None, name)), "accepted without waiting");
+    assert!(
+        hl.log(log(&child, Some(&parent), name)),
+        "accepted without waiting"
+    );
+    [parent, child]
+}
+
+/// Gaps between consecutive requests the endpoint saw (by arrival, tokio clock).
+pub fn gaps(rec: &Recorder) -> Vec<Duration> {
+    let reqs = rec.requests();
+    reqs.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+/// Events of this crate: `(level, message)`.
+#[derive(Clone, Default)]
+pub struct Events(pub Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+impl Events {
+    pub fn at(&self, level: tracing::Level) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(l, _)| *l == level)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "humanloop_tracing" {
+            return;
+        }
+        struct Msg(String);
+        impl tracing::field::Visit for Msg {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" {
+                    self.0 = format!("{v:?}");
+                }
+            }
+        }
+        let mut m = Msg(String::new());
+        event.record(&mut m);
+        self.0
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), m.0));
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests: otel (one file per guarantee).
+
+mod otlp_export;

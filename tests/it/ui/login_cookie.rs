@@ -2,12 +2,9 @@
 //! cookie holding a random token (not the key); no page ever contains a key.
 #![cfg(feature = "server")]
 
-mod server_support;
-mod ui_support;
-
+use crate::ui_support::{browser, origin, page};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::json;
-use ui_support::{browser, origin, page};
 
 const KEY: &str = "hl-secret-key-0123456789";
 
@@ -22,7 +19,8 @@ async fn post_form(http: &reqwest::Client, url: &str, form: &str) -> reqwest::Re
 
 #[tokio::test]
 async fn pages_need_a_login_and_never_show_the_key() {
-    let (server, _) = server_support::start_with(ServerConfig::in_memory().api_key(KEY)).await;
+    let (server, _) =
+        crate::server_support::start_with(ServerConfig::in_memory().api_key(KEY)).await;
     let base = server.base_url();
     let ui = origin(&base);
     let http = browser();
@@ -94,7 +92,7 @@ async fn pages_need_a_login_and_never_show_the_key() {
     let (status, list) = with_cookie("/".into()).await;
     assert_eq!(status, 200, "{list}");
     assert!(list.contains("Log out"));
-    let session = ui_support::links(&list, "/sessions/")[0].clone();
+    let session = crate::ui_support::links(&list, "/sessions/")[0].clone();
     for path in [
         "/".to_owned(),
         format!("/sessions/{session}"),

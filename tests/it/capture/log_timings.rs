@@ -2,11 +2,9 @@
 //! attributes' names: a streamed call's time to first chunk (seconds), and the cache and
 //! reasoning tokens the provider reported. (The web UI shows them.)
 
-mod capture_support;
-
 use std::time::Duration;
 
-use capture_support::*;
+use crate::capture_support::*;
 
 const TTFT: &str = "gen_ai.response.time_to_first_chunk";
 

@@ -4,11 +4,8 @@
 //! project's numbers and the model configs with the logs that used them.
 #![cfg(feature = "server")]
 
-mod server_support;
-mod ui_support;
-
+use crate::ui_support::{browser, call, links, log, origin, page};
 use serde_json::json;
-use ui_support::{browser, call, links, log, origin, page};
 
 /// The text of the element with `id="ID"`, tags removed.
 fn text_of(html: &str, id: &str) -> String {
@@ -22,7 +19,7 @@ fn text_of(html: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn sessions_tree_and_log_show_the_stored_numbers() {
-    let (server, _) = server_support::start().await;
+    let (server, _) = crate::server_support::start().await;
     let base = server.base_url();
     let http = browser();
     let ui = origin(&base);

@@ -2,11 +2,8 @@
 //! `javascript:` URLs in image parts never become markup or links.
 #![cfg(feature = "server")]
 
-mod server_support;
-mod ui_support;
-
+use crate::ui_support::{browser, links, log, origin, page};
 use serde_json::json;
-use ui_support::{browser, links, log, origin, page};
 
 const SCRIPT: &str = "<script>alert('x')</script>";
 const BREAKOUT: &str = "\"><img src=x onerror=alert(1)>";
@@ -41,7 +38,7 @@ fn assert_inert(what: &str, html: &str) {
 
 #[tokio::test]
 async fn hostile_strings_render_as_text_on_every_page() {
-    let (server, _) = server_support::start().await;
+    let (server, _) = crate::server_support::start().await;
     let base = server.base_url();
     let http = browser();
     let ui = origin(&base);

@@ -71,7 +71,7 @@ CREATE INDEX IF NOT EXISTS ui_sessions_project ON sessions (project_id, created_
 ";
 
 /// Datapoints indexed per transaction (one lock of the store).
-pub(crate) const BATCH: usize = 5000;
+pub(crate) const BATCH: usize = 1000;
 
 /// Searchable text kept per log, in bytes.
 const MAX_TEXT: usize = 8 * 1024;

@@ -171,7 +171,7 @@ where
 
 /// Batches of [`index::BATCH`] logs indexed before a page answers: a page never waits for
 /// a backlog of more than this (it says that it is behind; the next page continues).
-const MAX_SYNC_BATCHES: usize = 4;
+const MAX_SYNC_BATCHES: usize = 20;
 
 fn page_of(p: Option<i64>) -> i64 {
     p.unwrap_or(1).clamp(1, 1_000_000)

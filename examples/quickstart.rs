@@ -12,6 +12,10 @@
 //! * `OPENAI_BASE_URL`, `OPENAI_API_KEY`: call that provider instead of the demo one
 //!   (`QUICKSTART_MODEL` names the model, default `gpt-4o-mini`);
 //! * `OTEL_EXPORTER_OTLP_ENDPOINT`: also export the spans by OTLP/HTTP (protobuf).
+//!
+//! `cargo run --example quickstart -- --serve` (or `QUICKSTART_SERVE=1`) keeps the local
+//! endpoint running at the end and prints the URL of its web UI; `QUICKSTART_ADDR` picks
+//! its address (default `127.0.0.1:0`, any free port).
 
 #[path = "support/demo_provider.rs"]
 mod demo_provider;
@@ -56,6 +60,8 @@ async fn main() -> Result<(), BoxError> {
         ),
     };
     let model = env("QUICKSTART_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned());
+    let serve = std::env::args().any(|a| a == "--serve") || env("QUICKSTART_SERVE").is_some();
+    let addr = env("QUICKSTART_ADDR").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
     // The endpoint: the local one in-process, unless HUMANLOOP_BASE_URL names another.
     let (local, base_url, api_key) = match env("HUMANLOOP_BASE_URL") {
@@ -66,7 +72,7 @@ async fn main() -> Result<(), BoxError> {
                 ServerConfig::in_memory()
                     .api_key(key)
                     .openai_base_url(openai_base.clone()),
-                "127.0.0.1:0".parse()?,
+                addr.parse()?,
             )
             .await?;
             let url = handle.base_url();
@@ -202,6 +208,13 @@ async fn main() -> Result<(), BoxError> {
     hl.shutdown(Duration::from_secs(5)).await?;
     tracer_provider.shutdown()?;
     if let Some(handle) = local {
+        let ui = format!("http://{}/", handle.local_addr());
+        if serve {
+            println!("\nweb UI: {ui}  (API key: {api_key}; Ctrl-C stops the endpoint)");
+            tokio::signal::ctrl_c().await?;
+        } else {
+            println!("\nrun with --serve to keep the endpoint and its web UI ({ui}) running");
+        }
         handle.shutdown().await?;
     }
     Ok(())

@@ -297,6 +297,31 @@ fn build(config: &Config, finished: Finished) -> Option<LogRequest> {
     if truncated {
         metadata.insert("humanloop.output_truncated".to_owned(), Value::Bool(true));
     }
+    // What the log's own fields cannot say, under the span attributes' names (the UI
+    // shows them): time to first chunk, cache and reasoning tokens.
+    let usage = &generation.usage;
+    for (key, value) in [
+        (
+            "gen_ai.response.time_to_first_chunk",
+            timing.time_to_first_chunk.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.cache_read.input_tokens",
+            usage.cache_read_input_tokens.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.cache_creation.input_tokens",
+            usage.cache_creation_input_tokens.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.reasoning.output_tokens",
+            usage.reasoning_output_tokens.map(Value::from),
+        ),
+    ] {
+        if let Some(v) = value {
+            metadata.insert(key.to_owned(), v);
+        }
+    }
     if !metadata.is_empty() {
         log.metadata = Some(metadata);
     }

@@ -64,6 +64,7 @@ mod providers;
 mod render;
 mod routes;
 mod store;
+mod ui;
 mod validate;
 
 use std::fmt;

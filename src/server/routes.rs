@@ -66,6 +66,7 @@ pub(crate) fn router(state: ServerState) -> Router {
     // Other applications on the same state (the web UI) merge here, outside `/v4`.
     Router::new()
         .nest("/v4", v4)
+        .merge(super::ui::router(&state))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

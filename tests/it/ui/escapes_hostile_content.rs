@@ -97,7 +97,7 @@ async fn hostile_strings_render_as_text_on_every_page() {
         .json::<serde_json::Value>()
         .await
         .unwrap();
-    let config_id = config["id"].as_str().unwrap();
+    let config_id = config["config"]["id"].as_str().unwrap();
 
     let list = page(&http, &ui, "/").await;
     assert_eq!(list.status, 200);

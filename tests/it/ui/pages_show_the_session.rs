@@ -174,7 +174,8 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     // A project whose calls span days reads hourly roll-ups; a PATCH moves its call's
     // numbers instead of counting it twice.
     for (i, day) in ["01", "05", "09"].iter().enumerate() {
-        let mut c = call(&format!("spread-{i}"), None, "c", "x", "y");
+        // A reference id names one log per project (the v4 semantics).
+        let mut c = call(&format!("spread-{i}"), None, &format!("c-{i}"), "x", "y");
         c["project"] = json!("spread");
         c["created_at"] = json!(format!("2026-01-{day}T10:00:00Z"));
         log(&http, &base, c).await;
@@ -188,7 +189,7 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     assert!(before.contains("One bar per 6 h"), "hourly buckets");
     let patched = http
         .patch(format!(
-            "{base}/logs?reference_id=c&session_reference_id=spread-1"
+            "{base}/logs?reference_id=c-1&session_reference_id=spread-1"
         ))
         .json(&json!({"error": "late failure", "output_tokens": 105}))
         .send()
@@ -217,7 +218,7 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
         .json::<serde_json::Value>()
         .await
         .unwrap();
-    let config_id = config["id"].as_str().unwrap();
+    let config_id = config["config"]["id"].as_str().unwrap();
     let done = http
         .post(format!("{base}/completion-model-config"))
         .json(&json!({"model_config_id": config_id, "project": "ui-tests",
@@ -243,7 +244,7 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
 
     // Pagination: 60 more sessions make a second page.
     let batch: Vec<_> = (0..60)
-        .map(|i| call(&format!("bulk-{i}"), None, "b", "x", "y"))
+        .map(|i| call(&format!("bulk-{i}"), None, &format!("b-{i}"), "x", "y"))
         .collect();
     let resp = http
         .post(format!("{base}/logs"))

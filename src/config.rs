@@ -208,6 +208,7 @@ pub struct Config {
     pub(crate) retry: RetryPolicy,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) semconv: crate::semconv::Profile,
 }
 
 impl Default for Config {
@@ -236,6 +237,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            semconv: crate::semconv::Profile::V1_41,
         }
     }
 }
@@ -261,6 +263,7 @@ impl fmt::Debug for Config {
             .field("registry", &self.registry)
             .field("export", &self.export)
             .field("retry", &self.retry)
+            .field("semconv", &self.semconv)
             .finish_non_exhaustive()
     }
 }
@@ -321,6 +324,11 @@ impl Config {
     /// Retry policy of the endpoint client.
     pub fn retry(&self) -> &RetryPolicy {
         &self.retry
+    }
+    /// The GenAI conventions spans and metrics follow (default v1.41; v0.1 with
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`).
+    pub fn semconv_profile(&self) -> crate::semconv::Profile {
+        self.semconv
     }
     /// Codecs and host mapping.
     pub fn registry(&self) -> &Registry {
@@ -404,7 +412,7 @@ impl ConfigBuilder {
     /// `HUMANLOOP_SAMPLE_RATIO`, `HUMANLOOP_EXPORT_MAX_QUEUE_SIZE`,
     /// `HUMANLOOP_EXPORT_MAX_BATCH_SIZE`, `HUMANLOOP_EXPORT_SCHEDULE_DELAY` (ms),
     /// `HUMANLOOP_EXPORT_TIMEOUT` (ms), `HUMANLOOP_SPOOL_DIR`, `HUMANLOOP_SPOOL_MAX_BYTES`,
-    /// `HUMANLOOP_MAX_RETRIES`.
+    /// `HUMANLOOP_MAX_RETRIES`, `OTEL_SEMCONV_STABILITY_OPT_IN`.
     pub fn from_env() -> Result<ConfigBuilder, ConfigError> {
         let mut b = Config::builder();
         let c = &mut b.config;
@@ -434,6 +442,9 @@ impl ConfigBuilder {
         }
         if let Some(v) = env_bool("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")? {
             c.capture_content = v;
+        }
+        if let Ok(v) = std::env::var(crate::semconv::OPT_IN_ENV) {
+            c.semconv = crate::semconv::Profile::from_opt_in(&v);
         }
         if let Some(v) = env_bool("HUMANLOOP_CAPTURE_CONTENT")? {
             c.capture_content = v;
@@ -535,6 +546,12 @@ impl ConfigBuilder {
     /// Messages and outputs on spans (default off, as the GenAI conventions require).
     pub fn capture_content(mut self, on: bool) -> Self {
         self.config.capture_content = on;
+        self
+    }
+    /// The GenAI conventions to follow (default [`Profile::V1_41`](crate::semconv::Profile),
+    /// what backends read today; `from_env` reads `OTEL_SEMCONV_STABILITY_OPT_IN`).
+    pub fn semconv_profile(mut self, profile: crate::semconv::Profile) -> Self {
+        self.config.semconv = profile;
         self
     }
     /// Cap on the response bytes kept per call for decoding (default 1 MiB).

@@ -23,6 +23,8 @@ pub mod export;
 pub mod hierarchy;
 mod hooks;
 pub mod middleware;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod pricing;
 pub mod provider;
 pub mod semconv;
@@ -37,7 +39,7 @@ pub use client::Client;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
 pub use export::{ExportError, ExportStats};
-pub use hierarchy::{session, step};
+pub use hierarchy::{agent, session, step, tool};
 pub use hooks::hook_panics;
 #[cfg(feature = "reqwest")]
 pub use middleware::HumanloopMiddleware;
@@ -79,7 +81,7 @@ impl Humanloop {
     /// Start with `config`: builds the endpoint client and starts the exporter's worker.
     /// Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
-        let client = Client::from_config(&config)?;
+        let client = Client::from_config(&config)?.with_span_config(config.clone());
         let exporter = export::LogExporter::start(&config);
         let barrier_exporter = exporter.clone();
         let barrier_timeout = config.export.export_timeout;

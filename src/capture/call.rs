@@ -119,7 +119,7 @@ impl Call {
         let mut request = LlmRequest::empty(detected.operation);
         let mut span = Span::none();
         if !tracing::span_enabled!(target: "humanloop_tracing", tracing::Level::INFO) {
-            span = semconv::inference_span(&detected, &request);
+            span = semconv::inference_span(&detected, &request, config.semconv_profile());
             // A span is built (not disabled) under `NoSubscriber` when another live
             // dispatcher gave its callsite an "always" interest; nothing records it.
             deferred_all = span.is_disabled()
@@ -143,7 +143,7 @@ impl Call {
         };
         if !deferred_all {
             request = decode();
-            span = semconv::inference_span(&detected, &request);
+            span = semconv::inference_span(&detected, &request, config.semconv_profile());
         }
         let ctx = hierarchy::call_context(&span);
         if deferred_all && !ctx.sampled {
@@ -151,9 +151,7 @@ impl Call {
             deferred_all = false;
             request = decode();
         }
-        if let Some(session) = &ctx.session_reference_id {
-            span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
-        }
+        semconv::record_conversation_id(&span, &ctx, config.semconv_profile());
         let mut secrets = Secrets::from_head(head);
         if let Some(body) = &body {
             secrets.add_from_body(body);
@@ -169,6 +167,7 @@ impl Call {
                 let json = log::content_json(Content::Parts(&request.system), &clean, max);
                 span.record(semconv::GEN_AI_SYSTEM_INSTRUCTIONS, json.as_str());
             }
+            semconv::record_tool_definitions(&span, &request.tools, &clean, max);
         }
         let decoder = contain("codec", || codec.response_decoder(&request));
         let deferred = (deferred_all || (!content_now && ctx.sampled)).then(|| DeferredRequest {
@@ -371,6 +370,8 @@ impl Call {
                 time_to_first_chunk,
                 error_type,
                 truncated: self.truncated,
+                cut_off: matches!(end, End::Cancelled | End::BodyError),
+                profile: config.semconv_profile(),
             },
         );
         if config.capture_content()
@@ -388,7 +389,13 @@ impl Call {
             self.span
                 .record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());
         }
-        timing.record_metrics(&self.detected, &self.request, &generation, error_type);
+        timing.record_metrics(
+            config.semconv_profile(),
+            &self.detected,
+            &self.request,
+            &generation,
+            error_type,
+        );
         if self.ctx.sampled {
             let error = error_type.map(|t| error_message(t, &generation, self.status, end));
             let outcome = log::Outcome::Known(error);
@@ -456,6 +463,7 @@ impl Timing {
     /// Record the GenAI client metrics of a finished call (`otel` feature).
     pub(crate) fn record_metrics(
         &self,
+        profile: semconv::Profile,
         detected: &Detected,
         request: &LlmRequest,
         generation: &Generation,
@@ -470,9 +478,10 @@ impl Timing {
             time_to_first_chunk: self.time_to_first_chunk,
             time_per_output_chunk: self.time_per_output_chunk,
             error_type,
+            profile,
         });
         #[cfg(not(feature = "otel"))]
-        let _ = (detected, request, generation, error_type);
+        let _ = (profile, detected, request, generation, error_type);
     }
 }
 

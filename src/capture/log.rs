@@ -250,8 +250,13 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         Outcome::Pending(p) => {
             let error_type = call::error_type(p.status, p.end, &generation);
             let error_type = error_type.as_deref();
-            p.timing
-                .record_metrics(&p.detected, &request, &generation, error_type);
+            p.timing.record_metrics(
+                config.semconv_profile(),
+                &p.detected,
+                &request,
+                &generation,
+                error_type,
+            );
             error_type.map(|t| call::error_message(t, &generation, p.status, p.end))
         }
     };

@@ -164,6 +164,7 @@ impl ClientBuilder {
             }),
             retry,
             barrier: None,
+            span_config: None,
         })
     }
 }

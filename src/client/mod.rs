@@ -93,6 +93,8 @@ pub struct Client {
     retry: RetryPolicy,
     /// Set by [`crate::Humanloop`]: waits for the exporter before a call names a parent.
     barrier: Option<traced::ParentBarrier>,
+    /// Set by [`crate::Humanloop`]: the conventions and content switch its spans follow.
+    span_config: Option<Arc<Config>>,
 }
 
 struct ClientInner {
@@ -156,6 +158,7 @@ impl Client {
             inner: self.inner.clone(),
             retry: policy,
             barrier: self.barrier.clone(),
+            span_config: self.span_config.clone(),
         }
     }
 
@@ -177,7 +180,8 @@ impl Client {
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionResponse, Error> {
         let span = traced::completion_span(&self.inner.base, req);
-        let (req, parent_from_tree) = traced::with_hierarchy(req, &span);
+        let config = self.span_config.as_deref();
+        let (req, parent_from_tree) = traced::with_hierarchy(req, &span, config);
         let result = async {
             if parent_from_tree {
                 self.await_parent().await;
@@ -186,7 +190,7 @@ impl Client {
         }
         .instrument(span.clone())
         .await;
-        traced::record_response(&span, &result);
+        traced::record_response(&span, &result, config);
         result
     }
 
@@ -195,6 +199,12 @@ impl Client {
         if let Some(barrier) = &self.barrier {
             barrier().await;
         }
+    }
+
+    /// Give the client the handle's configuration for its spans (conventions, content).
+    pub(crate) fn with_span_config(mut self, config: Config) -> Client {
+        self.span_config = Some(Arc::new(config));
+        self
     }
 
     /// Give the client the exporter's barrier (see [`traced::ParentBarrier`]).
@@ -232,7 +242,8 @@ impl Client {
         let mut req = req.clone();
         req.stream = Some(true);
         let span = traced::completion_span(&self.inner.base, &req);
-        let (req, parent_from_tree) = traced::with_hierarchy(&req, &span);
+        let config = self.span_config.as_deref();
+        let (req, parent_from_tree) = traced::with_hierarchy(&req, &span, config);
         let result = async {
             if parent_from_tree {
                 self.await_parent().await;
@@ -242,7 +253,7 @@ impl Client {
         .instrument(span.clone())
         .await;
         match result {
-            Ok(stream) => Ok(stream.traced(traced::StreamTrace::new(span, started))),
+            Ok(stream) => Ok(stream.traced(traced::StreamTrace::new(span, started, config))),
             Err(e) => {
                 traced::record_error(&span, &e);
                 Err(e)

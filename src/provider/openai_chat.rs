@@ -94,6 +94,7 @@ pub(crate) fn decode_chat_request(body: &[u8], skip: &[&str]) -> LlmRequest {
             .and_then(|o| o.get("include_usage"))
             .and_then(Value::as_bool),
         response_format: None,
+        service_tier: value_str(v.get("service_tier")),
     };
     if let Some(Value::Array(msgs)) = v.get("messages") {
         req.messages = msgs.iter().filter_map(chat_message).collect();
@@ -529,6 +530,7 @@ impl ResponseDecoder for ChatDecoder {
             usage: this.usage,
             error: this.error,
             embeddings: None,
+            ..Generation::default()
         }
     }
 

@@ -880,6 +880,8 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
             span.set_attribute(OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fp.clone());
         }
     }
+    #[cfg(not(feature = "otel"))]
+    let _ = outcome.truncated;
     if let Some(error_type) = outcome.error_type {
         record_error_type(span, error_type);
     }

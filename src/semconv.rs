@@ -745,22 +745,50 @@ fn text_message(role: &str, text: &str, finish_reason: Option<&str>, max: usize)
     json_within(&serde_json::Value::Array(vec![message]), max)
 }
 
-/// A step's inputs on its span (content capture on; the caller checks): a tool's
+/// A step's inputs as span attributes (content capture on; the caller checks): a tool's
 /// `gen_ai.tool.call.arguments`, an agent's or session's `gen_ai.input.messages` and
-/// `input.value`. A span declares only the fields of its kind; the others are no-ops.
-pub(crate) fn record_step_inputs(span: &Span, inputs: &crate::api::JsonMap, config: &crate::Config) {
+/// `input.value`, for the fields `fields` declares.
+fn step_input_attributes(
+    fields: &tracing::field::FieldSet,
+    inputs: &crate::api::JsonMap,
+    config: &crate::Config,
+) -> Vec<(&'static str, String)> {
     let max = config.max_content_attribute_bytes;
-    if span.has_field(GEN_AI_TOOL_CALL_ARGUMENTS) {
+    let mut out = Vec::new();
+    if fields.field(GEN_AI_TOOL_CALL_ARGUMENTS).is_some() {
         let mut args = serde_json::Value::Object(inputs.clone());
         clean_value(&mut args, &|s| {
             config.redact_text(s);
         });
-        span.record(GEN_AI_TOOL_CALL_ARGUMENTS, json_within(&args, max).as_str());
+        out.push((GEN_AI_TOOL_CALL_ARGUMENTS, json_within(&args, max)));
     }
-    if span.has_field(GEN_AI_INPUT_MESSAGES) {
+    if fields.field(GEN_AI_INPUT_MESSAGES).is_some() {
         let text = cut_text(inputs_text(inputs, config), max / 2);
-        span.record(GEN_AI_INPUT_MESSAGES, text_message("user", &text, None, max).as_str());
-        span.record(INPUT_VALUE, text.as_str());
+        out.push((GEN_AI_INPUT_MESSAGES, text_message("user", &text, None, max)));
+        out.push((INPUT_VALUE, text));
+    }
+    out
+}
+
+/// Record a step's (or session's) inputs on span `id`, once, when they are final: at its
+/// first enter, when its log is made too. (A `tracing` span records a field once per
+/// `record`, and OpenTelemetry keeps every value: recording at each `record_input` would
+/// repeat the attribute.)
+pub(crate) fn record_step_inputs(
+    dispatch: &tracing::Dispatch,
+    id: &tracing::span::Id,
+    metadata: &'static tracing::Metadata<'static>,
+    inputs: &crate::api::JsonMap,
+    config: &crate::Config,
+) {
+    let fields = metadata.fields();
+    for (key, value) in step_input_attributes(fields, inputs, config) {
+        if let Some(field) = fields.field(key) {
+            let value: &dyn tracing::Value = &value.as_str();
+            let values = [(&field, Some(value))];
+            let set = fields.value_set(&values);
+            dispatch.record(id, &tracing::span::Record::new(&set));
+        }
     }
 }
 

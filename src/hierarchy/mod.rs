@@ -141,20 +141,13 @@ pub fn record_error(span: &tracing::Span, error: impl std::fmt::Display) {
 }
 
 /// Add an input to the step `span`. Inputs are sent when the step is logged, at its first
-/// enter: record them before. With content capture on, the span carries them too (see
-/// [`tool`] and [`agent`]); a session span takes them as its preview.
+/// enter: record them before. With content capture on, the span carries them too, from
+/// that first enter (see [`tool`] and [`agent`]); a session span takes them as its preview.
 pub fn record_input(span: &tracing::Span, name: impl Into<String>, value: impl Into<Value>) {
     let (name, value) = (name.into(), value.into());
-    let mut inputs = None;
     with_data(span, |d| {
         d.inputs.insert(name, value);
-        if d.shared.config.capture_content() {
-            inputs = Some((d.inputs.clone(), d.shared.clone()));
-        }
     });
-    if let Some((inputs, shared)) = inputs {
-        crate::semconv::record_step_inputs(span, &inputs, &shared.config);
-    }
 }
 
 /// Add metadata to the logs at and below `span` made from now on.

@@ -1140,13 +1140,28 @@ pub(crate) mod completion {
         v?.get(key)?.as_str().filter(|s| !s.is_empty())
     }
 
+    /// Rename the span (tracing-opentelemetry ignores `otel.name` recorded after the
+    /// OpenTelemetry span started, which it has by the time the answer arrives).
+    fn rename(span: &Span, name: String) {
+        #[cfg(feature = "otel")]
+        {
+            use opentelemetry::trace::TraceContextExt;
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            if !span.is_disabled() {
+                span.context().span().update_name(name);
+            }
+        }
+        #[cfg(not(feature = "otel"))]
+        span.record("otel.name", name.as_str());
+    }
+
     /// The model, version and input messages the answer reveals: from `provider_request`
     /// (the rendered template) and the first provider response.
     fn record_models(span: &Span, resp: &CompletionResponse) {
         let request = resp.provider_request.as_ref().map(|m| m.get("model"));
         if let Some(model) = request.flatten().and_then(Value::as_str).filter(|s| !s.is_empty()) {
             span.record(GEN_AI_REQUEST_MODEL, model);
-            span.record("otel.name", format!("chat {model}").as_str());
+            rename(span, format!("chat {model}"));
         }
         if let Some(model) = str_at(resp.provider_responses.first(), "model") {
             span.record(GEN_AI_RESPONSE_MODEL, model);

@@ -22,6 +22,7 @@ Exits non-zero with the list of what failed.
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 
 FAILURES = []
@@ -62,7 +63,12 @@ def phoenix(url, tree, session, capture, project):
     trace_ids = {s["trace_id"] for s in tree.values()}
     spans = []
     for _ in range(60):
-        got = http_json(f"{url}/v1/projects/{project}/spans?limit=1000")["data"]
+        try:
+            got = http_json(f"{url}/v1/projects/{project}/spans?limit=1000")["data"]
+        except urllib.error.HTTPError as e:
+            if e.code != 404:  # the project appears with its first spans
+                raise
+            got = []
         spans = [s for s in got if s["context"]["trace_id"] in trace_ids]
         if len(spans) >= len(tree):
             break

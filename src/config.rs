@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::api::{JsonMap, LogRequest};
 use crate::provider::{Codec, Registry};
+use crate::redact::Secret as SecretString;
 
 /// The default endpoint (the hosted service, shut down in 2025: point this at your own).
 pub const DEFAULT_BASE_URL: &str = "https://api.humanloop.com/v4";
@@ -59,41 +60,8 @@ pub enum ConfigError {
     },
 }
 
-/// `url` with its userinfo (`user:password@`), if any, shown as `****@`: for `Debug` and
-/// error messages, where a credential written into a base URL must not appear. Works on
-/// strings that do not parse as URLs too (an invalid base URL is echoed in its error).
-pub(crate) fn redact_userinfo(url: &str) -> Cow<'_, str> {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return Cow::Borrowed(url);
-    };
-    let rest = &url[scheme_end..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rfind('@') {
-        Some(at) => Cow::Owned(format!("{}****{}", &url[..scheme_end], &rest[at..])),
-        None => Cow::Borrowed(url),
-    }
-}
-
-/// A secret string whose `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
-
-impl Secret {
-    /// Wrap a secret.
-    pub fn new(s: impl Into<Arc<str>>) -> Self {
-        Self(s.into())
-    }
-    /// The secret itself: only for putting it in a request header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(****)")
-    }
-}
+pub(crate) use crate::redact::redact_userinfo;
+pub use crate::redact::Secret;
 
 /// Text redaction hook: sees every content string (message texts, outputs, tool
 /// arguments and results, step inputs and outputs) before it is recorded on a span or
@@ -104,14 +72,8 @@ pub type RedactFn = Arc<dyn Fn(&mut String) + Send + Sync>;
 /// Return `false` to drop the record. A panic inside is contained and counted.
 pub type OnLogFn = Arc<dyn Fn(&mut LogRequest) -> bool + Send + Sync>;
 
-/// Prices in dollars per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Price {
-    /// Dollars per million input tokens.
-    pub input_per_mtok: f64,
-    /// Dollars per million output tokens.
-    pub output_per_mtok: f64,
-}
+pub use crate::pricing::Price;
+use crate::pricing::Prices;
 
 /// Exporter knobs, modelled on OpenTelemetry's `OTEL_BSP_*`.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,62 +144,205 @@ impl RetryPolicy {
     }
 }
 
-/// The whole configuration. Build with [`Config::builder`] or [`Config::from_env`].
-#[derive(Clone)]
-pub struct Config {
-    pub(crate) enabled: bool,
-    pub(crate) base_url: String,
-    pub(crate) api_key: Option<Secret>,
-    pub(crate) project: Option<String>,
-    pub(crate) project_id: Option<String>,
-    pub(crate) source: Option<String>,
-    pub(crate) environment: Option<String>,
-    pub(crate) metadata: JsonMap,
-    pub(crate) save: bool,
-    pub(crate) return_inputs: bool,
-    pub(crate) log_content: bool,
-    pub(crate) capture_content: bool,
-    pub(crate) max_capture_bytes: usize,
-    pub(crate) max_content_attribute_bytes: usize,
-    pub(crate) sample_ratio: f64,
-    pub(crate) redact: Option<RedactFn>,
-    pub(crate) on_log: Option<OnLogFn>,
-    pub(crate) prices: Vec<(String, Price)>,
-    pub(crate) registry: Registry,
-    pub(crate) export: ExportConfig,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) semconv: crate::semconv::Profile,
+/// Where the endpoint is and how to talk to it: what [`ClientBuilder`](crate::client::ClientBuilder)
+/// builds a client from.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EndpointConfig {
+    /// The endpoint's base URL, without a trailing slash.
+    pub base_url: String,
+    /// The API key (`X-API-KEY`), if any.
+    pub api_key: Option<SecretString>,
+    /// Retry policy of the endpoint client (and so of the exporter).
+    pub retry: RetryPolicy,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Per-request timeout (streams: until the head arrives).
+    pub request_timeout: Duration,
 }
 
-impl Default for Config {
+impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_key: None,
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("base_url", &redact_userinfo(&self.base_url))
+            .field("api_key", &self.api_key.as_ref().map(|_| "****"))
+            .field("retry", &self.retry)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// The fields every log starts from (project, source, environment, metadata, save).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LogDefaults {
+    /// Default project name.
+    pub project: Option<String>,
+    /// Default project id.
+    pub project_id: Option<String>,
+    /// `source` of every log.
+    pub source: Option<String>,
+    /// `environment` of every log.
+    pub environment: Option<String>,
+    /// Metadata entries of every log traced by the layers (a span's own entries win).
+    pub metadata: JsonMap,
+    /// `save` flag of every log: false asks the endpoint not to store payloads.
+    pub save: bool,
+}
+
+impl Default for LogDefaults {
+    fn default() -> Self {
+        Self {
             project: None,
             project_id: None,
             source: None,
             environment: None,
             metadata: JsonMap::new(),
             save: true,
-            return_inputs: true,
+        }
+    }
+}
+
+impl LogDefaults {
+    /// Fill the unset `project`/`project_id` (as a pair), `source`, `environment` and
+    /// `save` of `log` with the defaults: the one place every log is stamped.
+    pub(crate) fn stamp(&self, log: &mut LogRequest) {
+        if log.project.is_none() && log.project_id.is_none() {
+            log.project = self.project.clone();
+            log.project_id = self.project_id.clone();
+        }
+        if log.source.is_none() {
+            log.source = self.source.clone();
+        }
+        if log.environment.is_none() {
+            log.environment = self.environment.clone();
+        }
+        if log.save.is_none() && !self.save {
+            log.save = Some(false);
+        }
+    }
+}
+
+/// What content is recorded where, and how much.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ContentPolicy {
+    /// Messages and outputs in logs (default on).
+    pub log_content: bool,
+    /// Messages and outputs on spans (default off, as the GenAI conventions require).
+    pub capture_content: bool,
+    /// Response bytes kept per call for decoding (default 1 MiB).
+    pub max_capture_bytes: usize,
+    /// Longest content attribute on a span (default 64 KiB).
+    pub max_content_attribute_bytes: usize,
+}
+
+impl Default for ContentPolicy {
+    fn default() -> Self {
+        Self {
             log_content: true,
             capture_content: false,
             max_capture_bytes: 1024 * 1024,
             max_content_attribute_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The user's hooks: redaction of content strings, and a last look at every log.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct Hooks {
+    /// Runs on every content string before it is recorded anywhere.
+    pub redact: Option<RedactFn>,
+    /// Sees (and may edit or drop) every log before it leaves the process.
+    pub on_log: Option<OnLogFn>,
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("redact", &self.redact.is_some())
+            .field("on_log", &self.on_log.is_some())
+            .finish()
+    }
+}
+
+/// Which release of the OpenTelemetry GenAI conventions spans and metrics follow. Also
+/// [`semconv::Profile`](crate::semconv::Profile), where the names of each are listed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SemconvProfile {
+    /// semantic-conventions v1.41.0: the names backends read today. The default.
+    #[default]
+    V1_41,
+    /// semantic-conventions-genai v0.1.0 (`gen_ai_latest_experimental`): renamed cache-write
+    /// usage, `gen_ai.client.inference.*` metrics with usage counters, `["error"]` as the
+    /// finish reasons of a generation cut off early, `top_k` an int, workflows named as
+    /// agents, and no `gen_ai.conversation.id` unless the session was named.
+    GenAiV0_1,
+}
+
+impl SemconvProfile {
+    /// The profile an `OTEL_SEMCONV_STABILITY_OPT_IN` value selects (a comma-separated
+    /// list; `gen_ai_latest_experimental` anywhere in it selects v0.1).
+    pub fn from_opt_in(value: &str) -> SemconvProfile {
+        if value
+            .split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("gen_ai_latest_experimental"))
+        {
+            SemconvProfile::GenAiV0_1
+        } else {
+            SemconvProfile::V1_41
+        }
+    }
+}
+
+/// The whole configuration, by concern. Build with [`Config::builder`] or
+/// [`Config::from_env`].
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) enabled: bool,
+    pub(crate) endpoint: EndpointConfig,
+    pub(crate) log: LogDefaults,
+    pub(crate) content: ContentPolicy,
+    pub(crate) hooks: Hooks,
+    /// `return_inputs` of completion calls that do not say.
+    pub(crate) return_inputs: bool,
+    pub(crate) sample_ratio: f64,
+    pub(crate) prices: Prices,
+    pub(crate) registry: Registry,
+    pub(crate) export: ExportConfig,
+    /// The GenAI conventions spans and metrics follow.
+    pub(crate) semconv: SemconvProfile,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            endpoint: EndpointConfig::default(),
+            log: LogDefaults::default(),
+            content: ContentPolicy::default(),
+            hooks: Hooks::default(),
+            return_inputs: true,
             sample_ratio: 1.0,
-            redact: None,
-            on_log: None,
-            prices: Vec::new(),
+            prices: Prices::default(),
             registry: Registry::builtin(),
             export: ExportConfig::default(),
-            retry: RetryPolicy::default(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            semconv: crate::semconv::Profile::V1_41,
+            semconv: SemconvProfile::V1_41,
         }
     }
 }
@@ -246,23 +351,14 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("enabled", &self.enabled)
-            .field("base_url", &redact_userinfo(&self.base_url))
-            .field("api_key", &self.api_key.as_ref().map(|_| "****"))
-            .field("project", &self.project)
-            .field("project_id", &self.project_id)
-            .field("source", &self.source)
-            .field("environment", &self.environment)
-            .field("save", &self.save)
+            .field("endpoint", &self.endpoint)
+            .field("log", &self.log)
+            .field("content", &self.content)
+            .field("hooks", &self.hooks)
             .field("return_inputs", &self.return_inputs)
-            .field("log_content", &self.log_content)
-            .field("capture_content", &self.capture_content)
-            .field("max_capture_bytes", &self.max_capture_bytes)
             .field("sample_ratio", &self.sample_ratio)
-            .field("redact", &self.redact.is_some())
-            .field("on_log", &self.on_log.is_some())
             .field("registry", &self.registry)
             .field("export", &self.export)
-            .field("retry", &self.retry)
             .field("semconv", &self.semconv)
             .finish_non_exhaustive()
     }
@@ -285,37 +381,53 @@ impl Config {
     pub fn enabled(&self) -> bool {
         self.enabled
     }
+    /// Where the endpoint is and how to talk to it.
+    pub fn endpoint(&self) -> &EndpointConfig {
+        &self.endpoint
+    }
+    /// The fields every log starts from.
+    pub fn log_defaults(&self) -> &LogDefaults {
+        &self.log
+    }
+    /// What content is recorded where.
+    pub fn content(&self) -> &ContentPolicy {
+        &self.content
+    }
+    /// The user's hooks.
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
+    }
     /// The endpoint's base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.endpoint.base_url
     }
     /// The API key, if any.
-    pub fn api_key(&self) -> Option<&Secret> {
-        self.api_key.as_ref()
+    pub fn api_key(&self) -> Option<&SecretString> {
+        self.endpoint.api_key.as_ref()
     }
     /// Default project name.
     pub fn project(&self) -> Option<&str> {
-        self.project.as_deref()
+        self.log.project.as_deref()
     }
     /// Default project id.
     pub fn project_id(&self) -> Option<&str> {
-        self.project_id.as_deref()
+        self.log.project_id.as_deref()
     }
     /// The `save` flag sent with every log.
     pub fn save(&self) -> bool {
-        self.save
+        self.log.save
     }
     /// Whether logs carry messages and outputs.
     pub fn log_content(&self) -> bool {
-        self.log_content
+        self.content.log_content
     }
     /// Whether spans carry messages and outputs.
     pub fn capture_content(&self) -> bool {
-        self.capture_content
+        self.content.capture_content
     }
     /// Cap on captured response bytes per call.
     pub fn max_capture_bytes(&self) -> usize {
-        self.max_capture_bytes
+        self.content.max_capture_bytes
     }
     /// Exporter knobs.
     pub fn export(&self) -> &ExportConfig {
@@ -323,31 +435,26 @@ impl Config {
     }
     /// Retry policy of the endpoint client.
     pub fn retry(&self) -> &RetryPolicy {
-        &self.retry
+        &self.endpoint.retry
     }
     /// The GenAI conventions spans and metrics follow (default v1.41; v0.1 with
     /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`).
-    pub fn semconv_profile(&self) -> crate::semconv::Profile {
+    pub fn semconv_profile(&self) -> SemconvProfile {
         self.semconv
     }
     /// Codecs and host mapping.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
-
-    /// The user's price for `model`, if they set one (longest matching prefix wins).
-    pub(crate) fn user_price(&self, model: &str) -> Option<Price> {
-        self.prices
-            .iter()
-            .filter(|(prefix, _)| model.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len())
-            .map(|(_, p)| *p)
+    /// Token prices: the user's own, then the built-in table.
+    pub fn prices(&self) -> &Prices {
+        &self.prices
     }
 
     /// Run the redaction hook on `text`, containing a panic. `false` means the hook
     /// panicked and the text must not be recorded (it has been cleared).
     pub(crate) fn redact_text(&self, text: &mut String) -> bool {
-        let Some(hook) = &self.redact else {
+        let Some(hook) = &self.hooks.redact else {
             return true;
         };
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(text))).is_ok();
@@ -365,125 +472,155 @@ pub struct ConfigBuilder {
     config: Config,
 }
 
-fn env(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// How one environment variable sets the configuration: `Err(reason)` when its value
+/// does not parse.
+type Apply = fn(&mut Config, &str) -> Result<(), &'static str>;
+
+fn parse_bool(v: &str) -> Result<bool, &'static str> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false"),
+    }
 }
 
-fn env_bool(name: &'static str) -> Result<Option<bool>, ConfigError> {
-    match env(name) {
-        None => Ok(None),
-        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(Some(true)),
-            "0" | "false" | "no" | "off" => Ok(Some(false)),
-            _ => Err(ConfigError::InvalidEnv {
-                name,
-                value: v,
-                reason: "expected true or false",
-            }),
+fn parse<T: std::str::FromStr>(v: &str, reason: &'static str) -> Result<T, &'static str> {
+    v.trim().parse().map_err(|_| reason)
+}
+
+fn text(v: &str) -> Option<String> {
+    Some(v.to_owned())
+}
+
+/// Every environment variable [`ConfigBuilder::from_env`] reads, in the order it applies
+/// them (a later one wins), with what it sets. The README's table lists the same names (a
+/// unit test compares them). Blank values count as unset, except for the API key (an
+/// empty one is).
+const ENV: &[(&str, Apply)] = &[
+    ("HUMANLOOP_TRACING_ENABLED", |c, v| {
+        c.enabled = parse_bool(v)?;
+        Ok(())
+    }),
+    ("HUMANLOOP_BASE_URL", |c, v| {
+        c.endpoint.base_url = v.to_owned();
+        Ok(())
+    }),
+    ("HUMANLOOP_API_KEY", |c, v| {
+        c.endpoint.api_key = Some(SecretString::new(v));
+        Ok(())
+    }),
+    ("HUMANLOOP_PROJECT", |c, v| {
+        c.log.project = text(v);
+        Ok(())
+    }),
+    ("HUMANLOOP_PROJECT_ID", |c, v| {
+        c.log.project_id = text(v);
+        Ok(())
+    }),
+    ("HUMANLOOP_SOURCE", |c, v| {
+        c.log.source = text(v);
+        Ok(())
+    }),
+    ("HUMANLOOP_ENVIRONMENT", |c, v| {
+        c.log.environment = text(v);
+        Ok(())
+    }),
+    ("HUMANLOOP_SAVE", |c, v| {
+        c.log.save = parse_bool(v)?;
+        Ok(())
+    }),
+    ("HUMANLOOP_RETURN_INPUTS", |c, v| {
+        c.return_inputs = parse_bool(v)?;
+        Ok(())
+    }),
+    ("HUMANLOOP_LOG_CONTENT", |c, v| {
+        c.content.log_content = parse_bool(v)?;
+        Ok(())
+    }),
+    (
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        |c, v| {
+            c.content.capture_content = parse_bool(v)?;
+            Ok(())
         },
-    }
-}
-
-fn env_parse<T: std::str::FromStr>(
-    name: &'static str,
-    reason: &'static str,
-) -> Result<Option<T>, ConfigError> {
-    match env(name) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| ConfigError::InvalidEnv {
-                name,
-                value: v,
-                reason,
-            }),
-    }
-}
+    ),
+    ("HUMANLOOP_CAPTURE_CONTENT", |c, v| {
+        c.content.capture_content = parse_bool(v)?;
+        Ok(())
+    }),
+    ("OTEL_SEMCONV_STABILITY_OPT_IN", |c, v| {
+        c.semconv = SemconvProfile::from_opt_in(v);
+        Ok(())
+    }),
+    ("HUMANLOOP_MAX_CAPTURE_BYTES", |c, v| {
+        c.content.max_capture_bytes = parse(v, "expected a byte count")?;
+        Ok(())
+    }),
+    ("HUMANLOOP_SAMPLE_RATIO", |c, v| {
+        const REASON: &str = "expected a number in [0, 1]";
+        let ratio: f64 = parse(v, REASON)?;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(REASON);
+        }
+        c.sample_ratio = ratio;
+        Ok(())
+    }),
+    ("HUMANLOOP_EXPORT_MAX_QUEUE_SIZE", |c, v| {
+        c.export.max_queue_size = parse(v, "expected a count")?;
+        Ok(())
+    }),
+    ("HUMANLOOP_EXPORT_MAX_BATCH_SIZE", |c, v| {
+        c.export.max_batch_size = parse(v, "expected a count")?;
+        Ok(())
+    }),
+    ("HUMANLOOP_EXPORT_SCHEDULE_DELAY", |c, v| {
+        let ms = parse(v, "expected milliseconds")?;
+        c.export.schedule_delay = Duration::from_millis(ms);
+        Ok(())
+    }),
+    ("HUMANLOOP_EXPORT_TIMEOUT", |c, v| {
+        let ms = parse(v, "expected milliseconds")?;
+        c.export.export_timeout = Duration::from_millis(ms);
+        Ok(())
+    }),
+    ("HUMANLOOP_SPOOL_DIR", |c, v| {
+        c.export.spool_dir = Some(PathBuf::from(v));
+        Ok(())
+    }),
+    ("HUMANLOOP_SPOOL_MAX_BYTES", |c, v| {
+        c.export.spool_max_bytes = parse(v, "expected a byte count")?;
+        Ok(())
+    }),
+    ("HUMANLOOP_MAX_RETRIES", |c, v| {
+        let retries: u32 = parse(v, "expected a count")?;
+        c.endpoint.retry.max_attempts = retries.saturating_add(1);
+        Ok(())
+    }),
+];
 
 impl ConfigBuilder {
-    /// Start from the environment:
-    /// `HUMANLOOP_API_KEY`, `HUMANLOOP_BASE_URL`, `HUMANLOOP_TRACING_ENABLED`,
-    /// `HUMANLOOP_PROJECT`, `HUMANLOOP_PROJECT_ID`, `HUMANLOOP_SOURCE`,
-    /// `HUMANLOOP_ENVIRONMENT`, `HUMANLOOP_SAVE`, `HUMANLOOP_RETURN_INPUTS`,
-    /// `HUMANLOOP_LOG_CONTENT`, `HUMANLOOP_CAPTURE_CONTENT` (or
-    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`), `HUMANLOOP_MAX_CAPTURE_BYTES`,
-    /// `HUMANLOOP_SAMPLE_RATIO`, `HUMANLOOP_EXPORT_MAX_QUEUE_SIZE`,
-    /// `HUMANLOOP_EXPORT_MAX_BATCH_SIZE`, `HUMANLOOP_EXPORT_SCHEDULE_DELAY` (ms),
-    /// `HUMANLOOP_EXPORT_TIMEOUT` (ms), `HUMANLOOP_SPOOL_DIR`, `HUMANLOOP_SPOOL_MAX_BYTES`,
-    /// `HUMANLOOP_MAX_RETRIES`, `OTEL_SEMCONV_STABILITY_OPT_IN`.
+    /// Start from the environment: every variable of the README's table (see there for
+    /// what each sets), e.g. `HUMANLOOP_BASE_URL`, `HUMANLOOP_API_KEY`,
+    /// `HUMANLOOP_PROJECT`, `HUMANLOOP_CAPTURE_CONTENT`, `HUMANLOOP_MAX_RETRIES`.
     pub fn from_env() -> Result<ConfigBuilder, ConfigError> {
         let mut b = Config::builder();
-        let c = &mut b.config;
-        if let Some(v) = env_bool("HUMANLOOP_TRACING_ENABLED")? {
-            c.enabled = v;
-        }
-        if let Some(v) = env("HUMANLOOP_BASE_URL") {
-            c.base_url = v;
-        }
-        if let Ok(v) = std::env::var("HUMANLOOP_API_KEY") {
-            if !v.is_empty() {
-                c.api_key = Some(Secret::new(v));
+        for (name, apply) in ENV {
+            let Ok(value) = std::env::var(name) else {
+                continue;
+            };
+            let unset = if *name == "HUMANLOOP_API_KEY" {
+                value.is_empty()
+            } else {
+                value.trim().is_empty()
+            };
+            if unset {
+                continue;
             }
-        }
-        c.project = env("HUMANLOOP_PROJECT").or(c.project.take());
-        c.project_id = env("HUMANLOOP_PROJECT_ID").or(c.project_id.take());
-        c.source = env("HUMANLOOP_SOURCE").or(c.source.take());
-        c.environment = env("HUMANLOOP_ENVIRONMENT").or(c.environment.take());
-        if let Some(v) = env_bool("HUMANLOOP_SAVE")? {
-            c.save = v;
-        }
-        if let Some(v) = env_bool("HUMANLOOP_RETURN_INPUTS")? {
-            c.return_inputs = v;
-        }
-        if let Some(v) = env_bool("HUMANLOOP_LOG_CONTENT")? {
-            c.log_content = v;
-        }
-        if let Some(v) = env_bool("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")? {
-            c.capture_content = v;
-        }
-        if let Ok(v) = std::env::var(crate::semconv::OPT_IN_ENV) {
-            c.semconv = crate::semconv::Profile::from_opt_in(&v);
-        }
-        if let Some(v) = env_bool("HUMANLOOP_CAPTURE_CONTENT")? {
-            c.capture_content = v;
-        }
-        if let Some(v) = env_parse("HUMANLOOP_MAX_CAPTURE_BYTES", "expected a byte count")? {
-            c.max_capture_bytes = v;
-        }
-        if let Some(v) = env_parse::<f64>("HUMANLOOP_SAMPLE_RATIO", "expected a number in [0, 1]")?
-        {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(ConfigError::InvalidEnv {
-                    name: "HUMANLOOP_SAMPLE_RATIO",
-                    value: v.to_string(),
-                    reason: "expected a number in [0, 1]",
-                });
-            }
-            c.sample_ratio = v;
-        }
-        let e = &mut c.export;
-        if let Some(v) = env_parse("HUMANLOOP_EXPORT_MAX_QUEUE_SIZE", "expected a count")? {
-            e.max_queue_size = v;
-        }
-        if let Some(v) = env_parse("HUMANLOOP_EXPORT_MAX_BATCH_SIZE", "expected a count")? {
-            e.max_batch_size = v;
-        }
-        if let Some(v) = env_parse("HUMANLOOP_EXPORT_SCHEDULE_DELAY", "expected milliseconds")? {
-            e.schedule_delay = Duration::from_millis(v);
-        }
-        if let Some(v) = env_parse("HUMANLOOP_EXPORT_TIMEOUT", "expected milliseconds")? {
-            e.export_timeout = Duration::from_millis(v);
-        }
-        if let Some(v) = env("HUMANLOOP_SPOOL_DIR") {
-            e.spool_dir = Some(PathBuf::from(v));
-        }
-        if let Some(v) = env_parse("HUMANLOOP_SPOOL_MAX_BYTES", "expected a byte count")? {
-            e.spool_max_bytes = v;
-        }
-        if let Some(v) = env_parse::<u32>("HUMANLOOP_MAX_RETRIES", "expected a count")? {
-            c.retry.max_attempts = v.saturating_add(1);
+            apply(&mut b.config, &value).map_err(|reason| ConfigError::InvalidEnv {
+                name,
+                value: value.clone(),
+                reason,
+            })?;
         }
         Ok(b)
     }
@@ -495,74 +632,76 @@ impl ConfigBuilder {
     }
     /// The endpoint's base URL, e.g. `http://127.0.0.1:8787/v4`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.config.base_url = url.into();
+        self.config.endpoint.base_url = url.into();
         self
     }
     /// The endpoint's API key (`X-API-KEY`).
     pub fn api_key(mut self, key: impl Into<Arc<str>>) -> Self {
-        self.config.api_key = Some(Secret::new(key));
+        self.config.endpoint.api_key = Some(SecretString::new(key));
         self
     }
     /// Default project name for logs.
     pub fn project(mut self, name: impl Into<String>) -> Self {
-        self.config.project = Some(name.into());
+        self.config.log.project = Some(name.into());
         self
     }
     /// Default project id for logs.
     pub fn project_id(mut self, id: impl Into<String>) -> Self {
-        self.config.project_id = Some(id.into());
+        self.config.log.project_id = Some(id.into());
         self
     }
     /// `source` of every log.
     pub fn source(mut self, source: impl Into<String>) -> Self {
-        self.config.source = Some(source.into());
+        self.config.log.source = Some(source.into());
         self
     }
     /// `environment` of every log.
     pub fn environment(mut self, env: impl Into<String>) -> Self {
-        self.config.environment = Some(env.into());
+        self.config.log.environment = Some(env.into());
         self
     }
     /// Add a metadata entry to every log.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
-        self.config.metadata.insert(key.into(), value.into());
+        self.config.log.metadata.insert(key.into(), value.into());
         self
     }
     /// `save` flag of every log (default true): false asks the endpoint not to store payloads.
     pub fn save(mut self, save: bool) -> Self {
-        self.config.save = save;
+        self.config.log.save = save;
         self
     }
-    /// Whether step inputs are echoed back (default true).
+    /// `return_inputs` of the completion calls made through
+    /// [`Humanloop::client`](crate::Humanloop::client) that do not set it (default true:
+    /// the endpoint's own default, so nothing is sent).
     pub fn return_inputs(mut self, on: bool) -> Self {
         self.config.return_inputs = on;
         self
     }
     /// Messages and outputs in logs (default on).
     pub fn log_content(mut self, on: bool) -> Self {
-        self.config.log_content = on;
+        self.config.content.log_content = on;
         self
     }
     /// Messages and outputs on spans (default off, as the GenAI conventions require).
     pub fn capture_content(mut self, on: bool) -> Self {
-        self.config.capture_content = on;
+        self.config.content.capture_content = on;
         self
     }
-    /// The GenAI conventions to follow (default [`Profile::V1_41`](crate::semconv::Profile),
+    /// The GenAI conventions to follow (default [`Profile::V1_41`](SemconvProfile),
     /// what backends read today; `from_env` reads `OTEL_SEMCONV_STABILITY_OPT_IN`).
-    pub fn semconv_profile(mut self, profile: crate::semconv::Profile) -> Self {
+    pub fn semconv_profile(mut self, profile: SemconvProfile) -> Self {
         self.config.semconv = profile;
         self
     }
     /// Cap on the response bytes kept per call for decoding (default 1 MiB).
     pub fn max_capture_bytes(mut self, bytes: usize) -> Self {
-        self.config.max_capture_bytes = bytes;
+        self.config.content.max_capture_bytes = bytes;
         self
     }
     /// Cap on one content attribute on a span (default 64 KiB); longer JSON is truncated
     /// so that it stays valid.
     pub fn max_content_attribute_bytes(mut self, bytes: usize) -> Self {
-        self.config.max_content_attribute_bytes = bytes;
+        self.config.content.max_content_attribute_bytes = bytes;
         self
     }
     /// Keep this fraction of sessions (decided once per session; default 1.0).
@@ -572,17 +711,17 @@ impl ConfigBuilder {
     }
     /// The redaction hook, run on every content string before it is recorded anywhere.
     pub fn redact(mut self, f: impl Fn(&mut String) + Send + Sync + 'static) -> Self {
-        self.config.redact = Some(Arc::new(f));
+        self.config.hooks.redact = Some(Arc::new(f));
         self
     }
     /// A hook that sees (and may edit or drop) every log before it leaves the process.
     pub fn on_log(mut self, f: impl Fn(&mut LogRequest) -> bool + Send + Sync + 'static) -> Self {
-        self.config.on_log = Some(Arc::new(f));
+        self.config.hooks.on_log = Some(Arc::new(f));
         self
     }
     /// Price for models whose name starts with `model_prefix` (overrides the built-in table).
     pub fn price(mut self, model_prefix: impl Into<String>, price: Price) -> Self {
-        self.config.prices.push((model_prefix.into(), price));
+        self.config.prices.add(model_prefix, price);
         self
     }
     /// Name the provider behind a host (`api.example.com`, or `.example.com` for a suffix).
@@ -626,24 +765,24 @@ impl ConfigBuilder {
     }
     /// Retry policy of the endpoint client (and so of the exporter).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.config.retry = policy;
+        self.config.endpoint.retry = policy;
         self
     }
     /// Connect timeout of the endpoint client.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.config.connect_timeout = d;
+        self.config.endpoint.connect_timeout = d;
         self
     }
     /// Per-request timeout of the endpoint client (streams: until the head arrives).
     pub fn request_timeout(mut self, d: Duration) -> Self {
-        self.config.request_timeout = d;
+        self.config.endpoint.request_timeout = d;
         self
     }
 
     /// Check and build.
     pub fn build(self) -> Result<Config, ConfigError> {
         let mut c = self.config;
-        let base = c.base_url.trim_end_matches('/').to_owned();
+        let base = c.endpoint.base_url.trim_end_matches('/').to_owned();
         match url::Url::parse(&base) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
             _ => {
@@ -652,7 +791,7 @@ impl ConfigBuilder {
                 ))
             }
         }
-        c.base_url = base;
+        c.endpoint.base_url = base;
         if !(0.0..=1.0).contains(&c.sample_ratio) {
             return Err(ConfigError::Invalid {
                 name: "sample_ratio",
@@ -665,8 +804,8 @@ impl ConfigBuilder {
                 reason: "queue and batch sizes must be at least 1",
             });
         }
-        if c.retry.max_attempts == 0 {
-            c.retry.max_attempts = 1;
+        if c.endpoint.retry.max_attempts == 0 {
+            c.endpoint.retry.max_attempts = 1;
         }
         Ok(c)
     }
@@ -674,18 +813,46 @@ impl ConfigBuilder {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_userinfo;
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The README's configuration table names exactly the variables `from_env` reads.
+    #[test]
+    fn the_readme_table_lists_every_variable() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("| variable | default | meaning |").unwrap();
+        let documented: BTreeSet<&str> = readme[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .flat_map(|row| row.split('|').nth(1).unwrap_or("").split('`'))
+            .filter(|s| s.chars().all(|c| c.is_ascii_uppercase() || c == '_') && s.len() > 3)
+            .collect();
+        let read: BTreeSet<&str> = ENV.iter().map(|(name, _)| *name).collect();
+        assert_eq!(documented, read);
+    }
 
     #[test]
-    fn userinfo_is_masked_in_shown_urls() {
-        for (url, shown) in [
-            ("http://u:pw@h:1/v4", "http://****@h:1/v4"),
-            ("ftp://token@h/x?y=@z", "ftp://****@h/x?y=@z"),
-            ("http://h/v4?user=a@b", "http://h/v4?user=a@b"),
-            ("not a url u:pw@h", "not a url u:pw@h"),
-            ("http://a:b@c@h", "http://****@h"),
-        ] {
-            assert_eq!(redact_userinfo(url), shown, "{url}");
-        }
+    fn log_defaults_fill_only_what_is_unset() {
+        let defaults = LogDefaults {
+            project: Some("p".into()),
+            source: Some("s".into()),
+            save: false,
+            ..LogDefaults::default()
+        };
+        let mut log = LogRequest::default();
+        defaults.stamp(&mut log);
+        assert_eq!(
+            (log.project.as_deref(), log.source.as_deref(), log.save),
+            (Some("p"), Some("s"), Some(false))
+        );
+        let mut own = LogRequest {
+            project_id: Some("id".into()),
+            save: Some(true),
+            ..LogRequest::default()
+        };
+        defaults.stamp(&mut own);
+        assert_eq!((own.project, own.save), (None, Some(true)));
     }
 }

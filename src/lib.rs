@@ -9,14 +9,37 @@
 //!   conventions, viewable in any OpenTelemetry backend through `tracing-opentelemetry`.
 //! * The span tree maps onto the endpoint's hierarchy: sessions and steps.
 //! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
-//!   [`Client`] makes completion calls through it.
+//!   [`Humanloop::client`] makes completion calls through it, traced.
 //! * Feature `server`: a compatible local endpoint (SQLite).
+//!
+//! # Module map
+//!
+//! [`Humanloop`] (this file) only assembles the parts. Below it, a module uses only modules
+//! in rows below its own (checked by `tests/module_dependencies.rs`, which compares this
+//! table with the README's):
+//!
+//! <!-- module-map:start -->
+//! | layer | modules | holds |
+//! |---|---|---|
+//! | adapters | `proxy`, `middleware`, `completion` | the reverse proxy; the tower and reqwest adapters (glue only); the traced completion facade over the endpoint client |
+//! | capture | `capture` | the body tee, the SSE splitter, the in-flight call record and the recorder it reports to |
+//! | endpoint | `server` | the compatible local endpoint (feature `server`): it uses the wire types and the codecs, never the adapters |
+//! | span tree | `hierarchy` | sessions, steps and reference ids from the span tree; the typed step constructors |
+//! | conventions | `semconv` | GenAI attribute keys and metric names per profile (one table), and their recording |
+//! | exporter | `export` | the background exporter: bounded queue, batching, causal order, flush and shutdown |
+//! | transport | `client` | the plain endpoint client: wire requests, retry, streams (no tracing, no exporter) |
+//! | errors | `error` | the endpoint client's error enum |
+//! | configuration | `config` | `Config`, its builder, the environment table |
+//! | codecs | `provider`, `pricing` | one codec per LLM API (pure functions of bytes); token prices |
+//! | leaves | `api`, `redact`, `hooks`, `otel` | the endpoint's wire types; secret key lists and the JSON walker; hook-panic containment; the recommended OpenTelemetry layer (feature `otel`) |
+//! <!-- module-map:end -->
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod capture;
 pub mod client;
+pub mod completion;
 pub mod config;
 pub mod error;
 pub mod export;
@@ -27,6 +50,7 @@ pub mod middleware;
 pub mod otel;
 pub mod pricing;
 pub mod provider;
+pub mod redact;
 pub mod semconv;
 #[cfg(feature = "server")]
 pub mod server;
@@ -36,6 +60,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use client::Client;
+pub use completion::TracedClient;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
 pub use export::{ExportError, ExportStats};
@@ -59,13 +84,15 @@ pub use middleware::{HumanloopLayer, HumanloopService};
 /// ```
 #[derive(Clone)]
 pub struct Humanloop {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) client: Client,
-    pub(crate) exporter: export::LogExporter,
+struct Inner {
+    config: Config,
+    client: TracedClient,
+    exporter: export::LogExporter,
+    /// What the adapters record calls with.
+    recorder: capture::Recorder,
 }
 
 impl fmt::Debug for Humanloop {
@@ -81,22 +108,25 @@ impl Humanloop {
     /// Start with `config`: builds the endpoint client and starts the exporter's worker.
     /// Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
-        let client = Client::from_config(&config)?.with_span_config(config.clone());
+        let client = Client::from_config(&config)?;
         let exporter = export::LogExporter::start(&config);
         let barrier_exporter = exporter.clone();
         let barrier_timeout = config.export.export_timeout;
-        let client = client.with_parent_barrier(Arc::new(move || {
+        let barrier: completion::ParentBarrier = Arc::new(move || {
             let exporter = barrier_exporter.clone();
             Box::pin(async move {
                 // Best effort: if the endpoint is down the call itself will say so.
                 let _ = exporter.flush(barrier_timeout).await;
             })
-        }));
+        });
+        let client = TracedClient::new(client, barrier, &config);
+        let recorder = capture::Recorder::new(config.clone(), exporter.clone());
         Ok(Humanloop {
             inner: Arc::new(Inner {
                 config,
                 client,
                 exporter,
+                recorder,
             }),
         })
     }
@@ -111,8 +141,9 @@ impl Humanloop {
         &self.inner.config
     }
 
-    /// The endpoint client (completion calls, logs, sessions).
-    pub fn client(&self) -> &Client {
+    /// The endpoint client (completion calls, logs, sessions), its completion calls traced
+    /// and filed under the caller's session and step.
+    pub fn client(&self) -> &TracedClient {
         &self.inner.client
     }
 
@@ -136,19 +167,7 @@ impl Humanloop {
         if !config.enabled {
             return false;
         }
-        if log.project.is_none() && log.project_id.is_none() {
-            log.project = config.project.clone();
-            log.project_id = config.project_id.clone();
-        }
-        if log.source.is_none() {
-            log.source = config.source.clone();
-        }
-        if log.environment.is_none() {
-            log.environment = config.environment.clone();
-        }
-        if log.save.is_none() && !config.save {
-            log.save = Some(false);
-        }
+        config.log_defaults().stamp(&mut log);
         self.inner
             .exporter
             .submit(export::ExportRecord::Create(Box::new(log)))
@@ -167,5 +186,48 @@ impl Humanloop {
     /// Flush, then stop the exporter. Calls made afterwards are traced but not logged.
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
         self.inner.exporter.shutdown(timeout).await
+    }
+
+    /// [`Humanloop::flush`] for code outside async contexts
+    /// (it blocks the calling thread; do not call it on an async executor thread).
+    pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.inner.exporter.flush_blocking(timeout)
+    }
+
+    /// [`Humanloop::shutdown`] for code outside async contexts
+    /// (it blocks the calling thread; do not call it on an async executor thread).
+    pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.inner.exporter.shutdown_blocking(timeout)
+    }
+
+    /// The `tracing_subscriber::Layer` that maps spans onto sessions and steps and logs
+    /// steps (see [`hierarchy`]). Install it once, beside
+    /// `tracing_opentelemetry::layer()` or not, in any order. With `enabled = false` it does
+    /// nothing.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// let hl = humanloop_tracing::Humanloop::new(
+    ///     humanloop_tracing::Config::builder().base_url("http://127.0.0.1:9/v4").build().unwrap(),
+    /// ).unwrap();
+    /// let subscriber = tracing_subscriber::registry().with(hl.tracing_layer());
+    /// # drop(subscriber);
+    /// ```
+    pub fn tracing_layer(&self) -> hierarchy::HierarchyLayer {
+        hierarchy::HierarchyLayer::new(&self.inner.config, self.inner.exporter.submitter())
+    }
+
+    /// A [`tower_layer::Layer`] that traces and logs the LLM calls made through the
+    /// service it wraps (see [`HumanloopService`] for the bounds on request bodies).
+    #[cfg(feature = "tower")]
+    pub fn layer(&self) -> HumanloopLayer {
+        HumanloopLayer::new(self.inner.recorder.clone())
+    }
+
+    /// A `reqwest_middleware::Middleware` that traces and logs the LLM calls made
+    /// through the client it is added to.
+    #[cfg(feature = "reqwest")]
+    pub fn middleware(&self) -> HumanloopMiddleware {
+        HumanloopMiddleware::new(self.inner.recorder.clone())
     }
 }

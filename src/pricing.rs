@@ -20,8 +20,42 @@
 //! assert_eq!(pricing::cost(1_000_000, p.output_per_mtok), 0.6);
 //! ```
 
-use crate::config::Config;
-pub use crate::config::Price;
+/// Prices in dollars per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Price {
+    /// Dollars per million input tokens.
+    pub input_per_mtok: f64,
+    /// Dollars per million output tokens.
+    pub output_per_mtok: f64,
+}
+
+/// The user's own prices ([`ConfigBuilder::price`](crate::ConfigBuilder::price)), by
+/// model-name prefix; they win over the built-in table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prices {
+    by_prefix: Vec<(String, Price)>,
+}
+
+impl Prices {
+    /// Add a price for models whose name starts with `model_prefix`.
+    pub fn add(&mut self, model_prefix: impl Into<String>, price: Price) {
+        self.by_prefix.push((model_prefix.into(), price));
+    }
+
+    /// The user's price for `model`, if they set one (longest matching prefix wins).
+    pub fn user_price(&self, model: &str) -> Option<Price> {
+        self.by_prefix
+            .iter()
+            .filter(|(prefix, _)| model.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, p)| *p)
+    }
+
+    /// The price of `model`: the user's own price first, then the table.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.user_price(model).or_else(|| builtin_price(model))
+    }
+}
 
 const fn p(input_per_mtok: f64, output_per_mtok: f64) -> Price {
     Price {
@@ -83,11 +117,6 @@ pub fn builtin_price(model: &str) -> Option<Price> {
         .map(|(_, price)| *price)
 }
 
-/// The price of `model` under `config`: the user's own price first, then the table.
-pub fn price(config: &Config, model: &str) -> Option<Price> {
-    config.user_price(model).or_else(|| builtin_price(model))
-}
-
 /// Dollars for `tokens` at `per_mtok` dollars per million tokens.
 pub fn cost(tokens: i64, per_mtok: f64) -> f64 {
     tokens as f64 * per_mtok / 1_000_000.0
@@ -120,13 +149,11 @@ mod tests {
 
     #[test]
     fn user_price_overrides_the_table() {
-        let config = Config::builder()
-            .price("gpt-4o", p(1.0, 2.0))
-            .price("llama", p(0.01, 0.02))
-            .build()
-            .unwrap();
-        assert_eq!(price(&config, "gpt-4o-mini"), Some(p(1.0, 2.0)));
-        assert_eq!(price(&config, "llama3-70b"), Some(p(0.01, 0.02)));
-        assert_eq!(price(&config, "gpt-4.1"), Some(p(2.0, 8.0)));
+        let mut prices = Prices::default();
+        prices.add("gpt-4o", p(1.0, 2.0));
+        prices.add("llama", p(0.01, 0.02));
+        assert_eq!(prices.price("gpt-4o-mini"), Some(p(1.0, 2.0)));
+        assert_eq!(prices.price("llama3-70b"), Some(p(0.01, 0.02)));
+        assert_eq!(prices.price("gpt-4.1"), Some(p(2.0, 8.0)));
     }
 }

@@ -208,7 +208,8 @@ pub const OPT_IN_ENV: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 /// The value of [`OPT_IN_ENV`] that selects [`Profile::GenAiV0_1`].
 pub const OPT_IN_GEN_AI_LATEST: &str = "gen_ai_latest_experimental";
 
-/// Which release of the GenAI conventions the crate emits.
+/// Which release of the GenAI conventions the crate emits (defined beside the rest of
+/// the configuration, as [`config::SemconvProfile`](crate::config::SemconvProfile)).
 ///
 /// Select it with [`ConfigBuilder::semconv_profile`](crate::ConfigBuilder::semconv_profile)
 /// or, in [`Config::from_env`](crate::Config::from_env),
@@ -221,33 +222,9 @@ pub const OPT_IN_GEN_AI_LATEST: &str = "gen_ai_latest_experimental";
 /// assert_eq!(Profile::from_opt_in(""), Profile::V1_41);
 /// assert_eq!(Profile::GenAiV0_1.metric_duration(), METRIC_INFERENCE_DURATION);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Profile {
-    /// semantic-conventions v1.41.0: the names backends read today. The default.
-    #[default]
-    V1_41,
-    /// semantic-conventions-genai v0.1.0 (`gen_ai_latest_experimental`): renamed cache-write
-    /// usage, `gen_ai.client.inference.*` metrics with usage counters, `["error"]` as the
-    /// finish reasons of a generation cut off early, and no `gen_ai.conversation.id` unless
-    /// the session was named.
-    GenAiV0_1,
-}
+pub use crate::config::SemconvProfile as Profile;
 
 impl Profile {
-    /// The profile an `OTEL_SEMCONV_STABILITY_OPT_IN` value selects (a comma-separated
-    /// list; `gen_ai_latest_experimental` anywhere in it selects v0.1).
-    pub fn from_opt_in(value: &str) -> Profile {
-        if value
-            .split(',')
-            .any(|v| v.trim().eq_ignore_ascii_case(OPT_IN_GEN_AI_LATEST))
-        {
-            Profile::GenAiV0_1
-        } else {
-            Profile::V1_41
-        }
-    }
-
     /// The profile `OTEL_SEMCONV_STABILITY_OPT_IN` selects (default [`Profile::V1_41`]).
     pub fn from_env() -> Profile {
         std::env::var(OPT_IN_ENV)
@@ -692,14 +669,17 @@ pub(crate) fn set_string_array(span: &Span, key: &'static str, values: &[impl As
 
 /// Record `gen_ai.conversation.id` from the span tree's session: a named session under
 /// both profiles, one derived from the trace only under v1.41 (v0.1 forbids synthesizing it).
+/// `named`: the span tree named the session (a session span, baggage), rather than the
+/// crate deriving it from the trace.
 pub(crate) fn record_conversation_id(
     span: &Span,
-    ctx: &crate::hierarchy::CallContext,
+    session: Option<&str>,
+    named: bool,
     profile: Profile,
 ) {
-    if let Some(session) = &ctx.session_reference_id {
-        if ctx.session_named || profile.records_derived_conversation_id() {
-            span.record(GEN_AI_CONVERSATION_ID, session.as_str());
+    if let Some(session) = session {
+        if named || profile.records_derived_conversation_id() {
+            span.record(GEN_AI_CONVERSATION_ID, session);
         }
     }
 }
@@ -753,7 +733,7 @@ fn step_input_attributes(
     inputs: &crate::api::JsonMap,
     config: &crate::Config,
 ) -> Vec<(&'static str, String)> {
-    let max = config.max_content_attribute_bytes;
+    let max = config.content.max_content_attribute_bytes;
     let mut out = Vec::new();
     if fields.field(GEN_AI_TOOL_CALL_ARGUMENTS).is_some() {
         let mut args = serde_json::Value::Object(inputs.clone());
@@ -796,7 +776,7 @@ pub(crate) fn record_step_inputs(
 /// `gen_ai.tool.call.result`, an agent's or session's `gen_ai.output.messages` and
 /// `output.value`.
 pub(crate) fn record_step_output(span: &Span, output: &str, config: &crate::Config) {
-    let max = config.max_content_attribute_bytes;
+    let max = config.content.max_content_attribute_bytes;
     let mut text = output.to_owned();
     config.redact_text(&mut text);
     let text = cut_text(text, max / 2);
@@ -1125,14 +1105,14 @@ pub(crate) mod completion {
     pub(crate) fn record_session(
         span: &Span,
         explicit: Option<&str>,
-        ctx: &crate::hierarchy::CallContext,
+        tree: (Option<&str>, bool),
         profile: Profile,
     ) {
         match explicit {
             Some(session) => {
                 span.record(GEN_AI_CONVERSATION_ID, session);
             }
-            None => record_conversation_id(span, ctx, profile),
+            None => record_conversation_id(span, tree.0, tree.1, profile),
         }
     }
 
@@ -1217,7 +1197,7 @@ pub(crate) mod completion {
         clean_value(&mut value, &|s| {
             config.redact_text(s);
         });
-        let json = json_within(&value, config.max_content_attribute_bytes);
+        let json = json_within(&value, config.content.max_content_attribute_bytes);
         span.record(key, json.as_str());
     }
 
@@ -1313,7 +1293,7 @@ pub(crate) mod completion {
             let cap = self
                 .capture
                 .as_ref()
-                .map_or(0, |c| c.max_content_attribute_bytes);
+                .map_or(0, |c| c.content.max_content_attribute_bytes);
             for item in &chunk.data {
                 let entry = self.outputs.entry(item.index).or_default();
                 if let Some(text) = item.output.as_deref() {

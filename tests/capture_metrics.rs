@@ -2,6 +2,7 @@
 //! exporter: token usage by type, duration (with `error.type` on failure), time to first
 //! chunk and time per output chunk for streams, with the conventions' buckets.
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use capture_support::*;

@@ -4,6 +4,7 @@
 //! be the same as with a subscriber: messages, output, model config, tokens, cost, error,
 //! and the metric points with their attributes.
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use capture_support::*;

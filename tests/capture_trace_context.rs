@@ -3,6 +3,7 @@
 //! `gen_ai.conversation.id` and the log's `session_reference_id`, the log's
 //! `reference_id` is the span's id, and a sampled-out session logs nothing.
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use capture_support::*;

@@ -2,6 +2,7 @@
 //! costs no allocation beyond growing the output buffers. Counted with a global
 //! allocator (per thread, so the test harness does not interfere).
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};

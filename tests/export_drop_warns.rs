@@ -1,6 +1,7 @@
 //! Dropping the last `Humanloop` handle without `shutdown` warns once (pointing at
 //! `shutdown`), and the worker still delivers what was queued in the background.
 
+#[path = "it/export_support/mod.rs"]
 mod export_support;
 
 use std::sync::{Arc, Mutex};

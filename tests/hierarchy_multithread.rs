@@ -2,6 +2,7 @@
 //! threads (`tokio::spawn(fut.in_current_span())`) and resumed after `.await` on any thread
 //! still name their parent step and share the session.
 
+#[path = "it/export_support/mod.rs"]
 mod export_support;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! span attributes as the same fixture served in one frame; (2) arbitrary bytes as a
 //! response body (event stream or JSON) never panic and reach the caller unchanged.
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use std::collections::BTreeMap;

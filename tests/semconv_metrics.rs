@@ -3,6 +3,7 @@
 //! by `gen_ai.token.type`; v0.1's `gen_ai.client.inference.*` histograms and usage
 //! counters. Each profile emits its names only, and every name is in `semconv::TABLE`.
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use std::collections::BTreeSet;

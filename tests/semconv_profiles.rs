@@ -3,6 +3,7 @@
 //! rules that differ do differ (cache-write usage, `top_k`'s type, finish reasons of a
 //! stream cut off early, `gen_ai.conversation.id` only for a named session under v0.1).
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use std::collections::HashMap;

@@ -6,6 +6,7 @@
 //! The crash test re-executes this test binary (`std::env::current_exe()`) with
 //! `HL_SPOOL_CRASH_CHILD` set, which selects the child-mode test.
 
+#[path = "it/export_support/mod.rs"]
 mod export_support;
 
 use std::collections::HashMap;

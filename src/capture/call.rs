@@ -10,30 +10,18 @@ use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
 use super::log::{self, Content, DeferredRequest, LogParts};
+use super::outcome::{error_message, error_type, End, Timing};
 use super::sse::SseSplitter;
+use super::Recorder;
 use super::Secrets;
 use crate::export::ExportRecord;
 use crate::hierarchy::{self, CallContext};
 use crate::hooks::contain;
 use crate::provider::{Detected, Generation, LlmRequest, RequestHead, ResponseDecoder};
 use crate::semconv::{self, CallOutcome};
-use crate::Humanloop;
 
 /// Error bodies are kept up to this size (they are small; the cap is a guard).
 const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum End {
-    /// The body ended normally.
-    Complete,
-    /// The body failed mid-way.
-    BodyError,
-    /// The caller let go of the response (or of the future) before the end.
-    Cancelled,
-    /// The request failed before a response head arrived.
-    Transport,
-}
 
 /// How the response body is being watched.
 enum Capture {
@@ -54,7 +42,7 @@ enum Capture {
 /// One LLM call between its start and its finish. Dropping an unfinished call finishes
 /// it as cancelled.
 pub(crate) struct Call {
-    hl: Humanloop,
+    recorder: Recorder,
     span: Span,
     detected: Detected,
     request: LlmRequest,
@@ -97,14 +85,14 @@ impl Call {
     /// Start a call the registry recognised: decode the request, open the span, ask
     /// the hierarchy for the call's ids.
     pub(crate) fn start(
-        hl: &Humanloop,
+        recorder: &Recorder,
         detected: Detected,
         head: &RequestHead<'_>,
         body: Option<Bytes>,
     ) -> Call {
         let started = Instant::now();
         let created_at = SystemTime::now();
-        let config = hl.config();
+        let config = recorder.config();
         let encoded = head
             .headers
             .get(http::header::CONTENT_ENCODING)
@@ -151,13 +139,18 @@ impl Call {
             deferred_all = false;
             request = decode();
         }
-        semconv::record_conversation_id(&span, &ctx, config.semconv_profile());
+        semconv::record_conversation_id(
+            &span,
+            ctx.session_reference_id.as_deref(),
+            ctx.session_named,
+            config.semconv_profile(),
+        );
         let mut secrets = Secrets::from_head(head);
         if let Some(body) = &body {
             secrets.add_from_body(body);
         }
         if config.capture_content() && ctx.sampled && !span.is_disabled() {
-            let max = config.max_content_attribute_bytes;
+            let max = config.content().max_content_attribute_bytes;
             let clean = |s: &mut String| log::clean(config, &secrets, s);
             if !request.messages.is_empty() {
                 let json = log::content_json(Content::Messages(&request.messages), &clean, max);
@@ -179,7 +172,7 @@ impl Call {
         });
         let request_body = body.filter(|_| config.log_content() && ctx.sampled);
         Call {
-            hl: hl.clone(),
+            recorder: recorder.clone(),
             span,
             detected,
             request,
@@ -209,7 +202,7 @@ impl Call {
     /// The response head arrived: choose how to watch the body.
     pub(crate) fn on_response_head(&mut self, status: StatusCode, headers: &HeaderMap) {
         self.status = Some(status);
-        let max = self.hl.config().max_capture_bytes();
+        let max = self.recorder.config().max_capture_bytes();
         let encoded = headers
             .get(http::header::CONTENT_ENCODING)
             .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
@@ -242,7 +235,7 @@ impl Call {
             self.first_chunk = Some(now);
         }
         self.last_chunk = Some(now);
-        let max = self.hl.config().max_capture_bytes();
+        let max = self.recorder.config().max_capture_bytes();
         let decoder = self.decoder.get_mut().unwrap_or_else(|e| e.into_inner());
         match &mut self.capture {
             Capture::Sse(splitter) => {
@@ -302,7 +295,7 @@ impl Call {
             Capture::Json(buf) => {
                 // The span needs no output content unless it records it; a log with
                 // content gets the full decode on the exporter's thread.
-                let config = self.hl.config();
+                let config = self.recorder.config();
                 let head_only = !config.capture_content();
                 if let Some(d) = decoder.as_mut() {
                     let decoded = contain("codec", || {
@@ -349,7 +342,7 @@ impl Call {
                 _ => None,
             },
         };
-        let config = self.hl.config();
+        let config = self.recorder.config();
         if self.deferred_all {
             let outcome = log::Outcome::Pending(Box::new(log::PendingOutcome {
                 detected: self.detected.clone(),
@@ -384,7 +377,7 @@ impl Call {
             let json = log::content_json(
                 Content::Messages(&generation.choices),
                 &clean,
-                config.max_content_attribute_bytes,
+                config.content().max_content_attribute_bytes,
             );
             self.span
                 .record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());
@@ -418,7 +411,7 @@ impl Call {
         outcome: log::Outcome,
         timing: Timing,
     ) {
-        let logged = self.hl.config().log_content();
+        let logged = self.recorder.config().log_content();
         let parts = LogParts {
             provider: self.detected.provider.clone(),
             operation: self.detected.operation,
@@ -439,98 +432,17 @@ impl Call {
             secrets: std::mem::take(&mut self.secrets),
             truncated: self.truncated,
         };
-        let hl = self.hl.clone();
-        self.hl
-            .inner
-            .exporter
+        let recorder = self.recorder.clone();
+        self.recorder
             .submit(ExportRecord::Deferred(Box::new(move || {
-                log::build(hl.config(), parts)
+                log::build(recorder.config(), parts)
             })));
-    }
-}
-
-/// The times the metrics record (read only with the `otel` feature).
-#[derive(Clone, Copy, Debug)]
-#[cfg_attr(not(feature = "otel"), allow(dead_code))]
-pub(crate) struct Timing {
-    pub duration: f64,
-    pub time_to_first_chunk: Option<f64>,
-    /// Mean time between chunks after the first one.
-    pub time_per_output_chunk: Option<f64>,
-}
-
-impl Timing {
-    /// Record the GenAI client metrics of a finished call (`otel` feature).
-    pub(crate) fn record_metrics(
-        &self,
-        profile: semconv::Profile,
-        detected: &Detected,
-        request: &LlmRequest,
-        generation: &Generation,
-        error_type: Option<&str>,
-    ) {
-        #[cfg(feature = "otel")]
-        semconv::metrics::record(&semconv::metrics::CallMetrics {
-            detected,
-            request,
-            generation,
-            duration: self.duration,
-            time_to_first_chunk: self.time_to_first_chunk,
-            time_per_output_chunk: self.time_per_output_chunk,
-            error_type,
-            profile,
-        });
-        #[cfg(not(feature = "otel"))]
-        let _ = (profile, detected, request, generation, error_type);
-    }
-}
-
-/// `error.type` of a finished call: the provider's error code or the HTTP status for an
-/// error status; `cancelled` or `_OTHER` when the body did not end well.
-pub(crate) fn error_type(
-    status: Option<StatusCode>,
-    end: End,
-    generation: &Generation,
-) -> Option<String> {
-    if let Some(status) = status.filter(|s| !s.is_success()) {
-        let code = generation.error.as_ref().and_then(|e| e.code.clone());
-        return Some(code.unwrap_or_else(|| status.as_str().to_owned()));
-    }
-    match end {
-        End::Cancelled => Some(semconv::ERROR_CANCELLED.to_owned()),
-        End::BodyError | End::Transport => Some(semconv::ERROR_OTHER.to_owned()),
-        End::Complete => generation.error.as_ref().map(|e| {
-            e.code
-                .clone()
-                .unwrap_or_else(|| semconv::ERROR_OTHER.to_owned())
-        }),
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
         self.finish(End::Cancelled);
-    }
-}
-
-/// The log's `error` text. Transport errors are not quoted: their text can carry the
-/// request URL, and with it a `key=` parameter.
-pub(crate) fn error_message(
-    error_type: &str,
-    generation: &Generation,
-    status: Option<StatusCode>,
-    end: End,
-) -> String {
-    let message = generation.error.as_ref().and_then(|e| e.message.as_deref());
-    let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
-    match (status.filter(|s| !s.is_success()), end) {
-        (Some(status), _) => format!("HTTP {} {error_type}{detail}", status.as_u16()),
-        (None, End::Cancelled) => {
-            "cancelled: the caller dropped the response before it ended".to_owned()
-        }
-        (None, End::Transport) => "_OTHER: the request failed before a response".to_owned(),
-        (None, End::BodyError) => "_OTHER: the response body failed mid-way".to_owned(),
-        (None, End::Complete) => format!("provider error {error_type}{detail}"),
     }
 }
 

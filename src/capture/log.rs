@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::call::{self, End, Timing};
-use super::{Secrets, SECRET_KEYS};
+use super::outcome::{self, End, Timing};
+use super::Secrets;
 use crate::api::{
     ChatMessage, ContentPart, ImageUrl, JsonMap, LogConfig, LogRequest, MessageContent,
     ModelConfig, ModelEndpoint, Role, Stop, ToolCall,
@@ -23,6 +23,7 @@ use crate::pricing;
 use crate::provider::{
     Codec, Detected, Generation, LlmRequest, Message, Operation, Part, RequestHead,
 };
+use crate::redact::{self, for_each_string as value_texts};
 
 /// Everything a finished call hands to the exporter to build its log from.
 pub(crate) struct LogParts {
@@ -150,16 +151,6 @@ fn part_texts(part: &mut Part, f: &mut dyn FnMut(&mut String)) {
     }
 }
 
-/// Visit every string inside a JSON value.
-fn value_texts(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
-    match v {
-        Value::String(s) => f(s),
-        Value::Array(a) => a.iter_mut().for_each(|v| value_texts(v, f)),
-        Value::Object(o) => o.values_mut().for_each(|v| value_texts(v, f)),
-        _ => {}
-    }
-}
-
 /// The content attribute for `content`: cleaned, as JSON in the parts format, at most
 /// `max` bytes. Longer content is cut string by string (each cut ends with `…`), so the
 /// JSON stays valid; if even that cannot fit, `[]`.
@@ -248,7 +239,7 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
     let error = match outcome {
         Outcome::Known(error) => error,
         Outcome::Pending(p) => {
-            let error_type = call::error_type(p.status, p.end, &generation);
+            let error_type = outcome::error_type(p.status, p.end, &generation);
             let error_type = error_type.as_deref();
             p.timing.record_metrics(
                 config.semconv_profile(),
@@ -257,20 +248,16 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
                 &generation,
                 error_type,
             );
-            error_type.map(|t| call::error_message(t, &generation, p.status, p.end))
+            error_type.map(|t| outcome::error_message(t, &generation, p.status, p.end))
         }
     };
     let response_body = response_body.filter(|_| response_body_logged);
 
     let mut log = LogRequest {
-        project: config.project.clone(),
-        project_id: config.project_id.clone(),
-        source: config.source.clone(),
-        environment: config.environment.clone(),
         session_reference_id: ctx.session_reference_id,
         parent_reference_id: ctx.parent_reference_id,
         reference_id: Some(ctx.reference_id),
-        save: Some(ctx.save.unwrap_or(config.save)),
+        save: Some(ctx.save.unwrap_or(config.save())),
         created_at: Some(humantime::format_rfc3339_millis(created_at).to_string()),
         duration: Some(duration),
         prompt_tokens: generation.usage.input_tokens,
@@ -278,7 +265,8 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         ..LogRequest::default()
     };
 
-    let mut metadata = config.metadata.clone();
+    config.log_defaults().stamp(&mut log);
+    let mut metadata = config.log_defaults().metadata.clone();
     metadata.extend(ctx.metadata);
     if truncated {
         metadata.insert("humanloop.output_truncated".to_owned(), Value::Bool(true));
@@ -292,7 +280,7 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         .clone()
         .or_else(|| request.model.clone())
         .unwrap_or_else(|| "unknown".to_owned());
-    if let Some(price) = pricing::price(config, &model) {
+    if let Some(price) = config.prices().price(&model) {
         log.prompt_cost = log
             .prompt_tokens
             .map(|n| pricing::cost(n, price.input_per_mtok));
@@ -346,7 +334,7 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
         log.user = request.user.take();
     }
 
-    if let Some(hook) = &config.on_log {
+    if let Some(hook) = &config.hooks().on_log {
         match contain("on_log", || hook(&mut log)) {
             Some(true) => {}
             Some(false) | None => return None,
@@ -511,26 +499,9 @@ fn to_chat_messages(m: &Message, out: &mut Vec<ChatMessage>) {
 /// A provider body as JSON, secrets removed and strings cleaned; `None` if not JSON.
 fn json_body(body: &[u8], clean: &dyn Fn(&mut String)) -> Option<Value> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
-    strip_secret_keys(&mut v);
+    redact::mask_secret_values(&mut v, &redact::CAPTURED_SECRET_KEYS);
     value_texts(&mut v, &mut |s| clean(s));
     Some(v)
-}
-
-/// Replace the values of secret-named keys anywhere in a JSON value.
-fn strip_secret_keys(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            for (k, v) in o.iter_mut() {
-                if SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
-                    *v = Value::String("[REDACTED]".to_owned());
-                } else {
-                    strip_secret_keys(v);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_secret_keys),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -553,14 +524,5 @@ mod tests {
             assert!(v.is_array());
         }
         assert_eq!(content_json(Content::Messages(&messages), &noop, 10), "[]");
-    }
-
-    #[test]
-    fn secret_keys_are_stripped() {
-        let mut v = serde_json::json!({"model": "m", "api_key": "sk-1", "nested": [{"Key": "k"}]});
-        strip_secret_keys(&mut v);
-        assert_eq!(v["api_key"], "[REDACTED]");
-        assert_eq!(v["nested"][0]["Key"], "[REDACTED]");
-        assert_eq!(v["model"], "m");
     }
 }

@@ -41,6 +41,8 @@
 
 mod call;
 mod log;
+mod outcome;
+mod recorder;
 mod sse;
 mod tee;
 
@@ -51,15 +53,17 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::Body;
 
-pub(crate) use call::{Call, End};
+pub(crate) use call::Call;
+pub(crate) use outcome::End;
+pub(crate) use recorder::Recorder;
 pub use tee::TeeBody;
 
 use crate::provider::{Detected, RequestHead};
-use crate::Humanloop;
+use crate::redact;
 
 /// Recognise an LLM call: `None` when tracing is disabled or the request is not one.
-pub(crate) fn detect(hl: &Humanloop, head: &RequestHead<'_>) -> Option<Detected> {
-    let config = hl.config();
+pub(crate) fn detect(recorder: &Recorder, head: &RequestHead<'_>) -> Option<Detected> {
+    let config = recorder.config();
     if !config.enabled() {
         return None;
     }
@@ -164,56 +168,12 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// Whether `body` holds a quoted secret key name (`"api_key"`, any case): one pass over the
-/// quotes, no allocation.
-fn names_secret_key(body: &[u8]) -> bool {
-    const LONGEST: usize = 13; // "authorization"
-    let mut rest = body;
-    while let Some(open) = rest.iter().position(|b| *b == b'"') {
-        rest = &rest[open + 1..];
-        let window = &rest[..rest.len().min(LONGEST + 1)];
-        if let Some(close) = window.iter().position(|b| *b == b'"') {
-            let name = &window[..close];
-            if SECRET_KEYS
-                .iter()
-                .any(|k| k.as_bytes().eq_ignore_ascii_case(name))
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// Headers that carry provider keys (parsed once: looking a header up by `&str` parses
-/// the name on every call).
-const SECRET_HEADERS: [http::HeaderName; 5] = [
-    http::header::AUTHORIZATION,
-    http::HeaderName::from_static("x-api-key"),
-    http::HeaderName::from_static("api-key"),
-    http::HeaderName::from_static("x-goog-api-key"),
-    http::header::PROXY_AUTHORIZATION,
-];
-
-/// JSON object keys whose values are secrets wherever they appear in a body.
-pub(crate) const SECRET_KEYS: [&str; 9] = [
-    "api_key",
-    "apikey",
-    "api-key",
-    "x-api-key",
-    "key",
-    "authorization",
-    "access_token",
-    "secret",
-    "password",
-];
-
 impl Secrets {
     /// The secrets in a request head: key headers (a `Bearer ` prefix removed) and
     /// `key` query parameters (Gemini).
     pub(crate) fn from_head(head: &RequestHead<'_>) -> Secrets {
         let mut out = Vec::new();
-        for name in &SECRET_HEADERS {
+        for name in &redact::SECRET_HEADERS {
             for v in head.headers.get_all(name) {
                 if let Ok(v) = v.to_str() {
                     let v = v.trim();
@@ -228,7 +188,7 @@ impl Secrets {
         }
         if let Some(q) = head.uri.query() {
             for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
-                if SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                if redact::CAPTURED_SECRET_KEYS.matches(&k) {
                     out.push(v.into_owned());
                 }
             }
@@ -240,32 +200,14 @@ impl Secrets {
     /// servers take the key there), so that a provider quoting them back in an error is
     /// scrubbed too. Bodies that name no such field (nearly all) are not parsed.
     pub(crate) fn add_from_body(&mut self, body: &[u8]) {
-        if !names_secret_key(body) {
+        if !redact::CAPTURED_SECRET_KEYS.named_in(body) {
             return;
         }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else {
             return;
         };
-        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
-            match v {
-                serde_json::Value::Object(o) => {
-                    for (k, v) in o {
-                        match v {
-                            serde_json::Value::String(s)
-                                if SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str()) =>
-                            {
-                                out.push(s.trim().to_owned());
-                            }
-                            _ => walk(v, out),
-                        }
-                    }
-                }
-                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-                _ => {}
-            }
-        }
         let mut out = std::mem::take(&mut self.0);
-        walk(&v, &mut out);
+        redact::secret_values(&mut v, &redact::CAPTURED_SECRET_KEYS, &mut out);
         *self = Secrets::finish(out);
     }
 
@@ -281,7 +223,7 @@ impl Secrets {
     pub(crate) fn scrub(&self, s: &mut String) {
         for secret in &self.0 {
             if s.contains(secret.as_str()) {
-                *s = s.replace(secret.as_str(), "[REDACTED]");
+                *s = s.replace(secret.as_str(), redact::REDACTED);
             }
         }
     }
@@ -352,7 +294,5 @@ mod tests {
         let mut s = "bad key sk-body-0123456789; short".to_owned();
         secrets.scrub(&mut s);
         assert_eq!(s, "bad key [REDACTED]; short");
-        assert!(!names_secret_key(br#"{"model": "keys", "monkey": "x"}"#));
-        assert!(names_secret_key(br#"{"AUTHORIZATION": 1}"#));
     }
 }

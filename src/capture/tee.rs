@@ -8,7 +8,8 @@ use std::task::{ready, Context, Poll};
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 
-use super::call::{Call, End};
+use super::call::Call;
+use super::outcome::End;
 
 pin_project_lite::pin_project! {
     /// A response body that hands every frame to the caller unchanged, in the poll that

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Client, ClientInner};
-use crate::config::{redact_userinfo, Config, ConfigError, RetryPolicy, Secret};
+use crate::config::{Config, ConfigError, EndpointConfig, RetryPolicy};
 use crate::error::Error;
+use crate::redact::{redact_userinfo, Secret};
 
 /// Builder of [`Client`]. Start with [`Client::builder`].
 ///
@@ -25,22 +26,18 @@ use crate::error::Error;
 /// ```
 #[derive(Clone)]
 pub struct ClientBuilder {
-    base_url: String,
-    api_key: Option<Secret>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    retry: RetryPolicy,
+    endpoint: EndpointConfig,
     extra_roots_pem: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &redact_userinfo(&self.base_url))
-            .field("api_key", &self.api_key.as_ref().map(|_| "****"))
-            .field("connect_timeout", &self.connect_timeout)
-            .field("request_timeout", &self.request_timeout)
-            .field("retry", &self.retry)
+            .field("base_url", &redact_userinfo(&self.endpoint.base_url))
+            .field("api_key", &self.endpoint.api_key.as_ref().map(|_| "****"))
+            .field("connect_timeout", &self.endpoint.connect_timeout)
+            .field("request_timeout", &self.endpoint.request_timeout)
+            .field("retry", &self.endpoint.retry)
             .field("extra_roots", &self.extra_roots_pem.len())
             .finish()
     }
@@ -48,20 +45,20 @@ impl fmt::Debug for ClientBuilder {
 
 impl Default for ClientBuilder {
     fn default() -> Self {
-        let config = Config::default();
-        Self::from_config(&config)
+        Self::from_endpoint(&EndpointConfig::default())
     }
 }
 
 impl ClientBuilder {
-    /// Everything the client needs from `config`.
+    /// Everything the client needs from `config`: its [endpoint part](Config::endpoint).
     pub fn from_config(config: &Config) -> Self {
+        Self::from_endpoint(config.endpoint())
+    }
+
+    /// A builder set up like `endpoint`.
+    pub fn from_endpoint(endpoint: &EndpointConfig) -> Self {
         Self {
-            base_url: config.base_url.clone(),
-            api_key: config.api_key.clone(),
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-            retry: config.retry.clone(),
+            endpoint: endpoint.clone(),
             extra_roots_pem: Vec::new(),
         }
     }
@@ -69,39 +66,39 @@ impl ClientBuilder {
     /// The endpoint's base URL, e.g. `http://127.0.0.1:8787/v4` (default
     /// [`DEFAULT_BASE_URL`](crate::config::DEFAULT_BASE_URL)). Paths such as `/logs` are appended to it.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
+        self.endpoint.base_url = url.into();
         self
     }
 
     /// The API key, sent as `X-API-KEY` on every request (surrounding whitespace, such as
     /// the newline of a key read from a file, is dropped).
     pub fn api_key(mut self, key: impl Into<Arc<str>>) -> Self {
-        self.api_key = Some(Secret::new(key));
+        self.endpoint.api_key = Some(Secret::new(key));
         self
     }
 
     /// The API key as a [`Secret`] (e.g. from [`Config::api_key`]).
     pub fn api_key_secret(mut self, key: Option<Secret>) -> Self {
-        self.api_key = key;
+        self.endpoint.api_key = key;
         self
     }
 
     /// Longest wait for a connection (default 10 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
+        self.endpoint.connect_timeout = d;
         self
     }
 
     /// Longest wait for a whole answer; for a stream, for its head (default 60 s).
     pub fn request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
+        self.endpoint.request_timeout = d;
         self
     }
 
     /// The retry policy (default [`RetryPolicy::default`]; [`RetryPolicy::none`] turns
     /// retries off).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.endpoint.retry = policy;
         self
     }
 
@@ -115,7 +112,8 @@ impl ClientBuilder {
 
     /// Check the settings and build the client.
     pub fn build(self) -> Result<Client, Error> {
-        let trimmed = self.base_url.trim().trim_end_matches('/');
+        let endpoint = self.endpoint;
+        let trimmed = endpoint.base_url.trim().trim_end_matches('/');
         let base = match url::Url::parse(trimmed) {
             Ok(u)
                 if matches!(u.scheme(), "http" | "https")
@@ -129,7 +127,7 @@ impl ClientBuilder {
                 return Err(ConfigError::InvalidBaseUrl(shown).into());
             }
         };
-        let api_key = match &self.api_key {
+        let api_key = match &endpoint.api_key {
             None => None,
             Some(key) => {
                 let mut value =
@@ -146,25 +144,23 @@ impl ClientBuilder {
         let tls = tls_config(base.scheme() == "https", &self.extra_roots_pem)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
-            .connect_timeout(self.connect_timeout)
+            .connect_timeout(endpoint.connect_timeout)
             .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Setup {
                 message: "reqwest could not build its client".to_owned(),
                 source: Some(Box::new(e)),
             })?;
-        let mut retry = self.retry;
+        let mut retry = endpoint.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Client {
             inner: Arc::new(ClientInner {
                 http,
                 base,
                 api_key,
-                request_timeout: self.request_timeout,
+                request_timeout: endpoint.request_timeout,
             }),
             retry,
-            barrier: None,
-            span_config: None,
         })
     }
 }

@@ -61,19 +61,17 @@
 mod builder;
 mod retry;
 mod stream;
-mod traced;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-use tracing::Instrument;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 pub use builder::ClientBuilder;
+pub(crate) use stream::StreamObserver;
 pub use stream::{CompletionStream, Sample, SampleCollector};
 
 use crate::api::{
@@ -91,10 +89,6 @@ use crate::error::{ApiError, Error};
 pub struct Client {
     inner: Arc<ClientInner>,
     retry: RetryPolicy,
-    /// Set by [`crate::Humanloop`]: waits for the exporter before a call names a parent.
-    barrier: Option<traced::ParentBarrier>,
-    /// Set by [`crate::Humanloop`]: the conventions and content switch its spans follow.
-    span_config: Option<Arc<Config>>,
 }
 
 struct ClientInner {
@@ -111,7 +105,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field(
                 "base_url",
-                &crate::config::redact_userinfo(self.inner.base.as_str()),
+                &crate::redact::redact_userinfo(self.inner.base.as_str()),
             )
             .field("api_key", &self.inner.api_key.as_ref().map(|_| "****"))
             .field("request_timeout", &self.inner.request_timeout)
@@ -157,8 +151,6 @@ impl Client {
         Client {
             inner: self.inner.clone(),
             retry: policy,
-            barrier: self.barrier.clone(),
-            span_config: self.span_config.clone(),
         }
     }
 
@@ -172,48 +164,18 @@ impl Client {
         self.inner.base.as_str().trim_end_matches('/')
     }
 
+    /// The base URL, parsed.
+    pub(crate) fn base(&self) -> &url::Url {
+        &self.inner.base
+    }
+
     /// `POST {base}/completion-model-config`: a completion with a saved model config,
     /// answered whole. A `stream: true` in `req` is dropped (use
     /// [`Client::completion_model_config_stream`] for a stream).
+    ///
+    /// This is the plain call. [`Humanloop::client`](crate::Humanloop::client) gives the
+    /// traced one, which also files the call under the caller's session and step.
     pub async fn completion_model_config(
-        &self,
-        req: &CompletionModelConfigRequest,
-    ) -> Result<CompletionResponse, Error> {
-        let span = traced::completion_span(&self.inner.base, req);
-        let config = self.span_config.as_deref();
-        let (req, parent_from_tree) = traced::with_hierarchy(req, &span, config);
-        let result = async {
-            if parent_from_tree {
-                self.await_parent().await;
-            }
-            self.completion_model_config_untraced(&req).await
-        }
-        .instrument(span.clone())
-        .await;
-        traced::record_response(&span, &result, config);
-        result
-    }
-
-    /// Wait (bounded) until the exporter delivered what is queued, parent steps included.
-    async fn await_parent(&self) {
-        if let Some(barrier) = &self.barrier {
-            barrier().await;
-        }
-    }
-
-    /// Give the client the handle's configuration for its spans (conventions, content).
-    pub(crate) fn with_span_config(mut self, config: Config) -> Client {
-        self.span_config = Some(Arc::new(config));
-        self
-    }
-
-    /// Give the client the exporter's barrier (see [`traced::ParentBarrier`]).
-    pub(crate) fn with_parent_barrier(mut self, barrier: traced::ParentBarrier) -> Client {
-        self.barrier = Some(barrier);
-        self
-    }
-
-    async fn completion_model_config_untraced(
         &self,
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionResponse, Error> {
@@ -238,33 +200,8 @@ impl Client {
         &self,
         req: &CompletionModelConfigRequest,
     ) -> Result<CompletionStream, Error> {
-        let started = std::time::Instant::now();
         let mut req = req.clone();
         req.stream = Some(true);
-        let span = traced::completion_span(&self.inner.base, &req);
-        let config = self.span_config.as_deref();
-        let (req, parent_from_tree) = traced::with_hierarchy(&req, &span, config);
-        let result = async {
-            if parent_from_tree {
-                self.await_parent().await;
-            }
-            self.completion_model_config_stream_untraced(req).await
-        }
-        .instrument(span.clone())
-        .await;
-        match result {
-            Ok(stream) => Ok(stream.traced(traced::StreamTrace::new(span, started, config))),
-            Err(e) => {
-                traced::record_error(&span, &e);
-                Err(e)
-            }
-        }
-    }
-
-    async fn completion_model_config_stream_untraced(
-        &self,
-        req: CompletionModelConfigRequest,
-    ) -> Result<CompletionStream, Error> {
         let num_samples = req.num_samples.unwrap_or(1);
         let url = self.url(&["completion-model-config"]);
         let body = to_body(&req)?;

@@ -34,8 +34,18 @@ pub struct CompletionStream {
     /// Samples expected (`num_samples` of the request, or larger if a chunk says so).
     expected: u32,
     done: bool,
-    /// The call's span, when made through [`Client`](crate::Client).
-    trace: Option<super::traced::StreamTrace>,
+    /// Told about every item (the traced completion path records its span with it).
+    observer: Option<Box<dyn StreamObserver>>,
+}
+
+/// Watches a [`CompletionStream`] from outside the transport: each chunk, and the end
+/// (`None` when the stream ended well). Dropped with the stream, so a stream the caller
+/// lets go early is noticed by the observer's `Drop`.
+pub(crate) trait StreamObserver: Send {
+    /// A chunk on its way to the caller.
+    fn on_chunk(&mut self, chunk: &CompletionChunk);
+    /// The stream ended: `error` is its last item when it ended badly.
+    fn on_end(&mut self, error: Option<&Error>);
 }
 
 enum Source {
@@ -60,7 +70,7 @@ impl CompletionStream {
             samples: BTreeMap::new(),
             expected: num_samples,
             done: false,
-            trace: None,
+            observer: None,
         }
     }
 
@@ -72,7 +82,7 @@ impl CompletionStream {
             samples: BTreeMap::new(),
             expected: 0,
             done: false,
-            trace: None,
+            observer: None,
         }
     }
 
@@ -86,8 +96,9 @@ impl CompletionStream {
         Ok(collector.into_samples())
     }
 
-    pub(crate) fn traced(mut self, trace: super::traced::StreamTrace) -> Self {
-        self.trace = Some(trace);
+    /// The same stream, reporting to `observer`.
+    pub(crate) fn observed(mut self, observer: Box<dyn StreamObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -121,11 +132,11 @@ impl Stream for CompletionStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let item = ready!(this.poll_chunk(cx));
-        if let Some(trace) = &mut this.trace {
+        if let Some(observer) = &mut this.observer {
             match &item {
-                Some(Ok(chunk)) => trace.on_chunk(chunk),
-                Some(Err(e)) => trace.finish(Some(e)),
-                None => trace.finish(None),
+                Some(Ok(chunk)) => observer.on_chunk(chunk),
+                Some(Err(e)) => observer.on_end(Some(e)),
+                None => observer.on_end(None),
             }
         }
         Poll::Ready(item)

@@ -392,20 +392,6 @@ impl LogExporter {
     }
 }
 
-impl crate::Humanloop {
-    /// [`Humanloop::flush`](crate::Humanloop::flush) for code outside async contexts
-    /// (it blocks the calling thread; do not call it on an async executor thread).
-    pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
-        self.inner.exporter.flush_blocking(timeout)
-    }
-
-    /// [`Humanloop::shutdown`](crate::Humanloop::shutdown) for code outside async contexts
-    /// (it blocks the calling thread; do not call it on an async executor thread).
-    pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
-        self.inner.exporter.shutdown_blocking(timeout)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,8 +167,8 @@ where
     let config = &shared.config;
 
     let record = if resolved.sampled() {
-        let save = resolved.save.unwrap_or(config.save);
-        let content = save && config.log_content;
+        let save = resolved.save.unwrap_or(config.save());
+        let content = save && config.log_content();
         let log = step_log(
             config,
             &name,
@@ -218,7 +218,7 @@ fn step_log(
     save: bool,
     resolved: Resolved,
 ) -> LogRequest {
-    let mut metadata = config.metadata.clone();
+    let mut metadata = config.log_defaults().metadata.clone();
     metadata.extend(resolved.metadata);
     let inputs = if content && !inputs.is_empty() {
         for v in inputs.values_mut() {
@@ -228,11 +228,7 @@ fn step_log(
     } else {
         None
     };
-    LogRequest {
-        project: config.project.clone(),
-        project_id: config.project_id.clone(),
-        source: config.source.clone(),
-        environment: config.environment.clone(),
+    let mut log = LogRequest {
         session_reference_id: resolved.session,
         parent_reference_id: resolved.parent,
         reference_id: Some(reference_id.to_owned()),
@@ -242,12 +238,14 @@ fn step_log(
         save: Some(save),
         created_at: Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
         ..LogRequest::default()
-    }
+    };
+    config.log_defaults().stamp(&mut log);
+    log
 }
 
 /// Run the `on_log` hook, containing a panic (the record is then dropped).
 fn apply_on_log(config: &Config, mut log: LogRequest) -> Option<LogRequest> {
-    match &config.on_log {
+    match &config.hooks().on_log {
         None => Some(log),
         Some(hook) => crate::hooks::contain("on_log", || hook(&mut log))
             .unwrap_or(false)
@@ -257,12 +255,7 @@ fn apply_on_log(config: &Config, mut log: LogRequest) -> Option<LogRequest> {
 
 /// Run the redaction hook on every string inside `value`.
 fn redact_value(config: &Config, value: &mut Value) {
-    match value {
-        Value::String(s) => {
-            config.redact_text(s);
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(config, v)),
-        Value::Object(map) => map.values_mut().for_each(|v| redact_value(config, v)),
-        _ => {}
-    }
+    crate::redact::for_each_string(value, &mut |s| {
+        config.redact_text(s);
+    });
 }

@@ -202,22 +202,3 @@ pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
         ..CallContext::default()
     })
 }
-
-impl crate::Humanloop {
-    /// The `tracing_subscriber::Layer` that maps spans onto sessions and steps and logs
-    /// steps (see [`hierarchy`](crate::hierarchy)). Install it once, beside
-    /// `tracing_opentelemetry::layer()` or not, in any order. With `enabled = false` it does
-    /// nothing.
-    ///
-    /// ```
-    /// use tracing_subscriber::layer::SubscriberExt;
-    /// let hl = humanloop_tracing::Humanloop::new(
-    ///     humanloop_tracing::Config::builder().base_url("http://127.0.0.1:9/v4").build().unwrap(),
-    /// ).unwrap();
-    /// let subscriber = tracing_subscriber::registry().with(hl.tracing_layer());
-    /// # drop(subscriber);
-    /// ```
-    pub fn tracing_layer(&self) -> HierarchyLayer {
-        HierarchyLayer::new(&self.inner.config, self.inner.exporter.submitter())
-    }
-}

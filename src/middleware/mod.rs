@@ -35,21 +35,3 @@ mod tower;
 pub use self::reqwest::HumanloopMiddleware;
 #[cfg(feature = "tower")]
 pub use self::tower::{HumanloopLayer, HumanloopService, ResponseFuture};
-
-use crate::Humanloop;
-
-impl Humanloop {
-    /// A [`tower_layer::Layer`] that traces and logs the LLM calls made through the
-    /// service it wraps (see [`HumanloopService`] for the bounds on request bodies).
-    #[cfg(feature = "tower")]
-    pub fn layer(&self) -> HumanloopLayer {
-        HumanloopLayer::new(self.clone())
-    }
-
-    /// A `reqwest_middleware::Middleware` that traces and logs the LLM calls made
-    /// through the client it is added to.
-    #[cfg(feature = "reqwest")]
-    pub fn middleware(&self) -> HumanloopMiddleware {
-        HumanloopMiddleware::new(self.clone())
-    }
-}

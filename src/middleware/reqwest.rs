@@ -8,23 +8,22 @@ use bytes::Bytes;
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next, Result};
 
-use crate::capture::{self, Call, End, TeeBody};
+use crate::capture::{self, Call, End, Recorder, TeeBody};
 use crate::provider::RequestHead;
-use crate::Humanloop;
 
-/// The middleware [`Humanloop::middleware`] returns.
+/// The middleware [`Humanloop::middleware`](crate::Humanloop::middleware) returns.
 ///
 /// The request body of an LLM call is read when reqwest holds it in memory
 /// (`Body::as_bytes`, i.e. built from bytes, a string or `.json(..)`); a streaming
 /// request body is left alone and the call traced without request details.
 #[derive(Clone)]
 pub struct HumanloopMiddleware {
-    hl: Humanloop,
+    recorder: Recorder,
 }
 
 impl HumanloopMiddleware {
-    pub(crate) fn new(hl: Humanloop) -> Self {
-        Self { hl }
+    pub(crate) fn new(recorder: Recorder) -> Self {
+        Self { recorder }
     }
 
     async fn run(
@@ -33,7 +32,7 @@ impl HumanloopMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<reqwest::Response> {
-        if !self.hl.config().enabled() {
+        if !self.recorder.config().enabled() {
             return next.run(req, extensions).await;
         }
         let Ok(uri) = http::Uri::try_from(req.url().as_str()) else {
@@ -44,16 +43,16 @@ impl HumanloopMiddleware {
             uri: &uri,
             headers: req.headers(),
         };
-        let Some(detected) = capture::detect(&self.hl, &head) else {
+        let Some(detected) = capture::detect(&self.recorder, &head) else {
             return next.run(req, extensions).await;
         };
-        let max = self.hl.config().max_capture_bytes();
+        let max = self.recorder.config().max_capture_bytes();
         let body = req
             .body()
             .and_then(|b| b.as_bytes())
             .filter(|b| b.len() <= max)
             .map(Bytes::copy_from_slice);
-        let mut call = Call::start(&self.hl, detected, &head, body);
+        let mut call = Call::start(&self.recorder, detected, &head, body);
         capture::inject_trace_context(call.span(), req.headers_mut());
         let span = call.span().clone();
         let result = tracing::Instrument::instrument(next.run(req, extensions), span).await;

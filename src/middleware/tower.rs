@@ -9,19 +9,18 @@ use bytes::Bytes;
 use http_body::Body;
 use tower_service::Service;
 
-use crate::capture::{self, Call, End, TeeBody};
+use crate::capture::{self, Call, End, Recorder, TeeBody};
 use crate::provider::RequestHead;
-use crate::Humanloop;
 
-/// The layer [`Humanloop::layer`] returns.
+/// The layer [`Humanloop::layer`](crate::Humanloop::layer) returns.
 #[derive(Clone)]
 pub struct HumanloopLayer {
-    hl: Humanloop,
+    recorder: Recorder,
 }
 
 impl HumanloopLayer {
-    pub(crate) fn new(hl: Humanloop) -> Self {
-        Self { hl }
+    pub(crate) fn new(recorder: Recorder) -> Self {
+        Self { recorder }
     }
 }
 
@@ -37,7 +36,7 @@ impl<S> tower_layer::Layer<S> for HumanloopLayer {
     fn layer(&self, inner: S) -> HumanloopService<S> {
         HumanloopService {
             inner,
-            hl: self.hl.clone(),
+            recorder: self.recorder.clone(),
         }
     }
 }
@@ -55,7 +54,7 @@ impl<S> tower_layer::Layer<S> for HumanloopLayer {
 #[derive(Clone)]
 pub struct HumanloopService<S> {
     inner: S,
-    hl: Humanloop,
+    recorder: Recorder,
 }
 
 impl<S: fmt::Debug> fmt::Debug for HumanloopService<S> {
@@ -86,17 +85,17 @@ where
             uri: req.uri(),
             headers: req.headers(),
         };
-        let Some(detected) = capture::detect(&self.hl, &head) else {
+        let Some(detected) = capture::detect(&self.recorder, &head) else {
             return ResponseFuture::new(self.inner.call(req), None);
         };
-        let max = self.hl.config().max_capture_bytes();
+        let max = self.recorder.config().max_capture_bytes();
         let body = capture::read_ready_body(req.body_mut(), max);
         let head = RequestHead {
             method: req.method(),
             uri: req.uri(),
             headers: req.headers(),
         };
-        let call = Call::start(&self.hl, detected, &head, body);
+        let call = Call::start(&self.recorder, detected, &head, body);
         capture::inject_trace_context(call.span(), req.headers_mut());
         let future = call.span().in_scope(|| self.inner.call(req));
         ResponseFuture::new(future, Some(Box::new(call)))

@@ -427,25 +427,7 @@ pub(crate) fn storable_log(log: &LogRequest) -> serde_json::Result<String> {
 /// written verbatim between quotes, so none is missed; a string value that spells such a
 /// name only costs the slow path.
 fn may_name_secret(json: &[u8]) -> bool {
-    const NAMES: [&[u8]; 5] = [
-        b"provider_api_keys",
-        b"api_key",
-        b"apikey",
-        b"authorization",
-        b"x_api_key",
-    ];
-    json.iter().enumerate().any(|(i, &b)| {
-        b == b'"'
-            && NAMES.iter().any(|name| {
-                json.get(i + 1..i + 2 + name.len()).is_some_and(|s| {
-                    s[name.len()] == b'"'
-                        && s.iter().zip(name.iter()).all(|(&c, &n)| {
-                            let c = c.to_ascii_lowercase();
-                            c == n || (c == b'-' && n == b'_')
-                        })
-                })
-            })
-    })
+    crate::redact::STORED_SECRET_KEYS.named_in(json)
 }
 
 /// `POST /logs`: all or nothing, in one transaction.

@@ -248,22 +248,7 @@ fn exclusive(
 /// Remove anything that may hold a secret, recursively: `provider_api_keys`, `api_key`,
 /// `authorization`, `x-api-key` (any case). Applied to everything before it is stored.
 pub(crate) fn scrub(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|k, _| !is_secret_key(k));
-            map.values_mut().for_each(scrub);
-        }
-        Value::Array(items) => items.iter_mut().for_each(scrub),
-        _ => {}
-    }
-}
-
-fn is_secret_key(k: &str) -> bool {
-    let k = k.to_ascii_lowercase().replace('-', "_");
-    matches!(
-        k.as_str(),
-        "provider_api_keys" | "api_key" | "apikey" | "authorization" | "x_api_key"
-    )
+    crate::redact::remove_secret_keys(value, &crate::redact::STORED_SECRET_KEYS);
 }
 
 #[cfg(test)]

@@ -1,0 +1,3 @@
+//! Integration tests: api (one file per guarantee).
+
+mod roundtrip;

@@ -1,0 +1,247 @@
+//! Exporter lifecycle: `shutdown` with a deadline delivers a large queue in full; the handle
+//! works from a plain thread, a current-thread runtime and a multi-thread runtime; user
+//! hooks that panic (redaction, `on_log`, a custom codec) are contained and counted and the
+//! caller still gets the provider's bytes.
+
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use crate::export_support::Recorder;
+use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::provider::{
+    Codec, Generation, LlmRequest, Operation, ProviderError, RequestHead, ResponseDecoder,
+};
+use humanloop_tracing::{hook_panics, Humanloop};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+fn record(i: usize) -> LogRequest {
+    LogRequest {
+        reference_id: Some(format!("life-{i}")),
+        config: Some(LogConfig::Tool(ToolConfig::new("lifecycle"))),
+        output: Some(format!("record {i}")),
+        ..LogRequest::default()
+    }
+}
+
+/// Reference ids delivered (each at most once).
+fn delivered(rec: &Recorder) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for r in rec.requests().iter().filter(|r| r.method == "POST") {
+        for l in r.body.as_array().unwrap() {
+            let id = l["reference_id"].as_str().unwrap().to_owned();
+            assert!(set.insert(id), "a record was delivered twice");
+        }
+    }
+    set
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_delivers_ten_thousand_queued_records() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    let hl = Humanloop::new(rec.config().max_queue_size(10_000).build().unwrap()).unwrap();
+    for i in 0..10_000 {
+        assert!(hl.log(record(i)), "record {i} accepted");
+    }
+    hl.shutdown(Duration::from_secs(60)).await.unwrap();
+    let stats = hl.stats();
+    assert_eq!(
+        (stats.sent, stats.dropped, stats.failed, stats.queued),
+        (10_000, 0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(delivered(&rec).len(), 10_000);
+}
+
+#[test]
+fn handle_created_on_a_plain_thread() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rec = rt.block_on(Recorder::start());
+    let config = rec.config().build().unwrap();
+    // No runtime on this thread at all.
+    let stats = std::thread::spawn(move || {
+        assert!(tokio::runtime::Handle::try_current().is_err());
+        let hl = Humanloop::new(config).unwrap();
+        for i in 0..10 {
+            assert!(hl.log(record(i)));
+        }
+        hl.shutdown_blocking(Duration::from_secs(10)).unwrap();
+        hl.stats()
+    })
+    .join()
+    .unwrap();
+    assert_eq!((stats.sent, stats.queued), (10, 0));
+    assert_eq!(delivered(&rec).len(), 10);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn handle_created_inside_a_current_thread_runtime() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    for i in 0..10 {
+        assert!(hl.log(record(i)));
+    }
+    // The endpoint runs on this same single thread: awaiting must not starve it.
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(hl.stats().sent, 10);
+    assert_eq!(delivered(&rec).len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handle_created_inside_a_multi_thread_runtime() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|t| {
+            let hl = hl.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    assert!(hl.log(record(t * 100 + i)));
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(hl.stats().sent, 100);
+    assert_eq!(delivered(&rec).len(), 100);
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn chat() -> Response {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        Body::from(fixture("openai/chat_basic.json")),
+    )
+        .into_response()
+}
+
+async fn llm_server(path: &'static str) -> String {
+    let app = axum::Router::new().route(path, post(chat));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}{path}")
+}
+
+/// A user codec that recognises `/panicky/chat` and panics in everything it decodes.
+struct PanickyCodec;
+
+struct PanickyDecoder;
+
+impl ResponseDecoder for PanickyDecoder {
+    fn on_event(&mut self, _: Option<&str>, _: &[u8]) {
+        panic!("user decoder: on_event");
+    }
+    fn on_body(&mut self, _: &[u8]) {
+        panic!("user decoder: on_body");
+    }
+    fn finish(&mut self) -> Generation {
+        panic!("user decoder: finish");
+    }
+}
+
+impl Codec for PanickyCodec {
+    fn id(&self) -> &'static str {
+        "test.panicky"
+    }
+    fn detect(&self, head: &RequestHead<'_>) -> Option<Operation> {
+        head.uri
+            .path()
+            .ends_with("/panicky/chat")
+            .then_some(Operation::Chat)
+    }
+    fn provider_name(&self, _: &RequestHead<'_>) -> Cow<'static, str> {
+        Cow::Borrowed("panicky")
+    }
+    fn decode_request(&self, _: &RequestHead<'_>, _: &[u8]) -> LlmRequest {
+        panic!("user codec: decode_request");
+    }
+    fn response_decoder(&self, _: &LlmRequest) -> Box<dyn ResponseDecoder> {
+        Box::new(PanickyDecoder)
+    }
+    fn decode_error(&self, _: &[u8]) -> Option<ProviderError> {
+        panic!("user codec: decode_error");
+    }
+}
+
+async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) -> Vec<u8> {
+    let resp = http
+        .post(url)
+        .header("authorization", "Bearer sk-test")
+        .json(&serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hello"}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    resp.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn panicking_user_hooks_are_contained_and_counted() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    let openai = llm_server("/v1/chat/completions").await;
+    let panicky = llm_server("/panicky/chat").await;
+    let hl = Humanloop::new(
+        rec.config()
+            .redact(|_| panic!("user redaction hook"))
+            .on_log(|_| panic!("user on_log hook"))
+            .codec(Arc::new(PanickyCodec))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(hl.middleware())
+        .build();
+    let before = hook_panics();
+
+    // The redaction and on_log hooks run for a built-in codec's call.
+    assert_eq!(
+        call(&http, &openai).await,
+        fixture("openai/chat_basic.json")
+    );
+    hl.flush(Duration::from_secs(10)).await.unwrap();
+    let after_hooks = hook_panics();
+    assert!(after_hooks > before, "the hooks' panics are counted");
+
+    // The user codec panics while decoding; the caller still gets the provider's bytes.
+    assert_eq!(
+        call(&http, &panicky).await,
+        fixture("openai/chat_basic.json")
+    );
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert!(
+        hook_panics() > after_hooks,
+        "the codec's panics are counted"
+    );
+    let stats = hl.stats();
+    assert_eq!(stats.queued, 0, "{stats:?}");
+}

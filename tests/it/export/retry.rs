@@ -1,0 +1,87 @@
+//! Retries follow the client's policy and are counted; refusals are counted as failed;
+//! `flush` and `shutdown` work from any runtime, and blocking variants from plain threads.
+
+
+use std::time::Duration;
+
+use crate::export_support::{Behaviour, Recorder};
+use humanloop_tracing::config::RetryPolicy;
+use humanloop_tracing::{step, Humanloop};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+fn quick_retries() -> RetryPolicy {
+    let mut p = RetryPolicy::default();
+    p.max_attempts = 4;
+    p.initial_backoff = Duration::from_millis(1);
+    p.max_backoff = Duration::from_millis(5);
+    p
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_counted() {
+    let rec = Recorder::start().await;
+    rec.script([Behaviour::Fail(503), Behaviour::Fail(429)]);
+    let hl = Humanloop::new(rec.config().retry(quick_retries()).build().unwrap()).unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    step("once").in_scope(|| {});
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    let stats = hl.stats();
+    assert_eq!(stats.retried, 2, "{stats:?}");
+    assert_eq!(
+        (stats.sent, stats.failed, stats.queued),
+        (2, 0, 0),
+        "{stats:?}"
+    );
+    // The same create arrived three times; the patch after the third was answered.
+    let posts: Vec<_> = rec
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    assert_eq!(posts[0].body, posts[2].body);
+    rec.assert_causal_order(&[]);
+}
+
+#[tokio::test]
+async fn refusals_are_not_retried_and_count_as_failed() {
+    let rec = Recorder::start().await;
+    rec.script([Behaviour::Fail(422)]);
+    let hl = Humanloop::new(rec.config().retry(quick_retries()).build().unwrap()).unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    step("refused").in_scope(|| {});
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    let stats = hl.stats();
+    assert_eq!(stats.retried, 0, "{stats:?}");
+    assert_eq!(stats.failed, 1, "the create: {stats:?}");
+    assert_eq!(
+        stats.sent, 1,
+        "the patch still goes once its create is resolved"
+    );
+}
+
+#[test]
+fn blocking_flush_and_shutdown_from_a_plain_thread() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rec = rt.block_on(Recorder::start());
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let subscriber = tracing_subscriber::registry().with(hl.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        step("a").in_scope(|| {});
+    });
+    hl.flush_blocking(Duration::from_secs(10)).unwrap();
+    assert_eq!(hl.stats().sent, 2);
+    // flush from another runtime flavour (a current-thread runtime of its own).
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(hl.flush(Duration::from_secs(10)))
+        .unwrap();
+    hl.shutdown_blocking(Duration::from_secs(10)).unwrap();
+    assert_eq!(rec.steps().len(), 1);
+}

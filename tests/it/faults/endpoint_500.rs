@@ -1,0 +1,69 @@
+//! Fault: the endpoint answers 500 for a period, then recovers. The period is scaled down
+//! from a real outage (minutes) to the few calls the test makes while the endpoint is
+//! failing; the test, not a clock, decides when it recovers. LLM calls made during the
+//! outage complete with the provider's bytes before the endpoint has answered anything
+//! successfully (ordering evidence that the caller never waits on the exporter); after
+//! recovery each record is delivered exactly once, and every failed attempt is one retry.
+
+
+use std::time::Duration;
+
+use crate::export_support::{Behaviour, Recorder};
+use crate::faults_support::{call, client, delivered_once, provider, short_retries, until};
+use humanloop_tracing::Humanloop;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_unaffected_and_records_delivered_once_after_500s() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    rec.set_default(Behaviour::Fail(500));
+    let url = provider().await;
+    let hl = Humanloop::new(
+        rec.config()
+            .retry(short_retries())
+            .max_queue_size(16)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    let http = client(&hl);
+
+    call(&http, &url).await;
+    until("the exporter retrying against the failing endpoint", || {
+        rec.requests().len() >= 3
+    })
+    .await;
+    for _ in 0..3 {
+        call(&http, &url).await;
+    }
+    // All four calls returned while the endpoint had not yet accepted anything.
+    assert!(rec.requests().iter().all(|r| r.answered.is_none()));
+    assert!(hl.stats().queued <= 16, "the queue stays bounded");
+
+    rec.set_default(Behaviour::Ok); // recovery
+    hl.shutdown(Duration::from_secs(20)).await.unwrap();
+
+    let failures = rec
+        .requests()
+        .iter()
+        .filter(|r| r.answered.is_none())
+        .count() as u64;
+    let stats = hl.stats();
+    assert_eq!(
+        (
+            stats.sent,
+            stats.retried,
+            stats.dropped,
+            stats.failed,
+            stats.queued
+        ),
+        (4, failures, 0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(delivered_once(&rec).len(), 4);
+}

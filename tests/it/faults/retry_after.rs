@@ -1,0 +1,52 @@
+//! Fault: the endpoint answers 429 with `Retry-After`. The exporter waits as told (its
+//! backoff alone would retry within milliseconds), an LLM call made meanwhile completes
+//! with the provider's bytes before the retry arrives, and the record is delivered once.
+
+
+use std::time::Duration;
+
+use crate::export_support::{Behaviour, Recorder};
+use crate::faults_support::{call, client, delivered_once, provider, until};
+use humanloop_tracing::config::RetryPolicy;
+use humanloop_tracing::Humanloop;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_and_calls_are_unaffected() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rec = Recorder::start().await;
+    rec.script([Behaviour::RetryAfter(2)]);
+    let url = provider().await;
+    let mut retry = RetryPolicy::default();
+    retry.max_attempts = 5;
+    retry.initial_backoff = Duration::from_millis(1);
+    retry.max_backoff = Duration::from_secs(5);
+    let hl = Humanloop::new(rec.config().retry(retry).build().unwrap()).unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    let http = client(&hl);
+
+    call(&http, &url).await;
+    until("the 429", || !rec.requests().is_empty()).await;
+    call(&http, &url).await;
+    // The second call returned while the exporter was still waiting out `Retry-After`.
+    assert_eq!(rec.requests().len(), 1, "retried before Retry-After");
+    assert_eq!(hl.stats().sent, 0);
+
+    hl.shutdown(Duration::from_secs(20)).await.unwrap();
+    let stats = hl.stats();
+    assert_eq!(
+        (
+            stats.sent,
+            stats.retried,
+            stats.dropped,
+            stats.failed,
+            stats.queued
+        ),
+        (2, 1, 0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(delivered_once(&rec).len(), 2);
+}

@@ -1,0 +1,107 @@
+//! Fault: the endpoint's TLS handshake fails (a rustls server on 127.0.0.1 with the test
+//! certificate from `tests/fixtures/tls/`, whose CA the exporter does not trust). A
+//! handshake failure is a connection error: the exporter retries it per its policy, counts
+//! every retry, and then counts the record as failed (it can never be delivered with this
+//! configuration); the caller's LLM calls complete with the provider's bytes throughout.
+
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::faults_support::{call, client, provider, until};
+use humanloop_tracing::config::RetryPolicy;
+use humanloop_tracing::{Config, Humanloop};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A TLS server counting connections (each one a failed handshake here); its port.
+fn start_tls_server(connections: Arc<AtomicU64>) -> u16 {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            connections.fetch_add(1, Ordering::SeqCst);
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut chunk = [0u8; 1024];
+            // The client rejects the certificate: the handshake ends here.
+            while let Ok(n) = tls.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_failure_is_retried_counted_and_never_reaches_the_caller() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let connections = Arc::new(AtomicU64::new(0));
+    let port = start_tls_server(connections.clone());
+    let url = provider().await;
+    let mut retry = RetryPolicy::default();
+    retry.max_attempts = 3;
+    retry.initial_backoff = Duration::from_millis(5);
+    retry.max_backoff = Duration::from_millis(20);
+    let hl = Humanloop::new(
+        Config::builder()
+            .base_url(format!("https://127.0.0.1:{port}/v4"))
+            .api_key("hl-test-key")
+            .schedule_delay(Duration::from_millis(20))
+            .max_queue_size(16)
+            .retry(retry)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let _guard = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .set_default();
+    let http = client(&hl);
+
+    call(&http, &url).await;
+    until("a handshake", || connections.load(Ordering::SeqCst) >= 1).await;
+    call(&http, &url).await;
+    call(&http, &url).await;
+    assert_eq!(hl.stats().sent, 0);
+    assert!(hl.stats().queued <= 16);
+    hl.shutdown(Duration::from_secs(20)).await.unwrap();
+
+    let stats = hl.stats();
+    assert_eq!(
+        (stats.sent, stats.failed, stats.dropped, stats.queued),
+        (0, 3, 0, 0),
+        "{stats:?}"
+    );
+    // Every round made 3 attempts (2 retries), each a new connection and handshake.
+    let handshakes = connections.load(Ordering::SeqCst);
+    assert_eq!(handshakes % 3, 0, "{handshakes} handshakes, {stats:?}");
+    assert_eq!(stats.retried, handshakes / 3 * 2, "{stats:?}");
+}

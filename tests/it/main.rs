@@ -1,0 +1,38 @@
+//! The integration tests, one crate: a module per area, a file per guarantee.
+//!
+//! A few tests keep a binary of their own in `tests/` because they need a process
+//! of their own:
+//! * `capture_metrics`: the global OpenTelemetry meter provider.
+//! * `capture_no_subscriber`: the global OpenTelemetry meter provider.
+//! * `capture_trace_context`: the global text-map propagator.
+//! * `client_tls`: it asserts that no process-wide rustls provider is installed.
+//! * `codec_allocations`: a counting #[global_allocator].
+//! * `export_drop_warns`: its warning's callsite interest must not be cached by other tests' subscribers.
+//! * `hierarchy_multithread`: a global tracing subscriber.
+//! * `memory_bounded`: a counting #[global_allocator].
+//! * `otel_examples_export`: environment variables (the OTLP endpoint).
+//! * `proptest_streams`: it asserts the process-wide hook-panic counter stays 0.
+//! * `secrets_end_to_end`: a global tracing subscriber and environment variables.
+//! * `semconv_metrics`: the global OpenTelemetry meter provider.
+//! * `semconv_profiles`: environment variables (`OTEL_SEMCONV_STABILITY_OPT_IN`).
+//! * `spool_crash`: it re-executes its own binary as the crashing child.
+
+mod capture_support;
+mod client_support;
+mod export_support;
+mod faults_support;
+mod server_support;
+mod support;
+
+mod api;
+mod capture;
+mod client;
+mod codec;
+mod export;
+mod faults;
+mod hierarchy;
+mod otel;
+mod secrets;
+mod semconv;
+mod server;
+mod streaming;

@@ -1,0 +1,3 @@
+//! Integration tests: secrets (one file per guarantee).
+
+mod capture;

@@ -1,0 +1,4 @@
+//! Integration tests: semconv (one file per guarantee).
+
+mod completion;
+mod steps;

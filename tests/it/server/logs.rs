@@ -1,0 +1,246 @@
+//! `POST/PATCH/GET /logs` and sessions: parents by reference id, the hierarchy rule,
+//! idempotent retries, PATCH by reference, the session tree.
+#![cfg(feature = "server")]
+
+
+use serde_json::{json, Value};
+use crate::server_support::{get, post, start};
+
+fn step(name: &str) -> Value {
+    json!({"type": "tool", "name": name})
+}
+
+#[tokio::test]
+async fn parents_by_reference_build_the_session_tree() {
+    let (server, http) = start().await;
+    let base = server.base_url();
+
+    let (s, root) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!({
+            "project": "agents", "session_reference_id": "trace-1", "reference_id": "root",
+            "config": step("agent"), "inputs": {"q": "hi"}
+        }),
+    )
+    .await;
+    assert_eq!(s, 200, "{root}");
+    let root_id = root["id"].as_str().unwrap().to_owned();
+    assert!(root_id.starts_with("data_"));
+    assert!(root["project_id"].as_str().unwrap().starts_with("pr_"));
+    let session = root["session_id"].as_str().unwrap().to_owned();
+    assert!(session.starts_with("sesh_"));
+
+    // Two children in one later request (an array), then a grandchild.
+    let (s, kids) = post(&http, &base, "/logs", &json!([
+        {"project": "agents", "session_reference_id": "trace-1", "parent_reference_id": "root",
+         "reference_id": "tool-a", "config": step("search"), "output": "found"},
+        {"project": "agents", "session_reference_id": "trace-1", "parent_reference_id": "root",
+         "config": {"type": "model", "model": "gpt-4o", "provider": "openai"}, "output": "answer"}
+    ]))
+    .await;
+    assert_eq!(s, 200, "{kids}");
+    let kids = kids.as_array().expect("array answer mirrors an array body");
+    assert_eq!(kids.len(), 2);
+    assert!(kids.iter().all(|k| k["session_id"] == session.as_str()));
+    let (s, grandchild) = post(&http, &base, "/logs", &json!({
+        "session_reference_id": "trace-1", "parent_reference_id": "tool-a", "config": step("fetch")
+    }))
+    .await;
+    assert_eq!(s, 200, "{grandchild}");
+
+    let (s, log) = get(
+        &http,
+        &base,
+        &format!("/logs/{}", kids[0]["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(log["parent_id"], root_id.as_str());
+    assert_eq!(log["output"], "found");
+
+    let (s, tree) = get(&http, &base, &format!("/sessions/{session}")).await;
+    assert_eq!(s, 200, "{tree}");
+    assert_eq!(tree["reference_id"], "trace-1");
+    let roots = tree["datapoints"].as_array().unwrap();
+    assert_eq!(roots.len(), 1, "{tree}");
+    assert_eq!(roots[0]["id"], root_id.as_str());
+    let children = roots[0]["children"].as_array().unwrap();
+    assert_eq!(children.len(), 2);
+    assert_eq!(children[0]["id"], kids[0]["id"]);
+    assert_eq!(children[1]["id"], kids[1]["id"]);
+    assert_eq!(children[0]["children"][0]["id"], grandchild["id"]);
+    assert_eq!(children[1]["children"], json!([]));
+}
+
+#[tokio::test]
+async fn unknown_parent_reference_is_a_422_that_names_it() {
+    let (server, http) = start().await;
+    let base = server.base_url();
+    let (s, body) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!({
+            "session_reference_id": "trace-2", "parent_reference_id": "nobody-logged-me",
+            "config": step("x")
+        }),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let d = &body["detail"][0];
+    assert_eq!(d["loc"], json!(["body", "parent_reference_id"]));
+    assert!(
+        d["msg"].as_str().unwrap().contains("nobody-logged-me"),
+        "{d}"
+    );
+
+    // Nothing of a rejected batch is stored, and a parent in the same request does not count.
+    let (s, body) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!([
+            {"session_reference_id": "trace-2", "reference_id": "p", "config": step("parent")},
+            {"session_reference_id": "trace-2", "parent_reference_id": "p", "config": step("child")}
+        ]),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(
+        body["detail"][0]["loc"],
+        json!(["body", 1, "parent_reference_id"])
+    );
+    let (_, list) = get(&http, &base, "/logs?session_reference_id=trace-2").await;
+    assert_eq!(list["total"], 0, "{list}");
+}
+
+#[tokio::test]
+async fn retries_with_the_same_reference_id_do_not_duplicate() {
+    let (server, http) = start().await;
+    let base = server.base_url();
+    let log = json!({"project": "p", "session_reference_id": "trace-3", "reference_id": "step-1",
+                     "config": step("s"), "output": "first"});
+    let (s1, a) = post(&http, &base, "/logs", &log).await;
+    let (s2, b) = post(&http, &base, "/logs", &log).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(a["id"], b["id"]);
+    let (_, list) = get(&http, &base, "/logs?session_reference_id=trace-3").await;
+    assert_eq!(list["total"], 1, "{list}");
+
+    // The same reference id in another session is another datapoint: scopes do not clash.
+    let other = json!({"project": "p", "session_reference_id": "trace-4", "reference_id": "step-1",
+                       "config": step("s")});
+    let (_, c) = post(&http, &base, "/logs", &other).await;
+    assert_ne!(c["id"], a["id"]);
+    let (_, list) = get(&http, &base, "/logs?project=p").await;
+    assert_eq!(list["total"], 2, "{list}");
+}
+
+#[tokio::test]
+async fn patch_by_reference_completes_a_step() {
+    let (server, http) = start().await;
+    let base = server.base_url();
+    let (_, created) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!({
+            "session_reference_id": "trace-5", "reference_id": "open-step", "config": step("agent")
+        }),
+    )
+    .await;
+    let resp = http
+        .patch(format!("{base}/logs?reference_id=open-step"))
+        .json(&json!({"output": "done", "duration": 1.5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let patched: Value = resp.json().await.unwrap();
+    assert_eq!(patched["id"], created["id"]);
+    assert_eq!(patched["output"], "done");
+    assert_eq!(patched["duration"], 1.5);
+
+    let (_, log) = get(
+        &http,
+        &base,
+        &format!("/logs/{}", created["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(log["output"], "done");
+
+    // By id, too; and an unknown reference is a 404 with a detail.
+    let resp = http
+        .patch(format!("{base}/logs/{}", created["id"].as_str().unwrap()))
+        .json(&json!({"error": "boom"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = http
+        .patch(format!("{base}/logs?reference_id=never"))
+        .json(&json!({"output": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("never"));
+}
+
+#[tokio::test]
+async fn explicit_sessions_and_filters() {
+    let (server, http) = start().await;
+    let base = server.base_url();
+    let resp = http.post(format!("{base}/sessions")).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let session: Value = resp.json().await.unwrap();
+    let sid = session["id"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("sesh_"));
+
+    let (s, a) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!({"session_id": sid, "project": "one", "config": step("a")}),
+    )
+    .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["session_id"], sid.as_str());
+    let (s, _) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!({"project": "two", "config": step("b")}),
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    let (_, by_session) = get(&http, &base, &format!("/logs?session_id={sid}")).await;
+    assert_eq!(by_session["total"], 1);
+    assert_eq!(by_session["records"][0]["id"], a["id"]);
+    let (_, by_project) = get(
+        &http,
+        &base,
+        &format!("/logs?project_id={}", a["project_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(by_project["total"], 1);
+    let (_, all) = get(&http, &base, "/logs").await;
+    assert_eq!(all["total"], 2);
+
+    // An unknown session id is a 422 naming the field.
+    let (s, body) = post(
+        &http,
+        &base,
+        "/logs",
+        &json!({"session_id": "sesh_nope", "config": step("c")}),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "session_id"]));
+    let (s, _) = get(&http, &base, "/sessions/sesh_nope").await;
+    assert_eq!(s, 404);
+}

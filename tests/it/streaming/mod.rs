@@ -1,0 +1,5 @@
+//! Integration tests: streaming (one file per guarantee).
+
+mod cancel;
+mod end_marker;
+mod first_chunk;

@@ -75,7 +75,9 @@ async fn main() -> Result<(), local::BoxError> {
     let provider = otlp.provider.clone();
     tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(humanloop_tracing::otel::layer(provider.tracer("otlp-example")))
+        .with(humanloop_tracing::otel::layer(
+            provider.tracer("otlp-example"),
+        ))
         .init();
 
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -30,15 +30,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap, ProviderApiKeys};
-use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::hierarchy::{record_input, record_output};
+use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{agent, session, step, tool, ConfigBuilder, Humanloop};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use tracing::Span;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{json, Value};
 use tracing::Instrument;
+use tracing::Span;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer as _;
@@ -132,8 +132,8 @@ async fn main() -> Result<(), BoxError> {
     // Register the model configuration the completion-model-config call uses.
     let config_id = register_model_config(&base_url, &api_key, &model).await?;
 
-    let session_key = env("QUICKSTART_SESSION")
-        .unwrap_or_else(|| format!("trip-planner-{}", std::process::id()));
+    let session_key =
+        env("QUICKSTART_SESSION").unwrap_or_else(|| format!("trip-planner-{}", std::process::id()));
     let root = session(session_key.as_str());
     let request = "Plan a three-day trip to Lisbon.";
     record_input(&root, "request", request);
@@ -145,7 +145,9 @@ async fn main() -> Result<(), BoxError> {
             let weather = tool("check-weather");
             record_input(&weather, "city", "Lisbon");
             let weather = async {
-                let answer = llm.chat("What's the weather in Lisbon this weekend?").await?;
+                let answer = llm
+                    .chat("What's the weather in Lisbon this weekend?")
+                    .await?;
                 record_output(&Span::current(), answer.as_str());
                 Ok::<_, BoxError>(answer)
             }

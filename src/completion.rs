@@ -110,11 +110,9 @@ impl TracedClient {
         .instrument(span.clone())
         .await;
         match result {
-            Ok(stream) => Ok(stream.observed(Box::new(StreamTrace::new(
-                span,
-                started,
-                &self.config,
-            )))),
+            Ok(stream) => {
+                Ok(stream.observed(Box::new(StreamTrace::new(span, started, &self.config))))
+            }
             Err(e) => {
                 semconv::completion::record_error(&span, &e);
                 Err(e)
@@ -176,7 +174,11 @@ fn with_hierarchy(
 }
 
 /// Record a whole answer (or its error) on the span.
-fn record_response(span: &Span, result: &Result<CompletionResponse, Error>, config: &crate::Config) {
+fn record_response(
+    span: &Span,
+    result: &Result<CompletionResponse, Error>,
+    config: &crate::Config,
+) {
     match result {
         Ok(resp) => semconv::completion::record_response(span, resp, Some(config)),
         Err(e) => semconv::completion::record_error(span, e),

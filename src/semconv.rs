@@ -401,22 +401,52 @@ pub const TABLE: &[Name] = {
     &[
         Name::both(A, GEN_AI_OPERATION_NAME, "every span", "at start"),
         Name::both(A, GEN_AI_PROVIDER_NAME, LLM, "at start"),
-        Name::both(A, GEN_AI_REQUEST_MODEL, LLM, "at start (completion: from the provider request)"),
+        Name::both(
+            A,
+            GEN_AI_REQUEST_MODEL,
+            LLM,
+            "at start (completion: from the provider request)",
+        ),
         Name::both(A, SERVER_ADDRESS, LLM, "at start"),
         Name::both(A, SERVER_PORT, LLM, "at start"),
         Name::both(A, GEN_AI_REQUEST_TEMPERATURE, "inference", "when set"),
         Name::both(A, GEN_AI_REQUEST_TOP_P, "inference", "when set"),
-        Name::both(A, GEN_AI_REQUEST_TOP_K, "inference", "when set: double in v1.41, int in v0.1 (`otel`)"),
+        Name::both(
+            A,
+            GEN_AI_REQUEST_TOP_K,
+            "inference",
+            "when set: double in v1.41, int in v0.1 (`otel`)",
+        ),
         Name::both(A, GEN_AI_REQUEST_MAX_TOKENS, "inference", "when set"),
         Name::both(A, GEN_AI_REQUEST_FREQUENCY_PENALTY, "inference", "when set"),
         Name::both(A, GEN_AI_REQUEST_PRESENCE_PENALTY, "inference", "when set"),
         Name::both(A, GEN_AI_REQUEST_SEED, "inference", "when set"),
-        Name::both(A, GEN_AI_REQUEST_STOP_SEQUENCES, "inference", "when set (`otel`)"),
+        Name::both(
+            A,
+            GEN_AI_REQUEST_STOP_SEQUENCES,
+            "inference",
+            "when set (`otel`)",
+        ),
         Name::both(A, GEN_AI_REQUEST_CHOICE_COUNT, LLM, "when not 1"),
         Name::both(A, GEN_AI_REQUEST_STREAM, LLM, "when true"),
-        Name::both(A, GEN_AI_REQUEST_ENCODING_FORMATS, "inference", "embeddings with `encoding_format` (`otel`)"),
-        Name::both(A, GEN_AI_EMBEDDINGS_DIMENSION_COUNT, "inference", "embeddings with `dimensions` (`otel`)"),
-        Name::both(A, GEN_AI_OUTPUT_TYPE, "inference", "when the request asks for one"),
+        Name::both(
+            A,
+            GEN_AI_REQUEST_ENCODING_FORMATS,
+            "inference",
+            "embeddings with `encoding_format` (`otel`)",
+        ),
+        Name::both(
+            A,
+            GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+            "inference",
+            "embeddings with `dimensions` (`otel`)",
+        ),
+        Name::both(
+            A,
+            GEN_AI_OUTPUT_TYPE,
+            "inference",
+            "when the request asks for one",
+        ),
         Name {
             kind: A,
             v1_41: Some(GEN_AI_CONVERSATION_ID),
@@ -424,8 +454,18 @@ pub const TABLE: &[Name] = {
             on: "inference, completion, session",
             when: "inside a session; v0.1: only a named session (never one derived from the trace)",
         },
-        Name::both(A, GEN_AI_PROMPT_NAME, "completion", "the model config id (`otel`)"),
-        Name::both(A, GEN_AI_PROMPT_VERSION, "completion", "the model config's version, when the endpoint reports one (`otel`)"),
+        Name::both(
+            A,
+            GEN_AI_PROMPT_NAME,
+            "completion",
+            "the model config id (`otel`)",
+        ),
+        Name::both(
+            A,
+            GEN_AI_PROMPT_VERSION,
+            "completion",
+            "the model config's version, when the endpoint reports one (`otel`)",
+        ),
         Name::both(A, GEN_AI_RESPONSE_ID, LLM, "at the end"),
         Name::both(A, GEN_AI_RESPONSE_MODEL, LLM, "at the end"),
         Name {
@@ -436,28 +476,113 @@ pub const TABLE: &[Name] = {
             when: "at the end; a generation cut off early: v1.41 what arrived, v0.1 `[\"error\"]`",
         },
         Name::both(A, GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, LLM, "streaming"),
-        Name::both(A, GEN_AI_USAGE_INPUT_TOKENS, LLM, "reported by the provider"),
-        Name::both(A, GEN_AI_USAGE_OUTPUT_TOKENS, LLM, "reported by the provider"),
-        Name::both(A, GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, "inference", "reported by the provider"),
+        Name::both(
+            A,
+            GEN_AI_USAGE_INPUT_TOKENS,
+            LLM,
+            "reported by the provider",
+        ),
+        Name::both(
+            A,
+            GEN_AI_USAGE_OUTPUT_TOKENS,
+            LLM,
+            "reported by the provider",
+        ),
+        Name::both(
+            A,
+            GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+            "inference",
+            "reported by the provider",
+        ),
         names::USAGE_CACHE_WRITE,
-        Name::both(A, GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, "inference", "reported by the provider"),
-        Name::both(A, OPENAI_API_TYPE, "inference", "OpenAI chat and Responses calls (`otel`)"),
-        Name::both(A, OPENAI_REQUEST_SERVICE_TIER, "inference", "OpenAI, when requested (`otel`)"),
-        Name::both(A, OPENAI_RESPONSE_SERVICE_TIER, "inference", "OpenAI, when reported (`otel`)"),
-        Name::both(A, OPENAI_RESPONSE_SYSTEM_FINGERPRINT, "inference", "OpenAI, when reported (`otel`)"),
+        Name::both(
+            A,
+            GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+            "inference",
+            "reported by the provider",
+        ),
+        Name::both(
+            A,
+            OPENAI_API_TYPE,
+            "inference",
+            "OpenAI chat and Responses calls (`otel`)",
+        ),
+        Name::both(
+            A,
+            OPENAI_REQUEST_SERVICE_TIER,
+            "inference",
+            "OpenAI, when requested (`otel`)",
+        ),
+        Name::both(
+            A,
+            OPENAI_RESPONSE_SERVICE_TIER,
+            "inference",
+            "OpenAI, when reported (`otel`)",
+        ),
+        Name::both(
+            A,
+            OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
+            "inference",
+            "OpenAI, when reported (`otel`)",
+        ),
         Name::both(A, ERROR_TYPE, "every span", "on failure, with status error"),
-        Name::both(A, GEN_AI_INPUT_MESSAGES, "inference, completion, agent, session", "capture on"),
-        Name::both(A, GEN_AI_OUTPUT_MESSAGES, "inference, completion, agent, session", "capture on"),
+        Name::both(
+            A,
+            GEN_AI_INPUT_MESSAGES,
+            "inference, completion, agent, session",
+            "capture on",
+        ),
+        Name::both(
+            A,
+            GEN_AI_OUTPUT_MESSAGES,
+            "inference, completion, agent, session",
+            "capture on",
+        ),
         Name::both(A, GEN_AI_SYSTEM_INSTRUCTIONS, "inference", "capture on"),
-        Name::both(A, GEN_AI_TOOL_DEFINITIONS, "inference", "capture on, tools offered (`otel`)"),
+        Name::both(
+            A,
+            GEN_AI_TOOL_DEFINITIONS,
+            "inference",
+            "capture on, tools offered (`otel`)",
+        ),
         Name::both(A, GEN_AI_TOOL_NAME, "tool", "at start"),
         Name::both(A, GEN_AI_TOOL_TYPE, "tool", "at start"),
-        Name::both(A, GEN_AI_TOOL_CALL_ARGUMENTS, "tool", "capture on, inputs recorded"),
-        Name::both(A, GEN_AI_TOOL_CALL_RESULT, "tool", "capture on, output recorded"),
-        Name::both(A, GEN_AI_AGENT_NAME, "agent, session", "at start (`session` on sessions)"),
-        Name::both(A, INPUT_VALUE, "agent, session", "capture on, inputs recorded (OpenInference preview)"),
-        Name::both(A, OUTPUT_VALUE, "agent, session", "capture on, output recorded (OpenInference preview)"),
-        Name::both(A, HUMANLOOP_OUTPUT_TRUNCATED, "inference", "response over the capture cap (`otel`)"),
+        Name::both(
+            A,
+            GEN_AI_TOOL_CALL_ARGUMENTS,
+            "tool",
+            "capture on, inputs recorded",
+        ),
+        Name::both(
+            A,
+            GEN_AI_TOOL_CALL_RESULT,
+            "tool",
+            "capture on, output recorded",
+        ),
+        Name::both(
+            A,
+            GEN_AI_AGENT_NAME,
+            "agent, session",
+            "at start (`session` on sessions)",
+        ),
+        Name::both(
+            A,
+            INPUT_VALUE,
+            "agent, session",
+            "capture on, inputs recorded (OpenInference preview)",
+        ),
+        Name::both(
+            A,
+            OUTPUT_VALUE,
+            "agent, session",
+            "capture on, output recorded (OpenInference preview)",
+        ),
+        Name::both(
+            A,
+            HUMANLOOP_OUTPUT_TRUNCATED,
+            "inference",
+            "response over the capture cap (`otel`)",
+        ),
         names::METRIC_DURATION,
         names::METRIC_TIME_TO_FIRST_CHUNK,
         names::METRIC_TIME_PER_OUTPUT_CHUNK,
@@ -564,9 +689,11 @@ fn record_request_extras(span: &Span, detected: &Detected, request: &LlmRequest,
     if let Some(api) = openai_api_type(detected) {
         span.set_attribute(OPENAI_API_TYPE, api);
     }
-    if let Some(format) = p.response_format.as_ref().filter(|_| {
-        request.operation == crate::provider::Operation::Embeddings
-    }) {
+    if let Some(format) = p
+        .response_format
+        .as_ref()
+        .filter(|_| request.operation == crate::provider::Operation::Embeddings)
+    {
         if let Some(enc) = format.get("encoding_format").and_then(|v| v.as_str()) {
             set_string_array(span, GEN_AI_REQUEST_ENCODING_FORMATS, &[enc]);
         }
@@ -633,7 +760,11 @@ pub(crate) fn json_within(value: &serde_json::Value, max: usize) -> String {
         cut_strings(&mut value, limit);
         let json = value.to_string();
         if json.len() <= max || limit == 0 {
-            return if json.len() <= max { json } else { "[]".to_owned() };
+            return if json.len() <= max {
+                json
+            } else {
+                "[]".to_owned()
+            };
         }
         limit /= 2;
     }
@@ -688,7 +819,9 @@ pub(crate) fn record_conversation_id(
 /// inputs as a JSON object; cleaned by the redaction hook.
 fn inputs_text(inputs: &crate::api::JsonMap, config: &crate::Config) -> String {
     let mut value = match inputs.values().next() {
-        Some(serde_json::Value::String(s)) if inputs.len() == 1 => serde_json::Value::String(s.clone()),
+        Some(serde_json::Value::String(s)) if inputs.len() == 1 => {
+            serde_json::Value::String(s.clone())
+        }
         _ => serde_json::Value::Object(inputs.clone()),
     };
     clean_value(&mut value, &|s| {
@@ -744,7 +877,10 @@ fn step_input_attributes(
     }
     if fields.field(GEN_AI_INPUT_MESSAGES).is_some() {
         let text = cut_text(inputs_text(inputs, config), max / 2);
-        out.push((GEN_AI_INPUT_MESSAGES, text_message("user", &text, None, max)));
+        out.push((
+            GEN_AI_INPUT_MESSAGES,
+            text_message("user", &text, None, max),
+        ));
         out.push((INPUT_VALUE, text));
     }
     out
@@ -954,7 +1090,11 @@ pub(crate) mod metrics {
         };
         Instruments {
             tokens,
-            duration: seconds(&meter, profile.metric_duration(), "GenAI operation duration"),
+            duration: seconds(
+                &meter,
+                profile.metric_duration(),
+                "GenAI operation duration",
+            ),
             time_to_first_chunk: seconds(
                 &meter,
                 profile.metric_time_to_first_chunk(),
@@ -1139,7 +1279,11 @@ pub(crate) mod completion {
     /// (the rendered template) and the first provider response.
     fn record_models(span: &Span, resp: &CompletionResponse) {
         let request = resp.provider_request.as_ref().map(|m| m.get("model"));
-        if let Some(model) = request.flatten().and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(model) = request
+            .flatten()
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             span.record(GEN_AI_REQUEST_MODEL, model);
             rename(span, format!("chat {model}"));
         }
@@ -1223,7 +1367,12 @@ pub(crate) mod completion {
             if let Some(input) = input_messages(resp) {
                 record_content(span, GEN_AI_INPUT_MESSAGES, input, config);
             }
-            record_content(span, GEN_AI_OUTPUT_MESSAGES, output_messages(&outputs), config);
+            record_content(
+                span,
+                GEN_AI_OUTPUT_MESSAGES,
+                output_messages(&outputs),
+                config,
+            );
         }
     }
 
@@ -1316,8 +1465,11 @@ pub(crate) mod completion {
             match self.profile.cut_off_finish_reasons().filter(|_| cut_off) {
                 Some(reasons) => record_finish_reasons(&self.span, reasons),
                 None => {
-                    let reasons: Vec<&str> =
-                        self.outputs.values().filter_map(|(_, r)| r.as_deref()).collect();
+                    let reasons: Vec<&str> = self
+                        .outputs
+                        .values()
+                        .filter_map(|(_, r)| r.as_deref())
+                        .collect();
                     record_finish_reasons(&self.span, &reasons);
                 }
             }

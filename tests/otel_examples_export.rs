@@ -3,7 +3,6 @@
 //! backend answering 422 is reported and counted; a backend that never answers does not
 //! hold the shutdown past its deadline, and does not fail it.
 
-#[allow(dead_code)]
 #[path = "../examples/support/otlp.rs"]
 mod otlp;
 

@@ -87,7 +87,10 @@ async fn each_profile_emits_its_own_metric_names() {
             assert_eq!(names, listed, "{profile:?}");
         }
         for name in &listed {
-            assert!(names.contains(name), "{profile:?}: {name} not exported: {names:?}");
+            assert!(
+                names.contains(name),
+                "{profile:?}: {name} not exported: {names:?}"
+            );
         }
         if profile == Profile::GenAiV0_1 {
             let sum = |name: &str| {
@@ -112,7 +115,9 @@ async fn each_profile_emits_its_own_metric_names() {
             assert!(usage
                 .iter()
                 .any(|(a, ..)| get(a, "gen_ai.token.type").as_deref() == Some("input")));
-            assert!(!names.iter().any(|n| n.starts_with("gen_ai.client.inference.")));
+            assert!(!names
+                .iter()
+                .any(|n| n.starts_with("gen_ai.client.inference.")));
         }
     }
 }

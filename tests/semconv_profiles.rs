@@ -14,7 +14,8 @@ use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use tracing::Instrument;
 
-const CHAT: &str = r#"{"model":"gpt-4o-mini","top_k":40,"messages":[{"role":"user","content":"Hi"}]}"#;
+const CHAT: &str =
+    r#"{"model":"gpt-4o-mini","top_k":40,"messages":[{"role":"user","content":"Hi"}]}"#;
 const STREAM: &str =
     r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
 
@@ -111,7 +112,10 @@ async fn every_emitted_attribute_is_in_the_table_under_each_profile() {
                 );
             }
         }
-        assert!(seen > 30, "{profile:?}: too few attributes checked ({seen})");
+        assert!(
+            seen > 30,
+            "{profile:?}: too few attributes checked ({seen})"
+        );
     }
 }
 
@@ -142,11 +146,22 @@ async fn the_profiles_differ_where_the_conventions_do() {
     }
     // A trace without a session: v1.41 names it after the trace, v0.1 synthesizes nothing.
     let gpt = "gpt-4o-mini";
-    assert!(v141[gpt].contains_key("gen_ai.conversation.id"), "{:#?}", v141[gpt]);
-    assert!(!v01[gpt].contains_key("gen_ai.conversation.id"), "{:#?}", v01[gpt]);
+    assert!(
+        v141[gpt].contains_key("gen_ai.conversation.id"),
+        "{:#?}",
+        v141[gpt]
+    );
+    assert!(
+        !v01[gpt].contains_key("gen_ai.conversation.id"),
+        "{:#?}",
+        v01[gpt]
+    );
 
     // top_k: double in v1.41, int in v0.1.
-    assert_eq!(v141[gpt].get("gen_ai.request.top_k"), Some(&Value::F64(40.0)));
+    assert_eq!(
+        v141[gpt].get("gen_ai.request.top_k"),
+        Some(&Value::F64(40.0))
+    );
     assert_eq!(v01[gpt].get("gen_ai.request.top_k"), Some(&i(40)));
 
     // A stream cut off early: v1.41 records the finish reasons that arrived (none),

@@ -29,9 +29,8 @@ fn var(name: &str) -> Option<String> {
 /// Where spans go, as the exporter resolves it: the signal-specific variable verbatim,
 /// else the generic one with `/v1/traces`; `None` when neither is set.
 pub fn configured_endpoint() -> Option<String> {
-    var(TRACES_ENDPOINT).or_else(|| {
-        var(ENDPOINT).map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
-    })
+    var(TRACES_ENDPOINT)
+        .or_else(|| var(ENDPOINT).map(|base| format!("{}/v1/traces", base.trim_end_matches('/'))))
 }
 
 /// Counts of a pipeline's exports.
@@ -64,7 +63,10 @@ impl<E: SpanExporter> SpanExporter for Reporting<E> {
             Err(e) => {
                 self.counts.failed_exports.fetch_add(1, Ordering::Relaxed);
                 self.counts.failed_spans.fetch_add(n, Ordering::Relaxed);
-                eprintln!("OTLP: exporting {n} span(s) to {} failed: {e}", self.endpoint);
+                eprintln!(
+                    "OTLP: exporting {n} span(s) to {} failed: {e}",
+                    self.endpoint
+                );
             }
         }
         result
@@ -105,7 +107,8 @@ impl Otlp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let counts = Arc::new(ExportCounts::default());
         let endpoint = endpoint.or_else(configured_endpoint);
-        let mut builder = builder.with_resource(Resource::builder().with_service_name(service).build());
+        let mut builder =
+            builder.with_resource(Resource::builder().with_service_name(service).build());
         if let Some(url) = &endpoint {
             use opentelemetry_otlp::{Protocol, WithExportConfig};
             let mut otlp = opentelemetry_otlp::SpanExporter::builder()

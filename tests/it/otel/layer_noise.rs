@@ -55,7 +55,11 @@ async fn the_recommended_layer_drops_location_thread_and_timing_attributes() {
         for key in NOISE {
             // thread.name is absent on unnamed threads; the rest are always there.
             if key != "thread.name" {
-                assert!(keys(span).contains(&key), "default layer: no {key} on {}", span.name);
+                assert!(
+                    keys(span).contains(&key),
+                    "default layer: no {key} on {}",
+                    span.name
+                );
             }
         }
     }

@@ -78,7 +78,10 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
     let client = hl.client().clone();
     async {
         client.completion_model_config(&request).await.unwrap();
-        let mut stream = client.completion_model_config_stream(&request).await.unwrap();
+        let mut stream = client
+            .completion_model_config_stream(&request)
+            .await
+            .unwrap();
         while let Some(chunk) = stream.next().await {
             chunk.unwrap();
         }
@@ -103,13 +106,19 @@ async fn completion_spans_carry_the_real_model_prompt_and_usage() {
     assert_eq!(spans.len(), 2, "{spans:#?}");
     for span in &spans {
         assert_eq!(span.name, "chat mock-1", "{span:#?}");
-        assert_eq!(attr(span, "gen_ai.request.model"), Some(Value::from("mock-1")));
+        assert_eq!(
+            attr(span, "gen_ai.request.model"),
+            Some(Value::from("mock-1"))
+        );
         assert!(attr(span, "gen_ai.response.model").is_some(), "{span:#?}");
         assert_eq!(
             attr(span, "gen_ai.prompt.name"),
             Some(Value::from(config_id.clone()))
         );
-        assert_eq!(attr(span, "gen_ai.operation.name"), Some(Value::from("chat")));
+        assert_eq!(
+            attr(span, "gen_ai.operation.name"),
+            Some(Value::from("chat"))
+        );
         assert_eq!(
             attr(span, "gen_ai.conversation.id"),
             Some(Value::from("sc-session"))
@@ -131,7 +140,10 @@ async fn with_capture_on_the_rendered_template_and_every_sample_are_recorded() {
     for span in &spans {
         let input = json_attr(span, "gen_ai.input.messages");
         assert_eq!(input[0]["role"], "user", "{input}");
-        assert_eq!(input[0]["parts"][0]["content"], "Say hello to Ada", "{input}");
+        assert_eq!(
+            input[0]["parts"][0]["content"], "Say hello to Ada",
+            "{input}"
+        );
         let output = json_attr(span, "gen_ai.output.messages");
         let output = output.as_array().unwrap();
         assert_eq!(output.len(), 2, "one message per sample: {output:?}");

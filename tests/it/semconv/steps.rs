@@ -51,10 +51,12 @@ async fn run(capture: bool) -> (Vec<SpanData>, Vec<serde_json::Value>) {
 }
 
 fn named<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no span {name}: {:#?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()))
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+        panic!(
+            "no span {name}: {:#?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    })
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -63,16 +65,25 @@ async fn steps_and_sessions_are_typed() {
     assert_eq!(spans.len(), 5, "{spans:#?}");
 
     let search = attrs(named(&spans, "execute_tool search"));
-    assert_eq!(search.get("gen_ai.operation.name"), Some(&s("execute_tool")));
+    assert_eq!(
+        search.get("gen_ai.operation.name"),
+        Some(&s("execute_tool"))
+    );
     assert_eq!(search.get("gen_ai.tool.name"), Some(&s("search")));
     assert_eq!(search.get("gen_ai.tool.type"), Some(&s("function")));
 
     let planner = attrs(named(&spans, "invoke_agent planner"));
-    assert_eq!(planner.get("gen_ai.operation.name"), Some(&s("invoke_agent")));
+    assert_eq!(
+        planner.get("gen_ai.operation.name"),
+        Some(&s("invoke_agent"))
+    );
     assert_eq!(planner.get("gen_ai.agent.name"), Some(&s("planner")));
 
     let summarise = attrs(named(&spans, "summarise"));
-    assert_eq!(summarise.get("gen_ai.operation.name"), Some(&s("invoke_agent")));
+    assert_eq!(
+        summarise.get("gen_ai.operation.name"),
+        Some(&s("invoke_agent"))
+    );
     assert_eq!(summarise.get("gen_ai.agent.name"), Some(&s("summarise")));
 
     let root = attrs(named(&spans, "invoke_agent session"));
@@ -113,7 +124,10 @@ async fn with_capture_on_inputs_and_outputs_reach_the_spans_redacted() {
     let search = attrs(named(&spans, "execute_tool search"));
     let args: serde_json::Value =
         serde_json::from_str(&search["gen_ai.tool.call.arguments"].as_str()).unwrap();
-    assert_eq!(args, serde_json::json!({"query": "flights to Lisbon", "limit": 3}));
+    assert_eq!(
+        args,
+        serde_json::json!({"query": "flights to Lisbon", "limit": 3})
+    );
     assert_eq!(
         search.get("gen_ai.tool.call.result"),
         Some(&s("3 flights, one ***"))

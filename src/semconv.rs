@@ -689,6 +689,9 @@ fn record_request_extras(span: &Span, detected: &Detected, request: &LlmRequest,
     if let Some(api) = openai_api_type(detected) {
         span.set_attribute(OPENAI_API_TYPE, api);
     }
+    if let Some(tier) = &p.service_tier {
+        span.set_attribute(OPENAI_REQUEST_SERVICE_TIER, tier.clone());
+    }
     if let Some(format) = p
         .response_format
         .as_ref()
@@ -710,8 +713,8 @@ fn openai_api_type(detected: &Detected) -> Option<&'static str> {
         return None;
     }
     match detected.codec.id() {
-        "openai_chat" => Some("chat_completions"),
-        "openai_responses" => Some("responses"),
+        "openai.chat" => Some("chat_completions"),
+        "openai.responses" => Some("responses"),
         _ => None,
     }
 }

@@ -3,9 +3,8 @@
 //! huge body) the bytes pass through untouched, nothing panics, the caller sees no new
 //! error, and the call is still traced with what could be read.
 
-
-use bytes::Bytes;
 use crate::capture_support::*;
+use bytes::Bytes;
 use opentelemetry::Value;
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","stream":true,"messages":[]}"#;

@@ -1,7 +1,6 @@
 //! Content on spans is opt-in: off, no content attribute at all; on, valid JSON in the
 //! GenAI parts format, redacted first, cut to the configured size while staying valid.
 
-
 use crate::capture_support::*;
 use opentelemetry::Value;
 use serde_json::{json, Value as Json};

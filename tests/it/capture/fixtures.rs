@@ -2,7 +2,6 @@
 //! the caller receives exactly the bytes the server sent, and the call becomes one
 //! client span with the GenAI attributes the fixture implies.
 
-
 use crate::capture_support::*;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::Value;

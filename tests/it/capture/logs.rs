@@ -1,7 +1,6 @@
 //! Each finished call becomes one log (SPEC.md `POST /logs`): messages, output, model
 //! config, tokens, cost, timing, ids, and the project settings of the configuration.
 
-
 use crate::capture_support::*;
 use serde_json::json;
 

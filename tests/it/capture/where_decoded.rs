@@ -3,7 +3,6 @@
 //! (`decode_request_head`, `on_body_head`); the log's full decode always runs on the
 //! exporter's thread. (Its own binary: the metrics test shares a global meter provider.)
 
-
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 

@@ -2,7 +2,6 @@
 //! a stream that keeps sending may run longer. Paused tokio time, server in the same
 //! runtime, so "longer" is exact.
 
-
 use std::time::Duration;
 
 use crate::client_support::{RawServer, Reply};

@@ -1,7 +1,6 @@
 //! Which failures are retried, how often, and with what backoff: 5xx and 408 are, other
 //! 4xx are not; attempts are bounded by `max_attempts`.
 
-
 use std::time::Duration;
 
 use crate::client_support::{fast_retries, RawServer, Reply};

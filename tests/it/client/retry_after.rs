@@ -2,7 +2,6 @@
 //! `max_backoff`. Time is tokio's paused clock and the server runs in the same runtime, so
 //! the gap between the two requests the server records is exact, not a wall-clock guess.
 
-
 use std::time::{Duration, SystemTime};
 
 use crate::client_support::{RawServer, Reply};

@@ -2,7 +2,6 @@
 //! an error the caller sees, never a silent truncation (SPEC.md: "A close before every
 //! sample finished is an error the caller sees").
 
-
 use std::time::Duration;
 
 use crate::client_support::{client, RawServer, Reply};

@@ -3,7 +3,6 @@
 //! event spread over several `data:` lines and a `[DONE]` sentinel: every sample comes
 //! back whole. Wire format: SPEC.md, "Streaming (stream = true)".
 
-
 use std::time::Duration;
 
 use crate::client_support::{client, RawServer, Reply};

@@ -1,7 +1,6 @@
 //! A streamed completion is retried while no byte of the stream has been handed out (an
 //! error answer before the stream starts), and never after.
 
-
 use std::time::Duration;
 
 use crate::client_support::{client, RawServer, Reply};

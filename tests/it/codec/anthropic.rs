@@ -2,12 +2,11 @@
 //! `tests/fixtures/anthropic/`.
 #![allow(clippy::field_reassign_with_default)]
 
-
+use crate::support::*;
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, LlmRequest, Operation, Part, ProviderError,
 };
 use serde_json::json;
-use crate::support::*;
 
 fn req() -> LlmRequest {
     LlmRequest::empty(Operation::Chat)

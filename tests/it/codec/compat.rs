@@ -2,9 +2,8 @@
 //! the OpenAI codecs, with fixtures under `tests/fixtures/{azure,compat}/`.
 #![allow(clippy::field_reassign_with_default)]
 
-
-use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation, Part, Registry};
 use crate::support::*;
+use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation, Part, Registry};
 
 fn req() -> LlmRequest {
     LlmRequest::empty(Operation::Chat)

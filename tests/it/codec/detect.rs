@@ -1,14 +1,13 @@
 //! Detection: which calls are LLM calls, with which codec, operation and provider name;
 //! everything else passes through (`None`).
 
-
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::support::Head;
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, Registry, RequestHead, ResponseDecoder,
 };
-use crate::support::Head;
 
 fn detect(method: &str, url: &str) -> Option<(&'static str, Operation, String)> {
     let head = Head::new(method, url);

@@ -2,10 +2,9 @@
 //! `tests/fixtures/gemini/`.
 #![allow(clippy::field_reassign_with_default)]
 
-
+use crate::support::*;
 use humanloop_tracing::provider::{Codec, Gemini, LlmRequest, Operation, Part, ProviderError};
 use serde_json::json;
-use crate::support::*;
 
 fn req() -> LlmRequest {
     LlmRequest::empty(Operation::GenerateContent)

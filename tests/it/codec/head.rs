@@ -4,12 +4,11 @@
 //! model, usage, error, roles and finish reasons as `on_body`. Checked on the documented
 //! fixtures and on bodies with odd or repeated fields.
 
-
+use crate::support::*;
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, Gemini, Generation, LlmRequest, OpenAiChat, OpenAiCompletions,
     OpenAiEmbeddings, OpenAiResponses, Operation, RequestHead,
 };
-use crate::support::*;
 
 fn check(codec: &dyn Codec, url: &str, body: &[u8]) -> (LlmRequest, LlmRequest) {
     let (method, uri, headers) = (

@@ -1,12 +1,11 @@
 //! OpenAI codecs fed with the documented wire examples under `tests/fixtures/openai/`.
 #![allow(clippy::field_reassign_with_default)]
 
-
+use crate::support::*;
 use humanloop_tracing::provider::{
     Codec, LlmRequest, OpenAiChat, OpenAiResponses, Operation, Part, ProviderError,
 };
 use serde_json::json;
-use crate::support::*;
 
 fn chat_request() -> LlmRequest {
     LlmRequest::empty(Operation::Chat)

@@ -1,16 +1,15 @@
 //! Decoders never panic, whatever they are fed: arbitrary bytes, arbitrary JSON built
 //! from the providers' own keys, truncated bodies, events out of order or repeated.
 
-
 use std::sync::Arc;
 
+use crate::support::*;
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiCompletions, OpenAiEmbeddings,
     OpenAiResponses, Operation, MAX_CHOICES,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use crate::support::*;
 
 fn codecs() -> Vec<Arc<dyn Codec>> {
     vec![

@@ -1,7 +1,6 @@
 //! Batches leave by count (`max_batch_size`) even with a long delay, and by delay
 //! (`schedule_delay`) even when small; `flush` sends what is left at once.
 
-
 use std::time::Duration;
 
 use crate::export_support::Recorder;

@@ -2,7 +2,6 @@
 //! counted, callers never block, and `flush` returns at its deadline with the number of
 //! records not delivered. Once the endpoint answers again, everything accepted is delivered.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

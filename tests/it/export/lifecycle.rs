@@ -3,17 +3,16 @@
 //! hooks that panic (redaction, `on_log`, a custom codec) are contained and counted and the
 //! caller still gets the provider's bytes.
 
-
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::export_support::Recorder;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use crate::export_support::Recorder;
 use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, RequestHead, ResponseDecoder,

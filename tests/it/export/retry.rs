@@ -1,7 +1,6 @@
 //! Retries follow the client's policy and are counted; refusals are counted as failed;
 //! `flush` and `shutdown` work from any runtime, and blocking variants from plain threads.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

@@ -2,7 +2,6 @@
 //! idle and then once per `max_batch_size` records, so full batches keep leaving by count
 //! (with an hour-long delay) burst after burst, and leftovers wait for the delay or a flush.
 
-
 use std::time::Duration;
 
 use crate::export_support::Recorder;

@@ -5,7 +5,6 @@
 //! successfully (ordering evidence that the caller never waits on the exporter); after
 //! recovery each record is delivered exactly once, and every failed attempt is one retry.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

@@ -3,7 +3,6 @@
 //! record is counted as failed, not retried; the caller's LLM calls are unaffected and,
 //! once the endpoint answers properly again, later records are delivered exactly once.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

@@ -3,7 +3,6 @@
 //! provider's bytes while the exporter is retrying; once it is up each record is
 //! delivered exactly once.
 
-
 use std::time::Duration;
 
 use crate::export_support::Recorder;

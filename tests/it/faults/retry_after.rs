@@ -2,7 +2,6 @@
 //! backoff alone would retry within milliseconds), an LLM call made meanwhile completes
 //! with the provider's bytes before the retry arrives, and the record is delivered once.
 
-
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};

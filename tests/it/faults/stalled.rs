@@ -4,7 +4,6 @@
 //! it answers again the record is delivered, and every attempt carried the same
 //! `reference_id` (an endpoint that dedupes, like ours, stores it once).
 
-
 use std::collections::HashSet;
 use std::time::Duration;
 

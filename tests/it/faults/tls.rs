@@ -4,7 +4,6 @@
 //! every retry, and then counts the record as failed (it can never be delivered with this
 //! configuration); the caller's LLM calls complete with the provider's bytes throughout.
 
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};

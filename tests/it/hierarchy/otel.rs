@@ -3,7 +3,6 @@
 //! and spans name each other.
 #![cfg(feature = "otel")]
 
-
 use std::time::Duration;
 
 use crate::export_support::Recorder;

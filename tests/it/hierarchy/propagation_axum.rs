@@ -3,11 +3,10 @@
 //! logs while handling the request lands in A's session, under A's step. Two axum services
 //! on loopback, each with its own `Humanloop` and subscriber (B on its own thread).
 
-
 use std::time::Duration;
 
-use axum::routing::post;
 use crate::export_support::Recorder;
+use axum::routing::post;
 use humanloop_tracing::{hierarchy, session, step, Humanloop};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;

@@ -1,7 +1,6 @@
 //! Step logs obey the save behaviour: `humanloop.save` per span (nearest wins), `save`,
 //! `log_content`, the redaction hook, `on_log`, `humanloop.metadata.*`, and `enabled=false`.
 
-
 use std::time::Duration;
 
 use crate::export_support::Recorder;

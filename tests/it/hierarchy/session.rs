@@ -3,14 +3,13 @@
 //! `hl.middleware()` against an OpenAI-compatible server on loopback (answers from the
 //! documented fixtures, see tests/fixtures/SOURCES.md). The recorded logs form the tree.
 
-
 use std::time::Duration;
 
+use crate::export_support::Recorder;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use crate::export_support::Recorder;
 use humanloop_tracing::{session, step, Humanloop};
 use serde_json::Value;
 use tracing::Instrument;

@@ -2,7 +2,6 @@
 //! enclosing step (plain spans skipped over), across `.await`, `tokio::spawn` with
 //! `in_current_span`, and a span handed to another thread; every step patched after its POST.
 
-
 use std::time::Duration;
 
 use crate::export_support::Recorder;

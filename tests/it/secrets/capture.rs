@@ -3,7 +3,6 @@
 //! the provider's error message never shows in any span attribute (read back from an
 //! in-memory OpenTelemetry exporter), any log, or any `Debug` output.
 
-
 use crate::capture_support::*;
 
 const KEY: &str = "sk-PLANTED-0123456789abcdefXYZ";

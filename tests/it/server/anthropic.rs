@@ -2,9 +2,9 @@
 //! documented wire format (tests/fixtures/anthropic, see SOURCES.md).
 #![cfg(feature = "server")]
 
-
 use std::sync::{Arc, Mutex};
 
+use crate::server_support::{get, model_config, post, sse_json, start_with};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,6 @@ use axum::routing::post as route_post;
 use axum::{Json, Router};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::{json, Value};
-use crate::server_support::{get, model_config, post, sse_json, start_with};
 
 fn fixture(path: &str) -> String {
     let p = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));

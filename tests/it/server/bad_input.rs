@@ -2,7 +2,6 @@
 //! and never a crash (property test over arbitrary JSON, mostly log-shaped).
 #![cfg(feature = "server")]
 
-
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -107,7 +106,8 @@ fn no_body_makes_the_endpoint_fail() {
                         m.insert("model_config_id".into(), json!(config));
                     }
                 }
-                let (status, answer) = rt.block_on(crate::server_support::post(&http, &base, path, &body));
+                let (status, answer) =
+                    rt.block_on(crate::server_support::post(&http, &base, path, &body));
                 prop_assert!(status < 500, "{path} {body} -> {status} {answer}");
                 if status >= 400 {
                     prop_assert!(answer.get("detail").is_some(), "{path} {body} -> {answer}");

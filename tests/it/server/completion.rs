@@ -2,9 +2,8 @@
 //! projects and sessions, jinja, secrets never kept.
 #![cfg(feature = "server")]
 
-
-use serde_json::{json, Value};
 use crate::server_support::{get, mock_config, model_config, post, start};
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn two_samples_are_answered_and_logged() {

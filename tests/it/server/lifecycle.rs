@@ -1,12 +1,11 @@
 //! Concurrent clients, retries racing each other, graceful shutdown and reopening a file.
 #![cfg(feature = "server")]
 
-
 use std::collections::HashSet;
 
+use crate::server_support::{get, post, start_with};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::json;
-use crate::server_support::{get, post, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_converge_on_one_datapoint() {

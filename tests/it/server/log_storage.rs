@@ -4,9 +4,8 @@
 //! fields the types do not know are kept.
 #![cfg(feature = "server")]
 
-
-use serde_json::{json, Value};
 use crate::server_support::{get, post, start};
+use serde_json::{json, Value};
 
 fn config() -> Value {
     json!({"type": "model", "model": "gpt-4o-mini", "provider": "openai"})

@@ -2,9 +2,8 @@
 //! idempotent retries, PATCH by reference, the session tree.
 #![cfg(feature = "server")]
 
-
-use serde_json::{json, Value};
 use crate::server_support::{get, post, start};
+use serde_json::{json, Value};
 
 fn step(name: &str) -> Value {
     json!({"type": "tool", "name": name})

@@ -1,11 +1,10 @@
 //! Streamed completions (`stream: true`): data-only SSE as SPEC.md describes it.
 #![cfg(feature = "server")]
 
-
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
 use crate::server_support::{get, mock_config, post, sse_json, start};
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {

@@ -2,10 +2,9 @@
 //! types, oversize bodies, unknown routes.
 #![cfg(feature = "server")]
 
-
+use crate::server_support::{post, start, start_with};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::{json, Value};
-use crate::server_support::{post, start, start_with};
 
 async fn send_raw(http: &reqwest::Client, url: String, body: Vec<u8>) -> (u16, Value) {
     let resp = http

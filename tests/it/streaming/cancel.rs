@@ -2,7 +2,6 @@
 //! still gets a finished span: status error, `error.type = cancelled`, the partial
 //! output and what usage came; and a log with the partial output.
 
-
 use crate::capture_support::*;
 use opentelemetry::Value;
 

@@ -3,7 +3,6 @@
 //! do, has made a complete call: the span and the log carry no error, and the full
 //! output and usage.
 
-
 use crate::capture_support::*;
 
 async fn read_all_events_then_drop(

@@ -1,7 +1,6 @@
 //! A streamed response reaches the caller chunk by chunk, as the server sends it: the
 //! caller holds the first chunk while the server has not yet been given the second.
 
-
 use std::time::Duration;
 
 use crate::capture_support::*;

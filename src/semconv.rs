@@ -405,7 +405,7 @@ pub const TABLE: &[Name] = {
             A,
             GEN_AI_REQUEST_MODEL,
             LLM,
-            "at start (completion: from the provider request)",
+            "at start (completion: at the end, the model the endpoint asked the provider for)",
         ),
         Name::both(A, SERVER_ADDRESS, LLM, "at start"),
         Name::both(A, SERVER_PORT, LLM, "at start"),

@@ -2,4 +2,5 @@
 
 mod completion;
 mod openai_extras;
+mod readme_table;
 mod steps;

@@ -17,7 +17,9 @@
 //! * `HUMANLOOP_CAPTURE_CONTENT=true`: messages and step inputs/outputs on the spans;
 //! * `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: the
 //!   semantic-conventions-genai v0.1 names instead of v1.41's;
-//! * `QUICKSTART_TREE_JSON=path`: also write the span tree there, as JSON.
+//! * `QUICKSTART_TREE_JSON=path`: also write the span tree there, as JSON;
+//! * `QUICKSTART_OTLP_DEADLINE_SECS` (default 10): how long the OTLP exporter may take to
+//!   deliver the last spans at exit (past it the run still succeeds, and says so).
 
 #[path = "support/demo_provider.rs"]
 mod demo_provider;
@@ -229,7 +231,10 @@ async fn main() -> Result<(), BoxError> {
     );
     hl.shutdown(Duration::from_secs(5)).await?;
     // A slow or failing OTLP backend is reported, not turned into a failed run.
-    otlp.shutdown(Duration::from_secs(5));
+    let deadline = env("QUICKSTART_OTLP_DEADLINE_SECS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    otlp.shutdown(Duration::from_secs(deadline));
     if let Some(handle) = local {
         handle.shutdown().await?;
     }

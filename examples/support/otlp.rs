@@ -170,7 +170,9 @@ impl Otlp {
         if ok {
             println!("OTLP: {sent} span(s) sent to {endpoint}");
         } else {
-            eprintln!("OTLP: {sent} span(s) sent to {endpoint}, {failed} failed to export");
+            eprintln!(
+                "OTLP: {sent} span(s) sent to {endpoint}, {failed} failed to export: delivery incomplete"
+            );
         }
         ok
     }

@@ -62,11 +62,11 @@ run_quickstart() { # run_quickstart LABEL PROFILE CAPTURE ENV...: runs it, sets 
   [ "$profile" = v0.1 ] && opt_in=gen_ai_latest_experimental
   echo "-- $label: profile $profile, capture $capture"
   if ! env "$@" OTEL_SEMCONV_STABILITY_OPT_IN="$opt_in" HUMANLOOP_CAPTURE_CONTENT="$capture" \
-    QUICKSTART_SESSION="$key" QUICKSTART_TREE_JSON="$tree" "$quickstart" >"$work/$label.out" 2>&1; then
+    QUICKSTART_SESSION="$key" QUICKSTART_TREE_JSON="$tree" QUICKSTART_OTLP_DEADLINE_SECS=60 "$quickstart" >"$work/$label.out" 2>&1; then
     echo "  FAIL the quickstart exited non-zero:"; tail -20 "$work/$label.out"; failed=1; return 1
   fi
   sed -n '/── span tree/,/^$/p' "$work/$label.out" | sed 's/^/  | /'
-  if grep -q "OTLP: .*failed" "$work/$label.out"; then
+  if grep -q "OTLP: .*delivery incomplete" "$work/$label.out"; then
     echo "  FAIL an export failed:"; grep "OTLP:" "$work/$label.out"; failed=1; return 1
   fi
 }

@@ -93,6 +93,10 @@ pub struct ExportConfig {
     pub spool_dir: Option<PathBuf>,
     /// Spool size cap in bytes. `HUMANLOOP_SPOOL_MAX_BYTES`, default 256 MiB.
     pub spool_max_bytes: u64,
+    /// How the exporter retries while the endpoint is unavailable (one request at a time).
+    /// Default [`RetryPolicy::until_delivered`]: no attempt or time budget, 500 ms to 30 s
+    /// between probes. A bounded policy fails the records once it is spent.
+    pub retry: RetryPolicy,
 }
 
 impl Default for ExportConfig {
@@ -104,6 +108,7 @@ impl Default for ExportConfig {
             export_timeout: Duration::from_secs(30),
             spool_dir: None,
             spool_max_bytes: 256 * 1024 * 1024,
+            retry: RetryPolicy::until_delivered(),
         }
     }
 }
@@ -763,7 +768,8 @@ impl ConfigBuilder {
         self.config.export.spool_dir = Some(dir.into());
         self
     }
-    /// Retry policy of the endpoint client (and so of the exporter).
+    /// Retry policy of the endpoint client's own calls (the exporter's is
+    /// [`ExportConfig::retry`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.config.endpoint.retry = policy;
         self

@@ -11,6 +11,7 @@
 //! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
 //!   [`Humanloop::client`] makes completion calls through it, traced.
 //! * Feature `server`: a compatible local endpoint (SQLite).
+//! * Feature `proxy`: a tracing reverse proxy for clients that take no middleware.
 //!
 //! # Module map
 //!
@@ -50,6 +51,8 @@ pub mod middleware;
 pub mod otel;
 pub mod pricing;
 pub mod provider;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod redact;
 pub mod semconv;
 #[cfg(feature = "server")]
@@ -108,15 +111,24 @@ impl Humanloop {
     /// Start with `config`: builds the endpoint client and starts the exporter's worker.
     /// Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
+        Self::with_exporter(config, export::LogExporter::builder())
+    }
+
+    /// [`Humanloop::new`] with an exporter set up by `exporter`: another sink (e.g. an
+    /// in-memory [`MemorySink`](export::MemorySink)), or the worker on a runtime of yours.
+    pub fn with_exporter(
+        config: Config,
+        exporter: export::ExporterBuilder,
+    ) -> Result<Humanloop, Error> {
         let client = Client::from_config(&config)?;
-        let exporter = export::LogExporter::start(&config);
+        let exporter = exporter.start(&config)?;
         let barrier_exporter = exporter.clone();
         let barrier_timeout = config.export.export_timeout;
         let barrier: completion::ParentBarrier = Arc::new(move || {
             let exporter = barrier_exporter.clone();
             Box::pin(async move {
                 // Best effort: if the endpoint is down the call itself will say so.
-                let _ = exporter.flush(barrier_timeout).await;
+                exporter.settle(barrier_timeout).await;
             })
         });
         let client = TracedClient::new(client, barrier, &config);

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use export_support::{Behaviour, Recorder};
 use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
-use humanloop_tracing::config::{ExportConfig, RetryPolicy};
+use humanloop_tracing::config::ExportConfig;
 use humanloop_tracing::{Config, Humanloop};
 
 const CHILD_ENV: &str = "HL_SPOOL_CRASH_CHILD";
@@ -62,11 +62,6 @@ fn child_submits_a_burst_with_the_endpoint_down() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
     };
-    let mut retry = RetryPolicy::default();
-    retry.max_attempts = u32::MAX;
-    retry.initial_backoff = Duration::from_millis(20);
-    retry.max_backoff = Duration::from_millis(100);
-    retry.max_elapsed = Duration::from_secs(3600);
     let hl = Humanloop::new(
         Config::builder()
             .base_url(format!("http://127.0.0.1:{}/v4", dead_port()))
@@ -74,7 +69,6 @@ fn child_submits_a_burst_with_the_endpoint_down() {
             .spool_dir(PathBuf::from(dir))
             .max_queue_size(1_000_000)
             .schedule_delay(Duration::from_millis(5))
-            .retry(retry)
             .build()
             .unwrap(),
     )

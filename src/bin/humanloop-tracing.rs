@@ -13,6 +13,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use humanloop_tracing::server::{self, ServerConfig, DEFAULT_BODY_LIMIT};
 
+#[cfg(feature = "proxy")]
+#[path = "humanloop-tracing/proxy.rs"]
+mod proxy;
+
 #[derive(Parser)]
 #[command(name = "humanloop-tracing", version, about = "humanloop-tracing tools")]
 struct Cli {
@@ -24,6 +28,10 @@ struct Cli {
 enum Command {
     /// Run the compatible endpoint (the `/v4` API) on a SQLite database.
     Serve(Serve),
+    /// Run the tracing reverse proxy (feature `proxy`): point clients that take no
+    /// middleware at it.
+    #[cfg(feature = "proxy")]
+    Proxy(proxy::ProxyArgs),
 }
 
 #[derive(clap::Args)]
@@ -53,7 +61,11 @@ struct Serve {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        #[cfg(feature = "proxy")]
+        Command::Proxy(args) => return proxy::main(args),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

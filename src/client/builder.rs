@@ -167,7 +167,10 @@ impl ClientBuilder {
 
 /// rustls with the ring provider and the platform's verifier, passed to reqwest directly so
 /// that library code never installs a process-wide crypto provider.
-fn tls_config(https: bool, extra_roots_pem: &[Vec<u8>]) -> Result<rustls::ClientConfig, Error> {
+pub(crate) fn tls_config(
+    https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<rustls::ClientConfig, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
 

@@ -59,7 +59,7 @@
 //! ```
 
 mod builder;
-mod retry;
+pub(crate) mod retry;
 mod stream;
 
 use std::fmt;
@@ -70,6 +70,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "proxy")]
+pub(crate) use builder::tls_config;
 pub use builder::ClientBuilder;
 pub(crate) use stream::StreamObserver;
 pub use stream::{CompletionStream, Sample, SampleCollector};

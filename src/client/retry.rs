@@ -50,29 +50,90 @@ impl RetryPolicy {
     }
 }
 
-/// Run `op` until it succeeds, fails with an error that is not retryable, or the policy's
-/// budget (attempts, elapsed time) is spent; the last error is returned.
-pub(crate) async fn retry<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, Error>
+/// What a retry loop does after a failed attempt.
+pub(crate) enum Verdict {
+    /// Try again after the policy's backoff, or after `after` when the other side asked.
+    Retry { after: Option<Duration> },
+    /// Give up: the error is returned.
+    Stop,
+}
+
+/// The one retry loop (the endpoint client and the exporter both use it): run `op` until it
+/// succeeds, `classify` says an error is final, or the policy's budget (attempts, elapsed
+/// time) is spent; the last error is returned. `on_retry` sees each error that is retried
+/// with the wait before the next attempt (the exporter counts and reports them there).
+pub(crate) async fn retry_with<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    mut op: F,
+    classify: impl Fn(&E) -> Verdict,
+    mut on_retry: impl FnMut(&E, Duration),
+) -> Result<T, E>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     // tokio's clock, so paused-time tests see the waits.
     let start = tokio::time::Instant::now();
     let mut attempt = 0u32;
     loop {
-        attempt += 1;
+        attempt = attempt.saturating_add(1);
         let err = match op().await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        if !err.is_retryable() {
-            return Err(err);
-        }
-        let delay = policy.delay_for(attempt, &err);
+        let delay = match classify(&err) {
+            Verdict::Stop => return Err(err),
+            Verdict::Retry { after: Some(after) } => after.min(policy.max_backoff),
+            Verdict::Retry { after: None } => policy.backoff(attempt),
+        };
         if !policy.allows_retry(attempt, start.elapsed(), delay) {
             return Err(err);
         }
+        on_retry(&err, delay);
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// The client's loop: retryable errors only (408, 429, 5xx, connection errors), honouring
+/// `Retry-After`.
+pub(crate) async fn retry<T, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    retry_with(
+        policy,
+        op,
+        |e: &Error| match e.is_retryable() {
+            true => Verdict::Retry {
+                after: e.retry_after(),
+            },
+            false => Verdict::Stop,
+        },
+        |_, _| {},
+    )
+    .await
+}
+
+impl RetryPolicy {
+    /// The exporter's default: never give up on an outage (records are bounded by the
+    /// queue and the spool, not by time), probing with exponential backoff from 500 ms up
+    /// to 30 s between attempts (the OpenTelemetry Collector's ceiling), full jitter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use humanloop_tracing::config::RetryPolicy;
+    ///
+    /// let p = RetryPolicy::until_delivered();
+    /// assert!(p.allows_retry(1_000_000, Duration::from_secs(7 * 24 * 3600), p.max_backoff));
+    /// assert_eq!(p.max_backoff, Duration::from_secs(30));
+    /// ```
+    pub fn until_delivered() -> Self {
+        Self {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_elapsed: Duration::MAX,
+        }
     }
 }

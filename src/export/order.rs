@@ -6,11 +6,19 @@
 //! waits while its own create is. A reference id not known here (a parent created in another
 //! process, or long since sent) is assumed logged.
 //!
+//! A create the endpoint refused for good does not take its descendants down with it: a
+//! child naming it is sent without the parent link (metadata [`ORPHANED_PARENT_KEY`] names
+//! the parent), and an update of it fails here, without a request that could only fail.
+//!
 //! Everything here is bounded by the queue: the buffer holds at most the records the
 //! exporter accepted, and `pending` holds at most one entry per buffered or in-flight create.
+//! The refused reference ids are bounded by [`REFUSED_REMEMBERED`].
 
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use tokio::time::Instant;
+
+use super::ORPHANED_PARENT_KEY;
 
 use crate::api::{LogRequest, UpdateLogRequest};
 
@@ -40,14 +48,53 @@ pub(crate) struct Batch {
     pub(crate) create_spool: Vec<u64>,
     /// Spool id of each update, in the order of `updates`.
     pub(crate) update_spool: Vec<Option<u64>>,
+    /// Updates of records refused for good: they fail without a request
+    /// (`(reference_id, spool id)`).
+    pub(crate) doomed: Vec<(String, Option<u64>)>,
 }
 
 impl Batch {
     pub(crate) fn is_empty(&self) -> bool {
-        self.creates.is_empty() && self.updates.is_empty()
+        self.creates.is_empty() && self.updates.is_empty() && self.doomed.is_empty()
     }
     pub(crate) fn len(&self) -> usize {
-        self.creates.len() + self.updates.len()
+        self.creates.len() + self.updates.len() + self.doomed.len()
+    }
+}
+
+/// How many refused reference ids are remembered to orphan their children (the oldest are
+/// forgotten first; a child arriving later names a parent assumed logged).
+pub(crate) const REFUSED_REMEMBERED: usize = 16 * 1024;
+
+/// Reference ids refused for good, oldest first, bounded.
+#[derive(Default)]
+struct Refused {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl Refused {
+    fn insert(&mut self, r: &str) {
+        if self.set.insert(r.to_owned()) {
+            self.order.push_back(r.to_owned());
+            if self.order.len() > REFUSED_REMEMBERED {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+    fn contains(&self, r: &str) -> bool {
+        self.set.contains(r)
+    }
+}
+
+/// Detach `log` from its refused parent: no parent link, the parent named in metadata.
+fn orphan(log: &mut LogRequest) {
+    if let Some(parent) = log.parent_reference_id.take() {
+        log.metadata
+            .get_or_insert_with(Default::default)
+            .insert(ORPHANED_PARENT_KEY.to_owned(), parent.into());
     }
 }
 
@@ -62,6 +109,8 @@ pub(crate) struct Buffer {
     next_seq: u64,
     /// The lowest sequence number among records taken but not yet resolved.
     in_flight_min: Option<u64>,
+    /// Creates refused for good.
+    refused: Refused,
 }
 
 impl Buffer {
@@ -133,9 +182,19 @@ impl Buffer {
             }
             min_seq = Some(min_seq.map_or(slot.seq, |m| m.min(slot.seq)));
             match slot.entry {
-                Entry::Create(log) => {
+                Entry::Create(mut log) => {
+                    if log
+                        .parent_reference_id
+                        .as_deref()
+                        .is_some_and(|p| self.refused.contains(p))
+                    {
+                        orphan(&mut log);
+                    }
                     batch.creates.push(*log);
                     batch.create_spool.extend(slot.spool);
+                }
+                Entry::Update { reference_id, .. } if self.refused.contains(&reference_id) => {
+                    batch.doomed.push((reference_id, slot.spool));
                 }
                 Entry::Update {
                     reference_id,
@@ -152,8 +211,15 @@ impl Buffer {
     }
 
     /// The creates of a batch are resolved (sent or failed for good): their children may go.
-    pub(crate) fn resolve_creates(&mut self, creates: &[LogRequest]) {
-        for log in creates {
+    /// `refused[i]` says whether `creates[i]` was refused for good (its children are then
+    /// orphaned, its updates fail).
+    pub(crate) fn resolve_creates(&mut self, creates: &[LogRequest], refused: &[bool]) {
+        for (i, log) in creates.iter().enumerate() {
+            if refused.get(i).copied().unwrap_or(false) {
+                if let Some(r) = &log.reference_id {
+                    self.refused.insert(r);
+                }
+            }
             if let Some(r) = &log.reference_id {
                 if let Some(n) = self.pending.get_mut(r.as_str()) {
                     *n -= 1;
@@ -220,21 +286,41 @@ mod tests {
         assert_eq!(refs(&b1), ["a", "x"]);
         assert!(b1.updates.is_empty());
         assert!(!buf.done_below(1));
-        buf.resolve_creates(&b1.creates);
+        buf.resolve_creates(&b1.creates, &[]);
         buf.batch_done();
 
         let b2 = buf.take_ready(10);
         assert_eq!(refs(&b2), ["b"]);
         assert_eq!(b2.updates.len(), 1);
-        buf.resolve_creates(&b2.creates);
+        buf.resolve_creates(&b2.creates, &[]);
         buf.batch_done();
 
         let b3 = buf.take_ready(10);
         assert_eq!(refs(&b3), ["c"]);
-        buf.resolve_creates(&b3.creates);
+        buf.resolve_creates(&b3.creates, &[]);
         buf.batch_done();
         assert!(buf.is_empty());
         assert!(buf.done_below(buf.next_seq()));
+    }
+
+    #[test]
+    fn children_of_a_refused_parent_are_orphaned_and_its_updates_doomed() {
+        let now = Instant::now();
+        let mut buf = Buffer::default();
+        buf.push(create("p", None), now, None);
+        buf.push(create("c", Some("p")), now, None);
+        buf.push(update("p"), now, None);
+        let b1 = buf.take_ready(10);
+        assert_eq!(refs(&b1), ["p"]);
+        buf.resolve_creates(&b1.creates, &[true]);
+        buf.batch_done();
+        let b2 = buf.take_ready(10);
+        assert_eq!(refs(&b2), ["c"]);
+        let child = &b2.creates[0];
+        assert_eq!(child.parent_reference_id, None);
+        assert_eq!(child.metadata.as_ref().unwrap()[ORPHANED_PARENT_KEY], "p");
+        assert!(b2.updates.is_empty());
+        assert_eq!(b2.doomed.len(), 1);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The durable spool: an append-only on-disk log of the records the worker accepted, so that
 //! a process that ends before they were delivered (crash, kill, shutdown deadline) does not
-//! lose them. Opt-in with [`Config::spool_dir`](crate::config::ExportConfig::spool_dir).
+//! lose them. Opt-in with [`ExportConfig::spool_dir`](crate::config::ExportConfig::spool_dir).
 //!
 //! Layout: segment files `seg-<index>.log` in the spool directory, oldest first. Each holds
 //! frames `[len: u32 LE][crc32: u32 LE][payload]`, the payload a `serde_json` [`Frame`]: a
@@ -333,33 +333,9 @@ fn read_segment(path: &Path, mut on_frame: impl FnMut(Frame)) -> io::Result<()> 
     Ok(())
 }
 
-/// CRC-32 (IEEE 802.3, as in zlib), bytewise with a table built at compile time: a few
-/// lines instead of a dependency for checksumming small frames.
+/// CRC-32 (IEEE 802.3, as in zlib) of a frame's payload.
 fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = !0u32;
-    for &b in data {
-        crc = TABLE[((crc ^ b as u32) & 0xFF) as usize] ^ (crc >> 8);
-    }
-    !crc
+    crc32fast::hash(data)
 }
 
 #[cfg(test)]

@@ -1,31 +1,49 @@
-//! The exporter's worker: its own thread, its own current-thread runtime, its own client.
+//! The exporter's worker: its own thread and current-thread runtime (or a task on a runtime
+//! it was given), delivering to its sink.
+//!
+//! One round: take the records that may go now (causal order), deliver them (creates in one
+//! request, then each update), resolve them. A delivery runs until each record is resolved:
+//! acknowledged, refused for good, or given up at a shutdown deadline. While the sink is
+//! unavailable the delivery keeps probing with one request (the shared retry loop, with the
+//! export policy), so an outage holds records instead of failing them; meanwhile the worker
+//! keeps spooling what arrives and taking control messages.
 
 use std::future::{poll_fn, Future};
+use std::ops::Range;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::instrument::WithSubscriber;
 use tracing::Dispatch;
 
 use super::order::{Batch, Buffer, Entry};
+use super::sink::{DynSink, SinkError};
 use super::spool::{NotSpooled, Spool};
-use super::stats::Counters;
-use super::{Control, ExportError, ExportRecord, Shared, Waiter};
-use crate::client::Client;
-use crate::config::{Config, RetryPolicy};
+use super::{Control, ExportRecord, Shared, Waiter};
+use crate::client::retry::{retry_with, Verdict};
+use crate::config::{ExportConfig, RetryPolicy};
 
-/// Start the worker thread. If the thread cannot start, the receivers are dropped and every
-/// later submit is refused and counted as dropped.
+/// Start the worker: on a thread of its own with a current-thread runtime, or as a task on
+/// `runtime`. If the thread cannot start, the receivers are dropped and every later submit
+/// is refused and counted as dropped.
 pub(super) fn spawn(
-    config: Config,
+    export: ExportConfig,
+    sink: Box<dyn DynSink>,
+    runtime: Option<tokio::runtime::Handle>,
     shared: Arc<Shared>,
     records: mpsc::Receiver<ExportRecord>,
     control: mpsc::UnboundedReceiver<Control>,
 ) {
+    if let Some(handle) = runtime {
+        let worker = Worker::open(export, sink, shared, records, control);
+        handle.spawn(worker.run());
+        return;
+    }
     let started = std::thread::Builder::new()
         .name("humanloop-export".into())
         .spawn(move || {
@@ -39,52 +57,7 @@ pub(super) fn spawn(
                     return;
                 }
             };
-            // The client is built here, on the exporter's own runtime, and retries are done
-            // by the worker so that they can be counted.
-            let client = match Client::from_config(&config) {
-                Ok(c) => Some(c.with_retry_policy(RetryPolicy::none())),
-                Err(error) => {
-                    tracing::error!(target: "humanloop_tracing", %error, "log exporter could not build its endpoint client; logs will fail");
-                    None
-                }
-            };
-            let mut buffer = Buffer::default();
-            let spool = config.export().spool_dir.as_ref().and_then(|dir| {
-                match Spool::open(dir, config.export().spool_max_bytes) {
-                    Ok((spool, replay)) => {
-                        if !replay.is_empty() {
-                            tracing::info!(target: "humanloop_tracing", records = replay.len(), dir = %dir.display(), "replaying logs left in the spool by a previous process");
-                        }
-                        shared.counters.replayed(replay.len() as u64);
-                        let now = Instant::now();
-                        for (id, entry) in replay {
-                            buffer.push(entry, now, Some(id));
-                        }
-                        Some(spool)
-                    }
-                    Err(error) => {
-                        tracing::error!(target: "humanloop_tracing", %error, dir = %dir.display(), "log spool could not be opened; logs are kept in memory only");
-                        None
-                    }
-                }
-            });
-            let worker = Worker {
-                retry: config.retry().clone(),
-                batch_size: config.export().max_batch_size.max(1),
-                delay: config.export().schedule_delay,
-                request_timeout: config.export().export_timeout,
-                client,
-                shared,
-                records,
-                control,
-                buffer,
-                spool,
-                warned_spool: false,
-                flushes: Vec::new(),
-                closing: None,
-                abandoned: 0,
-                warned_failure: false,
-            };
+            let worker = Worker::open(export, sink, shared, records, control);
             runtime.block_on(worker.run());
         });
     if let Err(error) = started {
@@ -104,12 +77,23 @@ enum Event {
 /// How often records arriving during a delivery are spooled.
 const SPOOL_TICK: Duration = Duration::from_millis(10);
 
+/// What has been warned about (each kind once per exporter).
+#[derive(Default)]
+struct Warned {
+    outage: bool,
+    unauthorized: bool,
+    refused: bool,
+    gave_up: bool,
+    /// In an outage now (to say when it ends).
+    down: bool,
+}
+
 struct Worker {
-    retry: RetryPolicy,
+    policy: RetryPolicy,
     batch_size: usize,
     delay: Duration,
     request_timeout: Duration,
-    client: Option<Client>,
+    sink: Box<dyn DynSink>,
     shared: Arc<Shared>,
     records: mpsc::Receiver<ExportRecord>,
     control: mpsc::UnboundedReceiver<Control>,
@@ -117,21 +101,75 @@ struct Worker {
     /// The durable spool, when configured.
     spool: Option<Spool>,
     warned_spool: bool,
-    /// Flush waiters with the sequence number below which everything must be resolved.
-    flushes: Vec<(u64, Waiter)>,
+    warned: Warned,
+    /// Flush waiters with the sequence number below which everything must be resolved, and
+    /// whether they report losses.
+    flushes: Vec<(u64, Waiter, bool)>,
     /// Shutdown in progress: its deadline and who to answer.
     closing: Option<(Instant, Vec<Waiter>)>,
-    /// Records given up because the shutdown deadline passed.
-    abandoned: u64,
-    warned_failure: bool,
+}
+
+/// `now + timeout`, saturating (a `Duration::MAX` timeout means "no deadline" in practice).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 impl Worker {
+    /// Set up: open the spool (replaying what a previous process left) in the worker's own
+    /// context, off the caller's path.
+    fn open(
+        export: ExportConfig,
+        sink: Box<dyn DynSink>,
+        shared: Arc<Shared>,
+        records: mpsc::Receiver<ExportRecord>,
+        control: mpsc::UnboundedReceiver<Control>,
+    ) -> Worker {
+        let mut buffer = Buffer::default();
+        let spool = export.spool_dir.as_ref().and_then(|dir| {
+            match Spool::open(dir, export.spool_max_bytes) {
+                Ok((spool, replay)) => {
+                    if !replay.is_empty() {
+                        tracing::info!(target: "humanloop_tracing", records = replay.len(), dir = %dir.display(), "replaying logs left in the spool by a previous process");
+                    }
+                    shared.counters.replayed(replay.len() as u64);
+                    let now = Instant::now();
+                    for (id, entry) in replay {
+                        buffer.push(entry, now, Some(id));
+                    }
+                    shared.spooled.store(true, Ordering::Relaxed);
+                    Some(spool)
+                }
+                Err(error) => {
+                    tracing::error!(target: "humanloop_tracing", %error, dir = %dir.display(), "log spool could not be opened; logs are kept in memory only");
+                    None
+                }
+            }
+        });
+        Worker {
+            policy: export.retry.clone(),
+            batch_size: export.max_batch_size.max(1),
+            delay: export.schedule_delay,
+            request_timeout: export.export_timeout,
+            sink,
+            shared,
+            records,
+            control,
+            buffer,
+            spool,
+            warned_spool: false,
+            warned: Warned::default(),
+            flushes: Vec::new(),
+            closing: None,
+        }
+    }
+
     async fn run(mut self) {
         loop {
             self.drain_records();
             while let Ok(msg) = self.control.try_recv() {
-                self.on_control(msg);
+                self.on_control(msg, false);
             }
             self.answer_flushes();
 
@@ -142,7 +180,6 @@ impl Worker {
                 if Instant::now() >= *deadline {
                     let n = self.buffer.abandon() as u64;
                     self.shared.counters.abandoned(n);
-                    self.abandoned += n;
                     break;
                 }
             }
@@ -202,7 +239,7 @@ impl Worker {
         let shared = self.shared.clone();
         let msg = {
             let mut notified = pin!(shared.wake.notified());
-            let mut sleep = pin!(tokio::time::sleep_until(until.into()));
+            let mut sleep = pin!(tokio::time::sleep_until(until));
             let mut recv = pin!(self.control.recv());
             poll_fn(|cx| {
                 if let Poll::Ready(msg) = recv.as_mut().poll(cx) {
@@ -216,7 +253,7 @@ impl Worker {
             .await
         };
         if let Some(msg) = msg {
-            self.on_control(msg);
+            self.on_control(msg, false);
         }
     }
 
@@ -234,26 +271,30 @@ impl Worker {
         warn_spool(&mut self.warned_spool, message);
     }
 
-    fn on_control(&mut self, msg: Control) {
+    /// Handle a control message; `armed`: its flush deadline timer already runs (it
+    /// arrived during a delivery).
+    fn on_control(&mut self, msg: Control, armed: bool) {
         // Everything submitted before the message is in the channel: take it in first so the
         // flush covers it.
         self.drain_records();
         match msg {
-            Control::Flush { deadline, reply } => {
+            Control::Flush {
+                timeout,
+                reply,
+                report,
+            } => {
                 let watermark = self.buffer.next_seq();
                 if self.buffer.done_below(watermark) {
-                    reply.answer(Ok(()));
+                    reply.answer_with(|| answer(&self.shared, report, 0));
                     return;
                 }
-                let shared = self.shared.clone();
-                let timer = reply.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(deadline.into()).await;
-                    timer.answer(undelivered(&shared.counters));
-                });
-                self.flushes.push((watermark, reply));
+                if !armed {
+                    arm(&self.shared, timeout, &reply, report);
+                }
+                self.flushes.push((watermark, reply, report));
             }
-            Control::Shutdown { deadline, reply } => {
+            Control::Shutdown { timeout, reply } => {
+                let deadline = deadline_after(timeout);
                 let closing = self.closing.get_or_insert((deadline, Vec::new()));
                 closing.0 = closing.0.min(deadline);
                 closing.1.extend(reply);
@@ -263,12 +304,13 @@ impl Worker {
 
     fn answer_flushes(&mut self) {
         let buffer = &self.buffer;
-        self.flushes.retain(|(watermark, waiter)| {
+        let shared = &self.shared;
+        self.flushes.retain(|(watermark, waiter, report)| {
             if waiter.is_answered() {
                 return false;
             }
             if buffer.done_below(*watermark) {
-                waiter.answer(Ok(()));
+                waiter.answer_with(|| answer(shared, *report, 0));
                 return false;
             }
             true
@@ -278,32 +320,25 @@ impl Worker {
     fn finish(mut self) {
         self.answer_flushes();
         let queued = self.shared.counters.snapshot().queued;
-        let result = match self.abandoned + queued {
-            0 => Ok(()),
-            undelivered => Err(ExportError::Timeout { undelivered }),
-        };
-        for (_, waiter) in self.flushes.drain(..) {
-            waiter.answer(undelivered(&self.shared.counters));
-        }
-        if let Some((_, waiters)) = self.closing.take() {
-            for waiter in waiters {
-                waiter.answer(match &result {
-                    Ok(()) => Ok(()),
-                    Err(ExportError::Timeout { undelivered }) => Err(ExportError::Timeout {
-                        undelivered: *undelivered,
-                    }),
-                });
-            }
-        }
-        let stats = self.shared.counters.snapshot();
-        if stats.dropped > 0 || stats.failed > 0 {
+        // One report for everyone still waiting (and for the log when nobody is).
+        let result = self.shared.report(queued);
+        if let Err(error) = &result {
+            let stats = self.shared.counters.snapshot();
             tracing::warn!(
                 target: "humanloop_tracing",
                 sent = stats.sent,
                 dropped = stats.dropped,
                 failed = stats.failed,
-                "log exporter stopped; some logs were not delivered"
+                "log exporter stopped: {error}"
             );
+        }
+        for (_, waiter, _) in self.flushes.drain(..) {
+            waiter.answer_with(|| result.clone());
+        }
+        if let Some((_, waiters)) = self.closing.take() {
+            for waiter in waiters {
+                waiter.answer_with(|| result.clone());
+            }
         }
     }
 
@@ -311,25 +346,23 @@ impl Worker {
     /// abandoned (counted as dropped).
     async fn send(&mut self, batch: Batch) {
         let total = batch.len() as u64;
-        let mut resolved = 0u64;
-        let mut failure: Option<String> = None;
+        let mut progress = Progress {
+            refused_creates: vec![false; batch.creates.len()],
+            ..Progress::default()
+        };
         let deadline = self.closing.as_ref().map(|(d, _)| *d);
-        let mut acked: Vec<u64> = Vec::new();
         let mut later: Vec<Control> = Vec::new();
         {
             let shared = &*self.shared;
-            let delivery = deliver(
-                self.client.as_ref(),
-                &self.retry,
-                &shared.counters,
-                self.request_timeout,
-                &batch,
-                &mut resolved,
-                &mut failure,
-                &mut acked,
-            )
-            .with_subscriber(Dispatch::none());
-            // While the delivery is in flight (an outage can keep it retrying for long): with
+            let shared_arc = self.shared.clone();
+            let cx = Delivery {
+                sink: &*self.sink,
+                policy: &self.policy,
+                shared,
+                timeout: self.request_timeout,
+            };
+            let delivery = deliver(&cx, &batch, &mut progress, &mut self.warned);
+            // While the delivery is in flight (an outage can keep it probing for long): with
             // a spool, keep spooling what arrives, so that "accepted" soon means "on disk";
             // and take control messages, so that a shutdown's deadline also cuts this
             // delivery short (the others are handled once it is over).
@@ -349,8 +382,8 @@ impl Worker {
                     } else {
                         far
                     };
-                    let mut tick = pin!(tokio::time::sleep_until(tick_at.into()));
-                    let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far).into()));
+                    let mut tick = pin!(tokio::time::sleep_until(tick_at));
+                    let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far)));
                     let mut recv = pin!(control.recv());
                     let event = poll_fn(|cx| {
                         if delivery.as_mut().poll(cx).is_ready() {
@@ -372,8 +405,17 @@ impl Worker {
                         Event::Done => return,
                         Event::Tick => drain_into(shared, records, spool, buffer, warned),
                         Event::Control(msg) => {
-                            if let Control::Shutdown { deadline: d, .. } = &msg {
-                                cut = Some(cut.map_or(*d, |c| c.min(*d)));
+                            match &msg {
+                                Control::Shutdown { timeout, .. } => {
+                                    let d = deadline_after(*timeout);
+                                    cut = Some(cut.map_or(d, |c| c.min(d)));
+                                }
+                                // Its deadline runs from now, whatever the delivery does.
+                                Control::Flush {
+                                    timeout,
+                                    reply,
+                                    report,
+                                } => arm(&shared_arc, *timeout, reply, *report),
                             }
                             later.push(msg);
                         }
@@ -383,25 +425,42 @@ impl Worker {
             delivery.await;
         }
         for msg in later {
-            self.on_control(msg);
+            self.on_control(msg, true);
         }
-        if resolved < total {
-            self.shared.counters.abandoned(total - resolved);
-            self.abandoned += total - resolved;
-        }
-        if let Some(error) = failure {
-            if !self.warned_failure {
-                self.warned_failure = true;
-                tracing::warn!(target: "humanloop_tracing", %error, "logs could not be delivered (counted in stats().failed; further failures are not logged)");
-            }
+        if progress.resolved < total {
+            self.shared.counters.abandoned(total - progress.resolved);
         }
         if let Some(spool) = self.spool.as_mut() {
-            if let Err(error) = spool.ack(&acked) {
+            if let Err(error) = spool.ack(&progress.acked) {
                 self.warn_spool(format!("log spool acknowledgement failed ({error})"));
             }
         }
-        self.buffer.resolve_creates(&batch.creates);
+        self.buffer
+            .resolve_creates(&batch.creates, &progress.refused_creates);
         self.buffer.batch_done();
+    }
+}
+
+/// Start a flush's deadline timer: at `timeout`, it is answered with what is still queued
+/// (unless the worker answered first).
+fn arm(shared: &Arc<Shared>, timeout: Duration, reply: &Waiter, report: bool) {
+    let shared = shared.clone();
+    let timer = reply.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        timer.answer_with(|| {
+            let queued = shared.counters.snapshot().queued;
+            answer(&shared, report, queued)
+        });
+    });
+}
+
+/// The answer to a flush: the report of losses, or just "done" for the parent barrier.
+fn answer(shared: &Shared, report: bool, undelivered: u64) -> Result<(), super::ExportError> {
+    if report {
+        shared.report(undelivered)
+    } else {
+        Ok(())
     }
 }
 
@@ -444,7 +503,7 @@ fn drain_into(
                 Some(id)
             }
             Some(Err(NotSpooled::Full)) => {
-                shared.counters.abandoned(1);
+                shared.counters.spool_full();
                 warn_spool(warned_spool, "log spool is full (spool_max_bytes); records are being dropped and counted in stats().dropped".into());
                 continue;
             }
@@ -476,100 +535,219 @@ fn warn_spool(warned: &mut bool, message: String) {
     }
 }
 
-fn undelivered(counters: &Counters) -> Result<(), ExportError> {
-    match counters.snapshot().queued {
-        0 => Ok(()),
-        undelivered => Err(ExportError::Timeout { undelivered }),
-    }
+/// What a delivery needs.
+struct Delivery<'a> {
+    sink: &'a dyn DynSink,
+    policy: &'a RetryPolicy,
+    shared: &'a Shared,
+    timeout: Duration,
 }
 
-/// Send the creates in one request, then each update; counts outcomes as it goes so that
-/// an abandoned delivery knows what is left, and collects the spool ids of the records
-/// resolved (sent, refused, or out of retries) so that they leave the spool.
-#[allow(clippy::too_many_arguments)]
-async fn deliver(
-    client: Option<&Client>,
-    policy: &RetryPolicy,
-    counters: &Counters,
-    timeout: Duration,
-    batch: &Batch,
-    resolved: &mut u64,
-    failure: &mut Option<String>,
-    acked: &mut Vec<u64>,
-) {
-    let Some(client) = client else {
-        acked.extend(&batch.create_spool);
-        acked.extend(batch.update_spool.iter().flatten());
-        counters.failed(batch.len() as u64);
-        *resolved = batch.len() as u64;
-        *failure = Some("no endpoint client".into());
-        return;
-    };
-    if !batch.creates.is_empty() {
-        let n = batch.creates.len() as u64;
-        match with_retry(policy, counters, timeout, || {
-            client.log_batch(&batch.creates)
-        })
-        .await
-        {
-            Ok(_) => counters.sent(n),
-            Err(e) => {
+/// What a delivery got done, as it goes (a shutdown deadline may cut it short).
+#[derive(Default)]
+struct Progress {
+    /// Records resolved (sent, refused, or given up by a bounded policy).
+    resolved: u64,
+    /// Spool ids of the records resolved, to tombstone.
+    acked: Vec<u64>,
+    /// Per create of the batch: refused for good.
+    refused_creates: Vec<bool>,
+}
+
+/// How a request ended for good.
+enum Fail {
+    /// Refused: these records (indices in the request), or all of them (`None`).
+    Refused {
+        reason: String,
+        records: Option<Vec<usize>>,
+    },
+    /// A bounded retry policy ran out while the sink was unavailable.
+    GaveUp(String),
+}
+
+/// Deliver a round: updates of refused records fail at once; the creates go in one request,
+/// split in halves while refused without saying which records are at fault; then each
+/// update. Counts every record as it is resolved.
+async fn deliver(cx: &Delivery<'_>, batch: &Batch, p: &mut Progress, warned: &mut Warned) {
+    let counters = &cx.shared.counters;
+    for (reference_id, spool) in &batch.doomed {
+        counters.failed(1);
+        refused(
+            cx,
+            warned,
+            Some(reference_id),
+            "an update of a log the endpoint refused",
+        );
+        p.resolved += 1;
+        p.acked.extend(spool);
+    }
+    let mut stack: Vec<Range<usize>> = Vec::new();
+    stack.push(0..batch.creates.len());
+    while let Some(range) = stack.pop() {
+        if range.is_empty() {
+            continue;
+        }
+        let part = &batch.creates[range.clone()];
+        let n = part.len() as u64;
+        match attempt(cx, warned, || cx.sink.create(part)).await {
+            Ok(()) => {
+                counters.sent(n);
+                p.resolved += n;
+            }
+            Err(Fail::GaveUp(reason)) => {
                 counters.failed(n);
-                *failure = Some(e);
+                p.resolved += n;
+                for i in range.clone() {
+                    p.refused_creates[i] = true;
+                    refused(
+                        cx,
+                        warned,
+                        batch.creates[i].reference_id.as_deref(),
+                        &reason,
+                    );
+                }
+            }
+            Err(Fail::Refused { reason, records }) => {
+                let named: Vec<usize> = records
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|&i| i < part.len())
+                    .collect();
+                let at_fault: Vec<usize> = if !named.is_empty() {
+                    named
+                } else if part.len() == 1 {
+                    vec![0]
+                } else {
+                    // Which records? Halves, the first half first (the stack pops it first).
+                    let mid = range.start + part.len() / 2;
+                    stack.push(mid..range.end);
+                    stack.push(range.start..mid);
+                    continue;
+                };
+                // The refused ones fail; the runs between them are tried again.
+                let mut runs = Vec::new();
+                let mut from = range.start;
+                for &i in &at_fault {
+                    let i = range.start + i;
+                    counters.failed(1);
+                    p.resolved += 1;
+                    p.refused_creates[i] = true;
+                    refused(
+                        cx,
+                        warned,
+                        batch.creates[i].reference_id.as_deref(),
+                        &reason,
+                    );
+                    runs.push(from..i);
+                    from = i + 1;
+                }
+                runs.push(from..range.end);
+                stack.extend(runs.into_iter().rev());
             }
         }
-        *resolved += n;
-        acked.extend(&batch.create_spool);
     }
-    for ((reference_id, update), spool_id) in batch.updates.iter().zip(&batch.update_spool) {
-        match with_retry(policy, counters, timeout, || {
-            client.update_log_by_reference(reference_id, update)
-        })
-        .await
-        {
-            Ok(_) => counters.sent(1),
-            Err(e) => {
+    p.acked.extend(&batch.create_spool);
+    for ((reference_id, update), spool) in batch.updates.iter().zip(&batch.update_spool) {
+        match attempt(cx, warned, || cx.sink.update(reference_id, update)).await {
+            Ok(()) => counters.sent(1),
+            Err(Fail::Refused { reason, .. } | Fail::GaveUp(reason)) => {
                 counters.failed(1);
-                *failure = Some(e);
+                refused(cx, warned, Some(reference_id), &reason);
             }
         }
-        *resolved += 1;
-        acked.extend(spool_id);
+        p.resolved += 1;
+        p.acked.extend(spool);
     }
 }
 
-/// One request with the policy's retries (each attempt bounded by `timeout`); the error's
-/// text when it finally fails.
-async fn with_retry<T, F, Fut>(
-    policy: &RetryPolicy,
-    counters: &Counters,
-    timeout: Duration,
-    mut op: F,
-) -> Result<T, String>
+/// A record failed for good: named in the next report, warned about once.
+fn refused(cx: &Delivery<'_>, warned: &mut Warned, reference_id: Option<&str>, reason: &str) {
+    cx.shared.note_refused(reference_id, reason);
+    if !std::mem::replace(&mut warned.refused, true) {
+        tracing::warn!(
+            target: "humanloop_tracing",
+            reference_id,
+            "the endpoint refused a log for good ({reason}); it is counted in stats().failed and \
+             named by the next flush or shutdown (further refusals are not logged)"
+        );
+    }
+}
+
+/// One request through the shared retry loop with the export policy: an outage (or a
+/// refused key) is waited out, probing with this one request; a refusal ends it.
+async fn attempt<'b, F>(cx: &Delivery<'_>, warned: &mut Warned, mut op: F) -> Result<(), Fail>
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, crate::Error>>,
+    F: FnMut() -> super::sink::BoxFuture<'b, Result<(), SinkError>>,
 {
-    let start = tokio::time::Instant::now();
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let (error, delay) = match tokio::time::timeout(timeout, op()).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(e)) if !e.is_retryable() => return Err(e.to_string()),
-            Ok(Err(e)) => {
-                let delay = policy.delay_for(attempt, &e);
-                (e.to_string(), delay)
+    let timeout = cx.timeout;
+    let result = retry_with(
+        cx.policy,
+        || {
+            // The sink's own requests are never traced (not by the crate's layers, nor the
+            // application's subscriber); the exporter's warnings below are.
+            let request = op().with_subscriber(Dispatch::none());
+            async move {
+                match tokio::time::timeout(timeout, request).await {
+                    Ok(result) => result,
+                    Err(_) => Err(SinkError::unavailable(
+                        format!("no answer within {timeout:?} (export_timeout)"),
+                        None,
+                    )),
+                }
             }
-            Err(_) => (
-                format!("export request timed out after {timeout:?}"),
-                policy.backoff(attempt),
-            ),
-        };
-        if !policy.allows_retry(attempt, start.elapsed(), delay) {
-            return Err(error);
+        },
+        |e: &SinkError| match e {
+            SinkError::Unavailable { retry_after, .. } => Verdict::Retry {
+                after: *retry_after,
+            },
+            SinkError::Unauthorized { .. } => Verdict::Retry { after: None },
+            SinkError::Refused { .. } => Verdict::Stop,
+        },
+        |e, delay| {
+            cx.shared.counters.retried();
+            cx.shared.note_unavailable(&e.to_string());
+            if let SinkError::Unauthorized { reason } = e {
+                if !std::mem::replace(&mut warned.unauthorized, true) {
+                    tracing::error!(
+                        target: "humanloop_tracing",
+                        "the endpoint refused the API key ({reason}): logs are kept and \
+                         retried, but none will be delivered until the key is fixed \
+                         (HUMANLOOP_API_KEY); with a spool, a restart with the right key \
+                         delivers them"
+                    );
+                }
+            } else if !warned.down {
+                if !std::mem::replace(&mut warned.outage, true) {
+                    tracing::warn!(
+                        target: "humanloop_tracing",
+                        ?delay,
+                        "the log endpoint is unavailable ({e}); logs are kept (up to \
+                         max_queue_size, or the spool's cap) and delivered when it answers \
+                         again, probing with one request at a time"
+                    );
+                } else {
+                    tracing::info!(target: "humanloop_tracing", "the log endpoint is unavailable again ({e}); logs are kept");
+                }
+            }
+            warned.down = true;
+        },
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            if std::mem::replace(&mut warned.down, false) {
+                tracing::info!(target: "humanloop_tracing", "the log endpoint answers again; delivering the backlog");
+            }
+            Ok(())
         }
-        counters.retried();
-        tokio::time::sleep(delay).await;
+        Err(SinkError::Refused { reason, records }) => Err(Fail::Refused { reason, records }),
+        Err(other) => {
+            if !std::mem::replace(&mut warned.gave_up, true) {
+                tracing::warn!(target: "humanloop_tracing", "log export gave up on records: the retry budget of ExportConfig::retry is spent ({other})");
+            }
+            Err(Fail::GaveUp(format!(
+                "gave up after the retry budget (ExportConfig::retry): {other}"
+            )))
+        }
     }
 }

@@ -15,7 +15,10 @@
 //! * `secrets_end_to_end`: a global tracing subscriber and environment variables.
 //! * `semconv_metrics`: the global OpenTelemetry meter provider.
 //! * `semconv_profiles`: environment variables (`OTEL_SEMCONV_STABILITY_OPT_IN`).
+//! * `faults_wrong_api_key`: it counts the exporter's ERROR events (callsite interest, as
+//!   `export_drop_warns`).
 //! * `spool_crash`: it re-executes its own binary as the crashing child.
+//! * `spool_outage_across_sigkill`: it re-executes its own binary as the killed child.
 
 mod capture_support;
 mod client_support;

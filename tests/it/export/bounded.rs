@@ -38,13 +38,18 @@ async fn stalled_endpoint_bounded_queue_and_flush_deadline() {
     assert_eq!(stats.sent, 0);
 
     // The endpoint is still stalled: flush gives up at its deadline and says what is left.
+    let dropped = hl.stats().dropped;
     match hl.flush(Duration::from_millis(200)).await {
-        Err(ExportError::Timeout { undelivered }) => assert_eq!(undelivered, 8),
+        Err(ExportError::Incomplete {
+            undelivered,
+            dropped: d,
+            ..
+        }) => assert_eq!((undelivered, d), (8, dropped)),
         other => panic!("expected a timeout, got {other:?}"),
     }
 
-    // The endpoint recovers: everything accepted goes out, nothing more is dropped.
-    let dropped = hl.stats().dropped;
+    // The endpoint recovers: everything accepted goes out, nothing more is dropped (the
+    // drops were reported by the flush already).
     rec.release();
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
     let stats = hl.stats();
@@ -76,8 +81,9 @@ async fn records_after_shutdown_are_dropped_and_counted() {
         "the create of `after`; its patch is never made"
     );
     assert_eq!(rec.steps().len(), 1);
-    // A second shutdown returns at once.
-    hl.shutdown(Duration::from_secs(1)).await.unwrap();
+    // A second shutdown returns at once, reporting the drop since the first.
+    let err = hl.shutdown(Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!((err.dropped(), err.failed(), err.undelivered()), (1, 0, 0));
 }
 
 #[tokio::test]
@@ -91,7 +97,7 @@ async fn shutdown_gives_up_at_its_deadline_and_says_how_many() {
     step("stuck").in_scope(|| {});
     match hl.shutdown(Duration::from_millis(200)).await {
         // The create (in flight, stalled) and the patch waiting behind it.
-        Err(ExportError::Timeout { undelivered }) => assert_eq!(undelivered, 2),
+        Err(ExportError::Incomplete { undelivered, .. }) => assert_eq!(undelivered, 2),
         other => panic!("expected a timeout, got {other:?}"),
     }
     let stats = hl.stats();

@@ -1,27 +1,24 @@
+<<<<<<< HEAD
 //! Retries follow the client's policy and are counted; refusals are counted as failed;
 //! `flush` and `shutdown` work from any runtime, and blocking variants from plain threads.
+=======
+//! Transient failures are retried (default policy) and counted; a refusal fails the record
+//! and its update, and `shutdown` says so; `flush` and `shutdown` work from any runtime,
+//! and blocking variants from plain threads.
+>>>>>>> main
 
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};
-use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::{step, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-fn quick_retries() -> RetryPolicy {
-    let mut p = RetryPolicy::default();
-    p.max_attempts = 4;
-    p.initial_backoff = Duration::from_millis(1);
-    p.max_backoff = Duration::from_millis(5);
-    p
-}
 
 #[tokio::test]
 async fn transient_failures_are_retried_and_counted() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::Fail(503), Behaviour::Fail(429)]);
-    let hl = Humanloop::new(rec.config().retry(quick_retries()).build().unwrap()).unwrap();
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
@@ -49,19 +46,20 @@ async fn transient_failures_are_retried_and_counted() {
 async fn refusals_are_not_retried_and_count_as_failed() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::Fail(422)]);
-    let hl = Humanloop::new(rec.config().retry(quick_retries()).build().unwrap()).unwrap();
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
     step("refused").in_scope(|| {});
-    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    let err = hl.shutdown(Duration::from_secs(10)).await.unwrap_err();
     let stats = hl.stats();
     assert_eq!(stats.retried, 0, "{stats:?}");
-    assert_eq!(stats.failed, 1, "the create: {stats:?}");
-    assert_eq!(
-        stats.sent, 1,
-        "the patch still goes once its create is resolved"
-    );
+    assert_eq!(stats.failed, 2, "the create and its patch: {stats:?}");
+    assert_eq!(stats.sent, 0, "{stats:?}");
+    // The patch of a refused create fails without a request that could only fail.
+    assert!(rec.patches().is_empty());
+    assert_eq!(err.failed(), 2, "{err}");
+    assert!(err.to_string().contains("422"), "{err}");
 }
 
 #[test]

@@ -40,6 +40,8 @@ pub struct Recorded {
     pub path: String,
     pub query: Option<String>,
     pub body: Value,
+    /// When it arrived, on the tokio clock (paused in some tests).
+    pub at: tokio::time::Instant,
 }
 
 struct Inner {
@@ -47,6 +49,8 @@ struct Inner {
     requests: Vec<Recorded>,
     script: VecDeque<Behaviour>,
     default: Behaviour,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -75,6 +79,8 @@ impl Recorder {
             requests: Vec::new(),
             script: VecDeque::new(),
             default: Behaviour::Ok,
+            in_flight: 0,
+            max_in_flight: 0,
         }));
         let (release, released) = watch::channel(false);
         let app = axum::Router::new().fallback(handle).with_state(AppState {
@@ -117,6 +123,11 @@ impl Recorder {
     pub fn release(&self) {
         self.set_default(Behaviour::Ok);
         let _ = self.release.send(true);
+    }
+
+    /// The most requests that were ever being handled at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -245,10 +256,22 @@ async fn handle(State(st): State<AppState>, method: Method, uri: Uri, body: Byte
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
             body: body.clone(),
+            at: tokio::time::Instant::now(),
         });
+        inner.in_flight += 1;
+        inner.max_in_flight = inner.max_in_flight.max(inner.in_flight);
         let b = inner.script.pop_front().unwrap_or(inner.default);
         (inner.requests.len() - 1, b)
     };
+    // Counts the request out however the handler ends (answered, or dropped with its
+    // connection).
+    struct Out(Arc<Mutex<Inner>>);
+    impl Drop for Out {
+        fn drop(&mut self) {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
+        }
+    }
+    let _out = Out(st.inner.clone());
     match behaviour {
         Behaviour::Fail(status) => {
             return (

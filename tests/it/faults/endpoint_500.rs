@@ -4,11 +4,15 @@
 //! outage complete with the provider's bytes before the endpoint has answered anything
 //! successfully (ordering evidence that the caller never waits on the exporter); after
 //! recovery each record is delivered exactly once, and every failed attempt is one retry.
+<<<<<<< HEAD
+=======
+//! No retry policy is set: the default keeps records through the outage.
+>>>>>>> main
 
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, provider, short_retries, until};
+use crate::faults_support::{call, client, delivered_once, provider, until};
 use humanloop_tracing::Humanloop;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -19,14 +23,7 @@ async fn calls_unaffected_and_records_delivered_once_after_500s() {
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Fail(500));
     let url = provider().await;
-    let hl = Humanloop::new(
-        rec.config()
-            .retry(short_retries())
-            .max_queue_size(16)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let hl = Humanloop::new(rec.config().max_queue_size(16).build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::export_support::Recorder;
-use crate::faults_support::{call, client, delivered_once, provider, short_retries, until};
+use crate::faults_support::{call, client, delivered_once, provider, until};
 use humanloop_tracing::{Config, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -25,7 +25,6 @@ async fn refused_connections_then_the_endpoint_comes_up() {
             .api_key("hl-test-key")
             .schedule_delay(Duration::from_millis(20))
             .max_queue_size(16)
-            .retry(short_retries())
             .build()
             .unwrap(),
     )

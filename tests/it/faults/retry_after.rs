@@ -1,12 +1,11 @@
 //! Fault: the endpoint answers 429 with `Retry-After`. The exporter waits as told (its
-//! backoff alone would retry within milliseconds), an LLM call made meanwhile completes
+//! backoff alone would retry sooner), an LLM call made meanwhile completes
 //! with the provider's bytes before the retry arrives, and the record is delivered once.
 
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};
 use crate::faults_support::{call, client, delivered_once, provider, until};
-use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::Humanloop;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -17,11 +16,7 @@ async fn retry_after_is_honoured_and_calls_are_unaffected() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::RetryAfter(2)]);
     let url = provider().await;
-    let mut retry = RetryPolicy::default();
-    retry.max_attempts = 5;
-    retry.initial_backoff = Duration::from_millis(1);
-    retry.max_backoff = Duration::from_secs(5);
-    let hl = Humanloop::new(rec.config().retry(retry).build().unwrap()).unwrap();
+    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();

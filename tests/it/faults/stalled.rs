@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, provider, short_retries, until};
+use crate::faults_support::{call, client, provider, until};
 use humanloop_tracing::config::ExportConfig;
 use humanloop_tracing::Humanloop;
 use tracing_subscriber::layer::SubscriberExt;
@@ -24,14 +24,7 @@ async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
     export.export_timeout = Duration::from_millis(100);
     export.schedule_delay = Duration::from_millis(20);
     export.max_queue_size = 16;
-    let hl = Humanloop::new(
-        rec.config()
-            .export(export)
-            .retry(short_retries())
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let hl = Humanloop::new(rec.config().export(export).build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();

@@ -1,6 +1,7 @@
 //! Shared by the `faults_*` tests: an OpenAI-compatible provider on loopback answering the
 //! documented fixture (tests/fixtures/openai/chat_basic.json), a client going through
-//! `hl.middleware()`, a short retry policy and the exactly-once check.
+//! `hl.middleware()`, the exactly-once check, a `Humanloop` whose exporter runs on a
+//! paused test runtime, log families and an event recorder.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -10,8 +11,11 @@ use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use humanloop_tracing::config::RetryPolicy;
-use humanloop_tracing::Humanloop;
+use std::sync::{Arc, Mutex};
+
+use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::export::LogExporter;
+use humanloop_tracing::{Config, Humanloop};
 
 use crate::export_support::Recorder;
 
@@ -58,16 +62,6 @@ pub async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) {
     assert_eq!(resp.bytes().await.unwrap().to_vec(), fixture());
 }
 
-/// Many quick retries (the test decides when the endpoint recovers).
-pub fn short_retries() -> RetryPolicy {
-    let mut p = RetryPolicy::default();
-    p.max_attempts = 1000;
-    p.initial_backoff = Duration::from_millis(5);
-    p.max_backoff = Duration::from_millis(20);
-    p.max_elapsed = Duration::from_secs(30);
-    p
-}
-
 /// Wait (bounded) until `cond` holds.
 pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..2000 {
@@ -105,4 +99,85 @@ pub fn delivered_once(rec: &Recorder) -> Vec<String> {
     let mut ids: Vec<String> = ok.into_keys().collect();
     ids.sort();
     ids
+}
+
+/// A `Humanloop` with the default configuration (only the endpoint's URL differs) whose
+/// exporter runs on the current runtime, so that a paused clock drives its delays and
+/// backoffs (`#[tokio::test(start_paused = true)]`).
+pub fn paused_humanloop(base_url: &str) -> Humanloop {
+    Humanloop::with_exporter(
+        Config::builder().base_url(base_url).build().unwrap(),
+        LogExporter::builder().runtime(tokio::runtime::Handle::current()),
+    )
+    .unwrap()
+}
+
+/// A step log with this reference id (and parent), in session `session`.
+pub fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
+    LogRequest {
+        reference_id: Some(reference.to_owned()),
+        parent_reference_id: parent.map(str::to_owned),
+        session_reference_id: Some(session.to_owned()),
+        project: Some("faults".into()),
+        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
+        output: Some(format!("output of {reference}")),
+        ..LogRequest::default()
+    }
+}
+
+/// Log a parent and its child (in a session named `name`); their reference ids. Both
+/// are accepted at once, whatever the endpoint is doing.
+pub fn family(hl: &Humanloop, name: &str) -> [String; 2] {
+    let parent = format!("{name}-parent");
+    let child = format!("{name}-child");
+    assert!(hl.log(log(&parent, None, name)), "accepted without waiting");
+    assert!(
+        hl.log(log(&child, Some(&parent), name)),
+        "accepted without waiting"
+    );
+    [parent, child]
+}
+
+/// Gaps between consecutive requests the endpoint saw (by arrival, tokio clock).
+pub fn gaps(rec: &Recorder) -> Vec<Duration> {
+    let reqs = rec.requests();
+    reqs.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+/// Events of this crate: `(level, message)`.
+#[derive(Clone, Default)]
+pub struct Events(pub Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+impl Events {
+    pub fn at(&self, level: tracing::Level) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(l, _)| *l == level)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "humanloop_tracing" {
+            return;
+        }
+        struct Msg(String);
+        impl tracing::field::Visit for Msg {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" {
+                    self.0 = format!("{v:?}");
+                }
+            }
+        }
+        let mut m = Msg(String::new());
+        event.record(&mut m);
+        self.0
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), m.0));
+    }
 }

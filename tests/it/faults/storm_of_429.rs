@@ -1,0 +1,52 @@
+//! A 429 storm: the endpoint answers 429 with `Retry-After: 7` to twenty requests in a row.
+//! With the default configuration the exporter waits as told between probes (never sooner,
+//! and never more than its 30 s ceiling), one request at a time, keeps every record, and
+//! delivers each exactly once when the storm passes; `stats()` and `shutdown` are exact.
+//! Paused clock, the exporter on this runtime.
+
+use std::time::Duration;
+
+use crate::export_support::{Behaviour, Recorder};
+use crate::faults_support::{delivered_once, family, gaps, paused_humanloop};
+
+#[tokio::test(start_paused = true)]
+async fn a_429_storm_is_waited_out_as_told() {
+    let rec = Recorder::start().await;
+    rec.script([Behaviour::RetryAfter(7); 20]);
+    let hl = paused_humanloop(&rec.base_url);
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        expected.extend(family(&hl, &format!("s{i}")));
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(hl.stats().sent, 0);
+    for i in 5..10 {
+        expected.extend(family(&hl, &format!("s{i}")));
+    }
+    hl.shutdown(Duration::from_secs(600)).await.unwrap();
+
+    let stats = hl.stats();
+    assert_eq!(
+        (
+            stats.sent,
+            stats.failed,
+            stats.dropped,
+            stats.queued,
+            stats.retried
+        ),
+        (20, 0, 0, 0, 20),
+        "{stats:?}"
+    );
+    // Each wait after a 429 was the 7 s asked for (the paused clock makes it exact).
+    let gaps = gaps(&rec);
+    for gap in &gaps[..20] {
+        assert!(
+            *gap >= Duration::from_secs(7) && *gap < Duration::from_secs(8),
+            "{gaps:?}"
+        );
+    }
+    assert_eq!(rec.max_in_flight(), 1);
+    expected.sort();
+    assert_eq!(delivered_once(&rec), expected);
+    rec.assert_causal_order(&[]);
+}

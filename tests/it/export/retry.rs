@@ -1,11 +1,6 @@
-<<<<<<< HEAD
-//! Retries follow the client's policy and are counted; refusals are counted as failed;
-//! `flush` and `shutdown` work from any runtime, and blocking variants from plain threads.
-=======
 //! Transient failures are retried (default policy) and counted; a refusal fails the record
 //! and its update, and `shutdown` says so; `flush` and `shutdown` work from any runtime,
 //! and blocking variants from plain threads.
->>>>>>> main
 
 use std::time::Duration;
 

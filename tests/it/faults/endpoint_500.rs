@@ -4,10 +4,7 @@
 //! outage complete with the provider's bytes before the endpoint has answered anything
 //! successfully (ordering evidence that the caller never waits on the exporter); after
 //! recovery each record is delivered exactly once, and every failed attempt is one retry.
-<<<<<<< HEAD
-=======
 //! No retry policy is set: the default keeps records through the outage.
->>>>>>> main
 
 use std::time::Duration;
 

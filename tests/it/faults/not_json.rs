@@ -1,15 +1,8 @@
-<<<<<<< HEAD
-//! Fault: the endpoint answers 200 with a body that is not JSON. That answer cannot be
-//! trusted and repeating the request would not help (it may already be stored), so the
-//! record is counted as failed, not retried; the caller's LLM calls are unaffected and,
-//! once the endpoint answers properly again, later records are delivered exactly once.
-=======
 //! Fault: the endpoint answers 200 with a body that is not JSON (a maintenance page of a
 //! proxy). That answer cannot be trusted, and it is not a refusal, so the record is kept and
 //! sent again with the same `reference_id` (an endpoint that dedupes stores it once); the
 //! caller's LLM calls are unaffected and every record is delivered once the endpoint
 //! answers properly.
->>>>>>> main
 
 use std::time::Duration;
 

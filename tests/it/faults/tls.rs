@@ -1,15 +1,9 @@
 //! Fault: the endpoint's TLS handshake fails (a rustls server on 127.0.0.1 with the test
 //! certificate from `tests/fixtures/tls/`, whose CA the exporter does not trust). A
-<<<<<<< HEAD
-//! handshake failure is a connection error: the exporter retries it per its policy, counts
-//! every retry, and then counts the record as failed (it can never be delivered with this
-//! configuration); the caller's LLM calls complete with the provider's bytes throughout.
-=======
 //! handshake failure is an outage like any other (a certificate can be renewed): the
 //! exporter keeps the records, probes one handshake at a time and counts every retry; a
 //! shutdown whose deadline passes says how many records were not delivered; the caller's
 //! LLM calls complete with the provider's bytes throughout.
->>>>>>> main
 
 use std::io::Read;
 use std::net::TcpListener;

@@ -1,12 +1,16 @@
-//! Spans to any OpenTelemetry backend by OTLP/HTTP (protobuf): Jaeger, Tempo, Phoenix, an
-//! OpenTelemetry Collector. Set `OTEL_EXPORTER_OTLP_ENDPOINT` (e.g. `http://localhost:4318`)
-//! to send them there; without it the example starts a tiny OTLP receiver on loopback
-//! and prints what arrives, so it runs offline: `cargo run --example otlp`.
+//! Spans to any OpenTelemetry backend by OTLP/HTTP (protobuf): Jaeger, Tempo, Phoenix,
+//! MLflow, an OpenTelemetry Collector. Set `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (e.g.
+//! `http://localhost:4318/v1/traces`) or `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (`http://localhost:4318`) to send them there; without either the example starts a
+//! tiny OTLP receiver on loopback and prints what arrives, so it runs offline:
+//! `cargo run --example otlp`. Failed exports are reported on stderr.
 
 #[path = "support/demo_provider.rs"]
 mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
+#[path = "support/otlp.rs"]
+mod otlp;
 
 use std::time::Duration;
 
@@ -15,7 +19,6 @@ use axum::routing::post;
 use axum::Router;
 use humanloop_tracing::{session, step, Config};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 use serde_json::json;
@@ -59,26 +62,22 @@ async fn receiver() -> Result<String, local::BoxError> {
 async fn main() -> Result<(), local::BoxError> {
     let local = local::start(Config::builder()).await?;
     let hl = &local.hl;
-    let endpoint = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Ok(url) if !url.is_empty() => url,
-        _ => receiver().await?,
+    // The environment's endpoint, or a receiver of our own.
+    let own = match otlp::configured_endpoint() {
+        Some(_) => None,
+        None => Some(format!("{}/v1/traces", receiver().await?)),
     };
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
-        .build()?;
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(
-            opentelemetry_sdk::Resource::builder()
-                .with_service_name("otlp-example")
-                .build(),
-        )
-        .build();
+    let otlp = otlp::Otlp::build(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder(),
+        "otlp-example",
+        own,
+    )?;
+    let provider = otlp.provider.clone();
     tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("otlp-example")))
+        .with(humanloop_tracing::otel::layer(
+            provider.tracer("otlp-example"),
+        ))
         .init();
 
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -105,9 +104,7 @@ async fn main() -> Result<(), local::BoxError> {
     .instrument(session("otlp-demo"))
     .await?;
 
-    provider.force_flush()?;
     hl.shutdown(Duration::from_secs(5)).await?;
-    provider.shutdown()?;
-    println!("spans sent to {endpoint}/v1/traces");
+    otlp.shutdown(Duration::from_secs(5));
     Ok(())
 }

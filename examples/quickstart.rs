@@ -11,7 +11,15 @@
 //! * `HUMANLOOP_BASE_URL`, `HUMANLOOP_API_KEY`: send the logs to that endpoint instead;
 //! * `OPENAI_BASE_URL`, `OPENAI_API_KEY`: call that provider instead of the demo one
 //!   (`QUICKSTART_MODEL` names the model, default `gpt-4o-mini`);
-//! * `OTEL_EXPORTER_OTLP_ENDPOINT`: also export the spans by OTLP/HTTP (protobuf).
+//! * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` (and their
+//!   `_HEADERS`): also export the spans by OTLP/HTTP (protobuf), e.g. to Arize Phoenix or
+//!   MLflow (`scripts/backends/run.sh` does both); failed exports are reported;
+//! * `HUMANLOOP_CAPTURE_CONTENT=true`: messages and step inputs/outputs on the spans;
+//! * `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: the
+//!   semantic-conventions-genai v0.1 names instead of v1.41's;
+//! * `QUICKSTART_TREE_JSON=path`: also write the span tree there, as JSON;
+//! * `QUICKSTART_OTLP_DEADLINE_SECS` (default 10): how long the OTLP exporter may take to
+//!   deliver the last spans at exit (past it the run still succeeds, and says so).
 //!
 //! `cargo run --example quickstart -- --serve` (or `QUICKSTART_SERVE=1`) keeps the local
 //! endpoint running at the end and prints the URL of its web UI; `QUICKSTART_ADDR` picks
@@ -19,6 +27,8 @@
 
 #[path = "support/demo_provider.rs"]
 mod demo_provider;
+#[path = "support/otlp.rs"]
+mod otlp;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -29,13 +39,15 @@ use humanloop_tracing::api::{
     ChatMessage, CompletionModelConfigRequest, JsonMap, ModelConfig, ModelEndpoint,
     ProjectModelConfigRequest, ProviderApiKeys,
 };
+use humanloop_tracing::hierarchy::{record_input, record_output};
 use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{session, step, ConfigBuilder, Humanloop};
+use humanloop_tracing::{agent, session, step, tool, ConfigBuilder, Humanloop};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{json, Value};
 use tracing::Instrument;
+use tracing::Span;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer as _;
@@ -82,21 +94,12 @@ async fn main() -> Result<(), BoxError> {
 
     // OpenTelemetry: an in-memory exporter to print the span tree, plus OTLP if asked.
     let memory = InMemorySpanExporter::default();
-    let mut tracer_provider = SdkTracerProvider::builder().with_simple_exporter(memory.clone());
-    if env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (and _HEADERS) itself.
-        let otlp = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .build()?;
-        tracer_provider = tracer_provider.with_batch_exporter(otlp);
-    }
-    let tracer_provider = tracer_provider
-        .with_resource(
-            opentelemetry_sdk::Resource::builder()
-                .with_service_name("quickstart")
-                .build(),
-        )
-        .build();
+    let otlp = otlp::Otlp::build(
+        SdkTracerProvider::builder().with_simple_exporter(memory.clone()),
+        "quickstart",
+        None,
+    )?;
+    let tracer_provider = otlp.provider.clone();
 
     let hl = Humanloop::new(
         ConfigBuilder::from_env()?
@@ -107,7 +110,10 @@ async fn main() -> Result<(), BoxError> {
     )?;
     tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("quickstart")))
+        // The recommended setup: no location/thread/timing noise on the spans.
+        .with(humanloop_tracing::otel::layer(
+            tracer_provider.tracer("quickstart"),
+        ))
         .with(
             tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::EnvFilter::new(
                 env("RUST_LOG").unwrap_or_else(|| "warn".to_owned()),
@@ -116,7 +122,11 @@ async fn main() -> Result<(), BoxError> {
         .init();
 
     println!("endpoint: {base_url}");
-    println!("provider: {openai_base}\n");
+    println!("provider: {openai_base}");
+    if let Some(url) = &otlp.endpoint {
+        println!("OTLP:     {url}");
+    }
+    println!();
 
     // The caller's HTTP client: plain reqwest plus our middleware.
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -135,23 +145,42 @@ async fn main() -> Result<(), BoxError> {
     let config_id =
         register_model_config(&hl, &model, external.then_some(openai_base.as_str())).await?;
 
-    let session_key = format!("trip-planner-{}", std::process::id());
+    let session_key =
+        env("QUICKSTART_SESSION").unwrap_or_else(|| format!("trip-planner-{}", std::process::id()));
+    let root = session(session_key.as_str());
+    let request = "Plan a three-day trip to Lisbon.";
+    record_input(&root, "request", request);
     async {
-        let plan = llm.chat("Plan a three-day trip to Lisbon.").await?;
+        let plan = llm.chat(request).await?;
         println!("plan      → {plan}");
 
         async {
-            let weather = async { llm.chat("What's the weather in Lisbon this weekend?").await }
-                .instrument(step("check-weather"))
-                .await?;
+            let weather = tool("check-weather");
+            record_input(&weather, "city", "Lisbon");
+            let weather = async {
+                let answer = llm
+                    .chat("What's the weather in Lisbon this weekend?")
+                    .await?;
+                record_output(&Span::current(), answer.as_str());
+                Ok::<_, BoxError>(answer)
+            }
+            .instrument(weather)
+            .await?;
             println!("weather   → {weather}");
-            let hotels = async { llm.chat("Find a hotel in Alfama for three nights.").await }
-                .instrument(step("find-hotel"))
-                .await?;
+            let hotel = tool("find-hotel");
+            record_input(&hotel, "district", "Alfama");
+            record_input(&hotel, "nights", 3);
+            let hotels = async {
+                let answer = llm.chat("Find a hotel in Alfama for three nights.").await?;
+                record_output(&Span::current(), answer.as_str());
+                Ok::<_, BoxError>(answer)
+            }
+            .instrument(hotel)
+            .await?;
             println!("hotel     → {hotels}");
             Ok::<_, BoxError>(())
         }
-        .instrument(step("research"))
+        .instrument(agent("research"))
         .await?;
 
         let summary = llm
@@ -185,17 +214,23 @@ async fn main() -> Result<(), BoxError> {
                 item.output.as_deref().unwrap_or_default()
             );
         }
+        record_output(&Span::current(), summary.as_str());
         Ok::<_, BoxError>(())
     }
-    .instrument(session(session_key.as_str()))
+    .instrument(root)
     .await?;
 
     // Deliver every log before reading the endpoint back.
     hl.flush(Duration::from_secs(10)).await?;
-    let _ = tracer_provider.force_flush();
 
+    // Every span has ended, and the in-memory exporter has them all (no flush needed:
+    // a flush would also wait on a slow OTLP backend).
+    let finished = memory.get_finished_spans()?;
     println!("\n── span tree (OpenTelemetry) ──");
-    print_span_tree(&memory.get_finished_spans()?);
+    print_span_tree(&finished);
+    if let Some(path) = env("QUICKSTART_TREE_JSON") {
+        std::fs::write(&path, span_tree_json(&finished).to_string())?;
+    }
 
     println!("\n── session tree (read back from the endpoint) ──");
     print_session_tree(&base_url, &api_key, &session_key).await?;
@@ -206,7 +241,11 @@ async fn main() -> Result<(), BoxError> {
         stats.sent, stats.retried, stats.dropped, stats.failed
     );
     hl.shutdown(Duration::from_secs(5)).await?;
-    tracer_provider.shutdown()?;
+    // A slow or failing OTLP backend is reported, not turned into a failed run.
+    let deadline = env("QUICKSTART_OTLP_DEADLINE_SECS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    otlp.shutdown(Duration::from_secs(deadline));
     if let Some(handle) = local {
         let ui = format!("http://{}/", handle.local_addr());
         if serve {
@@ -313,6 +352,29 @@ async fn register_model_config(
         .register_model_config(&ProjectModelConfigRequest::new("quickstart", config))
         .await?;
     Ok(registered.config.id)
+}
+
+/// The span tree as JSON: `[{"name", "span_id", "parent_span_id", "trace_id", "attributes"}]`.
+fn span_tree_json(spans: &[SpanData]) -> Value {
+    Value::Array(
+        spans
+            .iter()
+            .map(|s| {
+                let attributes: serde_json::Map<String, Value> = s
+                    .attributes
+                    .iter()
+                    .map(|kv| (kv.key.to_string(), json!(kv.value.to_string())))
+                    .collect();
+                json!({
+                    "name": s.name,
+                    "span_id": s.span_context.span_id().to_string(),
+                    "parent_span_id": s.parent_span_id.to_string(),
+                    "trace_id": s.span_context.trace_id().to_string(),
+                    "attributes": attributes,
+                })
+            })
+            .collect(),
+    )
 }
 
 fn print_span_tree(spans: &[SpanData]) {

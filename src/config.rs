@@ -285,6 +285,36 @@ impl fmt::Debug for Hooks {
     }
 }
 
+/// Which release of the OpenTelemetry GenAI conventions spans and metrics follow. Also
+/// [`semconv::Profile`](crate::semconv::Profile), where the names of each are listed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SemconvProfile {
+    /// semantic-conventions v1.41.0: the names backends read today. The default.
+    #[default]
+    V1_41,
+    /// semantic-conventions-genai v0.1.0 (`gen_ai_latest_experimental`): renamed cache-write
+    /// usage, `gen_ai.client.inference.*` metrics with usage counters, `["error"]` as the
+    /// finish reasons of a generation cut off early, `top_k` an int, workflows named as
+    /// agents, and no `gen_ai.conversation.id` unless the session was named.
+    GenAiV0_1,
+}
+
+impl SemconvProfile {
+    /// The profile an `OTEL_SEMCONV_STABILITY_OPT_IN` value selects (a comma-separated
+    /// list; `gen_ai_latest_experimental` anywhere in it selects v0.1).
+    pub fn from_opt_in(value: &str) -> SemconvProfile {
+        if value
+            .split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("gen_ai_latest_experimental"))
+        {
+            SemconvProfile::GenAiV0_1
+        } else {
+            SemconvProfile::V1_41
+        }
+    }
+}
+
 /// The whole configuration, by concern. Build with [`Config::builder`] or
 /// [`Config::from_env`].
 #[derive(Clone)]
@@ -300,6 +330,8 @@ pub struct Config {
     pub(crate) prices: Prices,
     pub(crate) registry: Registry,
     pub(crate) export: ExportConfig,
+    /// The GenAI conventions spans and metrics follow.
+    pub(crate) semconv: SemconvProfile,
 }
 
 impl Default for Config {
@@ -315,6 +347,7 @@ impl Default for Config {
             prices: Prices::default(),
             registry: Registry::builtin(),
             export: ExportConfig::default(),
+            semconv: SemconvProfile::V1_41,
         }
     }
 }
@@ -331,6 +364,7 @@ impl fmt::Debug for Config {
             .field("sample_ratio", &self.sample_ratio)
             .field("registry", &self.registry)
             .field("export", &self.export)
+            .field("semconv", &self.semconv)
             .finish_non_exhaustive()
     }
 }
@@ -407,6 +441,11 @@ impl Config {
     /// Retry policy of the endpoint client.
     pub fn retry(&self) -> &RetryPolicy {
         &self.endpoint.retry
+    }
+    /// The GenAI conventions spans and metrics follow (default v1.41; v0.1 with
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`).
+    pub fn semconv_profile(&self) -> SemconvProfile {
+        self.semconv
     }
     /// Codecs and host mapping.
     pub fn registry(&self) -> &Registry {
@@ -512,6 +551,10 @@ const ENV: &[(&str, Apply)] = &[
     ),
     ("HUMANLOOP_CAPTURE_CONTENT", |c, v| {
         c.content.capture_content = parse_bool(v)?;
+        Ok(())
+    }),
+    ("OTEL_SEMCONV_STABILITY_OPT_IN", |c, v| {
+        c.semconv = SemconvProfile::from_opt_in(v);
         Ok(())
     }),
     ("HUMANLOOP_MAX_CAPTURE_BYTES", |c, v| {
@@ -647,6 +690,12 @@ impl ConfigBuilder {
     /// Messages and outputs on spans (default off, as the GenAI conventions require).
     pub fn capture_content(mut self, on: bool) -> Self {
         self.config.content.capture_content = on;
+        self
+    }
+    /// The GenAI conventions to follow (default [`Profile::V1_41`](SemconvProfile),
+    /// what backends read today; `from_env` reads `OTEL_SEMCONV_STABILITY_OPT_IN`).
+    pub fn semconv_profile(mut self, profile: SemconvProfile) -> Self {
+        self.config.semconv = profile;
         self
     }
     /// Cap on the response bytes kept per call for decoding (default 1 MiB).

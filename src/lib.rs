@@ -25,13 +25,14 @@
 //! | adapters | `proxy`, `middleware`, `completion` | the reverse proxy; the tower and reqwest adapters (glue only); the traced completion facade over the endpoint client |
 //! | capture | `capture` | the body tee, the SSE splitter, the in-flight call record and the recorder it reports to |
 //! | endpoint | `server` | the compatible local endpoint (feature `server`): it uses the wire types and the codecs, never the adapters |
-//! | span tree | `hierarchy`, `semconv` | sessions, steps and reference ids from the span tree; GenAI attribute keys and recording |
+//! | span tree | `hierarchy` | sessions, steps and reference ids from the span tree; the typed step constructors |
+//! | conventions | `semconv` | GenAI attribute keys and metric names per profile (one table), and their recording |
 //! | exporter | `export` | the background exporter: bounded queue, batching, causal order, flush and shutdown |
 //! | transport | `client` | the plain endpoint client: wire requests, retry, streams (no tracing, no exporter) |
 //! | errors | `error` | the endpoint client's error enum |
 //! | configuration | `config` | `Config`, its builder, the environment table |
 //! | codecs | `provider`, `pricing` | one codec per LLM API (pure functions of bytes); token prices |
-//! | leaves | `api`, `redact`, `hooks` | the endpoint's wire types; secret key lists and the JSON walker; hook-panic containment |
+//! | leaves | `api`, `redact`, `hooks`, `otel` | the endpoint's wire types; secret key lists and the JSON walker; hook-panic containment; the recommended OpenTelemetry layer (feature `otel`) |
 //! <!-- module-map:end -->
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
@@ -46,6 +47,8 @@ pub mod export;
 pub mod hierarchy;
 mod hooks;
 pub mod middleware;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod pricing;
 pub mod provider;
 #[cfg(feature = "proxy")]
@@ -65,7 +68,7 @@ pub use completion::TracedClient;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
 pub use export::{ExportError, ExportStats};
-pub use hierarchy::{session, step};
+pub use hierarchy::{agent, session, step, tool};
 pub use hooks::hook_panics;
 #[cfg(feature = "reqwest")]
 pub use middleware::HumanloopMiddleware;
@@ -129,7 +132,7 @@ impl Humanloop {
                 exporter.settle(barrier_timeout).await;
             })
         });
-        let client = TracedClient::new(client, barrier, config.return_inputs);
+        let client = TracedClient::new(client, barrier, &config);
         let recorder = capture::Recorder::new(config.clone(), exporter.clone());
         Ok(Humanloop {
             inner: Arc::new(Inner {

@@ -131,7 +131,7 @@ impl Call {
         let mut request = LlmRequest::empty(detected.operation);
         let mut span = Span::none();
         if !tracing::span_enabled!(target: "humanloop_tracing", tracing::Level::INFO) {
-            span = semconv::inference_span(&detected, &request);
+            span = semconv::inference_span(&detected, &request, config.semconv_profile());
             // A span is built (not disabled) under `NoSubscriber` when another live
             // dispatcher gave its callsite an "always" interest; nothing records it.
             quiet = span.is_disabled()
@@ -155,7 +155,7 @@ impl Call {
         };
         if !quiet {
             request = decode(full_now);
-            span = semconv::inference_span(&detected, &request);
+            span = semconv::inference_span(&detected, &request, config.semconv_profile());
         }
         let ctx = hierarchy::call_context(&span);
         let mode = match (quiet, ctx.sampled) {
@@ -170,9 +170,12 @@ impl Call {
                 logged: sampled,
             },
         };
-        if let Some(session) = &ctx.session_reference_id {
-            span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
-        }
+        semconv::record_conversation_id(
+            &span,
+            ctx.session_reference_id.as_deref(),
+            ctx.session_named,
+            config.semconv_profile(),
+        );
         let mut secrets = Secrets::from_head(head);
         if let Some(body) = &body {
             secrets.add_from_body(body);
@@ -188,6 +191,7 @@ impl Call {
                 let json = log::content_json(Content::Parts(&request.system), &clean, max);
                 span.record(semconv::GEN_AI_SYSTEM_INSTRUCTIONS, json.as_str());
             }
+            semconv::record_tool_definitions(&span, &request.tools, &clean, max);
         }
         let decoder = contain("codec", || codec.response_decoder(&request));
         let whole = mode == Mode::LogOnly;

@@ -68,6 +68,8 @@ impl Finished {
                     time_to_first_chunk: self.timing.time_to_first_chunk,
                     error_type,
                     truncated: self.truncated,
+                    cut_off: matches!(self.end, End::Cancelled | End::BodyError),
+                    profile: config.semconv_profile(),
                 },
             );
             if content && !self.generation.choices.is_empty() {
@@ -81,8 +83,13 @@ impl Finished {
                 span.record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());
             }
         }
-        self.timing
-            .record_metrics(&self.detected, &self.request, &self.generation, error_type);
+        self.timing.record_metrics(
+            config.semconv_profile(),
+            &self.detected,
+            &self.request,
+            &self.generation,
+            error_type,
+        );
         self.error = Some(
             error_type.map(|t| outcome::error_message(t, &self.generation, self.status, self.end)),
         );

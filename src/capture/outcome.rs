@@ -33,6 +33,7 @@ impl Timing {
     /// Record the GenAI client metrics of a finished call (`otel` feature).
     pub(crate) fn record_metrics(
         &self,
+        profile: semconv::Profile,
         detected: &Detected,
         request: &LlmRequest,
         generation: &Generation,
@@ -47,9 +48,10 @@ impl Timing {
             time_to_first_chunk: self.time_to_first_chunk,
             time_per_output_chunk: self.time_per_output_chunk,
             error_type,
+            profile,
         });
         #[cfg(not(feature = "otel"))]
-        let _ = (detected, request, generation, error_type);
+        let _ = (profile, detected, request, generation, error_type);
     }
 }
 

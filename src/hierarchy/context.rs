@@ -17,6 +17,8 @@ use crate::export::ExportRecord;
 /// What the span tree above a span says.
 pub(crate) struct Resolved {
     pub(crate) session: Option<String>,
+    /// `session` was named by a span (or baggage), not derived from the trace.
+    pub(crate) session_named: bool,
     pub(crate) parent: Option<String>,
     pub(crate) save: Option<bool>,
     pub(crate) metadata: JsonMap,
@@ -57,6 +59,7 @@ where
 {
     let mut out = Resolved {
         session: None,
+        session_named: false,
         parent: None,
         save: None,
         metadata: JsonMap::new(),
@@ -98,6 +101,7 @@ where
                 if out.session.is_none() {
                     if let Some(s) = &d.session {
                         out.session = Some(s.clone());
+                        out.session_named = true;
                     }
                 }
             }

@@ -50,6 +50,8 @@ pub(crate) struct SpanData {
     pub(crate) error: Option<String>,
     pub(crate) log: StepLog,
     pub(crate) shared: Arc<Shared>,
+    /// The inputs went on the span (content capture, at the first enter).
+    pub(crate) inputs_on_span: bool,
 }
 
 /// The extension of every root span: the default session key of its trace where no
@@ -145,6 +147,7 @@ where
                 error: None,
                 log: StepLog::Pending,
                 shared: shared.clone(),
+                inputs_on_span: false,
             };
             attrs.record(&mut FieldVisitor(&mut data));
             ext.insert(data);
@@ -174,6 +177,23 @@ where
         if pending_step {
             // Every layer's on_new_span (the OpenTelemetry one included) has run by now.
             self.with_dispatch(|dispatch| context::ensure_step_logged(&span, dispatch));
+        }
+        // The inputs are final now (the log takes them too): put them on the span once.
+        let inputs = span.extensions_mut().get_mut::<SpanData>().and_then(|d| {
+            let due = !d.inputs_on_span && !d.inputs.is_empty();
+            d.inputs_on_span = true;
+            (due && d.shared.config.capture_content()).then(|| d.inputs.clone())
+        });
+        if let (Some(inputs), Some(shared)) = (inputs, &self.shared) {
+            self.with_dispatch(|dispatch| {
+                crate::semconv::record_step_inputs(
+                    dispatch,
+                    id,
+                    span.metadata(),
+                    &inputs,
+                    &shared.config,
+                )
+            });
         }
     }
 

@@ -54,6 +54,7 @@
 //! the parent step in W3C `baggage`.
 
 mod context;
+mod kinds;
 mod layer;
 #[cfg(feature = "otel")]
 mod otel;
@@ -61,10 +62,10 @@ mod propagation;
 mod sampling;
 
 use serde_json::Value;
-use tracing::field::Empty;
 
 use crate::api::JsonMap;
 
+pub use kinds::{agent, tool};
 pub use layer::HierarchyLayer;
 pub use propagation::{
     extract, inject, inject_from, RemoteContext, BAGGAGE_PARENT, BAGGAGE_SESSION,
@@ -82,7 +83,7 @@ use layer::SpanData;
 /// let _guard = span.enter();
 /// ```
 pub fn session(key: impl AsRef<str>) -> tracing::Span {
-    tracing::info_span!("session", humanloop.session = key.as_ref())
+    kinds::session_span(key.as_ref())
 }
 
 /// A step span named `name`: logged (a `tool` datapoint) when first entered, patched with its
@@ -99,13 +100,7 @@ pub fn session(key: impl AsRef<str>) -> tracing::Span {
 /// ```
 pub fn step(name: impl AsRef<str>) -> tracing::Span {
     let name = name.as_ref();
-    tracing::info_span!(
-        "step",
-        otel.name = name,
-        humanloop.step = name,
-        humanloop.output = Empty,
-        humanloop.error = Empty,
-    )
+    kinds::agent_span(name, name)
 }
 
 fn with_data(span: &tracing::Span, f: impl FnOnce(&mut SpanData)) {
@@ -118,21 +113,36 @@ fn with_data(span: &tracing::Span, f: impl FnOnce(&mut SpanData)) {
     });
 }
 
+/// The configuration of the layer that annotated `span`, when content goes on spans.
+fn capturing(span: &tracing::Span) -> Option<std::sync::Arc<layer::Shared>> {
+    let mut shared = None;
+    with_data(span, |d| shared = Some(d.shared.clone()));
+    shared.filter(|s| s.config.capture_content())
+}
+
 /// Set the output of the step `span` (sent when it closes). Does nothing for spans that
-/// are not steps or when no hierarchy layer runs.
+/// are not steps or when no hierarchy layer runs. With content capture on, the span
+/// carries it too (see [`tool`] and [`agent`]); a session span takes it as its preview.
 pub fn record_output(span: &tracing::Span, output: impl Into<String>) {
     let output = output.into();
+    // No extension lock held while recording: the OpenTelemetry layer takes it too.
+    if let Some(shared) = capturing(span) {
+        crate::semconv::record_step_output(span, &output, &shared.config);
+    }
     with_data(span, |d| d.output = Some(output));
 }
 
-/// Set the error of the step `span` (sent when it closes).
+/// Set the error of the step `span` (sent when it closes); the span gets status error
+/// and `error.type = _OTHER`.
 pub fn record_error(span: &tracing::Span, error: impl std::fmt::Display) {
     let error = error.to_string();
+    crate::semconv::record_error_type(span, crate::semconv::ERROR_OTHER);
     with_data(span, |d| d.error = Some(error));
 }
 
 /// Add an input to the step `span`. Inputs are sent when the step is logged, at its first
-/// enter: record them before.
+/// enter: record them before. With content capture on, the span carries them too, from
+/// that first enter (see [`tool`] and [`agent`]); a session span takes them as its preview.
 pub fn record_input(span: &tracing::Span, name: impl Into<String>, value: impl Into<Value>) {
     let (name, value) = (name.into(), value.into());
     with_data(span, |d| {
@@ -153,6 +163,8 @@ pub fn record_metadata(span: &tracing::Span, name: impl Into<String>, value: imp
 pub(crate) struct CallContext {
     /// The nearest session's key, or one derived from the trace.
     pub session_reference_id: Option<String>,
+    /// The session key was named (a session span, baggage), not derived from the trace.
+    pub session_named: bool,
     /// The `reference_id` of the nearest enclosing step.
     pub parent_reference_id: Option<String>,
     /// This call's own reference id (from its span id, or a UUID).
@@ -175,6 +187,7 @@ pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
         let resolved = context::resolve(&span_ref, dispatch, false);
         Some(CallContext {
             sampled: resolved.sampled(),
+            session_named: resolved.session_named,
             session_reference_id: resolved.session,
             parent_reference_id: resolved.parent,
             reference_id,

@@ -443,6 +443,7 @@ impl ResponseDecoder for AnthropicDecoder {
             },
             error: this.error,
             embeddings: None,
+            ..Generation::default()
         }
     }
 

@@ -393,6 +393,7 @@ impl ResponseDecoder for GeminiDecoder {
             usage: this.usage,
             error: this.error,
             embeddings: None,
+            ..Generation::default()
         }
     }
 }

@@ -221,8 +221,11 @@ pub struct RequestParams {
     pub output_type: Option<String>,
     /// OpenAI `stream_options.include_usage`.
     pub include_usage: Option<bool>,
-    /// Embeddings: `encoding_format` and `dimensions` are not semconv; kept for the log.
+    /// Embeddings: `encoding_format` and `dimensions` (`gen_ai.request.encoding_formats`,
+    /// `gen_ai.embeddings.dimension.count`).
     pub response_format: Option<Value>,
+    /// OpenAI `service_tier` (`openai.request.service_tier`).
+    pub service_tier: Option<String>,
 }
 
 /// A decoded LLM request, provider-neutral.
@@ -303,6 +306,10 @@ pub struct Generation {
     pub error: Option<ProviderError>,
     /// Embeddings: how many vectors came back (the vectors themselves are not kept).
     pub embeddings: Option<usize>,
+    /// `openai.response.service_tier`.
+    pub service_tier: Option<String>,
+    /// `openai.response.system_fingerprint`.
+    pub system_fingerprint: Option<String>,
 }
 
 impl Generation {

@@ -94,6 +94,7 @@ pub(crate) fn decode_chat_request(body: &[u8], skip: &[&str]) -> LlmRequest {
             .and_then(|o| o.get("include_usage"))
             .and_then(Value::as_bool),
         response_format: None,
+        service_tier: value_str(v.get("service_tier")),
     };
     if let Some(Value::Array(msgs)) = v.get("messages") {
         req.messages = msgs.iter().filter_map(chat_message).collect();
@@ -246,6 +247,11 @@ struct Chunk<'a> {
     #[serde(borrow)]
     choices: List<ChoiceChunk<'a>>,
     usage: Option<Usage>,
+    /// `openai.response.system_fingerprint`, `openai.response.service_tier`.
+    #[serde(borrow)]
+    system_fingerprint: Str<'a>,
+    #[serde(borrow)]
+    service_tier: Str<'a>,
     /// Rare fields are boxed so that every chunk does not move them around.
     #[serde(borrow)]
     error: Option<Box<ErrorObject<'a>>>,
@@ -322,6 +328,10 @@ struct BodyHead<'a> {
     #[serde(borrow)]
     choices: List<ChoiceHead<'a>>,
     usage: Option<Usage>,
+    #[serde(borrow)]
+    system_fingerprint: Str<'a>,
+    #[serde(borrow)]
+    service_tier: Str<'a>,
     #[serde(borrow)]
     error: Option<ErrorObject<'a>>,
     x_groq: Option<XGroq>,
@@ -401,6 +411,8 @@ pub struct ChatDecoder {
     choices: Choices,
     usage: TokenUsage,
     error: Option<ProviderError>,
+    system_fingerprint: Option<String>,
+    service_tier: Option<String>,
     /// `data: [DONE]` arrived.
     done: bool,
 }
@@ -436,6 +448,8 @@ impl ChatDecoder {
         let usage = head.usage.as_ref();
         let usage = usage.or(head.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
         self.apply_common(&head.id, &head.model, usage, head.error.as_ref());
+        set_once(&mut self.system_fingerprint, &head.system_fingerprint);
+        set_latest(&mut self.service_tier, &head.service_tier);
         for (pos, c) in head.choices.into_iter().enumerate() {
             let Some(acc) = self.choice(c.index, pos) else {
                 continue;
@@ -451,6 +465,8 @@ impl ChatDecoder {
         let usage = chunk.usage.as_ref();
         let usage = usage.or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
         self.apply_common(&chunk.id, &chunk.model, usage, chunk.error.as_deref());
+        set_once(&mut self.system_fingerprint, &chunk.system_fingerprint);
+        set_latest(&mut self.service_tier, &chunk.service_tier);
         for (pos, c) in chunk.choices.into_iter().enumerate() {
             let Some(acc) = self.choice(c.index, pos) else {
                 continue;
@@ -529,6 +545,8 @@ impl ResponseDecoder for ChatDecoder {
             usage: this.usage,
             error: this.error,
             embeddings: None,
+            service_tier: this.service_tier,
+            system_fingerprint: this.system_fingerprint,
         }
     }
 

@@ -93,6 +93,7 @@ fn decode_request(body: &[u8], skip: &[&str]) -> LlmRequest {
             Some("text") => Some("text".into()),
             _ => None,
         },
+        service_tier: value_str(v.get("service_tier")),
         ..RequestParams::default()
     };
     if let Some(Value::String(s)) = v.get("instructions") {
@@ -470,6 +471,7 @@ impl ResponseDecoder for ResponsesDecoder {
             usage: this.usage,
             error: this.error,
             embeddings: None,
+            ..Generation::default()
         }
     }
 

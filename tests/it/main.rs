@@ -10,8 +10,11 @@
 //! * `export_drop_warns`: its warning's callsite interest must not be cached by other tests' subscribers.
 //! * `hierarchy_multithread`: a global tracing subscriber.
 //! * `memory_bounded`: a counting #[global_allocator].
+//! * `otel_examples_export`: environment variables (the OTLP endpoint).
 //! * `proptest_streams`: it asserts the process-wide hook-panic counter stays 0.
 //! * `secrets_end_to_end`: a global tracing subscriber and environment variables.
+//! * `semconv_metrics`: the global OpenTelemetry meter provider.
+//! * `semconv_profiles`: environment variables (`OTEL_SEMCONV_STABILITY_OPT_IN`).
 //! * `faults_wrong_api_key`: it counts the exporter's ERROR events (callsite interest, as
 //!   `export_drop_warns`).
 //! * `spool_crash`: it re-executes its own binary as the crashing child.
@@ -34,6 +37,7 @@ mod faults;
 mod hierarchy;
 mod otel;
 mod secrets;
+mod semconv;
 mod server;
 mod streaming;
 mod ui;

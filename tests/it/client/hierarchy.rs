@@ -133,7 +133,8 @@ async fn completion_calls_join_the_session_and_step() {
     let step_span = finished.iter().find(|s| s.name.contains("greet")).unwrap();
     let calls: Vec<&SpanData> = finished
         .iter()
-        .filter(|s| s.name == format!("chat {config_id}"))
+        // Named after the model the config names, not the config id.
+        .filter(|s| s.name == "chat mock-1")
         .collect();
     assert_eq!(calls.len(), 2, "{finished:#?}");
     for call in &calls {

@@ -1,3 +1,4 @@
 //! Integration tests: otel (one file per guarantee).
 
+mod layer_noise;
 mod otlp_export;

@@ -1,0 +1,157 @@
+//! The `completion-model-config` span is like every other LLM span: the model the model
+//! config names (`gen_ai.request.model`, and the span name `chat {model}`), the provider's
+//! `gen_ai.response.model`, `gen_ai.prompt.name` = the model config id, usage and finish
+//! reasons; the rendered template and every sample as messages only with capture on. For
+//! plain and streamed calls, against the crate's own endpoint (its `mock` provider).
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
+use humanloop_tracing::server::{self, ServerConfig};
+use humanloop_tracing::{session, Config, Humanloop};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::Value;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use serde_json::json;
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
+    let v = attr(span, key).unwrap_or_else(|| panic!("no {key} on {span:#?}"));
+    serde_json::from_str(&v.as_str()).unwrap()
+}
+
+async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = endpoint.base_url();
+    let config: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/model-configs"))
+        .json(&json!({
+            "model": "mock-1", "provider": "mock", "project": "sc", "name": "greeter",
+            "chat_template": [{"role": "user", "content": "Say hello to {{name}}"}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let config_id = config["id"].as_str().unwrap().to_owned();
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let hl = Humanloop::new(
+        Config::builder()
+            .base_url(&base)
+            .project("sc")
+            .capture_content(capture)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut inputs = JsonMap::new();
+    inputs.insert("name".into(), json!("Ada"));
+    let request = CompletionModelConfigRequest {
+        project: Some("sc".into()),
+        inputs: Some(inputs),
+        num_samples: Some(2),
+        ..CompletionModelConfigRequest::new(config_id.clone())
+    };
+    let client = hl.client().clone();
+    async {
+        client.completion_model_config(&request).await.unwrap();
+        let mut stream = client
+            .completion_model_config_stream(&request)
+            .await
+            .unwrap();
+        while let Some(chunk) = stream.next().await {
+            chunk.unwrap();
+        }
+    }
+    .instrument(session("sc-session"))
+    .await;
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    let _ = provider.force_flush();
+    endpoint.shutdown().await.unwrap();
+    let spans = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|s| attr(s, "gen_ai.provider.name").is_some())
+        .collect();
+    (spans, config_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_spans_carry_the_real_model_prompt_and_usage() {
+    let (spans, config_id) = completion_spans(false).await;
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    for span in &spans {
+        assert_eq!(span.name, "chat mock-1", "{span:#?}");
+        assert_eq!(
+            attr(span, "gen_ai.request.model"),
+            Some(Value::from("mock-1"))
+        );
+        assert!(attr(span, "gen_ai.response.model").is_some(), "{span:#?}");
+        assert_eq!(
+            attr(span, "gen_ai.prompt.name"),
+            Some(Value::from(config_id.clone()))
+        );
+        assert_eq!(
+            attr(span, "gen_ai.operation.name"),
+            Some(Value::from("chat"))
+        );
+        assert_eq!(
+            attr(span, "gen_ai.conversation.id"),
+            Some(Value::from("sc-session"))
+        );
+        let input = attr(span, "gen_ai.usage.input_tokens").expect("input tokens");
+        assert!(matches!(input, Value::I64(n) if n > 0), "{input:?}");
+        assert!(attr(span, "gen_ai.usage.output_tokens").is_some());
+        assert!(attr(span, "gen_ai.response.finish_reasons").is_some());
+        // Capture off: no content.
+        assert!(attr(span, "gen_ai.input.messages").is_none());
+        assert!(attr(span, "gen_ai.output.messages").is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_capture_on_the_rendered_template_and_every_sample_are_recorded() {
+    let (spans, _) = completion_spans(true).await;
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    for span in &spans {
+        let input = json_attr(span, "gen_ai.input.messages");
+        assert_eq!(input[0]["role"], "user", "{input}");
+        assert_eq!(
+            input[0]["parts"][0]["content"], "Say hello to Ada",
+            "{input}"
+        );
+        let output = json_attr(span, "gen_ai.output.messages");
+        let output = output.as_array().unwrap();
+        assert_eq!(output.len(), 2, "one message per sample: {output:?}");
+        for message in output {
+            assert_eq!(message["role"], "assistant");
+            let text = message["parts"][0]["content"].as_str().unwrap();
+            assert!(!text.is_empty(), "{message}");
+            assert!(message["finish_reason"].is_string());
+        }
+    }
+}

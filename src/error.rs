@@ -67,7 +67,7 @@ pub enum Error {
         message: String,
         /// The HTTP client's error (`None` for a timeout the client itself enforced).
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<TransportSource>,
     },
 
     /// A request body could not be encoded as JSON (a map with non-string keys, a
@@ -136,7 +136,17 @@ pub enum TransportKind {
     Body,
 }
 
+/// The HTTP client's error inside [`Error::Transport`]: `reqwest::Error`, or nothing in a
+/// build without the `transport` feature (which sends no HTTP request).
+#[cfg(feature = "transport")]
+pub type TransportSource = reqwest::Error;
+/// The HTTP client's error inside [`Error::Transport`]: `reqwest::Error`, or nothing in a
+/// build without the `transport` feature (which sends no HTTP request).
+#[cfg(not(feature = "transport"))]
+pub type TransportSource = std::convert::Infallible;
+
 impl Error {
+    #[cfg(feature = "transport")]
     pub(crate) fn transport(err: reqwest::Error) -> Self {
         let kind = if err.is_timeout() {
             TransportKind::Timeout
@@ -173,6 +183,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "transport")]
     pub(crate) fn timeout(url: &url::Url, after: Duration) -> Self {
         Error::Transport {
             kind: TransportKind::Timeout,
@@ -187,6 +198,7 @@ impl Error {
 
 /// Whether a rustls error sits in the chain (rustls errors arrive wrapped in `io::Error`,
 /// whose `source()` skips the wrapped error itself, hence the `get_ref`).
+#[cfg(any(feature = "rustls", feature = "rustls-ring"))]
 fn tls_failure(err: &reqwest::Error) -> bool {
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(e) = next {
@@ -206,7 +218,18 @@ fn tls_failure(err: &reqwest::Error) -> bool {
     false
 }
 
+/// Without rustls no error in the chain names TLS: a native-tls failure reads as a
+/// connection failure.
+#[cfg(all(
+    feature = "transport",
+    not(any(feature = "rustls", feature = "rustls-ring"))
+))]
+fn tls_failure(_err: &reqwest::Error) -> bool {
+    false
+}
+
 /// A URL without credentials, for messages.
+#[cfg(feature = "transport")]
 fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     let _ = u.set_password(None);
@@ -396,6 +419,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "transport")]
     pub(crate) fn decode(
         status: Option<StatusCode>,
         expected: &'static str,

@@ -16,7 +16,13 @@
 
 pub mod api;
 pub mod capture;
+#[cfg(feature = "transport")]
 pub mod client;
+// Without a transport the exporter still needs the retry policy's arithmetic.
+#[cfg(not(feature = "transport"))]
+#[allow(dead_code)]
+#[path = "client/retry.rs"]
+mod retry;
 pub mod config;
 pub mod error;
 pub mod export;
@@ -33,6 +39,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "transport")]
 pub use client::Client;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
@@ -62,6 +69,7 @@ pub struct Humanloop {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
+    #[cfg(feature = "transport")]
     pub(crate) client: Client,
     pub(crate) exporter: export::LogExporter,
 }
@@ -79,10 +87,14 @@ impl Humanloop {
     /// Start with `config`: builds the endpoint client and starts the exporter's worker.
     /// Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
+        #[cfg(feature = "transport")]
         let client = Client::from_config(&config)?;
         let exporter = export::LogExporter::start(&config);
+        #[cfg(feature = "transport")]
         let barrier_exporter = exporter.clone();
+        #[cfg(feature = "transport")]
         let barrier_timeout = config.export.export_timeout;
+        #[cfg(feature = "transport")]
         let client = client.with_parent_barrier(Arc::new(move || {
             let exporter = barrier_exporter.clone();
             Box::pin(async move {
@@ -93,6 +105,7 @@ impl Humanloop {
         Ok(Humanloop {
             inner: Arc::new(Inner {
                 config,
+                #[cfg(feature = "transport")]
                 client,
                 exporter,
             }),
@@ -110,6 +123,7 @@ impl Humanloop {
     }
 
     /// The endpoint client (completion calls, logs, sessions).
+    #[cfg(feature = "transport")]
     pub fn client(&self) -> &Client {
         &self.inner.client
     }

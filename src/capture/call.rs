@@ -10,6 +10,7 @@ use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
 use super::log::{self, Content, DeferredRequest, LogParts};
+use super::ndjson::{Events, LineSplitter};
 use super::sse::SseSplitter;
 use super::Secrets;
 use crate::export::ExportRecord;
@@ -39,8 +40,8 @@ pub(crate) enum End {
 enum Capture {
     /// No response head yet.
     AwaitingHead,
-    /// `text/event-stream`: fed event by event.
-    Sse(SseSplitter),
+    /// `text/event-stream` (or `application/x-ndjson`): fed event by event.
+    Sse(Events),
     /// Any other 2xx body: kept (up to the cap) and decoded at the end.
     Json(Vec<u8>),
     /// An error status: the body is kept for the codec's error decoder.
@@ -145,7 +146,16 @@ impl Call {
             request = decode();
             span = semconv::inference_span(&detected, &request);
         }
-        let ctx = hierarchy::call_context(&span);
+        let mut ctx = hierarchy::call_context(&span);
+        if let Some(attempt) = super::attempt::current() {
+            ctx.metadata
+                .insert("retry_attempt".into(), attempt.number.into());
+            ctx.metadata
+                .insert("retry_group".into(), attempt.group.as_ref().into());
+            if attempt.number > 1 {
+                span.record(semconv::HTTP_REQUEST_RESEND_COUNT, attempt.number - 1);
+            }
+        }
         if deferred_all && !ctx.sampled {
             // No log to build it in: the metrics need the request's head now.
             deferred_all = false;
@@ -222,15 +232,52 @@ impl Call {
                     .get(..17)
                     .is_some_and(|p| p.eq_ignore_ascii_case("text/event-stream"))
             });
+        let ndjson = !sse
+            && headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.trim_start()
+                        .get(..20)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("application/x-ndjson"))
+                });
         self.capture = if encoded {
             Capture::Opaque
         } else if !status.is_success() {
             Capture::Error(Vec::new())
-        } else if sse {
-            Capture::Sse(SseSplitter::new(max))
+        } else if sse || ndjson {
+            self.stream_decoder();
+            Capture::Sse(if sse {
+                Events::Sse(SseSplitter::new(max))
+            } else {
+                Events::Lines(LineSplitter::new(max))
+            })
         } else {
             Capture::Json(Vec::new())
         };
+    }
+
+    /// A stream whose request was not decoded (no subscriber): the decoder is made again
+    /// from the request's head, so that it knows when the stream has said everything that
+    /// matters (the choices it ends with, whether usage follows). Streams only: a head
+    /// decode skips the content.
+    fn stream_decoder(&mut self) {
+        let Some(d) = self.deferred.as_ref().filter(|_| self.deferred_all) else {
+            return;
+        };
+        let headers = HeaderMap::new();
+        let head = RequestHead {
+            method: &d.method,
+            uri: &d.uri,
+            headers: &headers,
+        };
+        let codec = &d.codec;
+        let decoder = contain("codec", || {
+            codec.response_decoder(&codec.decode_request_head(&head, &d.body))
+        });
+        if decoder.is_some() {
+            *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
+        }
     }
 
     /// A body frame is on its way to the caller: note the time and feed the decoder.
@@ -294,7 +341,7 @@ impl Call {
                     *events += 1;
                     feed_event(&mut decoder, event, data);
                 });
-                self.truncated |= splitter.truncated;
+                self.truncated |= splitter.truncated();
             }
             Capture::Json(buf) if self.deferred_all => {
                 deferred_output = decoder.is_some();

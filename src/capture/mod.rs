@@ -39,8 +39,10 @@
     allow(dead_code, unused_imports)
 )]
 
+pub(crate) mod attempt;
 mod call;
 mod log;
+mod ndjson;
 mod sse;
 mod tee;
 

@@ -143,10 +143,12 @@ impl ClientBuilder {
                 Some(value)
             }
         };
-        let tls = tls_config(base.scheme() == "https", &self.extra_roots_pem)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(self.connect_timeout)
+        let http = tls_setup(
+            reqwest::Client::builder(),
+            base.scheme() == "https",
+            &self.extra_roots_pem,
+        )?
+        .connect_timeout(self.connect_timeout)
             .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Setup {
@@ -168,19 +170,23 @@ impl ClientBuilder {
     }
 }
 
-/// rustls with the ring provider and the platform's verifier, passed to reqwest directly so
-/// that library code never installs a process-wide crypto provider.
-fn tls_config(https: bool, extra_roots_pem: &[Vec<u8>]) -> Result<rustls::ClientConfig, Error> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
+/// The PEM text's certificates (DER); an error for bad PEM or PEM without certificates.
+#[cfg_attr(
+    not(any(feature = "rustls-ring", feature = "rustls", feature = "native-tls")),
+    allow(dead_code)
+)]
+fn pem_roots(extra_roots_pem: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
 
     let mut extra_roots = Vec::new();
     for pem in extra_roots_pem {
         for cert in CertificateDer::pem_slice_iter(pem) {
-            extra_roots.push(cert.map_err(|e| Error::Setup {
+            let cert = cert.map_err(|e| Error::Setup {
                 message: format!("a root certificate is not valid PEM: {e}"),
                 source: None,
-            })?);
+            })?;
+            extra_roots.push(cert.to_vec());
         }
     }
     if extra_roots_pem.iter().any(|p| !p.is_empty()) && extra_roots.is_empty() {
@@ -189,7 +195,21 @@ fn tls_config(https: bool, extra_roots_pem: &[Vec<u8>]) -> Result<rustls::Client
             source: None,
         });
     }
+    Ok(extra_roots)
+}
 
+/// Feature `rustls-ring`: rustls with the ring provider and the platform's verifier, passed
+/// to reqwest directly, so that library code never installs a process-wide crypto provider.
+#[cfg(feature = "rustls-ring")]
+fn tls_setup(
+    http: reqwest::ClientBuilder,
+    https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    let extra_roots = pem_roots(extra_roots_pem)?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect::<Vec<_>>();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let setup = |message: &str, e: rustls::Error| Error::Setup {
         message: message.to_owned(),
@@ -221,5 +241,44 @@ fn tls_config(https: bool, extra_roots_pem: &[Vec<u8>]) -> Result<rustls::Client
     };
     // reqwest leaves ALPN to a preconfigured backend; offer what it would.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    Ok(http.tls_backend_preconfigured(config))
+}
+
+/// Features `rustls` / `native-tls`: reqwest's own TLS backend and crypto provider (the
+/// ones the application's reqwest uses too), the platform's roots plus the extra ones.
+#[cfg(all(
+    not(feature = "rustls-ring"),
+    any(feature = "rustls", feature = "native-tls")
+))]
+fn tls_setup(
+    builder: reqwest::ClientBuilder,
+    _https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    let mut certs = Vec::new();
+    for der in pem_roots(extra_roots_pem)? {
+        certs.push(reqwest::Certificate::from_der(&der).map_err(|e| Error::Setup {
+            message: "a root certificate was refused by the TLS backend".to_owned(),
+            source: Some(Box::new(e)),
+        })?);
+    }
+    Ok(builder.tls_certs_merge(certs))
+}
+
+/// Feature `transport` without a TLS feature: plain HTTP only (a local endpoint).
+#[cfg(not(any(feature = "rustls-ring", feature = "rustls", feature = "native-tls")))]
+fn tls_setup(
+    builder: reqwest::ClientBuilder,
+    https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    if https || extra_roots_pem.iter().any(|p| !p.is_empty()) {
+        return Err(Error::Setup {
+            message: "this build has no TLS: enable the `rustls`, `rustls-ring` or `native-tls` \
+                      feature of humanloop-tracing for an https endpoint"
+                .to_owned(),
+            source: None,
+        });
+    }
+    Ok(builder)
 }

@@ -15,7 +15,10 @@ use super::order::{Batch, Buffer, Entry};
 use super::spool::{NotSpooled, Spool};
 use super::stats::Counters;
 use super::{Control, ExportError, ExportRecord, Shared, Waiter};
+#[cfg(feature = "transport")]
 use crate::client::Client;
+#[cfg(not(feature = "transport"))]
+use no_transport::Client;
 use crate::config::{Config, RetryPolicy};
 
 /// Start the worker thread. If the thread cannot start, the receivers are dropped and every
@@ -41,6 +44,7 @@ pub(super) fn spawn(
             };
             // The client is built here, on the exporter's own runtime, and retries are done
             // by the worker so that they can be counted.
+            #[cfg(feature = "transport")]
             let client = match Client::from_config(&config) {
                 Ok(c) => Some(c.with_retry_policy(RetryPolicy::none())),
                 Err(error) => {
@@ -48,6 +52,8 @@ pub(super) fn spawn(
                     None
                 }
             };
+            #[cfg(not(feature = "transport"))]
+            let client = no_transport::client(&config);
             let mut buffer = Buffer::default();
             let spool = config.export().spool_dir.as_ref().and_then(|dir| {
                 match Spool::open(dir, config.export().spool_max_bytes) {
@@ -571,5 +577,40 @@ where
         }
         counters.retried();
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// A build without the `transport` feature has no endpoint client: records are counted as
+/// failed with a message that names the missing feature. `Client` here has no value, so
+/// the sending code type-checks unchanged and can never run.
+#[cfg(not(feature = "transport"))]
+mod no_transport {
+    use crate::api::{CreateLogResponse, LogRequest, UpdateLogRequest};
+    use crate::config::Config;
+
+    pub(super) enum Client {}
+
+    impl Client {
+        pub(super) async fn log_batch(
+            &self,
+            _logs: &[LogRequest],
+        ) -> Result<Vec<CreateLogResponse>, crate::Error> {
+            match *self {}
+        }
+
+        pub(super) async fn update_log_by_reference(
+            &self,
+            _reference_id: &str,
+            _update: &UpdateLogRequest,
+        ) -> Result<serde_json::Value, crate::Error> {
+            match *self {}
+        }
+    }
+
+    pub(super) fn client(config: &Config) -> Option<Client> {
+        if config.enabled() {
+            tracing::warn!(target: "humanloop_tracing", "humanloop-tracing was built without an HTTP transport (features `rustls`, `rustls-ring`, `native-tls` or `transport`): logs are not sent");
+        }
+        None
     }
 }

@@ -54,6 +54,7 @@
 //! the parent step in W3C `baggage`.
 
 mod context;
+mod instrument;
 mod layer;
 #[cfg(feature = "otel")]
 mod otel;
@@ -65,6 +66,7 @@ use tracing::field::Empty;
 
 use crate::api::JsonMap;
 
+pub use instrument::{HierarchyExt, InSpan};
 pub use layer::HierarchyLayer;
 pub use propagation::{
     extract, inject, inject_from, RemoteContext, BAGGAGE_PARENT, BAGGAGE_SESSION,

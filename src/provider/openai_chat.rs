@@ -56,8 +56,8 @@ impl Codec for OpenAiChat {
         req
     }
 
-    fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
-        Box::new(ChatDecoder::default())
+    fn response_decoder(&self, request: &LlmRequest) -> Box<dyn ResponseDecoder> {
+        Box::new(ChatDecoder::expecting(request))
     }
 
     fn decode_error(&self, body: &[u8]) -> Option<ProviderError> {
@@ -403,9 +403,45 @@ pub struct ChatDecoder {
     error: Option<ProviderError>,
     /// `data: [DONE]` arrived.
     done: bool,
+    /// For a stream whose request was decoded: how many choices end it, and whether a
+    /// usage chunk follows their finish reasons (`stream_options.include_usage`).
+    expect: Option<(usize, bool)>,
+    usage_seen: bool,
 }
 
 impl ChatDecoder {
+    /// A decoder that also knows when the stream of `request` has said everything that
+    /// matters: every requested choice has its finish reason and, when the request asked
+    /// for it, the usage chunk arrived. A client may stop reading there, before
+    /// `[DONE]`, without the call counting as cancelled. For a request that was not
+    /// decoded (it reads as not streaming) only `[DONE]` completes the stream.
+    pub fn expecting(request: &LlmRequest) -> Self {
+        let choices = request
+            .params
+            .choice_count
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_CHOICES);
+        let usage = request.params.include_usage.unwrap_or(false);
+        Self {
+            expect: request.stream.then_some((choices, usage)),
+            ..Self::default()
+        }
+    }
+
+    fn said_everything(&self) -> bool {
+        let Some((choices, usage)) = self.expect else {
+            return false;
+        };
+        let finished = self
+            .choices
+            .0
+            .iter()
+            .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
+            .count();
+        finished >= choices && (!usage || self.usage_seen)
+    }
+
     fn apply_common(
         &mut self,
         id: &Str<'_>,
@@ -417,6 +453,7 @@ impl ChatDecoder {
         set_once(&mut self.model, model);
         if let Some(u) = usage {
             self.usage = u.to_usage();
+            self.usage_seen = true;
         }
         if let Some(e) = error {
             self.error = Some(e.to_error());
@@ -533,6 +570,6 @@ impl ResponseDecoder for ChatDecoder {
     }
 
     fn is_complete(&self) -> bool {
-        self.done
+        self.done || self.said_everything()
     }
 }

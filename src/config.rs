@@ -197,6 +197,7 @@ pub struct Config {
     pub(crate) return_inputs: bool,
     pub(crate) log_content: bool,
     pub(crate) capture_content: bool,
+    pub(crate) trace_context: bool,
     pub(crate) max_capture_bytes: usize,
     pub(crate) max_content_attribute_bytes: usize,
     pub(crate) sample_ratio: f64,
@@ -225,6 +226,7 @@ impl Default for Config {
             return_inputs: true,
             log_content: true,
             capture_content: false,
+            trace_context: true,
             max_capture_bytes: 1024 * 1024,
             max_content_attribute_bytes: 64 * 1024,
             sample_ratio: 1.0,
@@ -254,6 +256,7 @@ impl fmt::Debug for Config {
             .field("return_inputs", &self.return_inputs)
             .field("log_content", &self.log_content)
             .field("capture_content", &self.capture_content)
+            .field("trace_context", &self.trace_context)
             .field("max_capture_bytes", &self.max_capture_bytes)
             .field("sample_ratio", &self.sample_ratio)
             .field("redact", &self.redact.is_some())
@@ -309,6 +312,11 @@ impl Config {
     /// Whether spans carry messages and outputs.
     pub fn capture_content(&self) -> bool {
         self.capture_content
+    }
+    /// Whether LLM calls carry the W3C trace context of their span (see
+    /// [`ConfigBuilder::trace_context`]).
+    pub fn trace_context(&self) -> bool {
+        self.trace_context
     }
     /// Cap on captured response bytes per call.
     pub fn max_capture_bytes(&self) -> usize {
@@ -535,6 +543,15 @@ impl ConfigBuilder {
     /// Messages and outputs on spans (default off, as the GenAI conventions require).
     pub fn capture_content(mut self, on: bool) -> Self {
         self.config.capture_content = on;
+        self
+    }
+    /// Put the W3C trace context of each call's span on the outgoing request (default
+    /// on; feature `otel` with an OpenTelemetry layer). The application's global
+    /// OpenTelemetry propagator writes it when one is set (B3, Jaeger, baggage, …);
+    /// otherwise the crate writes `traceparent` (and `tracestate`) itself. `false`
+    /// injects nothing.
+    pub fn trace_context(mut self, on: bool) -> Self {
+        self.config.trace_context = on;
         self
     }
     /// Cap on the response bytes kept per call for decoding (default 1 MiB).

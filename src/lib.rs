@@ -19,10 +19,6 @@ pub mod capture;
 #[cfg(feature = "transport")]
 pub mod client;
 // Without a transport the exporter still needs the retry policy's arithmetic.
-#[cfg(not(feature = "transport"))]
-#[allow(dead_code)]
-#[path = "client/retry.rs"]
-mod retry;
 pub mod config;
 pub mod error;
 pub mod export;
@@ -31,6 +27,10 @@ mod hooks;
 pub mod middleware;
 pub mod pricing;
 pub mod provider;
+#[cfg(not(feature = "transport"))]
+#[allow(dead_code)]
+#[path = "client/retry.rs"]
+mod retry;
 pub mod semconv;
 #[cfg(feature = "server")]
 pub mod server;

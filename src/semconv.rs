@@ -184,7 +184,8 @@ fn nested_span(detected: &Detected, request: &LlmRequest) -> Span {
 
 /// Whether `span` is the marked span of a nested call.
 fn is_nested(span: &Span) -> bool {
-    span.metadata().is_some_and(|m| m.name() == NESTED_SPAN_NAME)
+    span.metadata()
+        .is_some_and(|m| m.name() == NESTED_SPAN_NAME)
 }
 
 /// Open the inference span for `request`, child of the current span, with every

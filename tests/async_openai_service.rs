@@ -79,7 +79,9 @@ fn request() -> CreateChatCompletionRequest {
 
 fn client(hl: &humanloop_tracing::Humanloop, base: &str) -> Client<OpenAIConfig> {
     // The three lines a user writes.
-    let config = OpenAIConfig::new().with_api_base(base).with_api_key("sk-test");
+    let config = OpenAIConfig::new()
+        .with_api_base(base)
+        .with_api_key("sk-test");
     Client::with_config(config).with_http_service(hl.async_openai_service(reqwest::Client::new()))
 }
 
@@ -142,7 +144,11 @@ async fn async_openai_retries_are_linked_attempts_of_one_call() {
     // async-openai's own retry layer (3 retries by default) repeats the call.
     let answer = client(&hl, &base).chat().create(request()).await.unwrap();
     assert!(answer.choices[0].message.content.is_some());
-    assert_eq!(seen.load(Ordering::SeqCst), 4, "three 429s, then the answer");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        4,
+        "three 429s, then the answer"
+    );
 
     let spans = otel.genai_spans();
     assert_eq!(spans.len(), 4, "one span per attempt");
@@ -157,7 +163,11 @@ async fn async_openai_retries_are_linked_attempts_of_one_call() {
     assert_eq!(resends, [None, Some(1), Some(2), Some(3)]);
     let errors = spans
         .iter()
-        .filter(|s| attrs(s).get("error.type").is_some_and(|e| e.as_str() == "429" || e.as_str() == "rate_limit_exceeded"))
+        .filter(|s| {
+            attrs(s)
+                .get("error.type")
+                .is_some_and(|e| e.as_str() == "429" || e.as_str() == "rate_limit_exceeded")
+        })
         .count();
     assert_eq!(errors, 3);
 
@@ -187,12 +197,20 @@ async fn async_openai_without_retry_sends_once() {
     let sink = log_sink().await;
     let hl = humanloop(&sink, |b| b);
     let (base, seen) = openai_server(1).await;
-    let config = OpenAIConfig::new().with_api_base(&base).with_api_key("sk-test");
-    let client = Client::with_config(config)
-        .with_http_service(hl.async_openai_service(reqwest::Client::new()).without_retry());
+    let config = OpenAIConfig::new()
+        .with_api_base(&base)
+        .with_api_key("sk-test");
+    let client = Client::with_config(config).with_http_service(
+        hl.async_openai_service(reqwest::Client::new())
+            .without_retry(),
+    );
     assert!(client.chat().create(request()).await.is_err());
     assert_eq!(seen.load(Ordering::SeqCst), 1);
     let logs = flushed_logs(&hl, &sink, 1).await;
     assert_eq!(logs.len(), 1);
-    assert!(logs[0]["error"].as_str().unwrap().contains("429"), "{:#?}", logs[0]);
+    assert!(
+        logs[0]["error"].as_str().unwrap().contains("429"),
+        "{:#?}",
+        logs[0]
+    );
 }

@@ -42,19 +42,89 @@ fn cases() -> Vec<Case> {
     };
     vec![
         // message_start … content_block_stop, message_delta(stop_reason, usage); no message_stop.
-        c("anthropic at message_delta", "/v1/messages", &anthropic, "anthropic/stream_basic.sse", 7, true),
-        c("anthropic before message_delta", "/v1/messages", &anthropic, "anthropic/stream_basic.sse", 6, false),
+        c(
+            "anthropic at message_delta",
+            "/v1/messages",
+            &anthropic,
+            "anthropic/stream_basic.sse",
+            7,
+            true,
+        ),
+        c(
+            "anthropic before message_delta",
+            "/v1/messages",
+            &anthropic,
+            "anthropic/stream_basic.sse",
+            6,
+            false,
+        ),
         // Finish reason, then the usage chunk; no [DONE].
-        c("chat with usage, at the usage chunk", "/v1/chat/completions", &chat_usage, "openai/chat_stream_include_usage.sse", 6, true),
-        c("chat with usage, before the usage chunk", "/v1/chat/completions", &chat_usage, "openai/chat_stream_include_usage.sse", 5, false),
-        c("chat without usage, at the finish reason", "/v1/chat/completions", &chat, "openai/chat_stream_include_usage.sse", 5, true),
-        c("chat without usage, before the finish reason", "/v1/chat/completions", &chat, "openai/chat_stream_include_usage.sse", 4, false),
+        c(
+            "chat with usage, at the usage chunk",
+            "/v1/chat/completions",
+            &chat_usage,
+            "openai/chat_stream_include_usage.sse",
+            6,
+            true,
+        ),
+        c(
+            "chat with usage, before the usage chunk",
+            "/v1/chat/completions",
+            &chat_usage,
+            "openai/chat_stream_include_usage.sse",
+            5,
+            false,
+        ),
+        c(
+            "chat without usage, at the finish reason",
+            "/v1/chat/completions",
+            &chat,
+            "openai/chat_stream_include_usage.sse",
+            5,
+            true,
+        ),
+        c(
+            "chat without usage, before the finish reason",
+            "/v1/chat/completions",
+            &chat,
+            "openai/chat_stream_include_usage.sse",
+            4,
+            false,
+        ),
         // Gemini has no end marker: the chunk with finishReason and usage is the last word.
-        c("gemini at the finishing chunk", gemini_path, &gemini, "gemini/stream_alt_sse.sse", 3, true),
-        c("gemini before it", gemini_path, &gemini, "gemini/stream_alt_sse.sse", 2, false),
+        c(
+            "gemini at the finishing chunk",
+            gemini_path,
+            &gemini,
+            "gemini/stream_alt_sse.sse",
+            3,
+            true,
+        ),
+        c(
+            "gemini before it",
+            gemini_path,
+            &gemini,
+            "gemini/stream_alt_sse.sse",
+            2,
+            false,
+        ),
         // Responses: response.completed (it carries the usage).
-        c("responses at response.completed", "/v1/responses", &responses, "openai/responses_stream_text.sse", 18, true),
-        c("responses before it", "/v1/responses", &responses, "openai/responses_stream_text.sse", 17, false),
+        c(
+            "responses at response.completed",
+            "/v1/responses",
+            &responses,
+            "openai/responses_stream_text.sse",
+            18,
+            true,
+        ),
+        c(
+            "responses before it",
+            "/v1/responses",
+            &responses,
+            "openai/responses_stream_text.sse",
+            17,
+            false,
+        ),
     ]
 }
 
@@ -64,7 +134,11 @@ async fn run(case: &Case, adapter: Adapter, with_otel: bool) {
     let otel = with_otel.then(otel);
     let server = stream_server("text/event-stream").await;
     let chunks = sse_chunks(case.fixture);
-    assert!(chunks.len() >= case.events, "{}: fixture too short", case.name);
+    assert!(
+        chunks.len() >= case.events,
+        "{}: fixture too short",
+        case.name
+    );
     let sent: Vec<Bytes> = chunks[..case.events].to_vec();
     let total: usize = sent.iter().map(Bytes::len).sum();
     for c in sent {
@@ -82,7 +156,10 @@ async fn run(case: &Case, adapter: Adapter, with_otel: bool) {
     let error = logs[0].get("error").and_then(Json::as_str);
     let what = format!("{} ({adapter:?}, otel: {with_otel})", case.name);
     if case.complete {
-        assert_eq!(error, None, "{what}: a complete stream was logged as failed");
+        assert_eq!(
+            error, None,
+            "{what}: a complete stream was logged as failed"
+        );
         assert!(
             logs[0]["output"].as_str().is_some_and(|o| !o.is_empty()),
             "{what}: {:#?}",
@@ -96,7 +173,9 @@ async fn run(case: &Case, adapter: Adapter, with_otel: bool) {
     }
     if let Some(otel) = otel {
         let span = otel.genai_span();
-        let error_type = attrs(&span).get("error.type").map(|v| v.as_str().into_owned());
+        let error_type = attrs(&span)
+            .get("error.type")
+            .map(|v| v.as_str().into_owned());
         if case.complete {
             assert_eq!(error_type, None, "{what}");
         } else {

@@ -15,7 +15,11 @@ async fn call(adapter: Adapter, path: &str, body: Json, fixture_name: &str) -> (
     let p = provider().await;
     let req = Req::post(p.url(path), body.to_string()).header("x-fixture", fixture_name);
     let got = send(adapter, &hl, req).await;
-    assert_eq!(&got.body[..], &fixture(fixture_name)[..], "bytes pass through unchanged");
+    assert_eq!(
+        &got.body[..],
+        &fixture(fixture_name)[..],
+        "bytes pass through unchanged"
+    );
     let logs = flushed_logs(&hl, &sink, 1).await;
     assert_eq!(logs.len(), 1, "{logs:#?}");
     (logs[0].clone(), otel)
@@ -53,17 +57,36 @@ async fn ollama_chat_stream_is_decoded_line_by_line() {
 async fn ollama_chat_plain_and_tool_call() {
     let body = json!({"model": "llama3.2", "stream": false,
         "messages": [{"role": "user", "content": "Hello"}]});
-    let (log, _otel) = call(Adapter::Reqwest, "/api/chat", body, "ollama/chat_basic.json").await;
+    let (log, _otel) = call(
+        Adapter::Reqwest,
+        "/api/chat",
+        body,
+        "ollama/chat_basic.json",
+    )
+    .await;
     assert_eq!(log["output"], "Hello! How are you today?");
-    assert_eq!((log["prompt_tokens"].clone(), log["output_tokens"].clone()), (json!(26), json!(298)));
+    assert_eq!(
+        (log["prompt_tokens"].clone(), log["output_tokens"].clone()),
+        (json!(26), json!(298))
+    );
 
     let body = json!({"model": "llama3.2", "stream": false,
         "messages": [{"role": "user", "content": "Weather in Paris?"}],
         "tools": [{"type": "function", "function": {"name": "get_current_weather"}}]});
-    let (log, _otel) = call(Adapter::Tower, "/api/chat", body, "ollama/chat_tool_call.json").await;
+    let (log, _otel) = call(
+        Adapter::Tower,
+        "/api/chat",
+        body,
+        "ollama/chat_tool_call.json",
+    )
+    .await;
     let calls = &log["output_message"]["tool_calls"];
-    assert_eq!(calls[0]["function"]["name"], "get_current_weather", "{log:#}");
-    let args: Json = serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        calls[0]["function"]["name"], "get_current_weather",
+        "{log:#}"
+    );
+    let args: Json =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap()).unwrap();
     assert_eq!(args, json!({"format": "celsius", "location": "Paris, FR"}));
     assert_eq!(log["output_tokens"], 33);
 }
@@ -71,13 +94,28 @@ async fn ollama_chat_plain_and_tool_call() {
 #[tokio::test(flavor = "current_thread")]
 async fn ollama_generate_stream_and_embed() {
     let body = json!({"model": "llama3.2", "prompt": "Why is the sky blue?"});
-    let (log, otel) = call(Adapter::Reqwest, "/api/generate", body, "ollama/generate_stream.ndjson").await;
+    let (log, otel) = call(
+        Adapter::Reqwest,
+        "/api/generate",
+        body,
+        "ollama/generate_stream.ndjson",
+    )
+    .await;
     assert_eq!(log["output"], "The sky is blue");
     assert_eq!(log["output_tokens"], 259);
-    assert_eq!(attrs(&otel.genai_span())["gen_ai.operation.name"], s("text_completion"));
+    assert_eq!(
+        attrs(&otel.genai_span())["gen_ai.operation.name"],
+        s("text_completion")
+    );
 
     let body = json!({"model": "all-minilm", "input": ["Why is the sky blue?", "Why is the grass green?"]});
-    let (log, otel) = call(Adapter::Tower, "/api/embed", body, "ollama/embed_basic.json").await;
+    let (log, otel) = call(
+        Adapter::Tower,
+        "/api/embed",
+        body,
+        "ollama/embed_basic.json",
+    )
+    .await;
     assert_eq!(log["prompt_tokens"], 8, "{log:#}");
     assert!(log.get("error").is_none());
     let a = attrs(&otel.genai_span());
@@ -90,13 +128,19 @@ async fn ollama_error_body_is_the_log_error() {
     let sink = log_sink().await;
     let hl = humanloop(&sink, |b| b);
     let p = provider().await;
-    let req = Req::post(p.url("/api/chat"), json!({"model": "llama9", "messages": []}).to_string())
-        .header("x-fixture", "ollama/error_model_not_found.json")
-        .header("x-status", "404");
+    let req = Req::post(
+        p.url("/api/chat"),
+        json!({"model": "llama9", "messages": []}).to_string(),
+    )
+    .header("x-fixture", "ollama/error_model_not_found.json")
+    .header("x-status", "404");
     send(Adapter::Reqwest, &hl, req).await;
     let logs = flushed_logs(&hl, &sink, 1).await;
     let error = logs[0]["error"].as_str().unwrap();
-    assert!(error.contains("404") && error.contains("not found"), "{error}");
+    assert!(
+        error.contains("404") && error.contains("not found"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -35,7 +35,10 @@ async fn anthropic_server() -> String {
             let (head, stop) = chunks.split_at(7);
             let stop = stop.to_vec();
             let first = futures_util::stream::iter(
-                head.iter().cloned().map(Ok::<Bytes, std::io::Error>).collect::<Vec<_>>(),
+                head.iter()
+                    .cloned()
+                    .map(Ok::<Bytes, std::io::Error>)
+                    .collect::<Vec<_>>(),
             );
             let last = futures_util::stream::once(async move {
                 tokio::time::sleep(HOLD).await;
@@ -113,7 +116,10 @@ async fn rig_chat_span_is_the_only_inference_span() {
         with_usage.len(),
         1,
         "tokens would be counted twice: {:#?}",
-        spans.iter().map(|s| (&s.name, attrs(s))).collect::<Vec<_>>()
+        spans
+            .iter()
+            .map(|s| (&s.name, attrs(s)))
+            .collect::<Vec<_>>()
     );
     let inference = otel.genai_spans();
     assert_eq!(inference.len(), 1, "one inference span: rig's");
@@ -124,7 +130,10 @@ async fn rig_chat_span_is_the_only_inference_span() {
         .collect();
     assert_eq!(ours.len(), 1, "the crate's span is there, marked");
     let a = attrs(ours[0]);
-    assert_eq!(a["humanloop.inference.nested"], opentelemetry::Value::Bool(true));
+    assert_eq!(
+        a["humanloop.inference.nested"],
+        opentelemetry::Value::Bool(true)
+    );
     assert!(!a.contains_key("gen_ai.operation.name"));
     assert!(!a.contains_key("error.type"), "{a:#?}");
     assert_eq!(
@@ -145,8 +154,11 @@ async fn rig_nested_span_rule_leaves_plain_calls_alone() {
     let hl = humanloop(&sink, |b| b);
     let otel = otel();
     let p = provider().await;
-    let req = Req::post(p.url("/v1/messages"), fixture("anthropic/request_tools.json"))
-        .header("x-fixture", "anthropic/message_basic.json");
+    let req = Req::post(
+        p.url("/v1/messages"),
+        fixture("anthropic/request_tools.json"),
+    )
+    .header("x-fixture", "anthropic/message_basic.json");
     send(Adapter::Reqwest, &hl, req).await;
     let span = otel.genai_span();
     let a = attrs(&span);

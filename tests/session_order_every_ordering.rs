@@ -59,7 +59,9 @@ struct Warnings(Arc<Mutex<Vec<String>>>);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
     fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if *e.metadata().level() == tracing::Level::WARN && e.metadata().target() == "humanloop_tracing" {
+        if *e.metadata().level() == tracing::Level::WARN
+            && e.metadata().target() == "humanloop_tracing"
+        {
             struct V(String);
             impl tracing::field::Visit for V {
                 fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
@@ -93,32 +95,51 @@ async fn session_order_every_ordering() {
 
     // 1. The adaptors, chained as they read: the session is made at first poll, then the
     //    step inside it.
-    call(h, u, "adaptors").in_step("s-adaptors").in_session("k-adaptors").await;
-    // 2. `.instrument`, the session entered before the step is made.
-    async { call(h, u, "instrument-inside").instrument(step("s-instrument-inside")).await }
-        .instrument(session("k-instrument-inside"))
+    call(h, u, "adaptors")
+        .in_step("s-adaptors")
+        .in_session("k-adaptors")
         .await;
+    // 2. `.instrument`, the session entered before the step is made.
+    async {
+        call(h, u, "instrument-inside")
+            .instrument(step("s-instrument-inside"))
+            .await
+    }
+    .instrument(session("k-instrument-inside"))
+    .await;
     // 3. `in_scope`: a step made inside the session's scope, awaited outside it.
-    let fut = session("k-in-scope").in_scope(|| call(h, u, "in-scope").instrument(step("s-in-scope")));
+    let fut =
+        session("k-in-scope").in_scope(|| call(h, u, "in-scope").instrument(step("s-in-scope")));
     fut.await;
     // 4. `in_scope` with the adaptor: the span current when it was made is the parent.
-    let fut = session("k-in-scope-adaptor").in_scope(|| call(h, u, "in-scope-adaptor").in_step("s-in-scope-adaptor"));
+    let fut = session("k-in-scope-adaptor")
+        .in_scope(|| call(h, u, "in-scope-adaptor").in_step("s-in-scope-adaptor"));
     fut.await;
     // 5. A task spawned inside a session, its step made by the adaptor.
     async {
-        tokio::spawn(call(h, u, "spawned").in_step("s-spawned")).await.unwrap();
+        tokio::spawn(call(h, u, "spawned").in_step("s-spawned"))
+            .await
+            .unwrap();
     }
     .in_session("k-spawned")
     .await;
     // 6. A task spawned with its whole hierarchy.
-    tokio::spawn(call(h, u, "spawned-whole").in_step("s-spawned-whole").in_session("k-spawned-whole"))
-        .await
-        .unwrap();
+    tokio::spawn(
+        call(h, u, "spawned-whole")
+            .in_step("s-spawned-whole")
+            .in_session("k-spawned-whole"),
+    )
+    .await
+    .unwrap();
     // 7. A session adaptor around an `.instrument`ed step made inside it.
     async { call(h, u, "mixed").instrument(step("s-mixed")).await }
         .in_session("k-mixed")
         .await;
-    assert!(warnings.0.lock().unwrap().is_empty(), "{:?}", warnings.0.lock().unwrap());
+    assert!(
+        warnings.0.lock().unwrap().is_empty(),
+        "{:?}",
+        warnings.0.lock().unwrap()
+    );
 
     // 8. The natural `.instrument` chain makes the step before the session: it is not in
     //    the session (tracing gives a span its parent when it is made), and that is what
@@ -129,7 +150,10 @@ async fn session_order_every_ordering() {
         .await;
     let warned = warnings.0.lock().unwrap().clone();
     assert_eq!(warned.len(), 1, "{warned:?}");
-    assert!(warned[0].contains("in_step(..).in_session(..)"), "{warned:?}");
+    assert!(
+        warned[0].contains("in_step(..).in_session(..)"),
+        "{warned:?}"
+    );
     // Once per process.
     call(h, u, "outside-again").in_step("s-outside-again").await;
     assert_eq!(warnings.0.lock().unwrap().len(), 1);
@@ -138,7 +162,9 @@ async fn session_order_every_ordering() {
     let logs: Vec<Value> = rec.logs().into_iter().map(|(_, l)| l).collect();
     let call_log = |case: &str| -> Value {
         logs.iter()
-            .find(|l| l["config"]["type"] == "model" && l.to_string().contains(&format!("case {case}\"")))
+            .find(|l| {
+                l["config"]["type"] == "model" && l.to_string().contains(&format!("case {case}\""))
+            })
             .unwrap_or_else(|| panic!("no log for {case}: {logs:#?}"))
             .clone()
     };
@@ -153,9 +179,20 @@ async fn session_order_every_ordering() {
     ] {
         let log = call_log(case);
         let step = rec.step(&format!("s-{case}"));
-        assert_eq!(log["session_reference_id"], format!("k-{case}"), "{case}: {log:#}");
-        assert_eq!(step["session_reference_id"], format!("k-{case}"), "{case}: {step:#}");
-        assert_eq!(log["parent_reference_id"], step["reference_id"], "{case}: under its step");
+        assert_eq!(
+            log["session_reference_id"],
+            format!("k-{case}"),
+            "{case}: {log:#}"
+        );
+        assert_eq!(
+            step["session_reference_id"],
+            format!("k-{case}"),
+            "{case}: {step:#}"
+        );
+        assert_eq!(
+            log["parent_reference_id"], step["reference_id"],
+            "{case}: under its step"
+        );
     }
     let chained = call_log("instrument-chain");
     assert_ne!(chained["session_reference_id"], "k-instrument-chain");

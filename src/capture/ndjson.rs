@@ -108,7 +108,9 @@ mod tests {
         let mut s = LineSplitter::new(max);
         let mut out = Vec::new();
         for c in chunks {
-            s.feed(c, &mut |_, l| out.push(String::from_utf8_lossy(l).into_owned()));
+            s.feed(c, &mut |_, l| {
+                out.push(String::from_utf8_lossy(l).into_owned())
+            });
         }
         s.finish(&mut |_, l| out.push(String::from_utf8_lossy(l).into_owned()));
         (out, s.truncated)
@@ -119,7 +121,14 @@ mod tests {
         let (out, t) = lines(&[b"{\"a\":1}\n{\"b\"", b":2}\r\n\n{\"c\":3}"], 64);
         assert_eq!(out, ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]);
         assert!(!t);
-        let (out, t) = lines(&[b"{\"long\":\"", b"xxxxxxxxxxxxxxxxxxxx", b"\"}\n{\"ok\":1}\n"], 16);
+        let (out, t) = lines(
+            &[
+                b"{\"long\":\"",
+                b"xxxxxxxxxxxxxxxxxxxx",
+                b"\"}\n{\"ok\":1}\n",
+            ],
+            16,
+        );
         assert_eq!(out, ["{\"ok\":1}"]);
         assert!(t);
     }

@@ -149,12 +149,12 @@ impl ClientBuilder {
             &self.extra_roots_pem,
         )?
         .connect_timeout(self.connect_timeout)
-            .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Setup {
-                message: "reqwest could not build its client".to_owned(),
-                source: Some(Box::new(e)),
-            })?;
+        .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Setup {
+            message: "reqwest could not build its client".to_owned(),
+            source: Some(Box::new(e)),
+        })?;
         let mut retry = self.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Client {
@@ -257,10 +257,12 @@ fn tls_setup(
 ) -> Result<reqwest::ClientBuilder, Error> {
     let mut certs = Vec::new();
     for der in pem_roots(extra_roots_pem)? {
-        certs.push(reqwest::Certificate::from_der(&der).map_err(|e| Error::Setup {
-            message: "a root certificate was refused by the TLS backend".to_owned(),
-            source: Some(Box::new(e)),
-        })?);
+        certs.push(
+            reqwest::Certificate::from_der(&der).map_err(|e| Error::Setup {
+                message: "a root certificate was refused by the TLS backend".to_owned(),
+                source: Some(Box::new(e)),
+            })?,
+        );
     }
     Ok(builder.tls_certs_merge(certs))
 }

@@ -17,9 +17,9 @@ use super::stats::Counters;
 use super::{Control, ExportError, ExportRecord, Shared, Waiter};
 #[cfg(feature = "transport")]
 use crate::client::Client;
+use crate::config::{Config, RetryPolicy};
 #[cfg(not(feature = "transport"))]
 use no_transport::Client;
-use crate::config::{Config, RetryPolicy};
 
 /// Start the worker thread. If the thread cannot start, the receivers are dropped and every
 /// later submit is refused and counted as dropped.

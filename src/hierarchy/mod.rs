@@ -76,6 +76,12 @@ pub use propagation::{ExtractLayer, ExtractService};
 
 use layer::SpanData;
 
+/// `traceparent` for `sc` (feature `otel`).
+#[cfg(feature = "otel")]
+pub(crate) fn traceparent_of(sc: &opentelemetry::trace::SpanContext) -> String {
+    otel::traceparent(sc)
+}
+
 /// A session span: everything inside it belongs to the session `key` (the endpoint's
 /// `session_reference_id`).
 ///

@@ -144,7 +144,7 @@ fn choice_count(request: &LlmRequest) -> Option<i64> {
 }
 
 /// `http.request.resend_count`: the attempt's number minus one, on a call that a client's
-/// retry loop repeated (see [`Humanloop::async_openai_service`](crate::Humanloop)).
+/// retry loop repeated (feature `otel`; the log's metadata has the attempt in any build).
 pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
 
 /// Name of the span a call gets inside another library's inference span.
@@ -230,7 +230,6 @@ pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest) -> Span 
         gen_ai.usage.cache_creation.input_tokens = Empty,
         gen_ai.usage.reasoning.output_tokens = Empty,
         error.type = Empty,
-        http.request.resend_count = Empty,
         gen_ai.input.messages = Empty,
         gen_ai.output.messages = Empty,
         gen_ai.system_instructions = Empty,

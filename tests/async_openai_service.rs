@@ -160,7 +160,14 @@ async fn async_openai_retries_are_linked_attempts_of_one_call() {
         })
         .collect();
     resends.sort();
-    assert_eq!(resends, [None, Some(1), Some(2), Some(3)]);
+    let logs = flushed_logs(&hl, &sink, 4).await;
+    assert_eq!(
+        resends,
+        [None, Some(1), Some(2), Some(3)],
+        "{:#?} {:#?}",
+        spans.iter().map(attrs).collect::<Vec<_>>(),
+        logs.iter().map(|l| &l["metadata"]).collect::<Vec<_>>()
+    );
     let errors = spans
         .iter()
         .filter(|s| {
@@ -171,7 +178,6 @@ async fn async_openai_retries_are_linked_attempts_of_one_call() {
         .count();
     assert_eq!(errors, 3);
 
-    let logs = flushed_logs(&hl, &sink, 4).await;
     assert_eq!(logs.len(), 4, "{logs:#?}");
     let mut attempts: Vec<i64> = logs
         .iter()

@@ -152,8 +152,14 @@ impl Call {
                 .insert("retry_attempt".into(), attempt.number.into());
             ctx.metadata
                 .insert("retry_group".into(), attempt.group.as_ref().into());
+            #[cfg(feature = "otel")]
             if attempt.number > 1 {
-                span.record(semconv::HTTP_REQUEST_RESEND_COUNT, attempt.number - 1);
+                // Set through OpenTelemetry: the span's `tracing` fields are all taken.
+                use tracing_opentelemetry::OpenTelemetrySpanExt;
+                span.set_attribute(
+                    semconv::HTTP_REQUEST_RESEND_COUNT,
+                    i64::from(attempt.number - 1),
+                );
             }
         }
         if deferred_all && !ctx.sampled {

@@ -114,21 +114,23 @@ impl<F: Future> Future for InSpan<F> {
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// A step is beginning with `parent` as its parent span: warn once per process when no
-/// session encloses it (its logs then go to the trace's automatic session), naming the
-/// likely cause and the fix.
-pub(crate) fn warn_if_outside_session<'a, R: LookupSpan<'a>>(parent: Option<SpanRef<'a, R>>) {
+/// The step `span` was just made: warn once per process when no session encloses it (its
+/// logs then go to the trace's automatic session), naming the likely cause and the fix.
+/// Called from [`step`](crate::step), outside the subscriber's callbacks (an event
+/// emitted inside one is dropped).
+pub(crate) fn warn_if_outside_session(span: &Span) {
     if WARNED.load(Ordering::Relaxed) {
         return;
     }
-    let in_session = parent.is_some_and(|p| {
-        p.scope().any(|s| {
-            s.extensions()
-                .get::<SpanData>()
-                .is_some_and(|d| d.session.is_some())
+    let outside = span
+        .with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+            let this = registry.span(id)?;
+            Some(!in_session(this.parent()))
         })
-    });
-    if !in_session && !WARNED.swap(true, Ordering::Relaxed) {
+        .flatten()
+        .unwrap_or(false);
+    if outside && !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             target: "humanloop_tracing",
             "a step began outside any session: its logs go to the trace's automatic session. \
@@ -137,4 +139,14 @@ pub(crate) fn warn_if_outside_session<'a, R: LookupSpan<'a>>(parent: Option<Span
              or enter the session first (warned once)"
         );
     }
+}
+
+fn in_session<'a, R: LookupSpan<'a>>(parent: Option<SpanRef<'a, R>>) -> bool {
+    parent.is_some_and(|p| {
+        p.scope().any(|s| {
+            s.extensions()
+                .get::<SpanData>()
+                .is_some_and(|d| d.session.is_some())
+        })
+    })
 }

@@ -147,9 +147,6 @@ where
                 shared: shared.clone(),
             };
             attrs.record(&mut FieldVisitor(&mut data));
-            if data.step.is_some() && data.session.is_none() {
-                super::instrument::warn_if_outside_session(span.parent());
-            }
             ext.insert(data);
         }
     }

@@ -107,13 +107,15 @@ pub fn session(key: impl AsRef<str>) -> tracing::Span {
 /// ```
 pub fn step(name: impl AsRef<str>) -> tracing::Span {
     let name = name.as_ref();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "step",
         otel.name = name,
         humanloop.step = name,
         humanloop.output = Empty,
         humanloop.error = Empty,
-    )
+    );
+    instrument::warn_if_outside_session(&span);
+    span
 }
 
 fn with_data(span: &tracing::Span, f: impl FnOnce(&mut SpanData)) {

@@ -38,7 +38,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Each attempt is an HTTP call of its own, so each is logged and has its span (a 429 and
 /// its `Retry-After` are facts worth keeping), and the attempts of one call are linked:
 /// their logs carry the metadata `retry_attempt` (1, 2, …) and the same `retry_group`,
-/// and from the second attempt on the span has `http.request.resend_count`.
+/// and from the second attempt on the span has `http.request.resend_count` (feature `otel`).
 #[derive(Clone)]
 pub struct AsyncOpenAiService {
     http: reqwest_middleware::ClientWithMiddleware,

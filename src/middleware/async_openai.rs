@@ -102,23 +102,21 @@ struct Attempts {
 }
 
 impl Attempts {
-    fn send(
+    async fn send(
         self,
         request: HttpRequestFactory,
         attempt: Option<Attempt>,
-    ) -> impl Future<Output = Result<reqwest::Response, OpenAIError>> + Send + 'static {
-        async move {
-            let request = request.build().await?;
-            let sent = self.http.execute(request);
-            let result = match attempt {
-                Some(a) => attempt::scope(a, sent).await,
-                None => sent.await,
-            };
-            result.map_err(|e| match e {
-                reqwest_middleware::Error::Reqwest(e) => OpenAIError::Reqwest(e),
-                reqwest_middleware::Error::Middleware(e) => OpenAIError::Boxed(e.into()),
-            })
-        }
+    ) -> Result<reqwest::Response, OpenAIError> {
+        let request = request.build().await?;
+        let sent = self.http.execute(request);
+        let result = match attempt {
+            Some(a) => attempt::scope(a, sent).await,
+            None => sent.await,
+        };
+        result.map_err(|e| match e {
+            reqwest_middleware::Error::Reqwest(e) => OpenAIError::Reqwest(e),
+            reqwest_middleware::Error::Middleware(e) => OpenAIError::Boxed(e.into()),
+        })
     }
 }
 

@@ -140,13 +140,14 @@ fn decode_request(head: &RequestHead<'_>, body: &[u8], skip: &[&str]) -> LlmRequ
                 _ => Vec::new(),
             };
             if !inputs.is_empty() {
-                let mut m = Message::default();
-                m.role = "user".into();
-                m.parts = inputs
-                    .into_iter()
-                    .map(|content| Part::Text { content })
-                    .collect();
-                req.messages.push(m);
+                req.messages.push(Message {
+                    role: "user".into(),
+                    parts: inputs
+                        .into_iter()
+                        .map(|content| Part::Text { content })
+                        .collect(),
+                    ..Message::default()
+                });
             }
         }
     }
@@ -200,10 +201,11 @@ fn chat_message(m: &Value) -> Option<Message> {
             }
         }
     }
-    let mut msg = Message::default();
-    msg.role = role;
-    msg.parts = parts;
-    Some(msg)
+    Some(Message {
+        role,
+        parts,
+        ..Message::default()
+    })
 }
 
 /// One NDJSON line, or a whole non-streamed answer.

@@ -76,20 +76,21 @@ fn cases() -> Vec<Case> {
             false,
         ),
         c(
-            "chat without usage, at the finish reason",
+            // Compatible servers send usage unasked: without it the stream is not over.
+            "chat without include_usage, at the finish reason",
             "/v1/chat/completions",
             &chat,
             "openai/chat_stream_include_usage.sse",
             5,
-            true,
+            false,
         ),
         c(
-            "chat without usage, before the finish reason",
+            "chat without include_usage, at the usage chunk",
             "/v1/chat/completions",
             &chat,
             "openai/chat_stream_include_usage.sse",
-            4,
-            false,
+            6,
+            true,
         ),
         // Gemini has no end marker: the chunk with finishReason and usage is the last word.
         c(

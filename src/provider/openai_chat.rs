@@ -403,18 +403,18 @@ pub struct ChatDecoder {
     error: Option<ProviderError>,
     /// `data: [DONE]` arrived.
     done: bool,
-    /// For a stream whose request was decoded: how many choices end it, and whether a
-    /// usage chunk follows their finish reasons (`stream_options.include_usage`).
-    expect: Option<(usize, bool)>,
+    /// For a stream whose request was decoded: how many choices end it.
+    expect: Option<usize>,
     usage_seen: bool,
 }
 
 impl ChatDecoder {
     /// A decoder that also knows when the stream of `request` has said everything that
-    /// matters: every requested choice has its finish reason and, when the request asked
-    /// for it, the usage chunk arrived. A client may stop reading there, before
-    /// `[DONE]`, without the call counting as cancelled. For a request that was not
-    /// decoded (it reads as not streaming) only `[DONE]` completes the stream.
+    /// matters: every requested choice has its finish reason and the usage arrived. A
+    /// client may stop reading there, before `[DONE]`, without the call counting as
+    /// cancelled. Usage is waited for even without `stream_options.include_usage`, since
+    /// compatible servers send it unasked; a stream without usage ends at `[DONE]`, as
+    /// does one whose request was not decoded (it reads as not streaming).
     pub fn expecting(request: &LlmRequest) -> Self {
         let choices = request
             .params
@@ -422,15 +422,14 @@ impl ChatDecoder {
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(1)
             .clamp(1, MAX_CHOICES);
-        let usage = request.params.include_usage.unwrap_or(false);
         Self {
-            expect: request.stream.then_some((choices, usage)),
+            expect: request.stream.then_some(choices),
             ..Self::default()
         }
     }
 
     fn said_everything(&self) -> bool {
-        let Some((choices, usage)) = self.expect else {
+        let Some(choices) = self.expect else {
             return false;
         };
         let finished = self
@@ -439,7 +438,7 @@ impl ChatDecoder {
             .iter()
             .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
             .count();
-        finished >= choices && (!usage || self.usage_seen)
+        finished >= choices && self.usage_seen
     }
 
     fn apply_common(

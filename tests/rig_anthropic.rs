@@ -84,8 +84,16 @@ async fn ask(hl: &humanloop_tracing::Humanloop, base: &str) -> String {
     reply.text()
 }
 
+// One test, run in order: thread-local subscribers in parallel tests share tracing's
+// callsite interest across threads.
 #[tokio::test(flavor = "current_thread")]
-async fn rig_anthropic_stream_ending_at_stop_reason_is_complete() {
+async fn rig_anthropic() {
+    stream_ending_at_stop_reason_is_complete().await;
+    chat_span_is_the_only_inference_span().await;
+    nested_span_rule_leaves_plain_calls_alone().await;
+}
+
+async fn stream_ending_at_stop_reason_is_complete() {
     let sink = log_sink().await;
     let hl = humanloop(&sink, |b| b);
     let base = anthropic_server().await;
@@ -98,8 +106,7 @@ async fn rig_anthropic_stream_ending_at_stop_reason_is_complete() {
     assert_eq!(log["output_tokens"], 15);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn rig_chat_span_is_the_only_inference_span() {
+async fn chat_span_is_the_only_inference_span() {
     let sink = log_sink().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel_with_hierarchy(&hl);
@@ -146,8 +153,7 @@ async fn rig_chat_span_is_the_only_inference_span() {
     assert_eq!(logs[0]["prompt_tokens"], 25);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn rig_nested_span_rule_leaves_plain_calls_alone() {
+async fn nested_span_rule_leaves_plain_calls_alone() {
     // Outside any GenAI span the crate's span is the inference span, with usage.
     let sink = log_sink().await;
     let hl = humanloop(&sink, |b| b);

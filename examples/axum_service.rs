@@ -1,6 +1,11 @@
 //! A web service whose handler calls an LLM: the session key comes from the caller's
 //! `x-session-id` header, so every call made for one conversation lands in one session,
 //! each request's work under a step. Offline: `cargo run --example axum_service`.
+//!
+//! The handler writes `.in_step(..).in_session(..)` (`HierarchyExt`): each span is made at
+//! the future's first poll, so the session exists before the step. The look-alike
+//! `.instrument(step(..)).instrument(session(..))` makes the step first, outside the
+//! session, and its calls land in the trace's automatic session.
 
 #[path = "support/demo_provider.rs"]
 mod demo_provider;
@@ -13,10 +18,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use humanloop_tracing::{session, step, Config};
+use humanloop_tracing::hierarchy::HierarchyExt;
+use humanloop_tracing::Config;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{json, Value};
-use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -48,8 +53,8 @@ async fn ask(State(app): State<App>, headers: HeaderMap, Json(body): Json<Value>
             .ok()?;
         resp["choices"][0]["message"]["content"].as_str().map(str::to_owned)
     }
-    .instrument(step("answer-question"))
-    .instrument(session(session_key.as_str()))
+    .in_step("answer-question")
+    .in_session(session_key)
     .await;
     Json(json!({"answer": answer}))
 }

@@ -332,6 +332,8 @@ pub struct Config {
     pub(crate) export: ExportConfig,
     /// The GenAI conventions spans and metrics follow.
     pub(crate) semconv: SemconvProfile,
+    /// W3C trace context on outgoing LLM requests.
+    pub(crate) trace_context: bool,
 }
 
 impl Default for Config {
@@ -348,6 +350,7 @@ impl Default for Config {
             registry: Registry::builtin(),
             export: ExportConfig::default(),
             semconv: SemconvProfile::V1_41,
+            trace_context: true,
         }
     }
 }
@@ -365,6 +368,7 @@ impl fmt::Debug for Config {
             .field("registry", &self.registry)
             .field("export", &self.export)
             .field("semconv", &self.semconv)
+            .field("trace_context", &self.trace_context)
             .finish_non_exhaustive()
     }
 }
@@ -429,6 +433,11 @@ impl Config {
     /// Whether spans carry messages and outputs.
     pub fn capture_content(&self) -> bool {
         self.content.capture_content
+    }
+    /// Whether LLM calls carry the W3C trace context of their span (see
+    /// [`ConfigBuilder::trace_context`]).
+    pub fn trace_context(&self) -> bool {
+        self.trace_context
     }
     /// Cap on captured response bytes per call.
     pub fn max_capture_bytes(&self) -> usize {
@@ -696,6 +705,15 @@ impl ConfigBuilder {
     /// what backends read today; `from_env` reads `OTEL_SEMCONV_STABILITY_OPT_IN`).
     pub fn semconv_profile(mut self, profile: SemconvProfile) -> Self {
         self.config.semconv = profile;
+        self
+    }
+    /// Put the W3C trace context of each call's span on the outgoing request (default
+    /// on; feature `otel` with an OpenTelemetry layer). The application's global
+    /// OpenTelemetry propagator writes it when one is set (B3, Jaeger, baggage, …);
+    /// otherwise the crate writes `traceparent` (and `tracestate`) itself. `false`
+    /// injects nothing.
+    pub fn trace_context(mut self, on: bool) -> Self {
+        self.config.trace_context = on;
         self
     }
     /// Cap on the response bytes kept per call for decoding (default 1 MiB).

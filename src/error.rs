@@ -138,6 +138,7 @@ pub enum TransportKind {
 }
 
 impl Error {
+    #[cfg(feature = "transport")]
     pub(crate) fn transport(err: reqwest::Error) -> Self {
         let kind = if err.is_timeout() {
             TransportKind::Timeout
@@ -174,6 +175,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "transport")]
     pub(crate) fn timeout(url: &url::Url, after: Duration) -> Self {
         Error::Transport {
             kind: TransportKind::Timeout,
@@ -188,6 +190,7 @@ impl Error {
 
 /// Whether a rustls error sits in the chain (rustls errors arrive wrapped in `io::Error`,
 /// whose `source()` skips the wrapped error itself, hence the `get_ref`).
+#[cfg(any(feature = "rustls", feature = "rustls-ring"))]
 fn tls_failure(err: &reqwest::Error) -> bool {
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(e) = next {
@@ -207,7 +210,18 @@ fn tls_failure(err: &reqwest::Error) -> bool {
     false
 }
 
+/// Without rustls no error in the chain names TLS: a native-tls failure reads as a
+/// connection failure.
+#[cfg(all(
+    feature = "transport",
+    not(any(feature = "rustls", feature = "rustls-ring"))
+))]
+fn tls_failure(_err: &reqwest::Error) -> bool {
+    false
+}
+
 /// A URL without credentials, for messages.
+#[cfg(feature = "transport")]
 fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     let _ = u.set_password(None);
@@ -397,6 +411,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "transport")]
     pub(crate) fn decode(
         status: Option<StatusCode>,
         expected: &'static str,

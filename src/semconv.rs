@@ -620,12 +620,60 @@ fn choice_count(request: &LlmRequest) -> Option<i64> {
     request.params.choice_count.filter(|&n| n != 1)
 }
 
+/// `http.request.resend_count`: the attempt's number minus one, on a call that a client's
+/// retry loop repeated (feature `otel`; the log's metadata has the attempt in any build).
+pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
+
+/// Name of the span a call gets inside another library's inference span.
+pub const NESTED_SPAN_NAME: &str = "gen_ai.http";
+
+/// `true` on the span of a call made inside another library's GenAI inference span.
+pub const HUMANLOOP_INFERENCE_NESTED: &str = "humanloop.inference.nested";
+
+/// Whether the current span already is a GenAI inference span: it declares
+/// `gen_ai.operation.name` (rig's `chat`, genai's `otel` spans, an outer adapter of ours).
+fn in_inference_span() -> bool {
+    Span::current()
+        .metadata()
+        .is_some_and(|m| m.fields().field(GEN_AI_OPERATION_NAME).is_some())
+}
+
+/// The span of a call inside another inference span: one inference, one inference span.
+/// Following the GenAI conventions' proposal to suppress nested inference spans, it
+/// carries no `gen_ai.operation.name` and no `gen_ai.usage.*` (a backend summing tokens
+/// over inference spans counts them once, from the outer span) but stays a client span
+/// with the transport's facts: server, duration, `error.type`, and the marker
+/// [`HUMANLOOP_INFERENCE_NESTED`]. The call's log and metrics are unchanged.
+fn nested_span(detected: &Detected, request: &LlmRequest) -> Span {
+    use tracing::field::Empty;
+    tracing::info_span!(
+        target: "humanloop_tracing",
+        NESTED_SPAN_NAME,
+        otel.name = format!("{} (http)", span_name(request)),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        server.address = detected.server_address.as_deref(),
+        server.port = detected.server_port.map(i64::from),
+        humanloop.inference.nested = true,
+        error.type = Empty,
+    )
+}
+
+/// Whether `span` is the marked span of a nested call.
+fn is_nested(span: &Span) -> bool {
+    span.metadata()
+        .is_some_and(|m| m.name() == NESTED_SPAN_NAME)
+}
+
 /// Open the inference span for `request`, child of the current span, with every
 /// attribute known at start. (`gen_ai.response.finish_reasons` is declared for the
 /// JSON-string form; with `otel` it is set as a string array instead, and stop sequences
 /// too, through the OTel span.)
 pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest, profile: Profile) -> Span {
     use tracing::field::Empty;
+    if in_inference_span() {
+        return nested_span(detected, request);
+    }
     let p = &request.params;
     // v0.1 made top_k an int: set below through the OTel span.
     let top_k_double = p.top_k.filter(|_| profile == Profile::V1_41);
@@ -975,6 +1023,13 @@ fn record_count(span: &Span, key: &'static str, value: i64) {
 
 /// Record the response attributes (and the error status) on the inference span.
 pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
+    if is_nested(span) {
+        if let Some(error_type) = outcome.error_type {
+            span.record(ERROR_TYPE, error_type);
+            span.record(OTEL_STATUS_CODE, "ERROR");
+        }
+        return;
+    }
     let g = outcome.generation;
     if let Some(id) = &g.response_id {
         span.record(GEN_AI_RESPONSE_ID, id.as_str());

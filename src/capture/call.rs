@@ -10,6 +10,7 @@ use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
 use super::log::{self, Content, DeferredRequest, Finished};
+use super::ndjson::{Events, LineSplitter};
 use super::outcome::{End, Timing};
 use super::sse::SseSplitter;
 use super::Recorder;
@@ -27,8 +28,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 enum Capture {
     /// No response head yet.
     AwaitingHead,
-    /// `text/event-stream`: fed event by event.
-    Sse(SseSplitter),
+    /// `text/event-stream` (or `application/x-ndjson`): fed event by event.
+    Sse(Events),
     /// Any other 2xx body: kept (up to the cap) and decoded at the end.
     Json(Vec<u8>),
     /// An error status: the body is kept for the codec's error decoder.
@@ -157,7 +158,22 @@ impl Call {
             request = decode(full_now);
             span = semconv::inference_span(&detected, &request, config.semconv_profile());
         }
-        let ctx = hierarchy::call_context(&span);
+        let mut ctx = hierarchy::call_context(&span);
+        if let Some(attempt) = super::attempt::current() {
+            ctx.metadata
+                .insert("retry_attempt".into(), attempt.number.into());
+            ctx.metadata
+                .insert("retry_group".into(), attempt.group.as_ref().into());
+            #[cfg(feature = "otel")]
+            if attempt.number > 1 {
+                // Set through OpenTelemetry: the span's `tracing` fields are all taken.
+                use tracing_opentelemetry::OpenTelemetrySpanExt;
+                span.set_attribute(
+                    semconv::HTTP_REQUEST_RESEND_COUNT,
+                    i64::from(attempt.number - 1),
+                );
+            }
+        }
         let mode = match (quiet, ctx.sampled) {
             (true, true) => Mode::LogOnly,
             (true, false) => {
@@ -246,15 +262,52 @@ impl Call {
                     .get(..17)
                     .is_some_and(|p| p.eq_ignore_ascii_case("text/event-stream"))
             });
+        let ndjson = !sse
+            && headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.trim_start()
+                        .get(..20)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("application/x-ndjson"))
+                });
         self.capture = if encoded {
             Capture::Opaque
         } else if !status.is_success() {
             Capture::Error(Vec::new())
-        } else if sse {
-            Capture::Sse(SseSplitter::new(max))
+        } else if sse || ndjson {
+            self.stream_decoder();
+            Capture::Sse(if sse {
+                Events::Sse(SseSplitter::new(max))
+            } else {
+                Events::Lines(LineSplitter::new(max))
+            })
         } else {
             Capture::Json(Vec::new())
         };
+    }
+
+    /// A stream whose request was not decoded (no subscriber): the decoder is made again
+    /// from the request's head, so that it knows when the stream has said everything that
+    /// matters (the choices it ends with, whether usage follows). Streams only: a head
+    /// decode skips the content.
+    fn stream_decoder(&mut self) {
+        let Some(d) = self.deferred.as_ref().filter(|_| self.mode == Mode::LogOnly) else {
+            return;
+        };
+        let headers = HeaderMap::new();
+        let head = RequestHead {
+            method: &d.method,
+            uri: &d.uri,
+            headers: &headers,
+        };
+        let codec = &d.codec;
+        let decoder = contain("codec", || {
+            codec.response_decoder(&codec.decode_request_head(&head, &d.body))
+        });
+        if decoder.is_some() {
+            *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
+        }
     }
 
     /// A body frame is on its way to the caller: note the time and feed the decoder.
@@ -320,7 +373,7 @@ impl Call {
                     *events += 1;
                     feed_event(&mut decoder, event, data);
                 });
-                self.truncated |= splitter.truncated;
+                self.truncated |= splitter.truncated();
             }
             Capture::Json(buf) if self.mode == Mode::LogOnly => {
                 deferred_output = decoder.is_some();

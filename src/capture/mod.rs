@@ -39,10 +39,12 @@
     allow(dead_code, unused_imports)
 )]
 
+pub(crate) mod attempt;
 mod call;
 mod log;
 mod outcome;
 mod recorder;
+mod ndjson;
 mod sse;
 mod tee;
 
@@ -127,14 +129,22 @@ where
     Some(bytes)
 }
 
-/// Inject the W3C trace context of `span` into outgoing `headers` through the global
-/// propagator (`otel` feature; without it, nothing to do).
-pub(crate) fn inject_trace_context(span: &tracing::Span, headers: &mut HeaderMap) {
+/// Inject the W3C trace context of `span` into outgoing `headers` (`otel` feature;
+/// without it, nothing to do): through the global propagator when the application set
+/// one, else `traceparent` (and `tracestate`) written here, so that a provider or proxy
+/// that reads them joins the trace without any setup. Off with
+/// [`ConfigBuilder::trace_context(false)`](crate::ConfigBuilder::trace_context).
+pub(crate) fn inject_trace_context(
+    config: &crate::config::Config,
+    span: &tracing::Span,
+    headers: &mut HeaderMap,
+) {
     #[cfg(feature = "otel")]
     {
+        use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-        struct Injector<'a>(&'a mut HeaderMap);
+        struct Injector<'a>(&'a mut HeaderMap, bool);
         impl opentelemetry::propagation::Injector for Injector<'_> {
             fn set(&mut self, key: &str, value: String) {
                 if let (Ok(name), Ok(value)) = (
@@ -142,19 +152,37 @@ pub(crate) fn inject_trace_context(span: &tracing::Span, headers: &mut HeaderMap
                     http::header::HeaderValue::from_str(&value),
                 ) {
                     self.0.insert(name, value);
+                    self.1 = true;
                 }
             }
         }
-        if span.is_disabled() {
+        if span.is_disabled() || !config.trace_context() {
             return;
         }
         let cx = span.context();
-        opentelemetry::global::get_text_map_propagator(|p| {
-            p.inject_context(&cx, &mut Injector(headers))
-        });
+        let mut injector = Injector(headers, false);
+        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut injector));
+        if injector.1 {
+            return;
+        }
+        // No global propagator (the default no-op one wrote nothing): W3C trace context.
+        let sc = cx.span().span_context().clone();
+        if !sc.is_valid() {
+            return;
+        }
+        let tp = crate::hierarchy::traceparent_of(&sc);
+        if let Ok(v) = http::header::HeaderValue::from_str(&tp) {
+            headers.insert("traceparent", v);
+        }
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            if let Ok(v) = http::header::HeaderValue::from_str(&state) {
+                headers.insert("tracestate", v);
+            }
+        }
     }
     #[cfg(not(feature = "otel"))]
-    let _ = (span, headers);
+    let _ = (config, span, headers);
 }
 
 /// The secrets a request carries in its head: never recorded, and scrubbed from

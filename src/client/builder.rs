@@ -141,16 +141,18 @@ impl ClientBuilder {
                 Some(value)
             }
         };
-        let tls = tls_config(base.scheme() == "https", &self.extra_roots_pem)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(endpoint.connect_timeout)
-            .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Setup {
-                message: "reqwest could not build its client".to_owned(),
-                source: Some(Box::new(e)),
-            })?;
+        let http = tls_setup(
+            reqwest::Client::builder(),
+            base.scheme() == "https",
+            &self.extra_roots_pem,
+        )?
+        .connect_timeout(endpoint.connect_timeout)
+        .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Setup {
+            message: "reqwest could not build its client".to_owned(),
+            source: Some(Box::new(e)),
+        })?;
         let mut retry = endpoint.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Client {
@@ -165,8 +167,124 @@ impl ClientBuilder {
     }
 }
 
-/// rustls with the ring provider and the platform's verifier, passed to reqwest directly so
-/// that library code never installs a process-wide crypto provider.
+/// The PEM text's certificates (DER); an error for bad PEM or PEM without certificates.
+#[cfg_attr(
+    not(any(feature = "rustls-ring", feature = "rustls", feature = "native-tls")),
+    allow(dead_code)
+)]
+fn pem_roots(extra_roots_pem: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    let mut extra_roots = Vec::new();
+    for pem in extra_roots_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::Setup {
+                message: format!("a root certificate is not valid PEM: {e}"),
+                source: None,
+            })?;
+            extra_roots.push(cert.to_vec());
+        }
+    }
+    if extra_roots_pem.iter().any(|p| !p.is_empty()) && extra_roots.is_empty() {
+        return Err(Error::Setup {
+            message: "the root certificate PEM holds no CERTIFICATE section".to_owned(),
+            source: None,
+        });
+    }
+    Ok(extra_roots)
+}
+
+/// Feature `rustls-ring`: rustls with the ring provider and the platform's verifier, passed
+/// to reqwest directly, so that library code never installs a process-wide crypto provider.
+#[cfg(feature = "rustls-ring")]
+fn tls_setup(
+    http: reqwest::ClientBuilder,
+    https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    let extra_roots = pem_roots(extra_roots_pem)?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect::<Vec<_>>();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let setup = |message: &str, e: rustls::Error| Error::Setup {
+        message: message.to_owned(),
+        source: Some(Box::new(e)),
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| setup("no TLS protocol version is available", e))?;
+    let verifier = if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider)
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
+    };
+    let mut config = match verifier {
+        Ok(verifier) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+        // A plain-http endpoint (the local one) must not need CA certificates on the machine.
+        Err(_) if !https => builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        Err(e) => {
+            return Err(setup(
+                "the platform's TLS certificate verifier is unavailable (are CA certificates installed?)",
+                e,
+            ))
+        }
+    };
+    // reqwest leaves ALPN to a preconfigured backend; offer what it would.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(http.tls_backend_preconfigured(config))
+}
+
+/// Features `rustls` / `native-tls`: reqwest's own TLS backend and crypto provider (the
+/// ones the application's reqwest uses too), the platform's roots plus the extra ones.
+#[cfg(all(
+    not(feature = "rustls-ring"),
+    any(feature = "rustls", feature = "native-tls")
+))]
+fn tls_setup(
+    builder: reqwest::ClientBuilder,
+    _https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    let mut certs = Vec::new();
+    for der in pem_roots(extra_roots_pem)? {
+        certs.push(
+            reqwest::Certificate::from_der(&der).map_err(|e| Error::Setup {
+                message: "a root certificate was refused by the TLS backend".to_owned(),
+                source: Some(Box::new(e)),
+            })?,
+        );
+    }
+    Ok(builder.tls_certs_merge(certs))
+}
+
+/// Feature `transport` without a TLS feature: plain HTTP only (a local endpoint).
+#[cfg(not(any(feature = "rustls-ring", feature = "rustls", feature = "native-tls")))]
+fn tls_setup(
+    builder: reqwest::ClientBuilder,
+    https: bool,
+    extra_roots_pem: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, Error> {
+    if https || extra_roots_pem.iter().any(|p| !p.is_empty()) {
+        return Err(Error::Setup {
+            message: "this build has no TLS: enable the `rustls`, `rustls-ring` or `native-tls` \
+                      feature of humanloop-tracing for an https endpoint"
+                .to_owned(),
+            source: None,
+        });
+    }
+    Ok(builder)
+}
+
+/// The proxy's upstream TLS (feature `proxy`): rustls with the ring provider and the
+/// platform's verifier, handed to the connector, never installed process-wide.
+#[cfg(feature = "proxy")]
 pub(crate) fn tls_config(
     https: bool,
     extra_roots_pem: &[Vec<u8>],

@@ -55,6 +55,7 @@
 
 mod context;
 mod kinds;
+mod instrument;
 mod layer;
 #[cfg(feature = "otel")]
 mod otel;
@@ -66,6 +67,7 @@ use serde_json::Value;
 use crate::api::JsonMap;
 
 pub use kinds::{agent, tool};
+pub use instrument::{HierarchyExt, InSpan};
 pub use layer::HierarchyLayer;
 pub use propagation::{
     extract, inject, inject_from, RemoteContext, BAGGAGE_PARENT, BAGGAGE_SESSION,
@@ -74,6 +76,12 @@ pub use propagation::{
 pub use propagation::{ExtractLayer, ExtractService};
 
 use layer::SpanData;
+
+/// `traceparent` for `sc` (feature `otel`).
+#[cfg(feature = "otel")]
+pub(crate) fn traceparent_of(sc: &opentelemetry::trace::SpanContext) -> String {
+    otel::traceparent(sc)
+}
 
 /// A session span: everything inside it belongs to the session `key` (the endpoint's
 /// `session_reference_id`).
@@ -100,7 +108,9 @@ pub fn session(key: impl AsRef<str>) -> tracing::Span {
 /// ```
 pub fn step(name: impl AsRef<str>) -> tracing::Span {
     let name = name.as_ref();
-    kinds::agent_span(name, name)
+    let span = kinds::agent_span(name, name);
+    instrument::warn_if_outside_session(&span);
+    span
 }
 
 fn with_data(span: &tracing::Span, f: impl FnOnce(&mut SpanData)) {

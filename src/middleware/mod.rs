@@ -26,11 +26,15 @@
 //! disabled, pass straight through: no span, no allocation, the response body wrapped in
 //! a [`TeeBody`](crate::TeeBody) with nothing to watch.
 
+#[cfg(feature = "async-openai")]
+mod async_openai;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 #[cfg(feature = "tower")]
 mod tower;
 
+#[cfg(feature = "async-openai")]
+pub use self::async_openai::AsyncOpenAiService;
 #[cfg(feature = "reqwest")]
 pub use self::reqwest::HumanloopMiddleware;
 #[cfg(feature = "tower")]

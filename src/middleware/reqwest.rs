@@ -51,7 +51,7 @@ impl HumanloopMiddleware {
             .filter(|b| b.len() <= max)
             .map(Bytes::copy_from_slice);
         let mut call = Call::start(&self.recorder, detected, &head, body);
-        capture::inject_trace_context(call.span(), req.headers_mut());
+        capture::inject_trace_context(self.recorder.config(), call.span(), req.headers_mut());
         let span = call.span().clone();
         let result = tracing::Instrument::instrument(next.run(req, extensions), span).await;
         match result {

@@ -96,7 +96,7 @@ where
             headers: req.headers(),
         };
         let call = Call::start(&self.recorder, detected, &head, body);
-        capture::inject_trace_context(call.span(), req.headers_mut());
+        capture::inject_trace_context(self.recorder.config(), call.span(), req.headers_mut());
         let future = call.span().in_scope(|| self.inner.call(req));
         ResponseFuture::new(future, Some(Box::new(call)))
     }

@@ -274,7 +274,8 @@ pub struct AnthropicDecoder {
     cache_read: Option<i64>,
     cache_creation: Option<i64>,
     error: Option<ProviderError>,
-    /// `message_stop` (or a stream `error`) arrived.
+    /// The stream said all that matters: `message_delta` with a stop reason (the final
+    /// usage rides on it), `message_stop`, or a stream `error`.
     done: bool,
 }
 
@@ -366,6 +367,10 @@ impl AnthropicDecoder {
             Some("message_delta") => {
                 if let Some(d) = &ev.delta {
                     set_latest(&mut self.choice.finish_reason, &d.stop_reason);
+                    // The stop reason comes with the final usage: everything that matters
+                    // has been said (clients such as rig stop reading here, before
+                    // `message_stop`).
+                    self.done |= d.stop_reason.as_deref().is_some_and(|r| !r.is_empty());
                 }
                 if let Some(u) = &ev.usage {
                     self.usage(u);

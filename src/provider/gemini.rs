@@ -76,8 +76,8 @@ impl Codec for Gemini {
         with_url_fields(head, decode_request(body, skip))
     }
 
-    fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
-        Box::new(GeminiDecoder::default())
+    fn response_decoder(&self, request: &LlmRequest) -> Box<dyn ResponseDecoder> {
+        Box::new(GeminiDecoder::expecting(request))
     }
 
     fn decode_error(&self, body: &[u8]) -> Option<ProviderError> {
@@ -302,10 +302,44 @@ pub struct GeminiDecoder {
     choices: Choices,
     usage: TokenUsage,
     error: Option<ProviderError>,
+    /// For a stream whose request was decoded: how many candidates end it.
+    expect: Option<usize>,
+    /// A chunk with usage finished the last expected candidate.
+    done: bool,
 }
 
 impl GeminiDecoder {
+    /// A decoder that also knows when the stream of `request` has said everything that
+    /// matters. Gemini streams have no end marker: the last chunk carries every
+    /// candidate's `finishReason` with the final `usageMetadata`, and a client may drop
+    /// the body there. For a request that was not decoded only the body's end ends it.
+    pub fn expecting(request: &LlmRequest) -> Self {
+        let candidates = request
+            .params
+            .choice_count
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_CHOICES);
+        Self {
+            expect: request.stream.then_some(candidates),
+            ..Self::default()
+        }
+    }
+
     fn apply(&mut self, chunk: &Chunk<'_>) {
+        self.apply_chunk(chunk);
+        if let (Some(n), Some(_)) = (self.expect, &chunk.usage) {
+            let finished = self
+                .choices
+                .0
+                .iter()
+                .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
+                .count();
+            self.done |= finished >= n;
+        }
+    }
+
+    fn apply_chunk(&mut self, chunk: &Chunk<'_>) {
         set_once(&mut self.id, &chunk.response_id);
         set_once(&mut self.model, &chunk.model_version);
         if let Some(e) = &chunk.error {
@@ -395,5 +429,9 @@ impl ResponseDecoder for GeminiDecoder {
             embeddings: None,
             ..Generation::default()
         }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done
     }
 }

@@ -19,6 +19,7 @@
 //! | [`OpenAiEmbeddings`] | `…/embeddings` | `embeddings` | same |
 //! | [`AnthropicMessages`] | `…/v1/messages` | `chat` | host table, else `anthropic` |
 //! | [`Gemini`] | `…/models/{model}:generateContent` / `:streamGenerateContent` | `generate_content` | `gcp.vertex_ai` on `*aiplatform.googleapis.com`, else `gcp.gemini` |
+//! | [`Ollama`] | `…/api/chat`, `…/api/generate`, `…/api/embed` (Ollama's native API, NDJSON streams) | `chat`, `text_completion`, `embeddings` | `ollama` |
 //!
 //! The host table is [`hosts::BUILTIN_HOSTS`]; [`Registry::add_host`] entries win over
 //! it, and [`Registry::add_codec`] puts a user codec before the built-in ones.
@@ -47,6 +48,7 @@ pub mod anthropic;
 mod common;
 pub mod gemini;
 pub mod hosts;
+pub mod ollama;
 pub mod openai_chat;
 pub mod openai_completions;
 pub mod openai_responses;
@@ -54,6 +56,7 @@ pub mod openai_responses;
 pub use anthropic::{AnthropicDecoder, AnthropicMessages};
 pub use common::{MAX_CHOICES, MAX_ITEMS, MAX_TEXT_BYTES};
 pub use gemini::{Gemini, GeminiDecoder};
+pub use ollama::{Ollama, OllamaDecoder};
 pub use openai_chat::{ChatDecoder, OpenAiChat};
 pub use openai_completions::{EmbeddingsDecoder, OpenAiCompletions, OpenAiEmbeddings};
 pub use openai_responses::{OpenAiResponses, ResponsesDecoder};
@@ -514,6 +517,8 @@ pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
 /// The built-in codecs, most specific first.
 fn builtin_codecs() -> Vec<Arc<dyn Codec>> {
     vec![
+        // Before the OpenAI codecs: `/api/embeddings` ends like their `/embeddings`.
+        Arc::new(Ollama),
         Arc::new(OpenAiChat),
         Arc::new(OpenAiResponses),
         Arc::new(OpenAiCompletions),

@@ -56,8 +56,8 @@ impl Codec for OpenAiChat {
         req
     }
 
-    fn response_decoder(&self, _request: &LlmRequest) -> Box<dyn ResponseDecoder> {
-        Box::new(ChatDecoder::default())
+    fn response_decoder(&self, request: &LlmRequest) -> Box<dyn ResponseDecoder> {
+        Box::new(ChatDecoder::expecting(request))
     }
 
     fn decode_error(&self, body: &[u8]) -> Option<ProviderError> {
@@ -415,9 +415,44 @@ pub struct ChatDecoder {
     service_tier: Option<String>,
     /// `data: [DONE]` arrived.
     done: bool,
+    /// For a stream whose request was decoded: how many choices end it.
+    expect: Option<usize>,
+    usage_seen: bool,
 }
 
 impl ChatDecoder {
+    /// A decoder that also knows when the stream of `request` has said everything that
+    /// matters: every requested choice has its finish reason and the usage arrived. A
+    /// client may stop reading there, before `[DONE]`, without the call counting as
+    /// cancelled. Usage is waited for even without `stream_options.include_usage`, since
+    /// compatible servers send it unasked; a stream without usage ends at `[DONE]`, as
+    /// does one whose request was not decoded (it reads as not streaming).
+    pub fn expecting(request: &LlmRequest) -> Self {
+        let choices = request
+            .params
+            .choice_count
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(1)
+            .clamp(1, MAX_CHOICES);
+        Self {
+            expect: request.stream.then_some(choices),
+            ..Self::default()
+        }
+    }
+
+    fn said_everything(&self) -> bool {
+        let Some(choices) = self.expect else {
+            return false;
+        };
+        let finished = self
+            .choices
+            .0
+            .iter()
+            .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
+            .count();
+        finished >= choices && self.usage_seen
+    }
+
     fn apply_common(
         &mut self,
         id: &Str<'_>,
@@ -429,6 +464,7 @@ impl ChatDecoder {
         set_once(&mut self.model, model);
         if let Some(u) = usage {
             self.usage = u.to_usage();
+            self.usage_seen = true;
         }
         if let Some(e) = error {
             self.error = Some(e.to_error());
@@ -551,6 +587,6 @@ impl ResponseDecoder for ChatDecoder {
     }
 
     fn is_complete(&self) -> bool {
-        self.done
+        self.done || self.said_everything()
     }
 }

@@ -62,6 +62,9 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Deserialize `value` into `T`, locating errors under `prefix` (e.g. `["body", 2]`).
+// `serde_json/preserve_order` (turned on by dev-dependencies such as rig-core) makes the
+// error's `JsonMap` an IndexMap, past clippy's size limit; errors are rare and cold.
+#[allow(clippy::result_large_err)]
 pub(crate) fn from_value<T: DeserializeOwned>(
     value: Value,
     prefix: &[Value],

@@ -156,6 +156,8 @@ async fn serve_fixture(
     let chunk: usize = h("x-chunk").and_then(|s| s.parse().ok()).unwrap_or(64);
     let content_type = if name.ends_with(".sse") {
         "text/event-stream"
+    } else if name.ends_with(".ndjson") {
+        "application/x-ndjson"
     } else {
         "application/json"
     };

@@ -4,6 +4,7 @@
 //! logged attempts linked as one call (`retry_attempt` 1..=4, one `retry_group`,
 //! `http.request.resend_count` on the retries).
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,6 +4,7 @@
 //! is still `cancelled`. Each case runs with the default configuration and no subscriber,
 //! and again with an OpenTelemetry subscriber (the span must agree with the log).
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! `traceparent` of its own span (the provider, or a proxy in between, joins the trace);
 //! `trace_context(false)` turns it off. (No test here sets a global propagator.)
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use capture_support::*;

@@ -3,6 +3,7 @@
 //! provider `ollama`, through both adapters and through rig-core's native Ollama client,
 //! against a server on 127.0.0.1 answering with the documented fixtures (SOURCES.md).
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use capture_support::*;

@@ -8,6 +8,7 @@
 //!   `gen_ai.operation.name` and no usage, so a backend summing tokens over inference
 //!   spans counts them once. The log keeps the usage (issue item 3).
 
+#[path = "it/capture_support/mod.rs"]
 mod capture_support;
 
 use std::time::{Duration, Instant};

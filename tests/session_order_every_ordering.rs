@@ -4,6 +4,7 @@
 //! begins outside any session is warned about, once. One test, because the warning is
 //! once per process.
 
+#[path = "it/export_support/mod.rs"]
 mod export_support;
 
 use std::sync::{Arc, Mutex};

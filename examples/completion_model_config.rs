@@ -41,7 +41,7 @@ async fn main() -> Result<(), local::BoxError> {
         .error_for_status()?
         .json()
         .await?;
-    let config_id = config["id"].as_str().ok_or("no config id")?;
+    let config_id = config["config"]["id"].as_str().ok_or("no config id")?;
 
     let mut inputs = JsonMap::new();
     inputs.insert("topic".into(), json!("the trams of Lisbon"));

@@ -12,6 +12,10 @@
 //! * `OPENAI_BASE_URL`, `OPENAI_API_KEY`: call that provider instead of the demo one
 //!   (`QUICKSTART_MODEL` names the model, default `gpt-4o-mini`);
 //! * `OTEL_EXPORTER_OTLP_ENDPOINT`: also export the spans by OTLP/HTTP (protobuf).
+//!
+//! `cargo run --example quickstart -- --serve` (or `QUICKSTART_SERVE=1`) keeps the local
+//! endpoint running at the end and prints the URL of its web UI; `QUICKSTART_ADDR` picks
+//! its address (default `127.0.0.1:0`, any free port).
 
 #[path = "support/demo_provider.rs"]
 mod demo_provider;
@@ -21,7 +25,10 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap, ProviderApiKeys};
+use humanloop_tracing::api::{
+    ChatMessage, CompletionModelConfigRequest, JsonMap, ModelConfig, ModelEndpoint,
+    ProjectModelConfigRequest, ProviderApiKeys,
+};
 use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{session, step, ConfigBuilder, Humanloop};
 use opentelemetry::trace::TracerProvider as _;
@@ -53,6 +60,8 @@ async fn main() -> Result<(), BoxError> {
         ),
     };
     let model = env("QUICKSTART_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned());
+    let serve = std::env::args().any(|a| a == "--serve") || env("QUICKSTART_SERVE").is_some();
+    let addr = env("QUICKSTART_ADDR").unwrap_or_else(|| "127.0.0.1:0".to_owned());
 
     // The endpoint: the local one in-process, unless HUMANLOOP_BASE_URL names another.
     let (local, base_url, api_key) = match env("HUMANLOOP_BASE_URL") {
@@ -63,7 +72,7 @@ async fn main() -> Result<(), BoxError> {
                 ServerConfig::in_memory()
                     .api_key(key)
                     .openai_base_url(openai_base.clone()),
-                "127.0.0.1:0".parse()?,
+                addr.parse()?,
             )
             .await?;
             let url = handle.base_url();
@@ -122,7 +131,9 @@ async fn main() -> Result<(), BoxError> {
     };
 
     // Register the model configuration the completion-model-config call uses.
-    let config_id = register_model_config(&base_url, &api_key, &model).await?;
+    let external = local.is_none() && env("OPENAI_BASE_URL").is_none();
+    let config_id =
+        register_model_config(&hl, &model, external.then_some(openai_base.as_str())).await?;
 
     let session_key = format!("trip-planner-{}", std::process::id());
     async {
@@ -197,6 +208,13 @@ async fn main() -> Result<(), BoxError> {
     hl.shutdown(Duration::from_secs(5)).await?;
     tracer_provider.shutdown()?;
     if let Some(handle) = local {
+        let ui = format!("http://{}/", handle.local_addr());
+        if serve {
+            println!("\nweb UI: {ui}  (API key: {api_key}; Ctrl-C stops the endpoint)");
+            tokio::signal::ctrl_c().await?;
+        } else {
+            println!("\nrun with --serve to keep the endpoint and its web UI ({ui}) running");
+        }
         handle.shutdown().await?;
     }
     Ok(())
@@ -268,30 +286,33 @@ impl Llm<'_> {
     }
 }
 
-async fn register_model_config(base: &str, key: &str, model: &str) -> Result<String, BoxError> {
-    let resp: Value = reqwest::Client::new()
-        .post(format!("{base}/model-configs"))
-        .header("X-API-KEY", key)
-        .json(&json!({
-            "project": "quickstart",
-            "model": model,
-            "provider": "openai",
-            "endpoint": "chat",
-            "name": "tagline",
-            "temperature": 0.9,
-            "chat_template": [
-                {"role": "user", "content": "Write a one-line tagline for a trip to {{city}}."}
-            ]
-        }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
+/// Register the config through the crate's `Client` (`POST /model-configs`, answered with
+/// the v4 `ProjectConfigResponse`), as against any v4 endpoint. `provider_base_url` names
+/// the OpenAI-compatible server in the config's `other.base_url` (which the local endpoint
+/// honours), for an endpoint started elsewhere that cannot know this run's demo provider.
+async fn register_model_config(
+    hl: &Humanloop,
+    model: &str,
+    provider_base_url: Option<&str>,
+) -> Result<String, BoxError> {
+    let mut config = ModelConfig::new(model);
+    if let Some(url) = provider_base_url {
+        let mut other = JsonMap::new();
+        other.insert("base_url".to_owned(), Value::String(url.to_owned()));
+        config.other = Some(other);
+    }
+    config.provider = Some("openai".to_owned());
+    config.endpoint = Some(ModelEndpoint::Chat);
+    config.name = Some("tagline".to_owned());
+    config.temperature = Some(0.9);
+    config.chat_template = Some(vec![ChatMessage::user(
+        "Write a one-line tagline for a trip to {{city}}.",
+    )]);
+    let registered = hl
+        .client()
+        .register_model_config(&ProjectModelConfigRequest::new("quickstart", config))
         .await?;
-    Ok(resp["id"]
-        .as_str()
-        .ok_or("model config without id")?
-        .to_owned())
+    Ok(registered.config.id)
 }
 
 fn print_span_tree(spans: &[SpanData]) {

@@ -1,6 +1,6 @@
 //! The endpoint's wire types (Humanloop-style API, version 4).
 //!
-//! These types follow `SPEC.md` exactly and are liberal in what they accept:
+//! These types follow the contract in `docs/endpoint.md` and are liberal in what they accept:
 //! requests omit unset fields, responses accept missing optional fields, unknown
 //! fields are kept in `extra` maps and unknown enum values are kept as
 //! [`FinishReason::Other`] / [`TemplateLanguage::Other`] instead of being rejected.
@@ -24,7 +24,7 @@
 //! assert_eq!(resp.data[0].output.as_deref(), Some("hi"));
 //! ```
 
-#![allow(missing_docs)] // fields mirror SPEC.md one to one; each type says what it is
+#![allow(missing_docs)] // fields mirror docs/endpoint.md one to one; each type says what it is
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -562,8 +562,9 @@ impl ToolConfig {
     }
 }
 
-/// A log's `config`: a union tagged by `type`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A log's `config`: a union tagged by `type`. A config without `type` is a model config,
+/// as the v4 SDK sends it (`ModelConfigRequest.type` is optional).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 #[allow(clippy::large_enum_variant)] // built once per log; a Box would only burden users
@@ -572,6 +573,32 @@ pub enum LogConfig {
     Model(ModelConfig),
     /// A non-LLM step.
     Tool(ToolConfig),
+}
+
+impl<'de> Deserialize<'de> for LogConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut v = JsonMap::deserialize(d)?;
+        let kind = match v.remove("type") {
+            None | Some(Value::Null) => "model".to_owned(),
+            Some(Value::String(s)) => s,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "config type must be a string, found {other}"
+                )))
+            }
+        };
+        let v = Value::Object(v);
+        match kind.as_str() {
+            "model" => ModelConfig::deserialize(v)
+                .map(LogConfig::Model)
+                .map_err(D::Error::custom),
+            "tool" => ToolConfig::deserialize(v)
+                .map(LogConfig::Tool)
+                .map_err(D::Error::custom),
+            other => Err(D::Error::unknown_variant(other, &["model", "tool"])),
+        }
+    }
 }
 
 /// Body of `POST {base}/logs` (one object; an array of them for a batch).
@@ -750,4 +777,227 @@ pub enum OneOrMany<T> {
     Many(Vec<T>),
     /// One object.
     One(T),
+}
+
+// ---- v4 shapes read back from the endpoint (the Humanloop v4 SDK's response models) ----
+
+/// A registered model config: `ModelConfigResponse` (`GET {base}/model-configs/{id}`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ModelConfigResponse {
+    /// `config_…`.
+    pub id: String,
+    /// `"model"`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The config's fields (its `tools` carry their `id`).
+    #[serde(flatten)]
+    pub config: ModelConfig,
+}
+
+/// A config within its project: `ProjectConfigResponse` (the answer of
+/// `POST {base}/model-configs`, and of the project routes).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProjectConfigResponse {
+    pub project_id: String,
+    pub project_name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339.
+    pub last_used: String,
+    pub config: ModelConfigResponse,
+    /// The environment it is deployed to, when read as a project's active config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// Body of `POST {base}/model-configs`: a model config and the project it belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProjectModelConfigRequest {
+    /// The project's name (created when new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(flatten)]
+    pub config: ModelConfig,
+}
+
+impl ProjectModelConfigRequest {
+    /// `config` registered in the project named `project`.
+    pub fn new(project: impl Into<String>, config: ModelConfig) -> Self {
+        Self {
+            project: Some(project.into()),
+            project_id: None,
+            config,
+        }
+    }
+}
+
+/// A project: `ProjectResponse`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProjectResponse {
+    /// `pr_…`.
+    pub id: String,
+    pub name: String,
+    /// How many logs it holds.
+    #[serde(default)]
+    pub data_count: u64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// The config it serves when no environment is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_config: Option<ProjectConfigResponse>,
+    /// `FeedbackTypeModel`s: `{type, values?}`.
+    #[serde(default)]
+    pub feedback_types: Vec<Value>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// One page of a list (`PaginatedData…`): `records`, 1-based `page`, `size`, `total`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Page<T> {
+    pub records: Vec<T>,
+    pub page: u64,
+    pub size: u64,
+    pub total: u64,
+}
+
+/// Feedback on a log: `FeedbackRequest` (`POST {base}/feedback`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FeedbackRequest {
+    /// `rating`, `action`, `issue`, `correction`, `comment` or a project's own type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A string, number, boolean or list of strings (absent with `unset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// The log (`data_…`) it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Remove the log's earlier feedback of this type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unset: Option<bool>,
+}
+
+impl FeedbackRequest {
+    /// Feedback of `kind` with `value` on log `data_id`.
+    ///
+    /// ```
+    /// use humanloop_tracing::api::FeedbackRequest;
+    /// let f = FeedbackRequest::new("data_123", "rating", "good");
+    /// assert_eq!(serde_json::to_value(&f).unwrap()["type"], "rating");
+    /// ```
+    pub fn new(
+        data_id: impl Into<String>,
+        kind: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            value: Some(value.into()),
+            data_id: Some(data_id.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// A stored feedback item: `FeedbackResponse`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FeedbackResponse {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// Where a config is deployed: `EnvironmentProjectConfigResponse`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EnvironmentProjectConfigResponse {
+    pub project_id: String,
+    pub project_name: String,
+    pub environment_id: String,
+    pub environment_name: String,
+    /// `default` for the default environment (`production`), else `other`.
+    pub environment_tag: String,
+    #[serde(default)]
+    pub model_config_id: Option<String>,
+    #[serde(default)]
+    pub model_config_name: Option<String>,
+}
+
+/// An environment to deploy to: `EnvironmentRequest` (`{id, name?}`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EnvironmentRequest {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl EnvironmentRequest {
+    /// The environment `id`, named `name`.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: Some(name.into()),
+        }
+    }
+}
+
+/// Body of `POST {base}/completion-deployed` and `POST {base}/chat-deployed`: the project
+/// (by `project` name or `project_id`), optionally the `environment`, and the request
+/// (`inputs`, `messages` for a chat, and any other v4 field in `extra`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeployedRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// An environment name (`production`, …); the project's active config when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<JsonMap>,
+    /// The conversation so far (chat routes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<ChatMessage>>,
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl DeployedRequest {
+    /// A request to the config the project named `project` serves.
+    pub fn project(project: impl Into<String>) -> Self {
+        Self {
+            project: Some(project.into()),
+            ..Self::default()
+        }
+    }
 }

@@ -65,9 +65,10 @@ pub enum Error {
         kind: TransportKind,
         /// For people: the URL and the innermost cause.
         message: String,
-        /// The HTTP client's error (`None` for a timeout the client itself enforced).
+        /// The HTTP client's error (`None` for a timeout the client itself enforced),
+        /// boxed so that no HTTP client's type is part of this crate's API.
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A request body could not be encoded as JSON (a map with non-string keys, a
@@ -169,7 +170,7 @@ impl Error {
         Error::Transport {
             kind,
             message,
-            source: Some(err),
+            source: Some(Box::new(err)),
         }
     }
 

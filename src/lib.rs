@@ -37,7 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod capture;
+mod capture;
 pub mod client;
 pub mod completion;
 pub mod config;
@@ -59,6 +59,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use capture::TeeBody;
 pub use client::Client;
 pub use completion::TracedClient;
 pub use config::{Config, ConfigBuilder, ConfigError};

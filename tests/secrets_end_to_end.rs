@@ -528,7 +528,7 @@ async fn scenario() {
         .json()
         .await
         .unwrap();
-    let config_id = created["id"].as_str().unwrap().to_owned();
+    let config_id = created["config"]["id"].as_str().unwrap().to_owned();
     // A config whose provider refuses (and quotes) the key it is given.
     let created: Value = plain
         .post(format!("{base_url}/model-configs"))
@@ -550,7 +550,7 @@ async fn scenario() {
         .json()
         .await
         .unwrap();
-    let refused_id = created["id"].as_str().unwrap().to_owned();
+    let refused_id = created["config"]["id"].as_str().unwrap().to_owned();
 
     let taglines = async {
         let plan = llm.chat("Plan a three-day trip to Lisbon.").await.unwrap();

@@ -4,7 +4,9 @@
 //! humanloop-tracing serve --addr 127.0.0.1:8787 --db humanloop.db --api-key KEY
 //! ```
 //! Keys may also come from env `HUMANLOOP_SERVER_API_KEYS` (comma separated). Without keys
-//! the server is open (local development). Prints `listening on http://ADDR/v4` once ready.
+//! the server is open (local development), so a non-loopback `--addr` without keys is
+//! refused unless `--allow-unauthenticated` is given. Prints `listening on
+//! http://ADDR/v4` once ready.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,6 +59,10 @@ struct Serve {
     /// Default base URL of the Anthropic provider.
     #[arg(long, env = "ANTHROPIC_BASE_URL")]
     anthropic_base_url: Option<String>,
+    /// Serve a non-loopback address without API keys (anyone who can reach it may read
+    /// and write every log). Refused without this flag.
+    #[arg(long)]
+    allow_unauthenticated: bool,
 }
 
 fn main() -> ExitCode {
@@ -85,7 +91,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: Serve) -> Result<(), server::ServerError> {
+async fn serve(args: Serve) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = if args.in_memory {
         ServerConfig::in_memory()
     } else {
@@ -93,9 +99,19 @@ async fn serve(args: Serve) -> Result<(), server::ServerError> {
     };
     let env_keys = std::env::var("HUMANLOOP_SERVER_API_KEYS").unwrap_or_default();
     config = config
-        .api_keys(args.api_keys)
+        .api_keys(args.api_keys.clone())
         .api_keys(env_keys.split(',').map(str::trim).filter(|k| !k.is_empty()))
         .body_limit(args.body_limit);
+    let keyed = !args.api_keys.is_empty() || env_keys.split(',').any(|k| !k.trim().is_empty());
+    if !keyed && !args.addr.ip().is_loopback() && !args.allow_unauthenticated {
+        return Err(format!(
+            "refusing to serve {} without API keys: anyone who can reach it could read and \
+             write every log. Give --api-key KEY (or HUMANLOOP_SERVER_API_KEYS), bind a \
+             loopback address (127.0.0.1), or pass --allow-unauthenticated to accept that",
+            args.addr
+        )
+        .into());
+    }
     if let Some(url) = args.openai_base_url {
         config = config.openai_base_url(url);
     }
@@ -106,7 +122,7 @@ async fn serve(args: Serve) -> Result<(), server::ServerError> {
     println!("listening on {}", handle.base_url());
     shutdown_signal().await;
     eprintln!("shutting down");
-    handle.shutdown().await
+    Ok(handle.shutdown().await?)
 }
 
 async fn shutdown_signal() {

@@ -9,16 +9,16 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use tracing::Span;
 
-use super::log::{self, Content, DeferredRequest, LogParts};
-use super::outcome::{error_message, error_type, End, Timing};
+use super::log::{self, Content, DeferredRequest, Finished};
+use super::outcome::{End, Timing};
 use super::sse::SseSplitter;
 use super::Recorder;
 use super::Secrets;
 use crate::export::ExportRecord;
 use crate::hierarchy::{self, CallContext};
 use crate::hooks::contain;
-use crate::provider::{Detected, Generation, LlmRequest, RequestHead, ResponseDecoder};
-use crate::semconv::{self, CallOutcome};
+use crate::provider::{Detected, LlmRequest, RequestHead, ResponseDecoder};
+use crate::semconv;
 
 /// Error bodies are kept up to this size (they are small; the cap is a guard).
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -39,6 +39,33 @@ enum Capture {
     Done,
 }
 
+/// How a call is captured, decided once when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A subscriber records the span: what the span shows is decoded on the caller's path
+    /// (the heads; the messages too with `content`, which is `capture_content` for a
+    /// sampled call); `logged` calls also get a log, completed on the exporter's thread.
+    Traced { content: bool, logged: bool },
+    /// Nothing records the span and the session is sampled: nothing is decoded on the
+    /// caller's path; the whole call is completed (decoded, its metrics recorded, its log
+    /// built) on the exporter's thread.
+    LogOnly,
+    /// Nothing records the span and the session was sampled out: only the metrics, from
+    /// the heads.
+    MetricsOnly,
+}
+
+impl Mode {
+    fn logged(self) -> bool {
+        matches!(self, Mode::Traced { logged: true, .. } | Mode::LogOnly)
+    }
+
+    /// Whether content goes on the span.
+    fn content(self) -> bool {
+        matches!(self, Mode::Traced { content: true, .. })
+    }
+}
+
 /// One LLM call between its start and its finish. Dropping an unfinished call finishes
 /// it as cancelled.
 pub(crate) struct Call {
@@ -48,9 +75,7 @@ pub(crate) struct Call {
     request: LlmRequest,
     /// The request body still to decode in full for the log (when only its head was).
     deferred: Option<DeferredRequest>,
-    /// Nothing records the span: the log's builder decodes the request and a plain
-    /// response body, and records the metrics (see [`Call::start`]).
-    deferred_all: bool,
+    mode: Mode,
     /// The raw request body, for the log's `provider_request` (only when logs carry content).
     request_body: Option<Bytes>,
     secrets: Secrets,
@@ -100,28 +125,27 @@ impl Call {
         let body = body.filter(|_| !encoded);
         let codec = detected.codec.clone();
         // No subscriber wants the span (the common case of a service that only ships logs):
-        // nothing is decoded on the caller's path; the log's builder decodes everything on
-        // the exporter's thread and records the metrics there. `span_enabled!` may err
-        // (filters on span names): a span that turns out enabled is made again, decoded.
-        let mut deferred_all = false;
+        // nothing is decoded on the caller's path. `span_enabled!` may err (filters on
+        // span names): a span that turns out enabled is made again, decoded.
+        let mut quiet = false;
         let mut request = LlmRequest::empty(detected.operation);
         let mut span = Span::none();
         if !tracing::span_enabled!(target: "humanloop_tracing", tracing::Level::INFO) {
             span = semconv::inference_span(&detected, &request);
             // A span is built (not disabled) under `NoSubscriber` when another live
             // dispatcher gave its callsite an "always" interest; nothing records it.
-            deferred_all = span.is_disabled()
+            quiet = span.is_disabled()
                 || tracing::dispatcher::get_default(|d| {
                     d.is::<tracing::subscriber::NoSubscriber>()
                 });
         }
         // Content on the span needs the messages now; otherwise the caller only pays for
-        // the head, and the log's builder decodes the rest on the exporter's thread.
-        let content_now = config.capture_content();
-        let decode = || {
+        // the head, and the log gets the rest on the exporter's thread.
+        let full_now = config.capture_content();
+        let decode = |full: bool| {
             contain("codec", || {
                 let bytes = body.as_deref().unwrap_or_default();
-                if content_now {
+                if full {
                     codec.decode_request(head, bytes)
                 } else {
                     codec.decode_request_head(head, bytes)
@@ -129,16 +153,23 @@ impl Call {
             })
             .unwrap_or_else(|| LlmRequest::empty(detected.operation))
         };
-        if !deferred_all {
-            request = decode();
+        if !quiet {
+            request = decode(full_now);
             span = semconv::inference_span(&detected, &request);
         }
         let ctx = hierarchy::call_context(&span);
-        if deferred_all && !ctx.sampled {
-            // No log to build it in: the metrics need the request's head now.
-            deferred_all = false;
-            request = decode();
-        }
+        let mode = match (quiet, ctx.sampled) {
+            (true, true) => Mode::LogOnly,
+            (true, false) => {
+                // No log to decode it in: the metrics need the request's head now.
+                request = decode(false);
+                Mode::MetricsOnly
+            }
+            (false, sampled) => Mode::Traced {
+                content: full_now && sampled && !span.is_disabled(),
+                logged: sampled,
+            },
+        };
         if let Some(session) = &ctx.session_reference_id {
             span.record(semconv::GEN_AI_CONVERSATION_ID, session.as_str());
         }
@@ -146,7 +177,7 @@ impl Call {
         if let Some(body) = &body {
             secrets.add_from_body(body);
         }
-        if config.capture_content() && ctx.sampled && !span.is_disabled() {
+        if mode.content() {
             let max = config.content().max_content_attribute_bytes;
             let clean = |s: &mut String| log::clean(config, &secrets, s);
             if !request.messages.is_empty() {
@@ -159,21 +190,22 @@ impl Call {
             }
         }
         let decoder = contain("codec", || codec.response_decoder(&request));
-        let deferred = (deferred_all || (!content_now && ctx.sampled)).then(|| DeferredRequest {
+        let whole = mode == Mode::LogOnly;
+        let deferred = (mode.logged() && (whole || !full_now)).then(|| DeferredRequest {
             codec: codec.clone(),
             method: head.method.clone(),
             uri: head.uri.clone(),
             body: body.clone().unwrap_or_default(),
-            whole: deferred_all,
+            whole,
         });
-        let request_body = body.filter(|_| config.log_content() && ctx.sampled);
+        let request_body = body.filter(|_| config.log_content() && mode.logged());
         Call {
             recorder: recorder.clone(),
             span,
             detected,
             request,
             deferred,
-            deferred_all,
+            mode,
             request_body,
             secrets,
             ctx,
@@ -258,8 +290,9 @@ impl Call {
         }
     }
 
-    /// Finish the call (once; later calls do nothing): record the outcome on the span
-    /// and in metrics, hand the log to the exporter, end the span.
+    /// Finish the call (once; later calls do nothing): make the [`Finished`] record,
+    /// settle its outcome now when the span or the metrics need it here, hand it to the
+    /// exporter when it is logged, end the span.
     pub(crate) fn finish(&mut self, end: End) {
         if self.finished {
             return;
@@ -271,6 +304,7 @@ impl Call {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        let config = self.recorder.config();
         let mut response_body = None;
         let mut deferred_output = false;
         let mut provider_error = None;
@@ -284,15 +318,14 @@ impl Call {
                 });
                 self.truncated |= splitter.truncated;
             }
-            Capture::Json(buf) if self.deferred_all => {
+            Capture::Json(buf) if self.mode == Mode::LogOnly => {
                 deferred_output = decoder.is_some();
                 response_body = Some(buf);
             }
             Capture::Json(buf) => {
                 // The span needs no output content unless it records it; a log with
                 // content gets the full decode on the exporter's thread.
-                let config = self.recorder.config();
-                let head_only = !config.capture_content();
+                let head_only = !self.mode.content();
                 if let Some(d) = decoder.as_mut() {
                     let decoded = contain("codec", || {
                         if head_only {
@@ -327,9 +360,8 @@ impl Call {
             .first_chunk
             .filter(|_| streamed)
             .map(|t| (t - self.started).as_secs_f64());
-        let duration = now - self.started;
         let timing = Timing {
-            duration: duration.as_secs_f64(),
+            duration: (now - self.started).as_secs_f64(),
             time_to_first_chunk,
             time_per_output_chunk: match (self.first_chunk, self.last_chunk) {
                 (Some(first), Some(last)) if streamed && self.events > 1 => {
@@ -338,93 +370,49 @@ impl Call {
                 _ => None,
             },
         };
-        let config = self.recorder.config();
-        if self.deferred_all {
-            let outcome = log::Outcome::Pending(Box::new(log::PendingOutcome {
-                detected: self.detected.clone(),
-                status: self.status,
-                end,
-                timing,
-            }));
-            self.submit(generation, response_body, deferred_output, outcome, timing);
-            self.span = Span::none();
-            return;
-        }
-        let error_type = error_type(self.status, end, &generation);
-        let error_type = error_type.as_deref();
-        semconv::record_outcome(
-            &self.span,
-            &CallOutcome {
-                generation: &generation,
-                time_to_first_chunk,
-                error_type,
-                truncated: self.truncated,
-            },
-        );
-        if config.capture_content()
-            && self.ctx.sampled
-            && !generation.choices.is_empty()
-            && !self.span.is_disabled()
-        {
-            let secrets = &self.secrets;
-            let clean = |s: &mut String| log::clean(config, secrets, s);
-            let json = log::content_json(
-                Content::Messages(&generation.choices),
-                &clean,
-                config.content().max_content_attribute_bytes,
-            );
-            self.span
-                .record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());
-        }
-        timing.record_metrics(&self.detected, &self.request, &generation, error_type);
-        if self.ctx.sampled {
-            let error = error_type.map(|t| error_message(t, &generation, self.status, end));
-            let outcome = log::Outcome::Known(error);
-            self.submit(generation, response_body, deferred_output, outcome, timing);
-        }
-        // End the span now, whatever the caller does with the response afterwards.
-        // tracing-opentelemetry takes a span's end time from its last exit: enter it
-        // once more so that the end is now, not when the response head arrived.
-        drop(self.span.enter());
-        self.span = Span::none();
-    }
-
-    /// Hand the log to the exporter, to be built on its thread (the call's request, ids
-    /// and secrets move into it).
-    fn submit(
-        &mut self,
-        generation: Generation,
-        response_body: Option<Vec<u8>>,
-        deferred_output: bool,
-        outcome: log::Outcome,
-        timing: Timing,
-    ) {
-        let logged = self.recorder.config().log_content();
-        let parts = LogParts {
-            provider: self.detected.provider.clone(),
-            operation: self.detected.operation,
+        let logged_content = config.log_content();
+        let mut finished = Finished {
+            detected: self.detected.clone(),
             request: std::mem::replace(
                 &mut self.request,
                 LlmRequest::empty(self.detected.operation),
             ),
             deferred: self.deferred.take(),
             request_body: self.request_body.take(),
-            response_body_logged: logged,
-            response_body: response_body.filter(|_| logged || deferred_output),
+            response_body_logged: logged_content,
+            response_body: response_body.filter(|_| logged_content || deferred_output),
             deferred_output: deferred_output.then(|| self.detected.codec.clone()),
             generation,
-            outcome,
-            duration: timing.duration,
+            status: self.status,
+            end,
+            timing,
+            error: None,
             created_at: self.created_at,
             ctx: std::mem::take(&mut self.ctx),
             secrets: std::mem::take(&mut self.secrets),
             truncated: self.truncated,
         };
-        let recorder = self.recorder.clone();
-        self.recorder
-            .submit(ExportRecord::Deferred(Box::new(move || {
-                log::build(recorder.config(), parts)
-            })));
+        // The one scheduling choice: settle here what the span or the metrics need now,
+        // or leave it all to `log::complete` on the exporter's thread.
+        match self.mode {
+            Mode::LogOnly => {}
+            Mode::MetricsOnly => finished.settle(config, None),
+            Mode::Traced { content, .. } => finished.settle(config, Some((&self.span, content))),
+        }
+        if self.mode.logged() {
+            let recorder = self.recorder.clone();
+            self.recorder
+                .submit(ExportRecord::Deferred(Box::new(move || {
+                    log::complete(recorder.config(), finished)
+                })));
+        }
+        // End the span now, whatever the caller does with the response afterwards.
+        // tracing-opentelemetry takes a span's end time from its last exit: enter it
+        // once more so that the end is now, not when the response head arrived.
+        if self.mode != Mode::LogOnly {
+            drop(self.span.enter());
+        }
+        self.span = Span::none();
     }
 }
 

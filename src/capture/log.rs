@@ -3,7 +3,6 @@
 //! [`build`] runs on the exporter's thread (the call hands over a deferred record), so
 //! JSON parsing, redaction and conversion never cost the caller anything.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -24,11 +23,14 @@ use crate::provider::{
     Codec, Detected, Generation, LlmRequest, Message, Operation, Part, RequestHead,
 };
 use crate::redact::{self, for_each_string as value_texts};
+use crate::semconv::{self, CallOutcome};
 
-/// Everything a finished call hands to the exporter to build its log from.
-pub(crate) struct LogParts {
-    pub provider: Cow<'static, str>,
-    pub operation: Operation,
+/// A finished call, as one plain record: what its span's outcome, its metrics and its
+/// log are made from. [`Finished::settle`] works out the outcome (on the caller's path
+/// when the span or the metrics need it there); [`complete`] does whatever is left and
+/// builds the log, wherever it runs.
+pub(crate) struct Finished {
+    pub detected: Detected,
     pub request: LlmRequest,
     pub deferred: Option<DeferredRequest>,
     pub request_body: Option<Bytes>,
@@ -40,12 +42,73 @@ pub(crate) struct LogParts {
     /// this codec when the log is built.
     pub deferred_output: Option<Arc<dyn Codec>>,
     pub generation: Generation,
-    pub outcome: Outcome,
-    pub duration: f64,
+    pub status: Option<http::StatusCode>,
+    pub end: End,
+    pub timing: Timing,
+    /// The log's `error` once the outcome is settled; `None` before.
+    pub error: Option<Option<String>>,
     pub created_at: SystemTime,
     pub ctx: CallContext,
     pub secrets: Secrets,
     pub truncated: bool,
+}
+
+impl Finished {
+    /// Settle the outcome: `error.type`, the metrics, the log's `error` text, and, when
+    /// `span` is given, the response attributes on it (with the output messages when its
+    /// `bool` says content goes on the span).
+    pub(crate) fn settle(&mut self, config: &Config, span: Option<(&tracing::Span, bool)>) {
+        let error_type = outcome::error_type(self.status, self.end, &self.generation);
+        let error_type = error_type.as_deref();
+        if let Some((span, content)) = span {
+            semconv::record_outcome(
+                span,
+                &CallOutcome {
+                    generation: &self.generation,
+                    time_to_first_chunk: self.timing.time_to_first_chunk,
+                    error_type,
+                    truncated: self.truncated,
+                },
+            );
+            if content && !self.generation.choices.is_empty() {
+                let secrets = &self.secrets;
+                let clean = |s: &mut String| clean(config, secrets, s);
+                let json = content_json(
+                    Content::Messages(&self.generation.choices),
+                    &clean,
+                    config.content().max_content_attribute_bytes,
+                );
+                span.record(semconv::GEN_AI_OUTPUT_MESSAGES, json.as_str());
+            }
+        }
+        self.timing
+            .record_metrics(&self.detected, &self.request, &self.generation, error_type);
+        self.error = Some(
+            error_type.map(|t| outcome::error_message(t, &self.generation, self.status, self.end)),
+        );
+    }
+
+    /// Decode what was left for later: the rest of the request, the response body.
+    fn decode_rest(&mut self) {
+        if let Some(deferred) = self.deferred.take() {
+            deferred.complete(&mut self.request);
+        }
+        if let (Some(codec), Some(body)) = (self.deferred_output.take(), &self.response_body) {
+            let request = &self.request;
+            let full = contain("codec", || {
+                let mut decoder = codec.response_decoder(request);
+                decoder.on_body(body);
+                decoder.finish()
+            });
+            match full {
+                // Nothing was decoded on the caller's path.
+                Some(full) if self.error.is_none() => self.generation = full,
+                // A body the full decode cannot read keeps what its head gave.
+                Some(full) if !full.choices.is_empty() => self.generation.choices = full.choices,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// A request whose head alone (or nothing) was decoded on the caller's path: the rest
@@ -79,22 +142,6 @@ impl DeferredRequest {
             request.tools = full.tools;
         }
     }
-}
-
-/// The log's `error`, or what it takes to work it out after decoding.
-pub(crate) enum Outcome {
-    /// Worked out on the caller's path.
-    Known(Option<String>),
-    /// Nothing recorded the span: `error.type`, the log's `error` and the metrics are
-    /// worked out when the log is built.
-    Pending(Box<PendingOutcome>),
-}
-
-pub(crate) struct PendingOutcome {
-    pub detected: Detected,
-    pub status: Option<http::StatusCode>,
-    pub end: End,
-    pub timing: Timing,
 }
 
 /// Scrub the request's secrets from `s`, then run the user's redaction hook. A
@@ -197,55 +244,39 @@ pub(crate) fn content_json(
     }
 }
 
-/// Build the log of a finished call (on the exporter's thread). `None` when the
-/// `on_log` hook drops it or panics.
-pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
-    let LogParts {
-        provider,
-        operation,
+/// Complete a finished call and build its log: decode what is left, settle the outcome
+/// if the caller's path did not, build the log. Runs on the exporter's thread. `None`
+/// when the `on_log` hook drops it or panics.
+pub(crate) fn complete(config: &Config, mut finished: Finished) -> Option<LogRequest> {
+    finished.decode_rest();
+    if finished.error.is_none() {
+        finished.settle(config, None);
+    }
+    build(config, finished)
+}
+
+fn build(config: &Config, finished: Finished) -> Option<LogRequest> {
+    let Finished {
+        detected,
         mut request,
-        deferred,
         request_body,
         response_body,
         response_body_logged,
-        deferred_output,
         mut generation,
-        outcome,
-        duration,
+        error,
+        timing,
         created_at,
         ctx,
         secrets,
         truncated,
-    } = parts;
+        ..
+    } = finished;
+    let provider = detected.provider;
+    let operation = detected.operation;
+    let duration = timing.duration;
+    let error = error.flatten();
     let clean = |s: &mut String| clean(config, &secrets, s);
     let content = config.log_content();
-    if let Some(deferred) = deferred {
-        deferred.complete(&mut request);
-    }
-    if let (Some(codec), Some(body)) = (deferred_output, &response_body) {
-        let full = contain("codec", || {
-            let mut decoder = codec.response_decoder(&request);
-            decoder.on_body(body);
-            decoder.finish()
-        });
-        match full {
-            // Nothing was decoded on the caller's path.
-            Some(full) if matches!(outcome, Outcome::Pending(_)) => generation = full,
-            // A body the full decode cannot read keeps what its head gave.
-            Some(full) if !full.choices.is_empty() => generation.choices = full.choices,
-            _ => {}
-        }
-    }
-    let error = match outcome {
-        Outcome::Known(error) => error,
-        Outcome::Pending(p) => {
-            let error_type = outcome::error_type(p.status, p.end, &generation);
-            let error_type = error_type.as_deref();
-            p.timing
-                .record_metrics(&p.detected, &request, &generation, error_type);
-            error_type.map(|t| outcome::error_message(t, &generation, p.status, p.end))
-        }
-    };
     let response_body = response_body.filter(|_| response_body_logged);
 
     let mut log = LogRequest {
@@ -265,6 +296,31 @@ pub(crate) fn build(config: &Config, parts: LogParts) -> Option<LogRequest> {
     metadata.extend(ctx.metadata);
     if truncated {
         metadata.insert("humanloop.output_truncated".to_owned(), Value::Bool(true));
+    }
+    // What the log's own fields cannot say, under the span attributes' names (the UI
+    // shows them): time to first chunk, cache and reasoning tokens.
+    let usage = &generation.usage;
+    for (key, value) in [
+        (
+            "gen_ai.response.time_to_first_chunk",
+            timing.time_to_first_chunk.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.cache_read.input_tokens",
+            usage.cache_read_input_tokens.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.cache_creation.input_tokens",
+            usage.cache_creation_input_tokens.map(Value::from),
+        ),
+        (
+            "gen_ai.usage.reasoning.output_tokens",
+            usage.reasoning_output_tokens.map(Value::from),
+        ),
+    ] {
+        if let Some(v) = value {
+            metadata.insert(key.to_owned(), v);
+        }
     }
     if !metadata.is_empty() {
         log.metadata = Some(metadata);

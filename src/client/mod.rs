@@ -1,9 +1,12 @@
-//! The typed client of the Humanloop-style endpoint (see `SPEC.md`).
+//! The typed client of the Humanloop-style endpoint (the contract: `docs/endpoint.md`).
 //!
 //! [`Client`] makes completion calls with a saved model configuration (whole or streamed),
 //! records logs (one or a batch), completes them later (`PATCH`), and creates sessions.
 //! It is a plain `reqwest` client, never instrumented, so the crate's own layers never
 //! trace it. Every request carries `X-API-KEY` and a JSON body that omits unset fields.
+//! It knows neither spans nor the exporter: [`Humanloop::client`](crate::Humanloop::client)
+//! wraps it in a [`TracedClient`](crate::TracedClient) whose completion calls are traced and
+//! filed under the caller's session and step.
 //!
 //! Failures are [`Error`]s. Requests that fail with 408, 429, 5xx or a connection error are
 //! retried with exponential backoff and full jitter, honouring `Retry-After`, within the
@@ -61,6 +64,7 @@
 mod builder;
 pub(crate) mod retry;
 mod stream;
+mod v4;
 
 use std::fmt;
 use std::sync::Arc;

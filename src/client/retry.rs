@@ -61,16 +61,20 @@ pub(crate) enum Verdict {
 /// The one retry loop (the endpoint client and the exporter both use it): run `op` until it
 /// succeeds, `classify` says an error is final, or the policy's budget (attempts, elapsed
 /// time) is spent; the last error is returned. `on_retry` sees each error that is retried
-/// with the wait before the next attempt (the exporter counts and reports them there).
-pub(crate) async fn retry_with<T, E, F, Fut>(
+/// with the wait before the next attempt (the exporter counts and reports them there);
+/// `wait` waits (the exporter's may end early, to probe at once for a flush).
+pub(crate) async fn retry_with<T, E, F, Fut, W, WFut>(
     policy: &RetryPolicy,
     mut op: F,
     classify: impl Fn(&E) -> Verdict,
     mut on_retry: impl FnMut(&E, Duration),
+    mut wait: W,
 ) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    W: FnMut(Duration) -> WFut,
+    WFut: Future<Output = ()>,
 {
     // tokio's clock, so paused-time tests see the waits.
     let start = tokio::time::Instant::now();
@@ -90,7 +94,7 @@ where
             return Err(err);
         }
         on_retry(&err, delay);
-        tokio::time::sleep(delay).await;
+        wait(delay).await;
     }
 }
 
@@ -111,6 +115,7 @@ where
             false => Verdict::Stop,
         },
         |_, _| {},
+        tokio::time::sleep,
     )
     .await
 }

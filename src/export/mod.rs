@@ -110,7 +110,8 @@ pub(crate) enum ExportRecord {
 }
 
 /// Counters of the exporter, exact at any moment: every accepted record is in exactly one
-/// of `queued`, `sent`, `failed` or (given up at a shutdown deadline) `dropped`.
+/// of `queued`, `sent`, `failed` or (given up at a shutdown deadline) `dropped`, but those
+/// an `on_log` hook chose to drop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {
@@ -295,6 +296,8 @@ pub(crate) struct Shared {
     batch_size: usize,
     /// Set once shutdown began: later records are refused.
     closed: AtomicBool,
+    /// Ends the wait between outage probes early (a flush or shutdown arrived).
+    probe_now: Notify,
     /// Whether records given up at shutdown stay in a spool.
     spooled: AtomicBool,
     /// Losses since the last report (locked only by flush and shutdown answers and by the
@@ -559,6 +562,7 @@ impl LogExporter {
             capacity: capacity as u64,
             batch_size: export.max_batch_size.clamp(1, capacity),
             closed: AtomicBool::new(false),
+            probe_now: Notify::new(),
             spooled: AtomicBool::new(false),
             ledger: Mutex::new(Ledger::default()),
         });
@@ -688,6 +692,74 @@ impl LogExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Refuses, without saying which, every request holding a record whose reference id
+    /// starts with `bad`; keeps what it accepts.
+    #[derive(Clone, Default)]
+    struct RefusesBad {
+        kept: Arc<Mutex<Vec<String>>>,
+        requests: Arc<Mutex<u32>>,
+    }
+
+    impl LogSink for RefusesBad {
+        async fn create(&self, logs: &[LogRequest]) -> Result<(), SinkError> {
+            *self.requests.lock().unwrap() += 1;
+            let refs = logs
+                .iter()
+                .map(|l| l.reference_id.clone().unwrap_or_default());
+            if refs.clone().any(|r| r.starts_with("bad")) {
+                return Err(SinkError::refused("HTTP 400: something in there"));
+            }
+            self.kept.lock().unwrap().extend(refs);
+            Ok(())
+        }
+        async fn update(&self, _: &str, _: &UpdateLogRequest) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_refused_batch_is_bisected_to_the_refused_records() {
+        let sink = RefusesBad::default();
+        let exporter = LogExporter::builder()
+            .sink(sink.clone())
+            .start(&Config::default())
+            .unwrap();
+        let name = |i: usize| match i {
+            13 | 40 => format!("bad-{i}"),
+            _ => format!("ok-{i}"),
+        };
+        for i in 0..64 {
+            assert!(exporter.log(LogRequest {
+                reference_id: Some(name(i)),
+                ..LogRequest::default()
+            }));
+        }
+        let err = exporter
+            .shutdown_blocking(Duration::from_secs(10))
+            .unwrap_err();
+        assert_eq!((err.failed(), err.dropped(), err.undelivered()), (2, 0, 0));
+        let mut refused: Vec<_> = err
+            .refused()
+            .iter()
+            .map(|r| r.reference_id.clone().unwrap())
+            .collect();
+        refused.sort();
+        assert_eq!(refused, ["bad-13", "bad-40"]);
+        let mut kept = sink.kept.lock().unwrap().clone();
+        kept.sort();
+        let mut want: Vec<String> = (0..64)
+            .filter(|i| ![13, 40].contains(i))
+            .map(name)
+            .collect();
+        want.sort();
+        assert_eq!(kept, want, "every other record delivered once");
+        // Halving finds 2 records among 64 in far fewer requests than one per record.
+        let requests = *sink.requests.lock().unwrap();
+        assert!(requests <= 2 * 2 * 6 + 1, "{requests} requests");
+        let s = exporter.stats();
+        assert_eq!((s.sent, s.failed, s.queued, s.retried), (62, 2, 0, 0));
+    }
 
     #[test]
     fn deferred_records_run_on_the_worker_and_panics_are_contained() {

@@ -405,6 +405,14 @@ impl Worker {
                         Event::Done => return,
                         Event::Tick => drain_into(shared, records, spool, buffer, warned),
                         Event::Control(msg) => {
+                            // A flush or shutdown probes at once (not the parent
+                            // barrier: it runs before every call naming a parent).
+                            if matches!(
+                                msg,
+                                Control::Shutdown { .. } | Control::Flush { report: true, .. }
+                            ) {
+                                shared.probe_now.notify_one();
+                            }
                             match &msg {
                                 Control::Shutdown { timeout, .. } => {
                                     let d = deadline_after(*timeout);
@@ -680,6 +688,8 @@ where
     F: FnMut() -> super::sink::BoxFuture<'b, Result<(), SinkError>>,
 {
     let timeout = cx.timeout;
+    let told = std::sync::atomic::AtomicBool::new(false);
+    let told = &told;
     let result = retry_with(
         cx.policy,
         || {
@@ -704,6 +714,13 @@ where
             SinkError::Refused { .. } => Verdict::Stop,
         },
         |e, delay| {
+            told.store(matches!(
+                e,
+                SinkError::Unavailable {
+                    retry_after: Some(_),
+                    ..
+                }
+            ), Ordering::Relaxed);
             cx.shared.counters.retried();
             cx.shared.note_unavailable(&e.to_string());
             if let SinkError::Unauthorized { reason } = e {
@@ -730,6 +747,23 @@ where
                 }
             }
             warned.down = true;
+        },
+        |delay| async move {
+            // A flush or shutdown arriving meanwhile probes at once: the endpoint may be
+            // back, and their deadline may be shorter than the backoff. Not a wait the
+            // endpoint asked for (`Retry-After`).
+            if told.load(Ordering::Relaxed) {
+                return tokio::time::sleep(delay).await;
+            }
+            let mut sleep = pin!(tokio::time::sleep(delay));
+            let mut now = pin!(cx.shared.probe_now.notified());
+            poll_fn(|c| {
+                if sleep.as_mut().poll(c).is_ready() || now.as_mut().poll(c).is_ready() {
+                    return Poll::Ready(());
+                }
+                Poll::Pending
+            })
+            .await
         },
     )
     .await;

@@ -1,6 +1,6 @@
 //! The two adapters: a [`tower_layer::Layer`] for any `http` client service and a
 //! `reqwest_middleware::Middleware`. Both are thin glue over one capture core
-//! ([`crate::capture`]); neither has logic of its own.
+//! (`capture`, private); neither has logic of its own.
 //!
 //! ```no_run
 //! # #[cfg(all(feature = "tower", feature = "reqwest"))]
@@ -24,7 +24,7 @@
 //!
 //! Requests that are not LLM calls, and every request while the configuration is
 //! disabled, pass straight through: no span, no allocation, the response body wrapped in
-//! a [`TeeBody`](crate::capture::TeeBody) with nothing to watch.
+//! a [`TeeBody`](crate::TeeBody) with nothing to watch.
 
 #[cfg(feature = "reqwest")]
 mod reqwest;

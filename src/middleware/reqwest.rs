@@ -1,8 +1,6 @@
 //! The reqwest adapter: [`HumanloopMiddleware`].
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use bytes::Bytes;
 use http::Extensions;
@@ -88,20 +86,14 @@ impl fmt::Debug for HumanloopMiddleware {
     }
 }
 
-// `Middleware` is an `async_trait`; this is the signature that macro would generate.
+#[async_trait::async_trait]
 impl Middleware for HumanloopMiddleware {
-    fn handle<'life0, 'life1, 'life2, 'async_trait>(
-        &'life0 self,
+    async fn handle(
+        &self,
         req: reqwest::Request,
-        extensions: &'life1 mut Extensions,
-        next: Next<'life2>,
-    ) -> Pin<Box<dyn Future<Output = Result<reqwest::Response>> + Send + 'async_trait>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.run(req, extensions, next))
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<reqwest::Response> {
+        self.run(req, extensions, next).await
     }
 }

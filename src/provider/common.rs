@@ -486,18 +486,6 @@ pub(crate) struct ChoiceAcc {
 }
 
 impl ChoiceAcc {
-    /// Appends text to the last text block, or opens one.
-    pub fn push_text(&mut self, s: &str) {
-        if s.is_empty() {
-            return;
-        }
-        if let Some(Block::Text(t)) = self.blocks.last_mut() {
-            t.push_str(s);
-        } else if self.blocks.len() < MAX_ITEMS {
-            self.blocks.push(Block::Text(s.to_owned()));
-        }
-    }
-
     /// Appends a JSON text to the last text block, or opens one.
     pub fn append_text(&mut self, t: &Text<'_>) {
         if let Some(Block::Text(s)) = self.blocks.last_mut() {
@@ -519,18 +507,6 @@ impl ChoiceAcc {
             if t.append_to(&mut s) && !s.is_empty() {
                 self.blocks.push(Block::Reasoning(s));
             }
-        }
-    }
-
-    /// Appends reasoning to the last reasoning block, or opens one.
-    pub fn push_reasoning(&mut self, s: &str) {
-        if s.is_empty() {
-            return;
-        }
-        if let Some(Block::Reasoning(t)) = self.blocks.last_mut() {
-            t.push_str(s);
-        } else if self.blocks.len() < MAX_ITEMS {
-            self.blocks.push(Block::Reasoning(s.to_owned()));
         }
     }
 

@@ -43,9 +43,7 @@
 //! assert_eq!(g.finish_reasons(), ["stop"]);
 //! ```
 
-// Some helpers are used only by codecs still being written.
 pub mod anthropic;
-#[allow(dead_code)]
 mod common;
 pub mod gemini;
 pub mod hosts;

@@ -1,4 +1,5 @@
-//! `POST /completion-model-config`: render, call the provider, log, answer (JSON or SSE).
+//! The completion and chat routes: resolve the model config (saved, inline or deployed),
+//! render, call the provider, log each sample, answer (JSON or SSE).
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -18,12 +19,14 @@ use super::store::{insert_datapoint, new_id, now, place, storable, Placement, Ro
 use super::validate::{check_completion, from_value, JsonBody};
 use super::ServerState;
 use crate::api::{
-    CompletionData, CompletionModelConfigRequest, CompletionResponse, JsonMap, ModelConfig,
-    TemplateLanguage, Usage,
+    ChatMessage, CompletionData, CompletionModelConfigRequest, CompletionResponse, JsonMap,
+    ModelConfig, TemplateLanguage, Usage,
 };
 
 /// Everything a sample needs once the provider answered.
 struct Job {
+    /// A chat route: answers and logs carry `output_message`.
+    chat: bool,
     state: ServerState,
     req: CompletionModelConfigRequest,
     call: Call,
@@ -33,9 +36,159 @@ struct Job {
     started: Instant,
 }
 
+/// `POST /completion-model-config`: a saved config named by `model_config_id`.
 pub(crate) async fn completion(
     State(state): State<ServerState>,
-    JsonBody(mut req): JsonBody<CompletionModelConfigRequest>,
+    JsonBody(req): JsonBody<CompletionModelConfigRequest>,
+) -> Result<Response, ApiError> {
+    run(state, req, Chat::default()).await
+}
+
+/// Where a completion or chat route takes its model config from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ConfigFrom {
+    /// `model_config` in the body, registered in the request's project (the same config
+    /// registered twice is one config).
+    Inline,
+    /// The config deployed to `environment` of the request's project (its active config
+    /// when no environment is named).
+    Deployed,
+    /// `model_config_id`.
+    Saved,
+}
+
+/// The chat part of a request: the caller's messages (after the config's chat template)
+/// and its tool choice.
+#[derive(Debug, Default)]
+pub(crate) struct Chat {
+    chat: bool,
+    messages: Vec<ChatMessage>,
+    tool_choice: Option<Value>,
+}
+
+/// `POST /completion`, `/completion-deployed`, `/chat`, `/chat-model-config`,
+/// `/chat-deployed`: resolve the config, then as `/completion-model-config`.
+pub(crate) async fn v4_completion(
+    state: ServerState,
+    body: Value,
+    from: ConfigFrom,
+    chat: bool,
+) -> Result<Response, ApiError> {
+    let Value::Object(mut map) = body else {
+        return Err(ApiError::invalid(
+            vec![json!("body")],
+            "expected a JSON object",
+            "type_error.dict",
+        ));
+    };
+    let mut extras = Chat {
+        chat,
+        ..Chat::default()
+    };
+    if chat {
+        let messages = map.remove("messages").ok_or_else(|| {
+            ApiError::invalid(
+                vec![json!("body"), json!("messages")],
+                "field required",
+                "value_error.missing",
+            )
+        })?;
+        extras.messages = from_value(messages, &[json!("body"), json!("messages")])
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        extras.tool_choice = [map.remove("tool_choice"), map.remove("tool_call")]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_null());
+    }
+    let text = |map: &JsonMap, key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (project, project_id) = (text(&map, "project"), text(&map, "project_id"));
+    let config_id = match from {
+        ConfigFrom::Saved => None,
+        ConfigFrom::Inline => {
+            let Some(config) = map.remove("model_config") else {
+                return Err(ApiError::invalid(
+                    vec![json!("body"), json!("model_config")],
+                    "field required",
+                    "value_error.missing",
+                ));
+            };
+            let config = model_config_body(config, &[json!("body"), json!("model_config")])?;
+            let id = state
+                .inner
+                .store
+                .run(move |c| {
+                    let tx = c.transaction()?;
+                    let id = super::store::configs::register(
+                        &tx,
+                        project.as_deref(),
+                        project_id.as_deref(),
+                        config,
+                    )?;
+                    tx.commit()?;
+                    Ok(id)
+                })
+                .await?;
+            Some(id)
+        }
+        ConfigFrom::Deployed => {
+            let environment = text(&map, "environment");
+            map.remove("environment");
+            let id = state
+                .inner
+                .store
+                .run(move |c| {
+                    super::store::configs::deployed_config_id(
+                        c,
+                        project.as_deref(),
+                        project_id.as_deref(),
+                        environment.as_deref(),
+                    )
+                })
+                .await?;
+            Some(id)
+        }
+    };
+    if let Some(id) = config_id {
+        map.insert("model_config_id".to_owned(), Value::String(id));
+    }
+    let req: CompletionModelConfigRequest = from_value(Value::Object(map), &[json!("body")])
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    run(state, req, extras).await
+}
+
+/// A model config as given in a request (`type: "model"` optional), checked against
+/// [`ModelConfig`] and encoded for storage.
+pub(crate) fn model_config_body(config: Value, at: &[Value]) -> Result<Value, ApiError> {
+    let Value::Object(mut map) = config else {
+        return Err(ApiError::invalid(
+            at.to_vec(),
+            "expected a model config object",
+            "type_error.dict",
+        ));
+    };
+    if let Some(t) = map.get("type").filter(|t| !t.is_null()) {
+        if t != "model" {
+            let mut loc = at.to_vec();
+            loc.push(json!("type"));
+            return Err(ApiError::invalid(
+                loc,
+                "only model configs can be used here (type \"model\")",
+                "value_error.const",
+            ));
+        }
+    }
+    map.remove("type");
+    map.remove("id");
+    let config: ModelConfig =
+        from_value(Value::Object(map), at).map_err(|e| ApiError::Validation(vec![e]))?;
+    serde_json::to_value(&config)
+        .map_err(|e| ApiError::internal(format!("cannot encode the config: {e}")))
+}
+
+async fn run(
+    state: ServerState,
+    mut req: CompletionModelConfigRequest,
+    chat: Chat,
 ) -> Result<Response, ApiError> {
     let s = &state.inner;
     check_completion(&req, s.max_samples)?;
@@ -47,9 +200,9 @@ pub(crate) async fn completion(
     let config_id = req.model_config_id.clone();
     let stored = s
         .store
-        .run(move |c| super::store::get_model_config(c, &config_id))
+        .run(move |c| super::store::configs::config_body(c, &config_id))
         .await?;
-    let config: ModelConfig = from_value(stored.clone(), &[json!("model_config")])
+    let mut config: ModelConfig = from_value(stored.clone(), &[json!("model_config")])
         .map_err(|e| ApiError::internal(format!("stored model config is unreadable: {e}")))?;
     let language = req
         .template_language
@@ -62,7 +215,17 @@ pub(crate) async fn completion(
         })
         .unwrap_or(TemplateLanguage::Default);
     let inputs = req.inputs.clone().unwrap_or_default();
-    let rendered = render(&config, &inputs, &language)?;
+    if chat.chat && config.chat_template.is_none() && config.prompt_template.is_none() {
+        // A chat with only the caller's messages.
+        config.chat_template = Some(Vec::new());
+    }
+    let mut rendered = render(&config, &inputs, &language)?;
+    if chat.chat {
+        rendered
+            .messages
+            .get_or_insert_with(Vec::new)
+            .extend(chat.messages.iter().cloned());
+    }
     let provider = s.providers.select(&config, keys.as_ref())?;
     let call = Call {
         config,
@@ -71,6 +234,7 @@ pub(crate) async fn completion(
         logprobs: req.logprobs,
         suffix: req.suffix.clone(),
         seed: req.seed,
+        tool_choice: chat.tool_choice.clone(),
     };
     let stream = req.stream.unwrap_or(false);
     let provider_request = request_body(&provider, &call, stream);
@@ -109,13 +273,14 @@ pub(crate) async fn completion(
                         tx.commit()?;
                         Ok(p)
                     }
-                    _ => Err(ApiError::Validation(errors)),
+                    _ => Err(super::store::StoreError::Validation(errors)),
                 }
             })
             .await?
     };
 
     let job = Arc::new(Job {
+        chat: chat.chat,
         state: state.clone(),
         ids: (0..n).map(|_| new_id("data")).collect(),
         req,
@@ -171,6 +336,7 @@ async fn json_answer(job: Arc<Job>, provider: Provider, n: u32) -> Result<Respon
             item.finish_reason = r.finish_reason.clone();
             item.tool_calls = r.tool_calls.clone();
             item.inputs = Some(returned_inputs(&job));
+            item.output_message = output_message(&job, r);
             item
         })
         .collect();
@@ -235,6 +401,7 @@ async fn drive(
                 item.finish_reason = done.finish_reason.clone();
                 item.tool_calls = done.tool_calls.clone();
                 item.inputs = Some(returned_inputs(&job));
+                item.output_message = output_message(&job, &done);
                 sse(&chunk(&job, item, Some(&done)))
             }
             Err(e) => {
@@ -274,6 +441,15 @@ fn chunk(job: &Job, item: CompletionData, done: Option<&Completion>) -> Value {
         item.entry("finish_reason").or_insert(Value::Null);
     }
     v
+}
+
+/// The assistant message of a chat answer (`None` for a completion route).
+fn output_message(job: &Job, r: &Completion) -> Option<ChatMessage> {
+    job.chat.then(|| {
+        let mut m = ChatMessage::assistant(r.raw_output.trim());
+        m.tool_calls = r.tool_calls.clone();
+        m
+    })
 }
 
 fn data_item(job: &Job, i: usize) -> CompletionData {
@@ -343,6 +519,9 @@ fn log_body(job: &Job, i: usize, r: &Completion) -> Value {
         "sample_index": i,
         "duration": job.started.elapsed().as_secs_f64(),
     });
+    if let Some(message) = output_message(job, r) {
+        body["output_message"] = json!(message);
+    }
     if let Value::Object(m) = &mut body {
         m.retain(|_, v| !v.is_null());
         if req.save == Some(false) {

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::store::StoreError;
 use crate::api::{ValidationError, ValidationErrorBody};
 
 /// An error answer of the API.
@@ -19,10 +20,6 @@ pub(crate) enum ApiError {
 impl ApiError {
     pub(crate) fn status(status: StatusCode, detail: impl Into<Value>) -> Self {
         Self::Status(status, detail.into())
-    }
-
-    pub(crate) fn not_found(what: &str, id: &str) -> Self {
-        Self::status(StatusCode::NOT_FOUND, format!("{what} '{id}' not found"))
     }
 
     pub(crate) fn internal(msg: impl Into<String>) -> Self {
@@ -49,10 +46,21 @@ pub(crate) fn body_loc(prefix: &[Value], field: &str) -> Vec<Value> {
     loc
 }
 
+/// The one place storage outcomes become HTTP statuses.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(msg) => Self::status(StatusCode::NOT_FOUND, msg),
+            StoreError::Conflict(msg) => Self::status(StatusCode::CONFLICT, msg),
+            StoreError::Validation(errors) => Self::Validation(errors),
+            StoreError::Internal(msg) => Self::internal(msg),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
-        tracing::error!(error = %e, "humanloop-tracing server: storage error");
-        Self::internal(format!("storage error: {e}"))
+        StoreError::from(e).into()
     }
 }
 

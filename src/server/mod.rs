@@ -1,9 +1,9 @@
-//! The compatible local endpoint: the `/v4` API of `SPEC.md`, stored in SQLite.
+//! The compatible local endpoint: the Humanloop v4 API (as its v4 SDKs call it), stored in
+//! SQLite.
 //!
-//! It records logs (`POST/PATCH/GET /logs`), sessions (`POST/GET /sessions`) and model
-//! configurations (`POST/GET /model-configs`), and makes completions with a saved model
-//! configuration (`POST /completion-model-config`, plain JSON or data-only server-sent
-//! events) through one of three providers:
+//! It records logs, feedback, sessions, projects and model configs (with their
+//! deployments to environments), and makes completions and chats through one of three
+//! providers:
 //!
 //! * `mock`: built in, no network; its output is derived from the rendered prompt, so
 //!   tests and demos are deterministic;
@@ -13,18 +13,23 @@
 //! * `anthropic`: the Messages API, configured the same way (`ANTHROPIC_BASE_URL`,
 //!   `ANTHROPIC_API_KEY`).
 //!
-//! | route (under `/v4`) | what it does |
-//! |---|---|
-//! | `POST /logs` | one log or an array (answer mirrors the shape); all or nothing |
-//! | `GET /logs?project=&project_id=&session_id=&session_reference_id=&page=&size=` | `{records, page, size, total}` |
-//! | `GET /logs/{id}`, `PATCH /logs/{id}`, `PATCH /logs?reference_id=REF` | read, complete (`output`, `error`, `duration`) |
-//! | `POST /sessions`, `GET /sessions/{id}` | 201 `{"id": "sesh_…"}`; the session with its datapoints as a tree (`children`) |
-//! | `POST /model-configs`, `GET /model-configs/{id}` | a model config (+ `project`/`project_id`), answered with its `config_…` id |
-//! | `POST /completion-model-config` | render, call the provider, log each sample, answer (JSON or SSE) |
+//! Tools registered in Humanloop's shape (`name`, `description`, `parameters`) are sent to
+//! OpenAI as `{type: "function", function: {…}}` and to Anthropic with `input_schema`.
 //!
-//! Reference ids are scoped by session: the same `reference_id` in two sessions names two
-//! datapoints, and a `parent_reference_id` is looked up in the child's session (or, when the
-//! child names none, anywhere it is unique). A parent must come from an earlier request.
+//! | routes (under `/v4`) | answers (the v4 SDK's models) |
+//! |---|---|
+//! | `POST /logs` (one or an array), `GET /logs`, `GET/PATCH /logs/{id}`, `PATCH /logs?reference_id=`, `DELETE /logs?id=` | `CreateLogResponse`(s), `PaginatedDataLogResponse`, `LogResponse` |
+//! | `POST /feedback` | `FeedbackResponse`(s) |
+//! | `POST/GET /sessions`, `GET /sessions/{id}` | `CreateSessionResponse`, `PaginatedDataSessionResponse`, `SessionResponse` (+ the log tree under `datapoints`) |
+//! | `POST /model-configs`, `GET /model-configs/{id}`, `/serialize`, `/deserialize`, `/{id}/export` | `ProjectConfigResponse`, `ModelConfigResponse`, `.prompt` text |
+//! | `/projects…` (create, list, get, update, delete, configs, active config, deploy, deployed configs, feedback types, export) | `ProjectResponse`, `ProjectConfigResponse`, `EnvironmentProjectConfigResponse` |
+//! | `POST /completion`, `/completion-model-config`, `/completion-deployed`, `/chat`, `/chat-model-config`, `/chat-deployed` | `CompletionResponse`/`ChatResponse`, JSON or data-only SSE |
+//! | datasets, evaluations, evaluators | 501 with a `detail` |
+//!
+//! A `reference_id` names one datapoint within its project (a reuse in another session of
+//! the project is a 409), and a `parent_reference_id` is looked up in the child's session
+//! (or, when the child names none, anywhere it is unique). A parent must come from an
+//! earlier request.
 //!
 //! Guarantees:
 //! * a 2xx answer means the data is committed (SQLite WAL with `synchronous=FULL`); in a
@@ -53,10 +58,13 @@
 
 mod completion;
 mod error;
+mod projects;
+mod prompt_file;
 mod providers;
 mod render;
 mod routes;
 mod store;
+mod ui;
 mod validate;
 
 use std::fmt;
@@ -242,8 +250,6 @@ impl fmt::Debug for ServerState {
 impl ServerState {
     /// Open the database (creating tables as needed) and build the provider client.
     pub fn open(config: &ServerConfig) -> Result<Self, ServerError> {
-        // reqwest is built without a default crypto provider; ignore "already installed".
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = store::Store::open(&config.database)?;
         let providers = providers::Providers::new(
             config.openai_base_url.clone(),

@@ -4,16 +4,19 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::completion::completion;
+use super::completion::{completion, model_config_body, v4_completion, ConfigFrom};
 use super::error::ApiError;
-use super::store::{self, LogFilter, PatchTarget};
+use super::store::configs;
+use super::store::logs::{self, LogFilter, PatchTarget};
+use super::store::sessions::{self, SessionQuery};
 use super::validate::{body, body_bytes, check_log, from_value, parse, JsonBody, QueryParams};
 use super::ServerState;
-use crate::api::{LogRequest, ModelConfig, OneOrMany, UpdateLogRequest};
+use super::{projects, prompt_file};
+use crate::api::{LogRequest, OneOrMany, UpdateLogRequest};
 
 pub(crate) fn router(state: ServerState) -> Router {
     let limit = state.inner.body_limit;
@@ -22,23 +25,89 @@ pub(crate) fn router(state: ServerState) -> Router {
             "/logs",
             post(create_logs)
                 .get(list_logs)
-                .patch(patch_log_by_reference),
+                .patch(patch_log_by_reference)
+                .delete(delete_logs),
         )
         .route("/logs/{id}", get(get_log).patch(patch_log_by_id))
-        .route("/sessions", post(create_session))
+        .route("/sessions", post(create_session).get(list_sessions))
         .route("/sessions/{id}", get(get_session))
         .route("/model-configs", post(create_model_config))
         .route("/model-configs/{id}", get(get_model_config))
+        .route("/model-configs/{id}/export", post(prompt_file::export))
+        .route("/model-configs/serialize", post(prompt_file::serialize))
+        .route("/model-configs/deserialize", post(prompt_file::deserialize))
         .route("/completion-model-config", post(completion))
+        .route(
+            "/completion",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Inline, false)),
+        )
+        .route(
+            "/completion-deployed",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Deployed, false)),
+        )
+        .route(
+            "/chat",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Inline, true)),
+        )
+        .route(
+            "/chat-model-config",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Saved, true)),
+        )
+        .route(
+            "/chat-deployed",
+            post(|s: State<ServerState>, b: JsonBody<Value>| v4(s, b, ConfigFrom::Deployed, true)),
+        )
+        .route("/feedback", post(projects::feedback))
+        .merge(projects::routes())
+        .merge(out_of_scope())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), check_api_key));
+    // Other applications on the same state (the web UI) merge here, outside `/v4`.
     Router::new()
         .nest("/v4", v4)
+        .merge(super::ui::router(&state))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+async fn v4(
+    State(state): State<ServerState>,
+    JsonBody(body): JsonBody<Value>,
+    from: ConfigFrom,
+    chat: bool,
+) -> Result<Response, ApiError> {
+    v4_completion(state, body, from, chat).await
+}
+
+/// Datasets, evaluations and evaluators (and the dataset datapoints) are not served:
+/// 501 with a `detail` saying so, for every method, rather than a 404.
+fn out_of_scope() -> Router<ServerState> {
+    let paths = [
+        "/datasets",
+        "/datasets/{*rest}",
+        "/datapoints",
+        "/datapoints/{*rest}",
+        "/evaluations",
+        "/evaluations/{*rest}",
+        "/evaluators",
+        "/evaluators/{*rest}",
+        "/projects/{id}/datasets",
+        "/projects/{id}/evaluations",
+    ];
+    paths
+        .into_iter()
+        .fold(Router::new(), |r, p| r.route(p, any(not_implemented)))
+}
+
+async fn not_implemented() -> ApiError {
+    ApiError::status(
+        StatusCode::NOT_IMPLEMENTED,
+        "datasets, evaluations and evaluators are not implemented by this endpoint \
+         (humanloop-tracing serve records logs, sessions, feedback, projects and model configs)",
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -92,7 +161,7 @@ async fn create_logs(State(state): State<ServerState>, req: Request) -> Result<R
     let out = state
         .inner
         .store
-        .run(move |c| store::create_logs(c, logs, many))
+        .run(move |c| logs::create_logs(c, logs, many))
         .await?;
     let answer = if many {
         OneOrMany::Many(out)
@@ -160,7 +229,7 @@ async fn get_log(
         state
             .inner
             .store
-            .run(move |c| store::get_log(c, &id))
+            .run(move |c| logs::get_log(c, &id))
             .await?,
     ))
 }
@@ -173,7 +242,7 @@ async fn list_logs(
         state
             .inner
             .store
-            .run(move |c| store::list_logs(c, &filter))
+            .run(move |c| logs::list_logs(c, &filter))
             .await?,
     ))
 }
@@ -187,7 +256,7 @@ async fn patch_log_by_id(
         state
             .inner
             .store
-            .run(move |c| store::patch_log(c, Some(id), PatchTarget::default(), patch))
+            .run(move |c| logs::patch_log(c, Some(id), PatchTarget::default(), patch))
             .await?,
     ))
 }
@@ -201,7 +270,7 @@ async fn patch_log_by_reference(
         state
             .inner
             .store
-            .run(move |c| store::patch_log(c, None, target, patch))
+            .run(move |c| logs::patch_log(c, None, target, patch))
             .await?,
     ))
 }
@@ -227,7 +296,7 @@ async fn create_session(
     let id = state
         .inner
         .store
-        .run(move |c| store::create_session(c, new.project, new.project_id, new.reference_id))
+        .run(move |c| sessions::create_session(c, new.project, new.project_id, new.reference_id))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
@@ -240,13 +309,13 @@ async fn get_session(
         state
             .inner
             .store
-            .run(move |c| store::get_session(c, &id))
+            .run(move |c| sessions::get_session(c, &id))
             .await?,
     ))
 }
 
 /// `POST /model-configs`: a model config (`type: "model"` optional) plus `project` or
-/// `project_id`.
+/// `project_id` (the `default` project when neither); answers its `ProjectConfigResponse`.
 async fn create_model_config(
     State(state): State<ServerState>,
     JsonBody(value): JsonBody<Value>,
@@ -271,26 +340,12 @@ async fn create_model_config(
     };
     let project = take("project")?;
     let project_id = take("project_id")?;
-    if let Some(t) = map.get("type") {
-        if t != "model" {
-            return Err(ApiError::invalid(
-                vec![body(), json!("type")],
-                "only model configs can be created here (type \"model\")",
-                "value_error.const",
-            ));
-        }
-    }
-    map.remove("type");
-    map.remove("id");
-    let config: ModelConfig =
-        from_value(Value::Object(map), &[body()]).map_err(|e| ApiError::Validation(vec![e]))?;
-    let body = serde_json::to_value(&config)
-        .map_err(|e| ApiError::internal(format!("cannot encode the config: {e}")))?;
+    let config = model_config_body(Value::Object(map), &[body()])?;
     Ok(Json(
         state
             .inner
             .store
-            .run(move |c| store::create_model_config(c, project, project_id, body))
+            .run(move |c| configs::create_model_config(c, project, project_id, config))
             .await?,
     ))
 }
@@ -303,7 +358,44 @@ async fn get_model_config(
         state
             .inner
             .store
-            .run(move |c| store::get_model_config(c, &id))
+            .run(move |c| configs::get_model_config(c, &id))
             .await?,
     ))
+}
+
+async fn list_sessions(
+    State(state): State<ServerState>,
+    QueryParams(q): QueryParams<SessionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        state
+            .inner
+            .store
+            .run(move |c| sessions::list_sessions(c, &q))
+            .await?,
+    ))
+}
+
+/// `DELETE /logs?id=A&id=B`: 204; the ids repeat the `id` parameter (the SDK's form).
+async fn delete_logs(
+    State(state): State<ServerState>,
+    uri: axum::http::Uri,
+) -> Result<StatusCode, ApiError> {
+    let ids: Vec<String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if ids.is_empty() {
+        return Err(ApiError::invalid(
+            vec![json!("query"), json!("id")],
+            "field required",
+            "value_error.missing",
+        ));
+    }
+    state
+        .inner
+        .store
+        .run(move |c| logs::delete_logs(c, &ids))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -160,7 +160,7 @@ pub(crate) fn check_log(log: &LogRequest, prefix: &[Value], errors: &mut Vec<Val
         }
     }
     if let Some(at) = &log.created_at {
-        if humantime::parse_rfc3339_weak(at).is_err() {
+        if utc_timestamp(at).is_none() {
             errors.push(entry(
                 body_loc(prefix, "created_at"),
                 format!("invalid RFC 3339 timestamp '{at}'"),
@@ -285,5 +285,59 @@ mod tests {
         let mut v = json!({"a": {"provider_api_keys": {"openai": "sk"}, "Authorization": "x", "keep": [{"api_key": 1, "b": 2}]}});
         scrub(&mut v);
         assert_eq!(v, json!({"a": {"keep": [{"b": 2}]}}));
+    }
+}
+
+/// An RFC 3339 timestamp with any offset (`Z`, `+02:00`, `-0530`) or none (naive, taken as
+/// UTC), as the UTC text the store keeps (`2024-05-01T10:00:00.000000Z`), so stored times
+/// compare as text. `None` when it is not a timestamp.
+pub(crate) fn utc_timestamp(at: &str) -> Option<String> {
+    let at = at.trim();
+    // The offset starts after the time part (`T12:34:56…`), never inside the date.
+    let tail_from = at.find(['T', 't', ' ']).map_or(at.len(), |i| i + 1);
+    let (local, offset_secs) = match at[tail_from..].find(['+', '-']) {
+        Some(i) => {
+            let (local, off) = at.split_at(tail_from + i);
+            let sign: i64 = if off.starts_with('-') { -1 } else { 1 };
+            let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let (h, m): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            (local, sign * (h * 3600 + m * 60))
+        }
+        None => (at.trim_end_matches(['Z', 'z']), 0),
+    };
+    let local = humantime::parse_rfc3339_weak(local).ok()?;
+    let utc = if offset_secs >= 0 {
+        local.checked_sub(std::time::Duration::from_secs(offset_secs as u64))?
+    } else {
+        local.checked_add(std::time::Duration::from_secs(offset_secs.unsigned_abs()))?
+    };
+    Some(humantime::format_rfc3339_micros(utc).to_string())
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::utc_timestamp;
+
+    #[test]
+    fn offsets_and_naive_times_become_utc() {
+        let utc = "2024-05-01T10:00:00.000000Z";
+        for given in [
+            "2024-05-01T10:00:00Z",
+            "2024-05-01T12:00:00+02:00",
+            "2024-05-01T05:30:00-04:30",
+            "2024-05-01T10:00:00",
+            "2024-05-01T10:00:00.000+00:00",
+        ] {
+            assert_eq!(utc_timestamp(given).as_deref(), Some(utc), "{given}");
+        }
+        for bad in ["yesterday", "2024-05-01T10:00:00+2", "2024-13-01T10:00:00Z"] {
+            assert_eq!(utc_timestamp(bad), None, "{bad}");
+        }
     }
 }

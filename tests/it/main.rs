@@ -23,6 +23,7 @@ mod export_support;
 mod faults_support;
 mod server_support;
 mod support;
+mod ui_support;
 
 mod api;
 mod capture;
@@ -35,3 +36,4 @@ mod otel;
 mod secrets;
 mod server;
 mod streaming;
+mod ui;

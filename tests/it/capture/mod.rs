@@ -3,5 +3,6 @@
 mod bad_input;
 mod content;
 mod fixtures;
+mod log_timings;
 mod logs;
 mod where_decoded;

@@ -437,7 +437,7 @@ pub async fn stream_server(content_type: &'static str) -> StreamServer {
 /// A response body the caller reads frame by frame.
 pub enum CallerStream {
     Reqwest(reqwest::Response),
-    Tower(humanloop_tracing::capture::TeeBody<hyper::body::Incoming>),
+    Tower(humanloop_tracing::TeeBody<hyper::body::Incoming>),
 }
 
 impl CallerStream {

@@ -42,7 +42,7 @@ async fn completion_calls_join_the_session_and_step() {
         .json()
         .await
         .unwrap();
-    let config_id = config["id"].as_str().unwrap().to_owned();
+    let config_id = config["config"]["id"].as_str().unwrap().to_owned();
 
     let spans = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
@@ -185,7 +185,7 @@ async fn a_stream_dropped_early_ends_its_span_as_cancelled() {
     let mut stream = hl
         .client()
         .completion_model_config_stream(&CompletionModelConfigRequest::new(
-            config["id"].as_str().unwrap(),
+            config["config"]["id"].as_str().unwrap(),
         ))
         .await
         .unwrap();

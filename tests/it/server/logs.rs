@@ -128,13 +128,27 @@ async fn retries_with_the_same_reference_id_do_not_duplicate() {
     let (_, list) = get(&http, &base, "/logs?session_reference_id=trace-3").await;
     assert_eq!(list["total"], 1, "{list}");
 
-    // The same reference id in another session is another datapoint: scopes do not clash.
+    // A reference id names one datapoint per project (so `PATCH /logs?reference_id=`, which
+    // names no session, finds it): reused in another session of the project it is a 409 and
+    // nothing is stored; in another project it is another datapoint.
     let other = json!({"project": "p", "session_reference_id": "trace-4", "reference_id": "step-1",
                        "config": step("s")});
-    let (_, c) = post(&http, &base, "/logs", &other).await;
-    assert_ne!(c["id"], a["id"]);
+    let (s, c) = post(&http, &base, "/logs", &other).await;
+    assert_eq!(s, 409, "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains(a["id"].as_str().unwrap()),
+        "{c}"
+    );
     let (_, list) = get(&http, &base, "/logs?project=p").await;
-    assert_eq!(list["total"], 2, "{list}");
+    assert_eq!(list["total"], 1, "{list}");
+    let elsewhere = json!({"project": "q", "session_reference_id": "trace-4", "reference_id": "step-1",
+                           "config": step("s")});
+    let (s, d) = post(&http, &base, "/logs", &elsewhere).await;
+    assert_eq!(s, 200, "{d}");
+    assert_ne!(d["id"], a["id"]);
 }
 
 #[tokio::test]

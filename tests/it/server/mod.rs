@@ -3,6 +3,7 @@
 mod anthropic;
 mod bad_input;
 mod cli;
+mod cli_refuses_open_unauthenticated;
 mod completion;
 mod durability;
 mod lifecycle;
@@ -10,5 +11,7 @@ mod load;
 mod log_storage;
 mod logs;
 mod openai;
+mod sdk_compat;
 mod streaming;
+mod v4_routes;
 mod validation;

@@ -42,11 +42,13 @@ pub async fn get(http: &reqwest::Client, base: &str, path: &str) -> (u16, Value)
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-/// Save a model config; answers its id.
+/// Save a model config; answers its id (the answer is a v4 `ProjectConfigResponse`, the
+/// config nested under `config`).
 pub async fn model_config(http: &reqwest::Client, base: &str, config: Value) -> String {
     let (status, body) = post(http, base, "/model-configs", &config).await;
     assert_eq!(status, 200, "{body}");
-    let id = body["id"].as_str().expect("config id").to_owned();
+    assert_eq!(body["config"]["type"], "model", "{body}");
+    let id = body["config"]["id"].as_str().expect("config id").to_owned();
     assert!(id.starts_with("config_"), "{id}");
     id
 }

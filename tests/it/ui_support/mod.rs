@@ -1,0 +1,91 @@
+//! Shared by the `ui_*` tests: fetch the web UI's pages as text, and fill the endpoint
+//! with one agent session the way the middleware and the session layer log it.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+
+/// A fetched page: status, headers, body.
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects (the tests look at them).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// GET `{origin}{path}`.
+pub async fn page(http: &reqwest::Client, origin: &str, path: &str) -> Page {
+    let resp = http
+        .get(format!("{origin}{path}"))
+        .send()
+        .await
+        .expect("request sent");
+    Page {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.text().await.expect("body"),
+    }
+}
+
+/// `http://ADDR` of a server whose API base is `http://ADDR/v4`.
+pub fn origin(base_url: &str) -> String {
+    base_url.trim_end_matches("/v4").to_owned()
+}
+
+/// The ids of the `href="/PREFIX…"` links of `html`, in order.
+pub fn links(html: &str, prefix: &str) -> Vec<String> {
+    let needle = format!("href=\"{prefix}");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            rest[..rest.find('"').unwrap_or(rest.len())].to_owned()
+        })
+        .collect()
+}
+
+/// POST one log to the API; answers its id.
+pub async fn log(http: &reqwest::Client, base: &str, body: Value) -> String {
+    let resp = http
+        .post(format!("{base}/logs"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.expect("json");
+    v["id"].as_str().expect("log id").to_owned()
+}
+
+/// A model call as the middleware logs it.
+pub fn call(
+    session: &str,
+    parent: Option<&str>,
+    reference: &str,
+    prompt: &str,
+    output: &str,
+) -> Value {
+    json!({
+        "project": "ui-tests", "session_reference_id": session, "reference_id": reference,
+        "parent_reference_id": parent,
+        "config": {"type": "model", "model": "gpt-4o-mini", "provider": "openai", "temperature": 0.2},
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": prompt}],
+        "output": output, "prompt_tokens": 10, "output_tokens": 5,
+        "prompt_cost": 0.001, "output_cost": 0.002, "duration": 0.25,
+        "created_at": "2026-01-01T10:00:00.100Z",
+    })
+}

@@ -67,6 +67,7 @@ async fn start_upstream() -> SocketAddr {
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
             let (plain, one, many) = (plain.clone(), one.clone(), many.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<Incoming>| {
@@ -204,6 +205,10 @@ fn proxy_bench(c: &mut Criterion) {
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
+            // As the binary does: without TCP_NODELAY small SSE writes wait on delayed ACKs.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             tokio::spawn(async move { axum::serve(listener, proxy.router()).await });
             format!("http://{addr}/up/v1")
         })

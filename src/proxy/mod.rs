@@ -358,7 +358,9 @@ impl Proxy {
     }
 
     /// An axum `Router` (also a tower `Service`) answering every path: serve it, or mount
-    /// it with `Router::nest_service`.
+    /// it with `Router::nest_service`. Set `TCP_NODELAY` on the accepted connections
+    /// (`axum::serve::ListenerExt::tap_io`), as the binary does: each streamed chunk is a
+    /// small write that Nagle's algorithm would otherwise hold for the client's ACK.
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .fallback(handle::handle)

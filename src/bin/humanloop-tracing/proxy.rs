@@ -135,6 +135,11 @@ async fn run(args: ProxyArgs) -> Result<(), BoxError> {
     let proxy = Proxy::new(hl.layer(), config)?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("proxy listening on http://{}", listener.local_addr()?);
+    // Each SSE event is a small write: without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACK can hold a chunk back by up to 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let prefixes = proxy.prefixes();
     if !prefixes.is_empty() {
         println!("prefixes: {}", prefixes.join(", "));

@@ -292,7 +292,11 @@ impl Call {
     /// matters (the choices it ends with, whether usage follows). Streams only: a head
     /// decode skips the content.
     fn stream_decoder(&mut self) {
-        let Some(d) = self.deferred.as_ref().filter(|_| self.mode == Mode::LogOnly) else {
+        let Some(d) = self
+            .deferred
+            .as_ref()
+            .filter(|_| self.mode == Mode::LogOnly)
+        else {
             return;
         };
         let headers = HeaderMap::new();

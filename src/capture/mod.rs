@@ -42,9 +42,9 @@
 pub(crate) mod attempt;
 mod call;
 mod log;
+mod ndjson;
 mod outcome;
 mod recorder;
-mod ndjson;
 mod sse;
 mod tee;
 

@@ -54,8 +54,8 @@
 //! the parent step in W3C `baggage`.
 
 mod context;
-mod kinds;
 mod instrument;
+mod kinds;
 mod layer;
 #[cfg(feature = "otel")]
 mod otel;
@@ -66,8 +66,8 @@ use serde_json::Value;
 
 use crate::api::JsonMap;
 
-pub use kinds::{agent, tool};
 pub use instrument::{HierarchyExt, InSpan};
+pub use kinds::{agent, tool};
 pub use layer::HierarchyLayer;
 pub use propagation::{
     extract, inject, inject_from, RemoteContext, BAGGAGE_PARENT, BAGGAGE_SESSION,

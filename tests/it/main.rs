@@ -19,6 +19,14 @@
 //!   `export_drop_warns`).
 //! * `spool_crash`: it re-executes its own binary as the crashing child.
 //! * `spool_outage_across_sigkill`: it re-executes its own binary as the killed child.
+//! * `proxy_*`: each sets a global tracing subscriber for the proxy's spans.
+//! * `async_openai_service`, `rig_anthropic`, `ollama_native_api`,
+//!   `integ_stream_complete_at_final_event`, `integ_traceparent_by_default`,
+//!   `session_order_every_ordering`: each runs its cases one after another under
+//!   per-thread subscribers; beside the rest of the suite the callsite-interest cache made
+//!   them flaky (not yet moved in: this session had no time to make them independent).
+//! * `module_dependencies`, `plain_client_traces_nothing`: no process-global state; to move
+//!   in (`.ci/run` names the first).
 
 mod capture_support;
 mod client_support;

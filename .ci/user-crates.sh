@@ -5,7 +5,8 @@
 #   reqwest-default  reqwest with its default features
 #   native-tls       reqwest and humanloop-tracing on native-tls: no rustls anywhere
 #   tower-only       humanloop-tracing with `default-features = false, features = ["tower"]`
-#                    over hyper-util: no reqwest, rustls or ring in the build
+#                    over hyper-util: no rustls or ring in the build (reqwest without TLS is
+#                    the exporter's transport)
 # Each runs `reqwest::Client::new()` and `rustls::ClientConfig::builder()` where those are
 # present, and one traced call against a server on 127.0.0.1 (its log is delivered, or,
 # in the build without a transport, counted as failed: the call was still captured).
@@ -188,7 +189,7 @@ for shape in reqwest-no-tls reqwest-default native-tls tower-only; do
   (cd "$root/$shape" && cargo build --quiet && "$CARGO_TARGET_DIR/debug/user-$shape") || { echo "FAIL: $shape"; failed=1; }
 done
 absent "$root/native-tls" rustls ring aws-lc-rs
-absent "$root/tower-only" reqwest rustls ring aws-lc-rs hyper-rustls
+absent "$root/tower-only" rustls ring aws-lc-rs hyper-rustls
 absent "$root/reqwest-no-tls" ring
 absent "$root/reqwest-default" ring
 echo "user crates: $(( $(date +%s) - start )) s"

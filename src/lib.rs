@@ -244,3 +244,22 @@ impl Humanloop {
         HumanloopMiddleware::new(self.inner.recorder.clone())
     }
 }
+
+#[cfg(feature = "async-openai")]
+impl Humanloop {
+    /// The HTTP service for async-openai's `Client::with_http_service` (feature
+    /// `async-openai`, async-openai's `middleware` feature): calls go through `http`
+    /// with [`middleware`](Humanloop::middleware), plain and streaming, under
+    /// async-openai's default retry layer (see
+    /// [`AsyncOpenAiService`](middleware::AsyncOpenAiService) for how retries are logged).
+    ///
+    /// ```no_run
+    /// # fn demo(hl: humanloop_tracing::Humanloop) {
+    /// let client = async_openai::Client::new()
+    ///     .with_http_service(hl.async_openai_service(reqwest::Client::new()));
+    /// # }
+    /// ```
+    pub fn async_openai_service(&self, http: reqwest::Client) -> middleware::AsyncOpenAiService {
+        middleware::AsyncOpenAiService::new(self.middleware(), http)
+    }
+}

@@ -632,10 +632,21 @@ pub const HUMANLOOP_INFERENCE_NESTED: &str = "humanloop.inference.nested";
 
 /// Whether the current span already is a GenAI inference span: it declares
 /// `gen_ai.operation.name` (rig's `chat`, genai's `otel` spans, an outer adapter of ours).
+/// Agent, tool, session and step spans declare an operation too (`invoke_agent`,
+/// `execute_tool`) but are no inference: they declare an agent or tool name, or are ours.
 fn in_inference_span() -> bool {
-    Span::current()
-        .metadata()
-        .is_some_and(|m| m.fields().field(GEN_AI_OPERATION_NAME).is_some())
+    Span::current().metadata().is_some_and(|m| {
+        let f = m.fields();
+        f.field(GEN_AI_OPERATION_NAME).is_some()
+            && [
+                "gen_ai.agent.name",
+                "gen_ai.tool.name",
+                "humanloop.step",
+                "humanloop.session",
+            ]
+            .iter()
+            .all(|name| f.field(name).is_none())
+    })
 }
 
 /// The span of a call inside another inference span: one inference, one inference span.

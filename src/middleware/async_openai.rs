@@ -12,7 +12,6 @@ use async_openai::middleware::HttpRequestFactory;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::capture::attempt::{self, Attempt};
-use crate::Humanloop;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -138,23 +137,12 @@ impl Service<HttpRequestFactory> for Attempts {
     }
 }
 
-impl Humanloop {
-    /// The HTTP service for async-openai's `Client::with_http_service` (feature
-    /// `async-openai`, async-openai's `middleware` feature): calls go through `http`
-    /// with [`middleware`](Humanloop::middleware), plain and streaming, under
-    /// async-openai's default retry layer (see [`AsyncOpenAiService`] for how retries
-    /// are logged).
-    ///
-    /// ```no_run
-    /// # fn demo(hl: humanloop_tracing::Humanloop) {
-    /// let client = async_openai::Client::new()
-    ///     .with_http_service(hl.async_openai_service(reqwest::Client::new()));
-    /// # }
-    /// ```
-    pub fn async_openai_service(&self, http: reqwest::Client) -> AsyncOpenAiService {
+impl AsyncOpenAiService {
+    /// The service over `http` with `middleware`, under async-openai's default retry layer.
+    pub(crate) fn new(middleware: super::HumanloopMiddleware, http: reqwest::Client) -> Self {
         AsyncOpenAiService {
             http: reqwest_middleware::ClientBuilder::new(http)
-                .with(self.middleware())
+                .with(middleware)
                 .build(),
             retry: Some(OpenAIRetryLayer::default()),
         }

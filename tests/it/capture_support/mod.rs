@@ -68,14 +68,16 @@ impl Otel {
         self.exporter.get_finished_spans().unwrap()
     }
 
-    /// The finished GenAI spans (those with `gen_ai.operation.name`).
+    /// The finished GenAI inference spans (`gen_ai.operation.name` other than the
+    /// hierarchy's `invoke_agent` and `execute_tool`).
     pub fn genai_spans(&self) -> Vec<SpanData> {
         self.spans()
             .into_iter()
             .filter(|s| {
-                s.attributes
-                    .iter()
-                    .any(|kv| kv.key.as_str() == "gen_ai.operation.name")
+                s.attributes.iter().any(|kv| {
+                    kv.key.as_str() == "gen_ai.operation.name"
+                        && !matches!(kv.value.as_str().as_ref(), "invoke_agent" | "execute_tool")
+                })
             })
             .collect()
     }

@@ -47,7 +47,7 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
         .json()
         .await
         .unwrap();
-    let config_id = config["id"].as_str().unwrap().to_owned();
+    let config_id = config["config"]["id"].as_str().unwrap().to_owned();
 
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()

@@ -93,8 +93,15 @@ async fn proxy_pass_through_exact() {
             "proxy-connection",
             "te",
         ];
+        // The one addition: the W3C trace context of the proxy's span (the layer's
+        // default, `ConfigBuilder::trace_context`), when the client sent none.
+        let traceparent = got.headers.get("traceparent").expect("trace context added");
+        assert_eq!(traceparent.len(), 55, "{traceparent:?}");
         assert_eq!(
-            end_to_end(&got.headers, &["host", "via", "content-length"]),
+            end_to_end(
+                &got.headers,
+                &["host", "via", "content-length", "traceparent"]
+            ),
             end_to_end(&sent, &hop),
             "end-to-end request headers changed"
         );

@@ -129,7 +129,11 @@ impl Stack {
             .get_finished_spans()
             .unwrap()
             .into_iter()
-            .filter(|s| attr(s, "gen_ai.operation.name").is_some())
+            // Inference spans: the hierarchy's agent/tool spans carry an operation too.
+            .filter(|s| {
+                attr(s, "gen_ai.operation.name")
+                    .is_some_and(|op| op != "invoke_agent" && op != "execute_tool")
+            })
             .collect()
     }
 }

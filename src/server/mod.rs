@@ -248,6 +248,15 @@ impl fmt::Debug for ServerState {
 }
 
 impl ServerState {
+    /// Run `f` on the store and answer its value as JSON: what most routes do.
+    pub(crate) async fn answer<T, F>(&self, f: F) -> Result<axum::Json<T>, error::ApiError>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        Ok(axum::Json(self.inner.store.run(f).await?))
+    }
+
     /// Open the database (creating tables as needed) and build the provider client.
     pub fn open(config: &ServerConfig) -> Result<Self, ServerError> {
         let store = store::Store::open(&config.database)?;

@@ -67,26 +67,16 @@ async fn list(
     State(state): State<ServerState>,
     QueryParams(q): QueryParams<ProjectQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| projects::list(c, &q))
-            .await?,
-    ))
+    state.answer(move |c| projects::list(c, &q)).await
 }
 
 async fn read(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| projects::project_response(c, &id))
-            .await?,
-    ))
+    state
+        .answer(move |c| projects::project_response(c, &id))
+        .await
 }
 
 async fn update(
@@ -94,13 +84,7 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(u): JsonBody<ProjectUpdate>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| projects::update(c, &id, u))
-            .await?,
-    ))
+    state.answer(move |c| projects::update(c, &id, u)).await
 }
 
 async fn remove(
@@ -140,29 +124,19 @@ async fn active_config(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<EnvironmentQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| {
-                let (config, env) = configs::active_config(c, &id, q.environment.as_deref())?;
-                configs::project_config(c, &config, env.as_deref())
-            })
-            .await?,
-    ))
+    state
+        .answer(move |c| {
+            let (config, env) = configs::active_config(c, &id, q.environment.as_deref())?;
+            configs::project_config(c, &config, env.as_deref())
+        })
+        .await
 }
 
 async fn clear_active(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| projects::clear_active(c, &id))
-            .await?,
-    ))
+    state.answer(move |c| projects::clear_active(c, &id)).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -257,22 +231,18 @@ async fn export(
     Path(id): Path<String>,
     QueryParams(p): QueryParams<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| {
-                projects::require(c, &id)?;
-                let filter = LogFilter {
-                    project_id: Some(id),
-                    page: p.page,
-                    size: p.size,
-                    ..LogFilter::default()
-                };
-                logs::list_logs(c, &filter)
-            })
-            .await?,
-    ))
+    state
+        .answer(move |c| {
+            projects::require(c, &id)?;
+            let filter = LogFilter {
+                project_id: Some(id),
+                page: p.page,
+                size: p.size,
+                ..LogFilter::default()
+            };
+            logs::list_logs(c, &filter)
+        })
+        .await
 }
 
 /// `POST /feedback`: one item or a list (answered in the same shape).

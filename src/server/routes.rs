@@ -225,26 +225,14 @@ async fn get_log(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| logs::get_log(c, &id))
-            .await?,
-    ))
+    state.answer(move |c| logs::get_log(c, &id)).await
 }
 
 async fn list_logs(
     State(state): State<ServerState>,
     QueryParams(filter): QueryParams<LogFilter>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| logs::list_logs(c, &filter))
-            .await?,
-    ))
+    state.answer(move |c| logs::list_logs(c, &filter)).await
 }
 
 async fn patch_log_by_id(
@@ -252,13 +240,9 @@ async fn patch_log_by_id(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<UpdateLogRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| logs::patch_log(c, Some(id), PatchTarget::default(), patch))
-            .await?,
-    ))
+    state
+        .answer(move |c| logs::patch_log(c, Some(id), PatchTarget::default(), patch))
+        .await
 }
 
 async fn patch_log_by_reference(
@@ -266,13 +250,9 @@ async fn patch_log_by_reference(
     QueryParams(target): QueryParams<PatchTarget>,
     JsonBody(patch): JsonBody<UpdateLogRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| logs::patch_log(c, None, target, patch))
-            .await?,
-    ))
+    state
+        .answer(move |c| logs::patch_log(c, None, target, patch))
+        .await
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -305,13 +285,7 @@ async fn get_session(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| sessions::get_session(c, &id))
-            .await?,
-    ))
+    state.answer(move |c| sessions::get_session(c, &id)).await
 }
 
 /// `POST /model-configs`: a model config (`type: "model"` optional) plus `project` or
@@ -341,39 +315,25 @@ async fn create_model_config(
     let project = take("project")?;
     let project_id = take("project_id")?;
     let config = model_config_body(Value::Object(map), &[body()])?;
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| configs::create_model_config(c, project, project_id, config))
-            .await?,
-    ))
+    state
+        .answer(move |c| configs::create_model_config(c, project, project_id, config))
+        .await
 }
 
 async fn get_model_config(
     State(state): State<ServerState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| configs::get_model_config(c, &id))
-            .await?,
-    ))
+    state
+        .answer(move |c| configs::get_model_config(c, &id))
+        .await
 }
 
 async fn list_sessions(
     State(state): State<ServerState>,
     QueryParams(q): QueryParams<SessionQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        state
-            .inner
-            .store
-            .run(move |c| sessions::list_sessions(c, &q))
-            .await?,
-    ))
+    state.answer(move |c| sessions::list_sessions(c, &q)).await
 }
 
 /// `DELETE /logs?id=A&id=B`: 204; the ids repeat the `id` parameter (the SDK's form).

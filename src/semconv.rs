@@ -168,9 +168,13 @@ pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
 pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 /// `openai.response.system_fingerprint`.
 pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
-/// `gen_ai.token.modality` on the v0.1 usage counters (only when the provider splits
-/// usage by modality; totals carry none).
+/// `gen_ai.token.modality` on the v0.1 usage counters: required on every point.
 pub const GEN_AI_TOKEN_MODALITY: &str = "gen_ai.token.modality";
+/// The [`GEN_AI_TOKEN_MODALITY`] of a count the provider did not split by modality (the
+/// conventions' value for "no breakdown"; guessing `text` would invent data). Every
+/// count is one today: none of the codecs decodes a per-modality breakdown (OpenAI's
+/// `audio_tokens` details, Gemini's `promptTokensDetails`).
+pub const TOKEN_MODALITY_UNKNOWN: &str = "unknown";
 
 /// `gen_ai.operation.name` of a tool step.
 pub const OP_EXECUTE_TOOL: &str = "execute_tool";
@@ -597,6 +601,7 @@ pub const TABLE: &[Name] = {
         Name::both(MA, GEN_AI_REQUEST_MODEL, "metrics", "when known"),
         Name::both(MA, GEN_AI_RESPONSE_MODEL, "metrics", "when known"),
         Name::both(MA, SERVER_ADDRESS, "metrics", "when known"),
+        Name::both(MA, SERVER_PORT, "metrics", "with `server.address`"),
         Name::both(MA, ERROR_TYPE, "metrics", "duration of a failed call"),
         Name {
             kind: MA,
@@ -604,6 +609,13 @@ pub const TABLE: &[Name] = {
             v0_1: None,
             on: "metrics",
             when: "token usage histogram: `input` / `output`",
+        },
+        Name {
+            kind: MA,
+            v1_41: None,
+            v0_1: Some(GEN_AI_TOKEN_MODALITY),
+            on: "metrics",
+            when: "usage counters: `unknown` (no codec decodes a per-modality breakdown)",
         },
     ]
 };
@@ -1220,6 +1232,9 @@ pub(crate) mod metrics {
         }
         if let Some(addr) = &m.detected.server_address {
             attrs.push(KeyValue::new(SERVER_ADDRESS, addr.clone()));
+            if let Some(port) = m.detected.server_port {
+                attrs.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+            }
         }
         if let Some(t) = m.time_to_first_chunk {
             ins.time_to_first_chunk.record(t, &attrs);
@@ -1240,6 +1255,9 @@ pub(crate) mod metrics {
                 }
             }
             Tokens::Counters(counters) => {
+                // The conventions require a modality on every point; no codec decodes a
+                // per-modality breakdown, so the whole count is `unknown`.
+                attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, TOKEN_MODALITY_UNKNOWN));
                 let values = [
                     u.input_tokens,
                     u.output_tokens,
@@ -1252,6 +1270,7 @@ pub(crate) mod metrics {
                         c.add(n, &attrs);
                     }
                 }
+                attrs.pop();
             }
         }
         if let Some(e) = m.error_type {

@@ -112,9 +112,15 @@ async fn stored_logs(base: &str, session: &str) -> Vec<serde_json::Value> {
             r.json::<serde_json::Value>().await.unwrap()
         }
     };
-    let list = get(format!("{base}/logs?session_reference_id={session}&size=100")).await;
+    let list = get(format!(
+        "{base}/logs?session_reference_id={session}&size=100"
+    ))
+    .await;
     let mut out = Vec::new();
-    for record in list["records"].as_array().unwrap_or_else(|| panic!("{list}")) {
+    for record in list["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"))
+    {
         let id = record["id"].as_str().unwrap();
         out.push(get(format!("{base}/logs/{id}")).await);
     }
@@ -130,7 +136,11 @@ async fn completion_spans_carry_the_real_model_prompt_and_usage() {
     assert_eq!(logs.len(), 4, "{logs:#?}");
     for log in &logs {
         assert_eq!(log["config_id"], config_id.as_str(), "{log:#}");
-        assert_eq!(log["metadata"]["gen_ai.prompt.name"], config_id.as_str(), "{log:#}");
+        assert_eq!(
+            log["metadata"]["gen_ai.prompt.name"],
+            config_id.as_str(),
+            "{log:#}"
+        );
     }
     for span in &spans {
         assert_eq!(span.name, "chat mock-1", "{span:#?}");

@@ -2,10 +2,12 @@
 //! server), `anthropic` (Messages API). Keys go in headers only, so the provider request
 //! body echoed to callers and stored in logs never holds one.
 //!
-//! One file per provider ([`openai`], [`anthropic`], [`mock`]): its request body, its answer
-//! and its stream; this file chooses the provider, sends, and relays errors.
+//! One file per provider ([`openai`], [`anthropic`], [`mock`]) builds its request body;
+//! answers and streams are read by the library's codecs ([`decode`]); this file chooses
+//! the provider, sends, and relays errors.
 
 mod anthropic;
+mod decode;
 mod mock;
 mod openai;
 
@@ -214,21 +216,13 @@ impl Providers {
     ) -> Result<Completion, ProviderError> {
         match provider {
             Provider::Mock => Ok(mock::mock_completion(call, sample)),
-            Provider::OpenAi { .. } => {
+            Provider::OpenAi { .. } | Provider::Anthropic { .. } => {
                 let resp = self.send(provider, call, body).await?;
-                let v: Value = resp
-                    .json()
+                let bytes = resp
+                    .bytes()
                     .await
                     .map_err(|e| ProviderError::new(format!("unreadable provider answer: {e}")))?;
-                Ok(openai::completion(v))
-            }
-            Provider::Anthropic { .. } => {
-                let resp = self.send(provider, call, body).await?;
-                let v: Value = resp
-                    .json()
-                    .await
-                    .map_err(|e| ProviderError::new(format!("unreadable provider answer: {e}")))?;
-                Ok(anthropic::completion(v))
+                decode::answer(api(provider, call), &bytes)
             }
         }
     }
@@ -255,13 +249,12 @@ impl Providers {
                 })));
                 Ok(futures_util::stream::iter(events).boxed())
             }
-            Provider::OpenAi { .. } => {
+            Provider::OpenAi { .. } | Provider::Anthropic { .. } => {
                 let resp = self.send(provider, call, body).await?;
-                Ok(parse_stream(resp, openai::Stream::default()))
-            }
-            Provider::Anthropic { .. } => {
-                let resp = self.send(provider, call, body).await?;
-                Ok(parse_stream(resp, anthropic::Stream::default()))
+                Ok(parse_stream(
+                    resp,
+                    decode::StreamReader::new(api(provider, call)),
+                ))
             }
         }
     }
@@ -376,32 +369,29 @@ pub(super) fn finish(reason: &str) -> FinishReason {
     }
 }
 
-/// Turns a provider's SSE data payloads into [`Event`]s.
-pub(super) trait StreamParser: Send + 'static {
-    /// One data payload; `Some(text)` for a text delta.
-    fn feed(&mut self, data: &str) -> Result<Option<String>, ProviderError>;
-    /// The provider said the stream is over.
-    fn ended(&self) -> bool;
-    /// The summary after the last payload; an error when the stream was cut short.
-    fn finish(&mut self, clean_end: bool) -> Result<Completion, ProviderError>;
+/// The API whose answer `provider` gives for `call`.
+fn api(provider: &Provider, call: &Call) -> decode::Api {
+    match provider {
+        Provider::Anthropic { .. } => decode::Api::Anthropic,
+        _ if openai::chat(&call.config) => decode::Api::OpenAiChat,
+        _ => decode::Api::OpenAiCompletions,
+    }
 }
 
-pub(super) fn parse_stream<P: StreamParser>(resp: reqwest::Response, parser: P) -> EventStream {
+fn parse_stream(resp: reqwest::Response, parser: decode::StreamReader) -> EventStream {
     let events = Box::pin(resp.bytes_stream().eventsource());
     futures_util::stream::unfold(Some((events, parser)), |state| async move {
         let (mut events, mut parser) = state?;
         loop {
             match events.next().await {
-                Some(Ok(ev)) => match parser.feed(&ev.data) {
-                    Ok(Some(text)) => {
-                        return Some((Ok(Event::Delta(text)), Some((events, parser))))
+                Some(Ok(ev)) => {
+                    if let Some(text) = parser.feed(&ev.event, &ev.data) {
+                        return Some((Ok(Event::Delta(text)), Some((events, parser))));
                     }
-                    Ok(None) if parser.ended() => {
-                        return Some((parser.finish(true).map(Event::Done), None))
+                    if parser.ended() {
+                        return Some((parser.finish(true).map(Event::Done), None));
                     }
-                    Ok(None) => continue,
-                    Err(e) => return Some((Err(e), None)),
-                },
+                }
                 Some(Err(e)) => {
                     return Some((
                         Err(ProviderError::new(format!(
@@ -416,6 +406,3 @@ pub(super) fn parse_stream<P: StreamParser>(resp: reqwest::Response, parser: P) 
     })
     .boxed()
 }
-
-/// Most tool calls one streamed answer may assemble (indices above are ignored).
-pub(super) const MAX_STREAMED_TOOL_CALLS: usize = 128;

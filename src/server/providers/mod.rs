@@ -147,8 +147,14 @@ impl Providers {
         openai_base_url: Option<String>,
         anthropic_base_url: Option<String>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config())
+        let mut http = reqwest::Client::builder();
+        match crate::client::tls_config(false, &[]) {
+            Ok(tls) => http = http.tls_backend_preconfigured(tls),
+            Err(e) => {
+                tracing::warn!(error = %e, "humanloop-tracing server: no TLS; https providers will fail")
+            }
+        }
+        let http = http
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(300))
             .build()?;
@@ -314,31 +320,6 @@ impl Providers {
             body: Some(body),
         })
     }
-}
-
-/// rustls with the ring provider and the platform's verifier, handed to reqwest so the
-/// server installs no process-wide crypto provider. Without CA certificates on the machine
-/// the server still starts (the local and plain-http providers work); https providers then
-/// fail with a certificate error.
-fn tls_config() -> rustls::ClientConfig {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports TLS 1.2 and 1.3");
-    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
-        Ok(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
-            .with_no_client_auth(),
-        Err(e) => {
-            tracing::warn!(error = %e, "humanloop-tracing server: no platform TLS verifier; https providers will fail");
-            builder
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        }
-    };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    config
 }
 
 fn trim(url: String) -> String {

@@ -170,10 +170,12 @@ pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
 /// `gen_ai.token.modality` on the v0.1 usage counters: required on every point.
 pub const GEN_AI_TOKEN_MODALITY: &str = "gen_ai.token.modality";
-/// The [`GEN_AI_TOKEN_MODALITY`] of a count the provider did not split by modality (the
-/// conventions' value for "no breakdown"; guessing `text` would invent data). Every
-/// count is one today: none of the codecs decodes a per-modality breakdown (OpenAI's
-/// `audio_tokens` details, Gemini's `promptTokensDetails`).
+/// The [`GEN_AI_TOKEN_MODALITY`] of tokens the provider did not split by modality (the
+/// conventions' value for "no breakdown"; guessing `text` would invent data). Gemini
+/// reports a breakdown (`promptTokensDetails`, `candidatesTokensDetails`,
+/// `cacheTokensDetails`: its input, output and cached tokens go by modality, the rest,
+/// e.g. its thinking tokens, as `unknown`); every other provider's counts are `unknown`
+/// (OpenAI's `audio_tokens` details name one modality but not the rest).
 pub const TOKEN_MODALITY_UNKNOWN: &str = "unknown";
 
 /// `gen_ai.operation.name` of a tool step.
@@ -615,7 +617,7 @@ pub const TABLE: &[Name] = {
             v1_41: None,
             v0_1: Some(GEN_AI_TOKEN_MODALITY),
             on: "metrics",
-            when: "usage counters: `unknown` (no codec decodes a per-modality breakdown)",
+            when: "usage counters: the provider's breakdown (Gemini), else `unknown`",
         },
     ]
 };
@@ -1127,6 +1129,7 @@ pub(crate) mod metrics {
     use opentelemetry::KeyValue;
 
     use super::*;
+    use crate::provider::{ByModality, MODALITIES};
 
     /// v1.41: one histogram by `gen_ai.token.type`; v0.1: one counter per kind of token.
     enum Tokens {
@@ -1212,6 +1215,32 @@ pub(crate) mod metrics {
         pub profile: Profile,
     }
 
+    /// Add `total` tokens to counter `c`, one point per modality the provider reported
+    /// (`gen_ai.token.modality` is required on every point) and the rest, or all of it
+    /// when there is no breakdown, as `unknown`: the points always sum to the total.
+    fn add_by_modality(
+        c: &Counter<u64>,
+        total: u64,
+        by: Option<&ByModality>,
+        attrs: &mut Vec<KeyValue>,
+    ) {
+        let mut rest = total;
+        for (modality, n) in MODALITIES.iter().zip(by.map_or([None; 5], |b| b.0)) {
+            let n = n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0).min(rest);
+            if n > 0 {
+                rest -= n;
+                attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, *modality));
+                c.add(n, attrs);
+                attrs.pop();
+            }
+        }
+        if rest > 0 || rest == total {
+            attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, TOKEN_MODALITY_UNKNOWN));
+            c.add(rest, attrs);
+            attrs.pop();
+        }
+    }
+
     /// Record one finished call.
     pub(crate) fn record(m: &CallMetrics<'_>) {
         let ins = instruments(m.profile);
@@ -1255,22 +1284,19 @@ pub(crate) mod metrics {
                 }
             }
             Tokens::Counters(counters) => {
-                // The conventions require a modality on every point; no codec decodes a
-                // per-modality breakdown, so the whole count is `unknown`.
-                attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, TOKEN_MODALITY_UNKNOWN));
+                let by = &m.generation.usage_by_modality;
                 let values = [
-                    u.input_tokens,
-                    u.output_tokens,
-                    u.cache_read_input_tokens,
-                    u.cache_creation_input_tokens,
-                    u.reasoning_output_tokens,
+                    (u.input_tokens, Some(&by.input)),
+                    (u.output_tokens, Some(&by.output)),
+                    (u.cache_read_input_tokens, Some(&by.cache_read)),
+                    (u.cache_creation_input_tokens, None),
+                    (u.reasoning_output_tokens, None),
                 ];
-                for (c, v) in counters.iter().zip(values) {
-                    if let Some(n) = count(v) {
-                        c.add(n, &attrs);
+                for (c, (total, by)) in counters.iter().zip(values) {
+                    if let Some(total) = count(total) {
+                        add_by_modality(c, total, by, &mut attrs);
                     }
                 }
-                attrs.pop();
             }
         }
         if let Some(e) = m.error_type {

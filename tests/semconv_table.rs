@@ -2,8 +2,9 @@
 //! every span the crate makes (inference, completion, tool, agent, session) and every
 //! metric, then for each row, the profile's name for it is emitted (as a span attribute,
 //! a metric, or a metric data point attribute), and the other profile's different name is
-//! not. Conversely, everything emitted is in the table for that profile. The usage
-//! counters' values and modality are checked too.
+//! not. Conversely, everything emitted is in the table for that profile. The v0.1 usage
+//! counters' values by `gen_ai.token.modality` are checked too (Gemini's breakdown, the
+//! rest `unknown`).
 //!
 //! Own binary: it installs the global OpenTelemetry meter provider.
 
@@ -154,6 +155,14 @@ async fn run(
                 r#"{"model":"claude-sonnet-4-5","max_tokens":64,"system":"Be brief",
                     "messages":[{"role":"user","content":"Themes?"}]}"#,
                 "anthropic/message_cache_usage.json",
+            )
+            .await;
+            // Gemini: usage split by modality (text), cached tokens too, thinking tokens not.
+            call(
+                &hl,
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+                r#"{"contents":[{"role":"user","parts":[{"text":"Think"}]}]}"#,
+                "gemini/generate_thinking_cached.json",
             )
             .await;
             // Tools offered.
@@ -344,27 +353,45 @@ async fn every_name_of_each_profile_is_emitted_and_no_other() {
     let v01 = run(Profile::GenAiV0_1, &exporter, &meters).await;
     walk(Profile::GenAiV0_1, &v01);
 
-    // v0.1's counters: every point `unknown` (no codec decodes a modality breakdown),
-    // the sums what the providers reported. Anthropic: 21 + 1024 cached + 188086 written
-    // (input includes both); OpenAI reasoning fixture: 1920 cached, 1920 reasoning.
-    let sum = |metric: &str| {
-        let points: Vec<_> = v01
-            .counters
+    // v0.1's counters, by modality: Gemini's breakdown (2066 text input tokens, 2048 of
+    // them cached), everything else `unknown` (Anthropic: 21 + 1024 cached + 188086
+    // written, input includes both; OpenAI reasoning fixture: 1920 cached, 1920
+    // reasoning; Gemini's 342 thinking tokens, which its breakdown leaves out).
+    let points = |metric: &str| -> BTreeMap<&str, u64> {
+        v01.counters
             .iter()
             .filter(|((m, _), _)| m == metric)
-            .collect();
-        assert_eq!(points.len(), 1, "{metric}: {:?}", v01.counters);
-        assert_eq!(points[0].0 .1, semconv::TOKEN_MODALITY_UNKNOWN, "{metric}");
-        *points[0].1
+            .map(|((_, modality), n)| (modality.as_str(), *n))
+            .collect()
     };
-    assert_eq!(sum(semconv::METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS), 188086);
+    let unknown = semconv::TOKEN_MODALITY_UNKNOWN;
     assert_eq!(
-        sum(semconv::METRIC_USAGE_CACHE_READ_INPUT_TOKENS),
-        1024 + 1920
+        points(semconv::METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS),
+        BTreeMap::from([(unknown, 188086)])
     );
-    assert_eq!(sum(semconv::METRIC_USAGE_REASONING_OUTPUT_TOKENS), 1920);
-    assert!(sum(semconv::METRIC_USAGE_INPUT_TOKENS) >= 21 + 1024 + 188086 + 2006);
-    assert!(sum(semconv::METRIC_USAGE_OUTPUT_TOKENS) >= 393 + 2434);
+    assert_eq!(
+        points(semconv::METRIC_USAGE_CACHE_READ_INPUT_TOKENS),
+        BTreeMap::from([("text", 2048), (unknown, 1024 + 1920)])
+    );
+    assert_eq!(
+        points(semconv::METRIC_USAGE_REASONING_OUTPUT_TOKENS),
+        BTreeMap::from([(unknown, 1920 + 342)])
+    );
+    let input = points(semconv::METRIC_USAGE_INPUT_TOKENS);
+    assert_eq!(
+        input.keys().copied().collect::<Vec<_>>(),
+        ["text", unknown],
+        "{input:?}"
+    );
+    assert_eq!(input["text"], 2066);
+    assert!(input[unknown] >= 21 + 1024 + 188086 + 2006, "{input:?}");
+    let output = points(semconv::METRIC_USAGE_OUTPUT_TOKENS);
+    assert_eq!(
+        output.keys().copied().collect::<Vec<_>>(),
+        [unknown],
+        "{output:?}"
+    );
+    assert!(output[unknown] >= 393 + 2434 + 12 + 342, "{output:?}");
     assert!(
         v141.counters.is_empty(),
         "v1.41 has no counters: {:?}",

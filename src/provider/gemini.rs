@@ -22,8 +22,8 @@ use super::common::{
     MAX_ITEMS,
 };
 use super::{
-    path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
-    RequestParams, ResponseDecoder, TokenUsage,
+    path_of, ByModality, Codec, Generation, LlmRequest, Message, ModalityUsage, Operation, Part,
+    ProviderError, RequestHead, RequestParams, ResponseDecoder, TokenUsage,
 };
 
 /// The Gemini codec (`gcp.gemini`), also serving Vertex AI.
@@ -232,7 +232,8 @@ struct Chunk<'a> {
     #[serde(borrow)]
     candidates: List<Candidate<'a>>,
     #[serde(rename = "usageMetadata", alias = "usage_metadata")]
-    usage: Option<UsageMetadata>,
+    #[serde(borrow)]
+    usage: Option<UsageMetadata<'a>>,
     #[serde(borrow, rename = "modelVersion", alias = "model_version")]
     model_version: Str<'a>,
     #[serde(borrow, rename = "responseId", alias = "response_id")]
@@ -283,7 +284,7 @@ struct FunctionCall<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct UsageMetadata {
+struct UsageMetadata<'a> {
     #[serde(alias = "prompt_token_count")]
     prompt_token_count: Int,
     #[serde(alias = "candidates_token_count")]
@@ -292,6 +293,37 @@ struct UsageMetadata {
     thoughts_token_count: Int,
     #[serde(alias = "cached_content_token_count")]
     cached_content_token_count: Int,
+    // Kept raw, read by `by_modality`: a malformed breakdown loses the breakdown only,
+    // never the chunk.
+    #[serde(borrow, alias = "prompt_tokens_details")]
+    prompt_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow, alias = "candidates_tokens_details")]
+    candidates_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow, alias = "cache_tokens_details")]
+    cache_tokens_details: Option<&'a RawValue>,
+}
+
+/// One `{modality, tokenCount}` of a `*TokensDetails` list.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ModalityCount<'a> {
+    #[serde(borrow)]
+    modality: Str<'a>,
+    #[serde(alias = "token_count")]
+    token_count: Int,
+}
+
+/// A `*TokensDetails` list as counts by modality (empty when absent or malformed).
+fn by_modality(details: Option<&RawValue>) -> ByModality {
+    let mut out = ByModality::default();
+    let Some(details) = details else { return out };
+    let details: List<ModalityCount<'_>> = serde_json::from_str(details.get()).unwrap_or_default();
+    for d in details.iter() {
+        if let (Some(m), Some(n)) = (d.modality.0.as_deref(), d.token_count.0) {
+            out.add(m, n);
+        }
+    }
+    out
 }
 
 /// Response decoder for Gemini (bodies, SSE chunks, and JSON arrays of chunks).
@@ -301,6 +333,7 @@ pub struct GeminiDecoder {
     model: Option<String>,
     choices: Choices,
     usage: TokenUsage,
+    by_modality: ModalityUsage,
     error: Option<ProviderError>,
     /// For a stream whose request was decoded: how many candidates end it.
     expect: Option<usize>,
@@ -357,6 +390,11 @@ impl GeminiDecoder {
                 cache_read_input_tokens: u.cached_content_token_count.0,
                 cache_creation_input_tokens: None,
                 reasoning_output_tokens: u.thoughts_token_count.0,
+            };
+            self.by_modality = ModalityUsage {
+                input: by_modality(u.prompt_tokens_details),
+                output: by_modality(u.candidates_tokens_details),
+                cache_read: by_modality(u.cache_tokens_details),
             };
         }
         for (pos, c) in chunk.candidates.iter().enumerate() {
@@ -425,6 +463,7 @@ impl ResponseDecoder for GeminiDecoder {
             response_model: this.model,
             choices: this.choices.into_messages(),
             usage: this.usage,
+            usage_by_modality: this.by_modality,
             error: this.error,
             embeddings: None,
             ..Generation::default()

@@ -2,6 +2,7 @@
 
 mod completion;
 mod completion_profiles;
+mod gemini_breakdown_lenient;
 mod openai_extras;
 mod readme_table;
 mod steps;

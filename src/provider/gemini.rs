@@ -293,31 +293,74 @@ struct UsageMetadata<'a> {
     thoughts_token_count: Int,
     #[serde(alias = "cached_content_token_count")]
     cached_content_token_count: Int,
-    // Kept raw, read by `by_modality`: a malformed breakdown loses the breakdown only,
-    // never the chunk.
     #[serde(borrow, alias = "prompt_tokens_details")]
-    prompt_tokens_details: Option<&'a RawValue>,
+    prompt_tokens_details: List<ModalityCount<'a>>,
     #[serde(borrow, alias = "candidates_tokens_details")]
-    candidates_tokens_details: Option<&'a RawValue>,
+    candidates_tokens_details: List<ModalityCount<'a>>,
     #[serde(borrow, alias = "cache_tokens_details")]
-    cache_tokens_details: Option<&'a RawValue>,
+    cache_tokens_details: List<ModalityCount<'a>>,
 }
 
-/// One `{modality, tokenCount}` of a `*TokensDetails` list.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
+/// One `{modality, tokenCount}` of a `*TokensDetails` list. Anything else reads as empty:
+/// a malformed breakdown loses the breakdown only, never the chunk.
+#[derive(Default)]
 struct ModalityCount<'a> {
-    #[serde(borrow)]
     modality: Str<'a>,
-    #[serde(alias = "token_count")]
     token_count: Int,
 }
 
-/// A `*TokensDetails` list as counts by modality (empty when absent or malformed).
-fn by_modality(details: Option<&RawValue>) -> ByModality {
+impl<'de: 'a, 'a> Deserialize<'de> for ModalityCount<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ModalityCount<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = ModalityCount::default();
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    match key.as_deref() {
+                        Some("modality") => out.modality = map.next_value()?,
+                        Some("tokenCount" | "token_count") => out.token_count = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ModalityCount::default())
+            }
+            fn visit_bool<E: Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_i64<E: Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_f64<E: Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_str<E: Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `*TokensDetails` list as counts by modality.
+fn by_modality(details: &List<ModalityCount<'_>>) -> ByModality {
     let mut out = ByModality::default();
-    let Some(details) = details else { return out };
-    let details: List<ModalityCount<'_>> = serde_json::from_str(details.get()).unwrap_or_default();
     for d in details.iter() {
         if let (Some(m), Some(n)) = (d.modality.0.as_deref(), d.token_count.0) {
             out.add(m, n);
@@ -392,9 +435,9 @@ impl GeminiDecoder {
                 reasoning_output_tokens: u.thoughts_token_count.0,
             };
             self.by_modality = ModalityUsage {
-                input: by_modality(u.prompt_tokens_details),
-                output: by_modality(u.candidates_tokens_details),
-                cache_read: by_modality(u.cache_tokens_details),
+                input: by_modality(&u.prompt_tokens_details),
+                output: by_modality(&u.candidates_tokens_details),
+                cache_read: by_modality(&u.cache_tokens_details),
             };
         }
         for (pos, c) in chunk.candidates.iter().enumerate() {

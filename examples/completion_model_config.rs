@@ -45,12 +45,10 @@ async fn main() -> Result<(), local::BoxError> {
 
     let mut inputs = JsonMap::new();
     inputs.insert("topic".into(), json!("the trams of Lisbon"));
-    let request = CompletionModelConfigRequest {
-        project: Some("examples".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(config_id)
-    };
+    let request = CompletionModelConfigRequest::new(config_id)
+        .with_project("examples")
+        .with_inputs(inputs)
+        .with_num_samples(2u32);
 
     async {
         // Plain: one answer with both samples.

@@ -16,21 +16,19 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use export_support::{Behaviour, Recorder};
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::config::ExportConfig;
 use humanloop_tracing::{Config, Humanloop};
 
 const CHILD_ENV: &str = "HL_SPOOL_CRASH_CHILD";
 
 fn record(i: usize) -> LogRequest {
-    LogRequest {
-        reference_id: Some(format!("rec-{i}")),
-        config: Some(LogConfig::Tool(ToolConfig::new("burst"))),
-        output: Some(format!(
+    LogRequest::default()
+        .with_reference_id(format!("rec-{i}"))
+        .with_config(ToolConfig::new("burst"))
+        .with_output(format!(
             "record number {i} with some padding to give it a size"
-        )),
-        ..LogRequest::default()
-    }
+        ))
 }
 
 fn fresh_dir(name: &str) -> PathBuf {

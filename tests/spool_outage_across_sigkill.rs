@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use export_support::{Behaviour, Recorder};
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::{Config, Humanloop};
 
 const CHILD_ENV: &str = "HL_SPOOL_OUTAGE_CHILD";
@@ -23,15 +23,14 @@ const URL_ENV: &str = "HL_SPOOL_OUTAGE_URL";
 
 /// A step log with this reference id (and parent), in session `session`.
 fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
-    LogRequest {
-        reference_id: Some(reference.to_owned()),
-        parent_reference_id: parent.map(str::to_owned),
-        session_reference_id: Some(session.to_owned()),
-        project: Some("faults".into()),
-        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
-        output: Some(format!("output of {reference}")),
-        ..LogRequest::default()
-    }
+    let mut log = LogRequest::default()
+        .with_reference_id(reference)
+        .with_session_reference_id(session)
+        .with_project("faults")
+        .with_config(ToolConfig::new("step"))
+        .with_output(format!("output of {reference}"));
+    log.parent_reference_id = parent.map(str::to_owned);
+    log
 }
 
 /// Record `i`: even ones are parents, odd ones the child of the one before.

@@ -65,12 +65,10 @@ async fn completion_calls_join_the_session_and_step() {
 
     let mut inputs = JsonMap::new();
     inputs.insert("name".into(), json!("Ada"));
-    let request = CompletionModelConfigRequest {
-        project: Some("hier".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(config_id.clone())
-    };
+    let request = CompletionModelConfigRequest::new(config_id.clone())
+        .with_project("hier")
+        .with_inputs(inputs)
+        .with_num_samples(2u32);
     let client = hl.client().clone();
     let (plain, streamed) = async {
         async {

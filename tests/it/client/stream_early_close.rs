@@ -13,10 +13,9 @@ use humanloop_tracing::Error;
 const PAUSE: Duration = Duration::from_millis(1);
 
 fn request(num_samples: Option<u32>) -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        num_samples,
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    let mut request = CompletionModelConfigRequest::new("config_abc");
+    request.num_samples = num_samples;
+    request
 }
 
 #[tokio::test]

@@ -48,11 +48,9 @@ fn reply() -> Reply {
 }
 
 fn request() -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        project: Some("demo".into()),
-        num_samples: Some(3),
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    CompletionModelConfigRequest::new("config_abc")
+        .with_project("demo")
+        .with_num_samples(3u32)
 }
 
 #[tokio::test]

@@ -21,10 +21,7 @@ fn whole() -> Reply {
 }
 
 fn request() -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    CompletionModelConfigRequest::new("config_abc").with_num_samples(2u32)
 }
 
 #[tokio::test]

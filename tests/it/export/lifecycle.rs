@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, RequestHead, ResponseDecoder,
 };
@@ -22,12 +22,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 fn record(i: usize) -> LogRequest {
-    LogRequest {
-        reference_id: Some(format!("life-{i}")),
-        config: Some(LogConfig::Tool(ToolConfig::new("lifecycle"))),
-        output: Some(format!("record {i}")),
-        ..LogRequest::default()
-    }
+    LogRequest::default()
+        .with_reference_id(format!("life-{i}"))
+        .with_config(ToolConfig::new("lifecycle"))
+        .with_output(format!("record {i}"))
 }
 
 /// Reference ids delivered (each at most once).

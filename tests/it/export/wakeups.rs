@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::export_support::Recorder;
-use humanloop_tracing::api::{LogConfig, LogRequest, ModelConfig};
+use humanloop_tracing::api::{LogRequest, ModelConfig};
 use humanloop_tracing::Humanloop;
 
 async fn wait_until(mut done: impl FnMut() -> bool) {
@@ -19,12 +19,10 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
 }
 
 fn log(i: usize) -> LogRequest {
-    LogRequest {
-        reference_id: Some(format!("wake-{i}")),
-        config: Some(LogConfig::Model(ModelConfig::new("gpt-4o-mini"))),
-        output: Some(format!("answer {i}")),
-        ..LogRequest::default()
-    }
+    LogRequest::default()
+        .with_reference_id(format!("wake-{i}"))
+        .with_config(ModelConfig::new("gpt-4o-mini"))
+        .with_output(format!("answer {i}"))
 }
 
 /// The sizes of the `POST /logs` arrays received so far.

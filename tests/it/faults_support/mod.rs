@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::sync::{Arc, Mutex};
 
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::export::LogExporter;
 use humanloop_tracing::{Config, Humanloop};
 
@@ -114,15 +114,14 @@ pub fn paused_humanloop(base_url: &str) -> Humanloop {
 
 /// A step log with this reference id (and parent), in session `session`.
 pub fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
-    LogRequest {
-        reference_id: Some(reference.to_owned()),
-        parent_reference_id: parent.map(str::to_owned),
-        session_reference_id: Some(session.to_owned()),
-        project: Some("faults".into()),
-        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
-        output: Some(format!("output of {reference}")),
-        ..LogRequest::default()
-    }
+    let mut log = LogRequest::default()
+        .with_reference_id(reference)
+        .with_session_reference_id(session)
+        .with_project("faults")
+        .with_config(ToolConfig::new("step"))
+        .with_output(format!("output of {reference}"));
+    log.parent_reference_id = parent.map(str::to_owned);
+    log
 }
 
 /// Log a parent and its child (in a session named `name`); their reference ids. Both

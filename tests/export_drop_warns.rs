@@ -1,13 +1,13 @@
 //! Dropping the last `Humanloop` handle without `shutdown` warns once (pointing at
 //! `shutdown`), and the worker still delivers what was queued in the background.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use export_support::Recorder;
+use harness::endpoint::Recorder;
 use humanloop_tracing::{step, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

@@ -2,12 +2,12 @@
 //! threads (`tokio::spawn(fut.in_current_span())`) and resumed after `.await` on any thread
 //! still name their parent step and share the session.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::time::Duration;
 
-use export_support::Recorder;
+use harness::endpoint::Recorder;
 use humanloop_tracing::{session, step, Humanloop};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;

@@ -3,14 +3,17 @@
 //! span attributes as the same fixture served in one frame; (2) arbitrary bytes as a
 //! response body (event stream or JSON) never panic and reach the caller unchanged.
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use capture_support::{attrs, fixture, otel};
+use harness::{
+    fixtures::fixture,
+    otel::{attrs, otel},
+};
 use http_body_util::{BodyExt, Full, StreamBody};
 use humanloop_tracing::{Config, Humanloop};
 use hyper::body::Frame;

@@ -419,7 +419,6 @@ fn no_planted_key_escapes_the_quickstart_scenario() {
 }
 
 async fn scenario() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let secrets = all_secrets();
 
     // Every log line of this crate (and the server's), TRACE, span closes with their fields.

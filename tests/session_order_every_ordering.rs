@@ -4,14 +4,14 @@
 //! begins outside any session is warned about, once. One test, because the warning is
 //! once per process.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::IntoResponse;
-use export_support::Recorder;
+use harness::endpoint::Recorder;
 use humanloop_tracing::hierarchy::HierarchyExt;
 use humanloop_tracing::{session, step, Humanloop};
 use serde_json::Value;

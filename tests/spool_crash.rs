@@ -6,8 +6,8 @@
 //! The crash test re-executes this test binary (`std::env::current_exe()`) with
 //! `HL_SPOOL_CRASH_CHILD` set, which selects the child-mode test.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use export_support::{Behaviour, Recorder};
+use harness::endpoint::{Behaviour, Recorder};
 use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::config::ExportConfig;
 use humanloop_tracing::{Config, Humanloop};
@@ -94,7 +94,6 @@ fn accepted_records_survive_sigkill_and_are_delivered_exactly_once() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = fresh_dir("spool-crash");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -197,7 +196,6 @@ fn a_corrupt_or_truncated_spool_is_recovered_up_to_the_last_good_record() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
 
     // A flipped byte inside the 7th record: records 0..6 survive.
@@ -230,7 +228,6 @@ fn past_the_cap_records_are_dropped_and_counted_without_blocking() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = fresh_dir("spool-cap");
     let cap = 4096u64;

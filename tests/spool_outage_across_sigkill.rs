@@ -5,8 +5,8 @@
 //! same endpoint still answering 503 for a while, delivers every record the child had
 //! spooled exactly once, parents before children, and `shutdown` returns `Ok`.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use export_support::{Behaviour, Recorder};
+use harness::endpoint::{Behaviour, Recorder};
 use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::{Config, Humanloop};
 
@@ -86,7 +86,6 @@ fn an_outage_across_sigkill_loses_nothing_spooled() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rec = rt.block_on(Recorder::start());
     rec.set_default(Behaviour::Fail(503));

@@ -24,7 +24,6 @@ fn attr(span: &SpanData, key: &str) -> Option<OtelValue> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_calls_join_the_session_and_step() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -159,7 +158,6 @@ async fn completion_calls_join_the_session_and_step() {
 
 #[tokio::test]
 async fn a_stream_dropped_early_ends_its_span_as_cancelled() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, FinishReason};
 

@@ -2,7 +2,7 @@
 //! `tests/fixtures/anthropic/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, LlmRequest, Operation, Part, ProviderError,
 };

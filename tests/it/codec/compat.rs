@@ -2,7 +2,7 @@
 //! the OpenAI codecs, with fixtures under `tests/fixtures/{azure,compat}/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation, Part, Registry};
 
 fn req() -> LlmRequest {

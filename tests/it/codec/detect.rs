@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::support::Head;
+use crate::harness::codec::Head;
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, Registry, RequestHead, ResponseDecoder,
 };

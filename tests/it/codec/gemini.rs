@@ -2,7 +2,7 @@
 //! `tests/fixtures/gemini/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{Codec, Gemini, LlmRequest, Operation, Part, ProviderError};
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! OpenAI codecs fed with the documented wire examples under `tests/fixtures/openai/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{
     Codec, LlmRequest, OpenAiChat, OpenAiResponses, Operation, Part, ProviderError,
 };

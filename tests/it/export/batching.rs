@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use humanloop_tracing::{step, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -42,7 +42,6 @@ fn delivered(rec: &Recorder) -> HashSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_delivers_ten_thousand_queued_records() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let hl = Humanloop::new(rec.config().max_queue_size(10_000).build().unwrap()).unwrap();
     for i in 0..10_000 {
@@ -60,7 +59,6 @@ async fn shutdown_delivers_ten_thousand_queued_records() {
 
 #[test]
 fn handle_created_on_a_plain_thread() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rec = rt.block_on(Recorder::start());
     let config = rec.config().build().unwrap();
@@ -82,7 +80,6 @@ fn handle_created_on_a_plain_thread() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn handle_created_inside_a_current_thread_runtime() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
     for i in 0..10 {
@@ -96,7 +93,6 @@ async fn handle_created_inside_a_current_thread_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_created_inside_a_multi_thread_runtime() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
     let tasks: Vec<_> = (0..4)
@@ -199,7 +195,6 @@ async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) -> Vec
 
 #[tokio::test]
 async fn panicking_user_hooks_are_contained_and_counted() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let openai = llm_server("/v1/chat/completions").await;
     let panicky = llm_server("/panicky/chat").await;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
+use crate::harness::endpoint::{Behaviour, Recorder};
 use humanloop_tracing::{step, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use humanloop_tracing::api::{LogRequest, ModelConfig};
 use humanloop_tracing::Humanloop;
 

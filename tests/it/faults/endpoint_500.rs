@@ -8,23 +8,24 @@
 
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, provider, until};
+use crate::harness::adapters::reqwest_client;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
 use humanloop_tracing::Humanloop;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_unaffected_and_records_delivered_once_after_500s() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Fail(500));
-    let url = provider().await;
+    let url = chat_url().await;
     let hl = Humanloop::new(rec.config().max_queue_size(16).build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
-    let http = client(&hl);
+    let http = reqwest_client(&hl);
 
     call(&http, &url).await;
     until("the exporter retrying against the failing endpoint", || {

@@ -6,23 +6,24 @@
 
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, provider, until};
+use crate::harness::adapters::reqwest_client;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
 use humanloop_tracing::Humanloop;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_json_answer_is_retried_and_calls_are_unaffected() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.script([Behaviour::NotJson]);
-    let url = provider().await;
+    let url = chat_url().await;
     let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
-    let http = client(&hl);
+    let http = reqwest_client(&hl);
 
     call(&http, &url).await;
     until("the non-JSON answer", || hl.stats().retried == 1).await;

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use crate::faults_support::log;
+use crate::harness::faults::log;
 use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{Config, ExportError, Humanloop};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_invalid_record_fails_alone_and_shutdown_names_it() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

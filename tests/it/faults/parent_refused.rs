@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::faults_support::log;
+use crate::harness::faults::log;
 use humanloop_tracing::export::ORPHANED_PARENT_KEY;
 use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{Config, Humanloop};
@@ -14,7 +14,6 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_of_a_refused_parent_is_delivered_without_the_link() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

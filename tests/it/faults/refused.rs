@@ -5,20 +5,21 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use crate::faults_support::{call, client, delivered_once, provider, until};
+use crate::harness::adapters::reqwest_client;
+use crate::harness::endpoint::Recorder;
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
 use humanloop_tracing::{Config, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_then_the_endpoint_comes_up() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let url = provider().await;
+    let url = chat_url().await;
     let hl = Humanloop::new(
         Config::builder()
             .base_url(format!("http://127.0.0.1:{port}/v4"))
@@ -32,7 +33,7 @@ async fn refused_connections_then_the_endpoint_comes_up() {
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
-    let http = client(&hl);
+    let http = reqwest_client(&hl);
 
     call(&http, &url).await;
     until("the exporter retrying refused connections", || {

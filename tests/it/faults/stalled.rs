@@ -7,8 +7,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, provider, until};
+use crate::harness::adapters::reqwest_client;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, until};
+use crate::harness::provider::chat_url;
 use humanloop_tracing::config::ExportConfig;
 use humanloop_tracing::Humanloop;
 use tracing_subscriber::layer::SubscriberExt;
@@ -16,10 +18,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Stall);
-    let url = provider().await;
+    let url = chat_url().await;
     let mut export = ExportConfig::default();
     export.export_timeout = Duration::from_millis(100);
     export.schedule_delay = Duration::from_millis(20);
@@ -28,7 +29,7 @@ async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
-    let http = client(&hl);
+    let http = reqwest_client(&hl);
 
     call(&http, &url).await;
     until("two timed-out attempts", || rec.requests().len() >= 2).await;

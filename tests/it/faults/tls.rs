@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::faults_support::{call, client, provider, until};
+use crate::harness::adapters::reqwest_client;
+use crate::harness::faults::{call, until};
+use crate::harness::provider::chat_url;
 use humanloop_tracing::{Config, Humanloop};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -61,10 +63,9 @@ fn start_tls_server(connections: Arc<AtomicU64>) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let connections = Arc::new(AtomicU64::new(0));
     let port = start_tls_server(connections.clone());
-    let url = provider().await;
+    let url = chat_url().await;
     let hl = Humanloop::new(
         Config::builder()
             .base_url(format!("https://127.0.0.1:{port}/v4"))
@@ -78,7 +79,7 @@ async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .set_default();
-    let http = client(&hl);
+    let http = reqwest_client(&hl);
 
     call(&http, &url).await;
     until("a handshake", || connections.load(Ordering::SeqCst) >= 1).await;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use humanloop_tracing::{session, step, Humanloop};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use axum::routing::post;
 use humanloop_tracing::{hierarchy, session, step, Humanloop};
 use tracing::Instrument;
@@ -98,7 +98,6 @@ async fn call_b(url: &str) {
 
 #[tokio::test]
 async fn b_joins_a_session_under_a_step() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let (b_url, hl_b, _) = start_b(rec.config().build().unwrap(), false);
     let hl_a = Humanloop::new(rec.config().build().unwrap()).unwrap();
@@ -127,7 +126,6 @@ async fn b_joins_a_session_under_a_step() {
 #[cfg(feature = "otel")]
 #[tokio::test]
 async fn with_otel_b_joins_a_trace_and_its_default_session() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let (b_url, hl_b, otel_b) = start_b(rec.config().build().unwrap(), true);
     let otel_b = otel_b.unwrap();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use humanloop_tracing::{session, step, Humanloop};
 use tracing::field::Empty;
 use tracing::Instrument;

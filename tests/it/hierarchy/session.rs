@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -73,7 +73,6 @@ async fn call(
 
 #[tokio::test]
 async fn session_steps_and_calls_form_one_tree() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let url = llm_server().await;
     let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
@@ -151,7 +150,6 @@ async fn session_steps_and_calls_form_one_tree() {
 
 #[tokio::test]
 async fn without_the_hierarchy_layer_calls_are_logged_flat() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let url = llm_server().await;
     let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();

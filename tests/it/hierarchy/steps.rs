@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use humanloop_tracing::{hierarchy, session, step, Humanloop};
 use serde_json::Value;
 use tracing::field::Empty;

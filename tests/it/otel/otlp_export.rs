@@ -113,7 +113,6 @@ fn int_attr(span: &Span, key: &str) -> Option<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_with_nested_calls_arrives_by_otlp() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (otlp_addr, received) = otlp_receiver().await;
     let provider_addr = provider().await;
     let endpoint_addr = endpoint().await;

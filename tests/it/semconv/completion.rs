@@ -30,7 +30,6 @@ fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
 }
 
 async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 //! fields the types do not know are kept.
 #![cfg(feature = "server")]
 
-use crate::server_support::{get, post, start};
+use crate::harness::server::{get, post, start};
 use serde_json::{json, Value};
 
 fn config() -> Value {

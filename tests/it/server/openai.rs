@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::server_support::{get, model_config, post, sse_json, start, start_with};
+use crate::harness::fixtures::sse_json;
+use crate::harness::server::{get, model_config, post, start, start_with};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::server_support::{get, mock_config, post, sse_json, start};
+use crate::harness::fixtures::sse_json;
+use crate::harness::server::{get, mock_config, post, start};
 use serde_json::{json, Value};
 
 #[tokio::test]

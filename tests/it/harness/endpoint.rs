@@ -1,7 +1,6 @@
-//! A recording endpoint on 127.0.0.1 for the hierarchy and export tests: it answers
-//! `POST /v4/logs` and `PATCH /v4/logs`, records every request with its arrival and answer
-//! order (one counter for both), and can be scripted to fail or stall.
-#![allow(dead_code)]
+//! The fake log endpoint: one recorder on 127.0.0.1 that answers `POST /v4/logs` and
+//! `PATCH /v4/logs`, records every request with its arrival and answer order (one counter
+//! for both), and can be scripted to fail or stall.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -11,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use humanloop_tracing::{ConfigBuilder, Humanloop};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -132,6 +132,11 @@ impl Recorder {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// Every log POSTed, in order of arrival (a batch is its logs).
+    pub fn bodies(&self) -> Vec<Value> {
+        self.logs().into_iter().map(|(_, l)| l).collect()
     }
 
     /// Every log created, with the request that carried it.
@@ -322,4 +327,25 @@ fn uuid_like() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A `Humanloop` logging to `rec`, in project `capture-tests`, configured further by `f`.
+pub fn humanloop(rec: &Recorder, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Humanloop {
+    let builder = rec
+        .config()
+        .project("capture-tests")
+        .schedule_delay(Duration::from_millis(10));
+    Humanloop::new(f(builder).build().unwrap()).unwrap()
+}
+
+/// Flush `hl`, then wait (bounded) until `rec` has at least `expected` logs; all its logs.
+pub async fn flushed_logs(hl: &Humanloop, rec: &Recorder, expected: usize) -> Vec<Value> {
+    let _ = hl.flush(Duration::from_secs(10)).await;
+    for _ in 0..200 {
+        if rec.bodies().len() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rec.bodies()
 }

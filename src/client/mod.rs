@@ -71,7 +71,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
-#[cfg(feature = "proxy")]
+#[cfg(any(feature = "proxy", feature = "server"))]
 pub(crate) use builder::tls_config;
 pub use builder::ClientBuilder;
 pub(crate) use stream::StreamObserver;

@@ -6,6 +6,7 @@
 #[path = "it/harness/mod.rs"]
 mod harness;
 
+use harness::endpoint::handle;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
@@ -112,15 +113,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn humanloop(rt: &tokio::runtime::Runtime) -> Humanloop {
     rt.block_on(async {
-        Humanloop::new(
+        handle(
             Config::builder()
                 .base_url("http://127.0.0.1:9/v4")
                 .max_queue_size(8)
-                .capture_content(true)
-                .build()
-                .unwrap(),
+                .capture_content(true),
         )
-        .unwrap()
     })
 }
 

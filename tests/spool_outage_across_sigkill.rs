@@ -8,6 +8,7 @@
 #[path = "it/harness/mod.rs"]
 mod harness;
 
+use harness::endpoint::handle;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use harness::endpoint::{Behaviour, Recorder};
 use humanloop_tracing::api::{LogRequest, ToolConfig};
-use humanloop_tracing::{Config, Humanloop};
+use humanloop_tracing::Config;
 
 const CHILD_ENV: &str = "HL_SPOOL_OUTAGE_CHILD";
 const URL_ENV: &str = "HL_SPOOL_OUTAGE_URL";
@@ -56,14 +57,11 @@ fn child_logs_through_the_outage() {
     let (Some(dir), Some(url)) = (std::env::var_os(CHILD_ENV), std::env::var(URL_ENV).ok()) else {
         return;
     };
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(url)
-            .spool_dir(PathBuf::from(dir))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .spool_dir(PathBuf::from(dir)),
+    );
     let mut out = std::io::stdout();
     let mut last = 0;
     for i in 0..4000 {
@@ -123,14 +121,7 @@ fn an_outage_across_sigkill_loses_nothing_spooled() {
     // The endpoint is still down for three more requests, then recovers.
     rec.script([Behaviour::Fail(503); 3]);
     rec.set_default(Behaviour::Ok);
-    let hl = Humanloop::new(
-        Config::builder()
-            .base_url(&rec.base_url)
-            .spool_dir(&dir)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let hl = handle(Config::builder().base_url(&rec.base_url).spool_dir(&dir));
     hl.shutdown_blocking(Duration::from_secs(60)).unwrap();
 
     let mut seen: HashMap<String, usize> = HashMap::new();

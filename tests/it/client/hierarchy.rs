@@ -2,12 +2,13 @@
 //! session and parent automatically (the endpoint files its datapoint under the step,
 //! whose own log the exporter delivered first), and each call has its own GenAI span.
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
 use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{session, step, Config, Humanloop};
+use humanloop_tracing::{session, step, Config};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Value as OtelValue;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -47,16 +48,13 @@ async fn completion_calls_join_the_session_and_step() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(spans.clone())
         .build();
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(&base)
             .project("hier")
             // A long delay: only the barrier before the call can have delivered the step.
-            .schedule_delay(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .schedule_delay(Duration::from_secs(30)),
+    );
     let subscriber = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
@@ -175,7 +173,7 @@ async fn a_stream_dropped_early_ends_its_span_as_cancelled() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(spans.clone())
         .build();
-    let hl = Humanloop::new(Config::builder().base_url(&base).build().unwrap()).unwrap();
+    let hl = handle(Config::builder().base_url(&base));
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
     let _guard = tracing::subscriber::set_default(subscriber);

@@ -3,6 +3,7 @@
 //! hooks that panic (redaction, `on_log`, a custom codec) are contained and counted and the
 //! caller still gets the provider's bytes.
 
+use crate::harness::endpoint::{handle, traced};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,7 +20,6 @@ use humanloop_tracing::provider::{
 };
 use humanloop_tracing::{hook_panics, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn record(i: usize) -> LogRequest {
     LogRequest::default()
@@ -43,7 +43,7 @@ fn delivered(rec: &Recorder) -> HashSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_delivers_ten_thousand_queued_records() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().max_queue_size(10_000).build().unwrap()).unwrap();
+    let hl = handle(rec.config().max_queue_size(10_000));
     for i in 0..10_000 {
         assert!(hl.log(record(i)), "record {i} accepted");
     }
@@ -81,7 +81,7 @@ fn handle_created_on_a_plain_thread() {
 #[tokio::test(flavor = "current_thread")]
 async fn handle_created_inside_a_current_thread_runtime() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     for i in 0..10 {
         assert!(hl.log(record(i)));
     }
@@ -94,7 +94,7 @@ async fn handle_created_inside_a_current_thread_runtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_created_inside_a_multi_thread_runtime() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     let tasks: Vec<_> = (0..4)
         .map(|t| {
             let hl = hl.clone();
@@ -198,18 +198,13 @@ async fn panicking_user_hooks_are_contained_and_counted() {
     let rec = Recorder::start().await;
     let openai = llm_server("/v1/chat/completions").await;
     let panicky = llm_server("/panicky/chat").await;
-    let hl = Humanloop::new(
+    let hl = handle(
         rec.config()
             .redact(|_| panic!("user redaction hook"))
             .on_log(|_| panic!("user on_log hook"))
-            .codec(Arc::new(PanickyCodec))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+            .codec(Arc::new(PanickyCodec)),
+    );
+    let _guard = traced(&hl);
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
         .build();

@@ -6,14 +6,13 @@
 //! recovery each record is delivered exactly once, and every failed attempt is one retry.
 //! No retry policy is set: the default keeps records through the outage.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
 use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,10 +20,8 @@ async fn calls_unaffected_and_records_delivered_once_after_500s() {
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Fail(500));
     let url = chat_url().await;
-    let hl = Humanloop::new(rec.config().max_queue_size(16).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config().max_queue_size(16));
+    let _guard = traced(&hl);
     let http = reqwest_client(&hl);
 
     call(&http, &url).await;

@@ -7,6 +7,7 @@
 //! backoff). The exporter runs on this test's paused runtime: five minutes of backoff take
 //! no wall-clock time.
 
+use crate::harness::endpoint::traced;
 use std::time::Duration;
 
 use crate::harness::adapters::reqwest_client;
@@ -14,7 +15,6 @@ use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, family, gaps, paused_humanloop};
 use crate::harness::provider::chat_url;
 use tokio::time::Instant;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(start_paused = true)]
@@ -23,9 +23,7 @@ async fn five_minutes_of_503_lose_nothing() {
     rec.set_default(Behaviour::Fail(503));
     let url = chat_url().await;
     let hl = paused_humanloop(&rec.base_url);
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let _guard = traced(&hl);
     let http = reqwest_client(&hl);
 
     let start = Instant::now();

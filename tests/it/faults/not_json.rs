@@ -4,25 +4,21 @@
 //! caller's LLM calls are unaffected and every record is delivered once the endpoint
 //! answers properly.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
 use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_json_answer_is_retried_and_calls_are_unaffected() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::NotJson]);
     let url = chat_url().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     let http = reqwest_client(&hl);
 
     call(&http, &url).await;

@@ -2,25 +2,21 @@
 //! backoff alone would retry sooner), an LLM call made meanwhile completes
 //! with the provider's bytes before the retry arrives, and the record is delivered once.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
 use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_and_calls_are_unaffected() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::RetryAfter(2)]);
     let url = chat_url().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     let http = reqwest_client(&hl);
 
     call(&http, &url).await;

@@ -4,6 +4,7 @@
 //! it answers again the record is delivered, and every attempt carried the same
 //! `reference_id` (an endpoint that dedupes, like ours, stores it once).
 
+use crate::harness::endpoint::{handle, traced};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -12,8 +13,6 @@ use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, until};
 use crate::harness::provider::chat_url;
 use humanloop_tracing::config::ExportConfig;
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,10 +24,8 @@ async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
     export.export_timeout = Duration::from_millis(100);
     export.schedule_delay = Duration::from_millis(20);
     export.max_queue_size = 16;
-    let hl = Humanloop::new(rec.config().export(export).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config().export(export));
+    let _guard = traced(&hl);
     let http = reqwest_client(&hl);
 
     call(&http, &url).await;

@@ -5,6 +5,7 @@
 //! shutdown whose deadline passes says how many records were not delivered; the caller's
 //! LLM calls complete with the provider's bytes throughout.
 
+use crate::harness::endpoint::{handle, traced};
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,11 +15,9 @@ use std::time::Duration;
 use crate::harness::adapters::reqwest_client;
 use crate::harness::faults::{call, until};
 use crate::harness::provider::chat_url;
-use humanloop_tracing::{Config, Humanloop};
+use humanloop_tracing::Config;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -66,19 +65,14 @@ async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
     let connections = Arc::new(AtomicU64::new(0));
     let port = start_tls_server(connections.clone());
     let url = chat_url().await;
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(format!("https://127.0.0.1:{port}/v4"))
             .api_key("hl-test-key")
             .schedule_delay(Duration::from_millis(20))
-            .max_queue_size(16)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+            .max_queue_size(16),
+    );
+    let _guard = traced(&hl);
     let http = reqwest_client(&hl);
 
     call(&http, &url).await;

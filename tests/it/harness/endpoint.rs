@@ -83,7 +83,7 @@ impl Recorder {
             max_in_flight: 0,
         }));
         let (release, released) = watch::channel(false);
-        let app = axum::Router::new().fallback(handle).with_state(AppState {
+        let app = axum::Router::new().fallback(answer).with_state(AppState {
             inner: inner.clone(),
             released,
         });
@@ -248,7 +248,7 @@ impl Recorder {
     }
 }
 
-async fn handle(State(st): State<AppState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn answer(State(st): State<AppState>, method: Method, uri: Uri, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (index, behaviour) = {
         let mut inner = st.inner.lock().unwrap();
@@ -348,4 +348,15 @@ pub async fn flushed_logs(hl: &Humanloop, rec: &Recorder, expected: usize) -> Ve
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     rec.bodies()
+}
+
+/// The `Humanloop` that `config` builds (a test's configuration is valid).
+pub fn handle(config: ConfigBuilder) -> Humanloop {
+    Humanloop::new(config.build().unwrap()).unwrap()
+}
+
+/// `hl`'s tracing layer as this thread's subscriber, until the guard drops.
+pub fn traced(hl: &Humanloop) -> tracing::subscriber::DefaultGuard {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::subscriber::set_default(tracing_subscriber::registry().with(hl.tracing_layer()))
 }

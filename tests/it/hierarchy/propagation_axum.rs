@@ -3,6 +3,7 @@
 //! logs while handling the request lands in A's session, under A's step. Two axum services
 //! on loopback, each with its own `Humanloop` and subscriber (B on its own thread).
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
 use crate::harness::endpoint::Recorder;
@@ -100,7 +101,7 @@ async fn call_b(url: &str) {
 async fn b_joins_a_session_under_a_step() {
     let rec = Recorder::start().await;
     let (b_url, hl_b, _) = start_b(rec.config().build().unwrap(), false);
-    let hl_a = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl_a = handle(rec.config());
     let (_, _guard) = subscriber(&hl_a, false);
 
     async {
@@ -129,7 +130,7 @@ async fn with_otel_b_joins_a_trace_and_its_default_session() {
     let rec = Recorder::start().await;
     let (b_url, hl_b, otel_b) = start_b(rec.config().build().unwrap(), true);
     let otel_b = otel_b.unwrap();
-    let hl_a = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl_a = handle(rec.config());
     let (otel, guard) = subscriber(&hl_a, true);
     let otel = otel.unwrap();
 

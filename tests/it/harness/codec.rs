@@ -76,3 +76,14 @@ pub fn usage(
     u.reasoning_output_tokens = reasoning;
     u
 }
+
+/// Decodes fixture `path` with `codec`: event by event when it is an SSE file (`.sse`),
+/// else as one body.
+pub fn decoded(codec: &dyn Codec, request: &LlmRequest, path: &str) -> Generation {
+    let body = super::fixtures::fixture(path);
+    if path.ends_with(".sse") {
+        decode_stream(codec, request, &body)
+    } else {
+        decode_body(codec, request, &body)
+    }
+}

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::harness::endpoint::{Behaviour, Recorder};
 use humanloop_tracing::{step, ExportError};
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test]
 async fn stalled_endpoint_bounded_queue_and_flush_deadline() {

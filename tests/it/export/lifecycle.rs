@@ -19,7 +19,6 @@ use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, RequestHead, ResponseDecoder,
 };
 use humanloop_tracing::{hook_panics, Humanloop};
-use tracing_subscriber::layer::SubscriberExt;
 
 fn record(i: usize) -> LogRequest {
     LogRequest::default()

@@ -13,7 +13,6 @@ use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_unaffected_and_records_delivered_once_after_500s() {

@@ -15,7 +15,6 @@ use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, family, gaps, paused_humanloop};
 use crate::harness::provider::chat_url;
 use tokio::time::Instant;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(start_paused = true)]
 async fn five_minutes_of_503_lose_nothing() {

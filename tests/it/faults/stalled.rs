@@ -13,7 +13,6 @@ use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, until};
 use crate::harness::provider::chat_url;
 use humanloop_tracing::config::ExportConfig;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {

@@ -146,3 +146,35 @@ pub fn call(
         "created_at": "2026-01-01T10:00:00.100Z",
     })
 }
+
+/// POST `body` to `{base}/completion-model-config`; the answer, unread.
+pub async fn completion(http: &reqwest::Client, base: &str, body: &Value) -> reqwest::Response {
+    http.post(format!("{base}/completion-model-config"))
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// POST raw JSON bytes to `{base}{path}`; the answer, unread.
+pub async fn post_raw(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    http.post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// The outputs of a completion stream's chunks (`data[0].output`), joined.
+pub fn joined_output(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| e["data"][0]["output"].as_str().unwrap())
+        .collect()
+}

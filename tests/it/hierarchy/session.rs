@@ -14,7 +14,6 @@ use axum::routing::post;
 use humanloop_tracing::{session, step};
 use serde_json::Value;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 fn fixture(path: &str) -> Vec<u8> {

@@ -31,11 +31,7 @@ async fn a_full_batch_goes_without_waiting_for_the_delay() {
     step("two").in_scope(|| {});
     // The creates go as one array; the patches wait for them (causal order).
     wait_until(|| rec.logs().len() == 2).await;
-    let posts: Vec<_> = rec
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts: Vec<_> = rec.posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].body.as_array().unwrap().len(), 2);
     // The two patches left are under the batch size and the delay is an hour: flush sends them.

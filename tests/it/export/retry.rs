@@ -25,11 +25,7 @@ async fn transient_failures_are_retried_and_counted() {
         "{stats:?}"
     );
     // The same create arrived three times; the patch after the third was answered.
-    let posts: Vec<_> = rec
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts: Vec<_> = rec.posts();
     assert_eq!(posts.len(), 3);
     assert_eq!(posts[0].body, posts[2].body);
     rec.assert_causal_order(&[]);

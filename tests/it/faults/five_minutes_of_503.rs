@@ -7,10 +7,9 @@
 //! backoff). The exporter runs on this test's paused runtime: five minutes of backoff take
 //! no wall-clock time.
 
-use crate::harness::endpoint::traced;
+use crate::harness::faults::traced_client;
 use std::time::Duration;
 
-use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, family, gaps, paused_humanloop};
 use crate::harness::provider::chat_url;
@@ -22,8 +21,7 @@ async fn five_minutes_of_503_lose_nothing() {
     rec.set_default(Behaviour::Fail(503));
     let url = chat_url().await;
     let hl = paused_humanloop(&rec.base_url);
-    let _guard = traced(&hl);
-    let http = reqwest_client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     let start = Instant::now();
     let mut expected = Vec::new();

@@ -4,10 +4,10 @@
 //! caller's LLM calls are unaffected and every record is delivered once the endpoint
 //! answers properly.
 
-use crate::harness::endpoint::{handle, traced};
+use crate::harness::endpoint::handle;
+use crate::harness::faults::{tally, traced_client};
 use std::time::Duration;
 
-use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
@@ -18,8 +18,7 @@ async fn a_non_json_answer_is_retried_and_calls_are_unaffected() {
     rec.script([Behaviour::NotJson]);
     let url = chat_url().await;
     let hl = handle(rec.config());
-    let _guard = traced(&hl);
-    let http = reqwest_client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the non-JSON answer", || hl.stats().retried == 1).await;
@@ -27,23 +26,9 @@ async fn a_non_json_answer_is_retried_and_calls_are_unaffected() {
     hl.shutdown(Duration::from_secs(20)).await.unwrap();
 
     let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.retried,
-            stats.dropped,
-            stats.failed,
-            stats.queued
-        ),
-        (2, 1, 0, 0, 0),
-        "{stats:?}"
-    );
+    assert_eq!(tally(&stats), (2, 1, 0, 0, 0), "{stats:?}");
     // The first record was sent twice under one reference id, answered properly once.
-    let posts: Vec<_> = rec
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts: Vec<_> = rec.posts();
     assert_eq!(posts.len(), 3);
     assert_eq!(posts[0].body, posts[1].body);
     assert_eq!(delivered_once(&rec).len(), 2);

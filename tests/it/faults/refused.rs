@@ -3,10 +3,10 @@
 //! provider's bytes while the exporter is retrying; once it is up each record is
 //! delivered exactly once.
 
-use crate::harness::endpoint::{handle, traced};
+use crate::harness::endpoint::handle;
+use crate::harness::faults::traced_client;
 use std::time::Duration;
 
-use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::Recorder;
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
@@ -26,8 +26,7 @@ async fn refused_connections_then_the_endpoint_comes_up() {
             .schedule_delay(Duration::from_millis(20))
             .max_queue_size(16),
     );
-    let _guard = traced(&hl);
-    let http = reqwest_client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the exporter retrying refused connections", || {

@@ -2,10 +2,10 @@
 //! backoff alone would retry sooner), an LLM call made meanwhile completes
 //! with the provider's bytes before the retry arrives, and the record is delivered once.
 
-use crate::harness::endpoint::{handle, traced};
+use crate::harness::endpoint::handle;
+use crate::harness::faults::{tally, traced_client};
 use std::time::Duration;
 
-use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
@@ -16,8 +16,7 @@ async fn retry_after_is_honoured_and_calls_are_unaffected() {
     rec.script([Behaviour::RetryAfter(2)]);
     let url = chat_url().await;
     let hl = handle(rec.config());
-    let _guard = traced(&hl);
-    let http = reqwest_client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the 429", || !rec.requests().is_empty()).await;
@@ -28,16 +27,6 @@ async fn retry_after_is_honoured_and_calls_are_unaffected() {
 
     hl.shutdown(Duration::from_secs(20)).await.unwrap();
     let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.retried,
-            stats.dropped,
-            stats.failed,
-            stats.queued
-        ),
-        (2, 1, 0, 0, 0),
-        "{stats:?}"
-    );
+    assert_eq!(tally(&stats), (2, 1, 0, 0, 0), "{stats:?}");
     assert_eq!(delivered_once(&rec).len(), 2);
 }

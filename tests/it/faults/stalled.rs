@@ -4,11 +4,11 @@
 //! it answers again the record is delivered, and every attempt carried the same
 //! `reference_id` (an endpoint that dedupes, like ours, stores it once).
 
-use crate::harness::endpoint::{handle, traced};
+use crate::harness::endpoint::handle;
+use crate::harness::faults::traced_client;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::harness::adapters::reqwest_client;
 use crate::harness::endpoint::{Behaviour, Recorder};
 use crate::harness::faults::{call, until};
 use crate::harness::provider::chat_url;
@@ -24,8 +24,7 @@ async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
     export.schedule_delay = Duration::from_millis(20);
     export.max_queue_size = 16;
     let hl = handle(rec.config().export(export));
-    let _guard = traced(&hl);
-    let http = reqwest_client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("two timed-out attempts", || rec.requests().len() >= 2).await;

@@ -5,14 +5,14 @@
 //! shutdown whose deadline passes says how many records were not delivered; the caller's
 //! LLM calls complete with the provider's bytes throughout.
 
-use crate::harness::endpoint::{handle, traced};
+use crate::harness::endpoint::handle;
+use crate::harness::faults::traced_client;
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::harness::adapters::reqwest_client;
 use crate::harness::faults::{call, until};
 use crate::harness::provider::chat_url;
 use humanloop_tracing::Config;
@@ -72,8 +72,7 @@ async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
             .schedule_delay(Duration::from_millis(20))
             .max_queue_size(16),
     );
-    let _guard = traced(&hl);
-    let http = reqwest_client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("a handshake", || connections.load(Ordering::SeqCst) >= 1).await;

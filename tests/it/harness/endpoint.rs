@@ -134,6 +134,14 @@ impl Recorder {
         self.inner.lock().unwrap().requests.clone()
     }
 
+    /// The POST requests, in order of arrival.
+    pub fn posts(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
     /// Every log POSTed, in order of arrival (a batch is its logs).
     pub fn bodies(&self) -> Vec<Value> {
         self.logs().into_iter().map(|(_, l)| l).collect()

@@ -149,3 +149,27 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
             .push((*event.metadata().level(), m.0));
     }
 }
+
+/// `hl`'s layer as this thread's subscriber, and a client through `hl.middleware()`.
+pub fn traced_client(
+    hl: &Humanloop,
+) -> (
+    tracing::subscriber::DefaultGuard,
+    reqwest_middleware::ClientWithMiddleware,
+) {
+    (
+        super::endpoint::traced(hl),
+        super::adapters::reqwest_client(hl),
+    )
+}
+
+/// `(sent, retried, dropped, failed, queued)`: what the fault tests compare at once.
+pub fn tally(stats: &humanloop_tracing::export::ExportStats) -> (u64, u64, u64, u64, u64) {
+    (
+        stats.sent,
+        stats.retried,
+        stats.dropped,
+        stats.failed,
+        stats.queued,
+    )
+}

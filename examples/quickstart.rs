@@ -193,17 +193,12 @@ async fn main() -> Result<(), BoxError> {
 
         let mut inputs = JsonMap::new();
         inputs.insert("city".into(), json!("Lisbon"));
-        let keys = ProviderApiKeys {
-            openai: Some(openai_key.clone()),
-            ..ProviderApiKeys::default()
-        };
-        let request = CompletionModelConfigRequest {
-            project: Some("quickstart".into()),
-            inputs: Some(inputs),
-            num_samples: Some(2),
-            provider_api_keys: Some(keys),
-            ..CompletionModelConfigRequest::new(config_id.clone())
-        };
+        let keys = ProviderApiKeys::default().with_openai(openai_key.clone());
+        let request = CompletionModelConfigRequest::new(config_id.clone())
+            .with_project("quickstart")
+            .with_inputs(inputs)
+            .with_num_samples(2u32)
+            .with_provider_api_keys(keys);
         // Through the endpoint's own model config: traced too, and filed under this step.
         let response = hl
             .client()

@@ -167,12 +167,12 @@ impl Humanloop {
     ///
     /// ```no_run
     /// # fn demo(hl: &humanloop_tracing::Humanloop) {
-    /// use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
-    /// hl.log(LogRequest {
-    ///     config: Some(LogConfig::Tool(ToolConfig::new("rerank"))),
-    ///     output: Some("3 documents kept".into()),
-    ///     ..LogRequest::default()
-    /// });
+    /// use humanloop_tracing::api::{LogRequest, ToolConfig};
+    /// hl.log(
+    ///     LogRequest::default()
+    ///         .with_config(ToolConfig::new("rerank"))
+    ///         .with_output("3 documents kept"),
+    /// );
     /// # }
     /// ```
     pub fn log(&self, mut log: api::LogRequest) -> bool {

@@ -1,14 +1,15 @@
 //! Dropping the last `Humanloop` handle without `shutdown` warns once (pointing at
 //! `shutdown`), and the worker still delivers what was queued in the background.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
+use harness::endpoint::handle;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use export_support::Recorder;
-use humanloop_tracing::{step, Humanloop};
+use harness::endpoint::Recorder;
+use humanloop_tracing::step;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -41,13 +42,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
 async fn drop_without_shutdown_warns_once_and_still_delivers() {
     let rec = Recorder::start().await;
     let warnings = Warnings::default();
-    let hl = Humanloop::new(
-        rec.config()
-            .schedule_delay(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let hl = handle(rec.config().schedule_delay(Duration::from_secs(3600)));
     let _guard = tracing_subscriber::registry()
         .with(warnings.clone())
         .with(hl.tracing_layer())
@@ -56,7 +51,7 @@ async fn drop_without_shutdown_warns_once_and_still_delivers() {
     // The layer holds no owning handle: this drop is the last one.
     drop(hl);
 
-    let second = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let second = handle(rec.config());
     drop(second);
 
     let shutdown_warnings: Vec<String> = warnings

@@ -50,10 +50,7 @@
 //! # async fn demo(client: humanloop_tracing::Client) -> Result<(), humanloop_tracing::Error> {
 //! use humanloop_tracing::api::CompletionModelConfigRequest;
 //!
-//! let req = CompletionModelConfigRequest {
-//!     num_samples: Some(2),
-//!     ..CompletionModelConfigRequest::new("config_123")
-//! };
+//! let req = CompletionModelConfigRequest::new("config_123").with_num_samples(2u32);
 //! let samples = client.completion_model_config_stream(&req).await?.collect_samples().await?;
 //! for s in samples {
 //!     println!("#{}: {} ({:?})", s.index, s.output, s.finish_reason);

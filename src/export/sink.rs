@@ -155,7 +155,7 @@ impl<S: LogSink> DynSink for S {
 ///
 /// let sink = MemorySink::default();
 /// let hl = Humanloop::with_exporter(Config::default(), LogExporter::builder().sink(sink.clone()))?;
-/// hl.log(LogRequest { reference_id: Some("r1".into()), ..LogRequest::default() });
+/// hl.log(LogRequest::default().with_reference_id("r1"));
 /// hl.shutdown_blocking(Duration::from_secs(5))?;
 /// assert_eq!(sink.logs()[0].reference_id.as_deref(), Some("r1"));
 /// # Ok(()) }

@@ -28,13 +28,9 @@
 //! * `module_dependencies`, `plain_client_traces_nothing`: no process-global state; to move
 //!   in (`.ci/run` names the first).
 
+/// Only for `semconv/`'s imports (see its doc).
 mod capture_support;
-mod client_support;
-mod export_support;
-mod faults_support;
-mod server_support;
-mod support;
-mod ui_support;
+mod harness;
 
 mod api;
 mod capture;

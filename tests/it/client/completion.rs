@@ -52,16 +52,13 @@ async fn two_samples_round_trip() {
         .unwrap();
     let mut inputs = serde_json::Map::new();
     inputs.insert("city".into(), "France".into());
-    let req = CompletionModelConfigRequest {
-        project: Some("geo".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        provider_api_keys: Some(humanloop_tracing::api::ProviderApiKeys {
-            openai: Some("sk-provider".into()),
-            ..Default::default()
-        }),
-        ..CompletionModelConfigRequest::new("config_abc")
-    };
+    let req = CompletionModelConfigRequest::new("config_abc")
+        .with_project("geo")
+        .with_inputs(inputs)
+        .with_num_samples(2u32)
+        .with_provider_api_keys(
+            humanloop_tracing::api::ProviderApiKeys::default().with_openai("sk-provider"),
+        );
     let resp = client.completion_model_config(&req).await.unwrap();
 
     assert_eq!(resp.data.len(), 2);
@@ -122,10 +119,7 @@ async fn a_stream_flag_is_dropped_from_a_whole_answer_call() {
         .base_url(format!("{}/v4", server.uri()))
         .build()
         .unwrap();
-    let req = CompletionModelConfigRequest {
-        stream: Some(true),
-        ..CompletionModelConfigRequest::new("config_abc")
-    };
+    let req = CompletionModelConfigRequest::new("config_abc").with_stream(true);
     let resp = client.completion_model_config(&req).await.unwrap();
     assert_eq!(resp.data.len(), 2);
 }

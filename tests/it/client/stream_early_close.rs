@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::error::TransportKind;
@@ -13,10 +13,9 @@ use humanloop_tracing::Error;
 const PAUSE: Duration = Duration::from_millis(1);
 
 fn request(num_samples: Option<u32>) -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        num_samples,
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    let mut request = CompletionModelConfigRequest::new("config_abc");
+    request.num_samples = num_samples;
+    request
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::Error;
 

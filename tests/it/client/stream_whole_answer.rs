@@ -1,7 +1,7 @@
 //! A server that ignores `stream: true` and answers with one JSON response is accepted:
 //! the stream yields that response as its only chunk, and the samples are whole.
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, FinishReason};
 use serde_json::json;
@@ -21,10 +21,7 @@ fn whole() -> Reply {
 }
 
 fn request() -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    CompletionModelConfigRequest::new("config_abc").with_num_samples(2u32)
 }
 
 #[tokio::test]

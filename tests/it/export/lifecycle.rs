@@ -3,31 +3,28 @@
 //! hooks that panic (redaction, `on_log`, a custom codec) are contained and counted and the
 //! caller still gets the provider's bytes.
 
+use crate::harness::endpoint::{handle, traced};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, RequestHead, ResponseDecoder,
 };
 use humanloop_tracing::{hook_panics, Humanloop};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn record(i: usize) -> LogRequest {
-    LogRequest {
-        reference_id: Some(format!("life-{i}")),
-        config: Some(LogConfig::Tool(ToolConfig::new("lifecycle"))),
-        output: Some(format!("record {i}")),
-        ..LogRequest::default()
-    }
+    LogRequest::default()
+        .with_reference_id(format!("life-{i}"))
+        .with_config(ToolConfig::new("lifecycle"))
+        .with_output(format!("record {i}"))
 }
 
 /// Reference ids delivered (each at most once).
@@ -44,9 +41,8 @@ fn delivered(rec: &Recorder) -> HashSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_delivers_ten_thousand_queued_records() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().max_queue_size(10_000).build().unwrap()).unwrap();
+    let hl = handle(rec.config().max_queue_size(10_000));
     for i in 0..10_000 {
         assert!(hl.log(record(i)), "record {i} accepted");
     }
@@ -62,7 +58,6 @@ async fn shutdown_delivers_ten_thousand_queued_records() {
 
 #[test]
 fn handle_created_on_a_plain_thread() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rec = rt.block_on(Recorder::start());
     let config = rec.config().build().unwrap();
@@ -84,9 +79,8 @@ fn handle_created_on_a_plain_thread() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn handle_created_inside_a_current_thread_runtime() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     for i in 0..10 {
         assert!(hl.log(record(i)));
     }
@@ -98,9 +92,8 @@ async fn handle_created_inside_a_current_thread_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_created_inside_a_multi_thread_runtime() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     let tasks: Vec<_> = (0..4)
         .map(|t| {
             let hl = hl.clone();
@@ -201,22 +194,16 @@ async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) -> Vec
 
 #[tokio::test]
 async fn panicking_user_hooks_are_contained_and_counted() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let openai = llm_server("/v1/chat/completions").await;
     let panicky = llm_server("/panicky/chat").await;
-    let hl = Humanloop::new(
+    let hl = handle(
         rec.config()
             .redact(|_| panic!("user redaction hook"))
             .on_log(|_| panic!("user on_log hook"))
-            .codec(Arc::new(PanickyCodec))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+            .codec(Arc::new(PanickyCodec)),
+    );
+    let _guard = traced(&hl);
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
         .build();

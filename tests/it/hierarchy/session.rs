@@ -3,17 +3,17 @@
 //! `hl.middleware()` against an OpenAI-compatible server on loopback (answers from the
 //! documented fixtures, see tests/fixtures/SOURCES.md). The recorded logs form the tree.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use humanloop_tracing::{session, step, Humanloop};
+use humanloop_tracing::{session, step};
 use serde_json::Value;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -73,13 +73,10 @@ async fn call(
 
 #[tokio::test]
 async fn session_steps_and_calls_form_one_tree() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let url = llm_server().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
         .build();
@@ -151,10 +148,9 @@ async fn session_steps_and_calls_form_one_tree() {
 
 #[tokio::test]
 async fn without_the_hierarchy_layer_calls_are_logged_flat() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let url = llm_server().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     // A subscriber without the hierarchy layer: session spans mean nothing to it.
     let _guard = tracing_subscriber::registry().set_default();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -3,6 +3,7 @@
 //! them with opentelemetry-proto; the GenAI attributes, span names and parent links
 //! arrive intact.
 
+use crate::harness::endpoint::handle;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use humanloop_tracing::{session, step, Config, Humanloop};
+use humanloop_tracing::{session, step, Config};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -113,7 +114,6 @@ fn int_attr(span: &Span, key: &str) -> Option<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_with_nested_calls_arrives_by_otlp() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (otlp_addr, received) = otlp_receiver().await;
     let provider_addr = provider().await;
     let endpoint_addr = endpoint().await;
@@ -129,14 +129,11 @@ async fn session_with_nested_calls_arrives_by_otlp() {
         .build();
     let tracer = tracer_provider.tracer("otlp-test");
 
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(format!("http://{endpoint_addr}/v4"))
-            .api_key("hl-test")
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .api_key("hl-test"),
+    );
     let subscriber = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .with(tracing_opentelemetry::layer().with_tracer(tracer));

@@ -31,7 +31,6 @@ fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
 }
 
 async fn completion_spans(capture: bool) -> (Vec<SpanData>, String, Vec<serde_json::Value>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -70,12 +69,10 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String, Vec<serde_js
 
     let mut inputs = JsonMap::new();
     inputs.insert("name".into(), json!("Ada"));
-    let request = CompletionModelConfigRequest {
-        project: Some("sc".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(config_id.clone())
-    };
+    let request = CompletionModelConfigRequest::new(config_id.clone())
+        .with_project("sc")
+        .with_inputs(inputs)
+        .with_num_samples(2u32);
     let client = hl.client().clone();
     async {
         client.completion_model_config(&request).await.unwrap();

@@ -1,8 +1,7 @@
-//! A hand-written HTTP/1.1 server on 127.0.0.1 for the client tests: it records each
+//! A hand-written HTTP/1.1 server on 127.0.0.1 for the endpoint client's tests: it records each
 //! request (with the tokio clock's time of arrival) and plays scripted answers, writing
 //! bodies in separate TCP writes with pauses in between, so the client sees events split
 //! across reads exactly where the script splits them.
-#![allow(dead_code)] // each test file uses a part
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -62,13 +62,12 @@ impl Endpoint {
         let api_key = match api_key {
             None => None,
             Some(key) => {
-                let mut value =
-                    HeaderValue::from_str(key.trim()).map_err(|_| Error::Setup {
-                        message: "the API key holds characters an HTTP header cannot carry \
+                let mut value = HeaderValue::from_str(key.trim()).map_err(|_| Error::Setup {
+                    message: "the API key holds characters an HTTP header cannot carry \
                                   (a line break or a control character?)"
-                            .to_owned(),
-                        source: None,
-                    })?;
+                        .to_owned(),
+                    source: None,
+                })?;
                 value.set_sensitive(true);
                 Some(value)
             }

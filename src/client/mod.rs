@@ -1,6 +1,7 @@
 //! The typed client of the Humanloop-style endpoint (the contract: `docs/endpoint.md`).
 //!
-//! [`Client`] makes completion calls with a saved model configuration (whole or streamed),
+//! [`Client`] (feature `transport`: it is built on reqwest) makes completion calls with a
+//! saved model configuration (whole or streamed),
 //! records logs (one or a batch), completes them later (`PATCH`), and creates sessions.
 //! It is a plain `reqwest` client, never instrumented, so the crate's own layers never
 //! trace it. Every request carries `X-API-KEY` and a JSON body that omits unset fields.
@@ -8,9 +9,12 @@
 //! wraps it in a [`TracedClient`](crate::TracedClient) whose completion calls are traced and
 //! filed under the caller's session and step.
 //!
-//! Failures are [`Error`]s. Requests that fail with 408, 429, 5xx or a connection error are
+//! The protocol it speaks (routes, headers, JSON bodies, error answers) is shared with the
+//! exporter's plain-HTTP [`HttpSink`](crate::export::HttpSink), which every build has.
+//!
+//! Failures are [`Error`](crate::Error)s. Requests that fail with 408, 429, 5xx or a connection error are
 //! retried with exponential backoff and full jitter, honouring `Retry-After`, within the
-//! [`RetryPolicy`]'s attempts and time budget; a stream is retried only until its head
+//! [`RetryPolicy`](crate::config::RetryPolicy)'s attempts and time budget; a stream is retried only until its head
 //! arrives, never once chunks have been handed out.
 //!
 //! ```
@@ -77,6 +81,8 @@ pub(crate) use builder::tls_config;
 #[cfg(feature = "transport")]
 pub use builder::ClientBuilder;
 #[cfg(feature = "transport")]
+use endpoint::to_body;
+#[cfg(feature = "transport")]
 pub use reqwest_client::Client;
 #[cfg(feature = "transport")]
 use reqwest_client::ClientInner;
@@ -84,5 +90,3 @@ use reqwest_client::ClientInner;
 pub(crate) use stream::StreamObserver;
 #[cfg(feature = "transport")]
 pub use stream::{CompletionStream, Sample, SampleCollector};
-#[cfg(feature = "transport")]
-use endpoint::to_body;

@@ -9,6 +9,7 @@ use http::{HeaderValue, Method};
 use serde::de::DeserializeOwned;
 
 use super::endpoint::{self, decode, to_body, Endpoint, JSON};
+use super::ClientBuilder;
 use super::{retry, CompletionStream};
 use crate::api::{
     CompletionModelConfigRequest, CompletionResponse, CreateLogResponse, CreateSessionResponse,
@@ -16,7 +17,6 @@ use crate::api::{
 };
 use crate::config::{Config, RetryPolicy};
 use crate::error::Error;
-use super::ClientBuilder;
 
 /// Client of the Humanloop-style endpoint. Cheap to clone (one shared connection pool).
 ///
@@ -42,7 +42,10 @@ impl fmt::Debug for Client {
                 "base_url",
                 &crate::redact::redact_userinfo(self.inner.endpoint.base().as_str()),
             )
-            .field("api_key", &self.inner.endpoint.has_api_key().then_some("****"))
+            .field(
+                "api_key",
+                &self.inner.endpoint.has_api_key().then_some("****"),
+            )
             .field("request_timeout", &self.inner.request_timeout)
             .field("retry", &self.retry)
             .finish()

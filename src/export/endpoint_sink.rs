@@ -57,4 +57,3 @@ impl LogSink for EndpointSink {
             .map_err(|e| classify(&e, 1))
     }
 }
-

@@ -30,7 +30,11 @@ fn start(sink: Sink, config: Config) -> Humanloop {
 async fn one_step(
     sink: Sink,
     script: &[Behaviour],
-) -> (humanloop_tracing::ExportStats, Result<(), String>, Vec<String>) {
+) -> (
+    humanloop_tracing::ExportStats,
+    Result<(), String>,
+    Vec<String>,
+) {
     let rec = Recorder::start().await;
     rec.script(script.iter().copied());
     let hl = start(sink, rec.config().build().unwrap());
@@ -41,34 +45,46 @@ async fn one_step(
         step("once").in_scope(|| {});
     }
     let result = hl.shutdown(Duration::from_secs(10)).await;
-    let mut reference = None;
     let seen = rec
         .requests()
         .into_iter()
         .map(|r| {
             let mut body = r.body.clone();
-            // The reference id and times differ between runs; the rest must not.
-            for item in body.as_array_mut().into_iter().flatten() {
-                let obj = item.as_object_mut().unwrap();
-                reference = obj.remove("reference_id").or(reference.take());
-                for key in ["start_time", "end_time", "created_at", "metadata"] {
-                    obj.remove(key);
-                }
-            }
-            if let Some(obj) = body.as_object_mut() {
-                for key in ["start_time", "end_time", "duration", "metadata"] {
-                    obj.remove(key);
-                }
-            }
-            let query = r.query.clone().unwrap_or_default();
-            let query = match &reference {
-                Some(serde_json::Value::String(id)) => query.replace(id.as_str(), "REF"),
-                _ => query,
-            };
-            format!("{} {}?{} {}", r.method, r.path, query, body)
+            per_run_fields_out(&mut body);
+            let query: Vec<String> =
+                url::form_urlencoded::parse(r.query.unwrap_or_default().as_bytes())
+                    .map(|(k, v)| match uuid::Uuid::parse_str(&v) {
+                        Ok(_) => format!("{k}=ID"),
+                        Err(_) => format!("{k}={v}"),
+                    })
+                    .collect();
+            format!("{} {}?{} {}", r.method, r.path, query.join("&"), body)
         })
         .collect();
     (hl.stats(), result.map_err(|e| e.to_string()), seen)
+}
+
+/// Ids and times differ between runs; the rest of a request must not.
+fn per_run_fields_out(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Array(items) => items.iter_mut().for_each(per_run_fields_out),
+        serde_json::Value::Object(obj) => {
+            for key in [
+                "start_time",
+                "end_time",
+                "created_at",
+                "duration",
+                "metadata",
+            ] {
+                obj.remove(key);
+            }
+            obj.values_mut().for_each(per_run_fields_out);
+        }
+        serde_json::Value::String(s) if uuid::Uuid::parse_str(s).is_ok() => {
+            *s = "ID".to_owned();
+        }
+        _ => {}
+    }
 }
 
 #[tokio::test]
@@ -76,26 +92,52 @@ async fn both_sinks_send_the_same_requests_and_retry_an_outage() {
     let script = [Behaviour::Fail(503), Behaviour::RetryAfter(0)];
     let (stats, result, reqwest_seen) = one_step(Sink::Reqwest, &script).await;
     assert_eq!(result, Ok(()));
-    assert_eq!((stats.sent, stats.retried, stats.failed), (2, 2, 0), "{stats:?}");
+    assert_eq!(
+        (stats.sent, stats.retried, stats.failed),
+        (2, 2, 0),
+        "{stats:?}"
+    );
     let (stats, result, plain_seen) = one_step(Sink::PlainHttp, &script).await;
     assert_eq!(result, Ok(()));
-    assert_eq!((stats.sent, stats.retried, stats.failed), (2, 2, 0), "{stats:?}");
+    assert_eq!(
+        (stats.sent, stats.retried, stats.failed),
+        (2, 2, 0),
+        "{stats:?}"
+    );
     assert_eq!(plain_seen, reqwest_seen);
     // Three creates (two answered with an outage), then the patch of the same record.
     assert_eq!(plain_seen.len(), 4, "{plain_seen:#?}");
-    assert!(plain_seen[..3].iter().all(|r| r.starts_with("POST /v4/logs? [")));
-    assert!(plain_seen[0].contains(r#""name":"once""#), "{}", plain_seen[0]);
-    assert!(plain_seen[3].starts_with("PATCH /v4/logs?reference_id=REF "), "{}", plain_seen[3]);
+    assert!(plain_seen[..3]
+        .iter()
+        .all(|r| r.starts_with("POST /v4/logs? [")));
+    assert!(
+        plain_seen[0].contains(r#""name":"once""#),
+        "{}",
+        plain_seen[0]
+    );
+    assert!(
+        plain_seen[3].starts_with("PATCH /v4/logs?reference_id=ID "),
+        "{}",
+        plain_seen[3]
+    );
 }
 
 #[tokio::test]
 async fn both_sinks_fail_a_refused_record_and_its_update() {
     for sink in [Sink::Reqwest, Sink::PlainHttp] {
         let (stats, result, seen) = one_step(sink, &[Behaviour::Fail(422)]).await;
-        assert_eq!((stats.sent, stats.retried, stats.failed), (0, 0, 2), "{sink:?}: {stats:?}");
+        assert_eq!(
+            (stats.sent, stats.retried, stats.failed),
+            (0, 0, 2),
+            "{sink:?}: {stats:?}"
+        );
         let err = result.unwrap_err();
         assert!(err.contains("422"), "{sink:?}: {err}");
-        assert_eq!(seen.len(), 1, "{sink:?}: no patch of a refused create: {seen:#?}");
+        assert_eq!(
+            seen.len(),
+            1,
+            "{sink:?}: no patch of a refused create: {seen:#?}"
+        );
     }
 }
 

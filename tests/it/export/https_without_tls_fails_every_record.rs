@@ -37,7 +37,13 @@ async fn https_without_tls_fails_every_record_with_the_features_named() {
     );
     assert_eq!(err.failed(), 7, "{err}");
     let shown = err.to_string();
-    for needle in ["has no TLS", "`rustls`", "`rustls-ring`", "`native-tls`", &https] {
+    for needle in [
+        "has no TLS",
+        "`rustls`",
+        "`rustls-ring`",
+        "`native-tls`",
+        &https,
+    ] {
         assert!(shown.contains(needle), "{needle:?} not in {shown}");
     }
     assert!(rec.requests().is_empty(), "nothing reaches the endpoint");

@@ -9,7 +9,7 @@
 //!   conventions, viewable in any OpenTelemetry backend through `tracing-opentelemetry`.
 //! * The span tree maps onto the endpoint's hierarchy: sessions and steps.
 //! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
-//!   [`Humanloop::client`] makes completion calls through it, traced.
+//!   [`Humanloop::client`] (feature `transport`) makes completion calls through it, traced.
 //! * Feature `server`: a compatible local endpoint (SQLite).
 //! * Feature `proxy`: a tracing reverse proxy for clients that take no middleware.
 //!
@@ -28,7 +28,7 @@
 //! | span tree | `hierarchy` | sessions, steps and reference ids from the span tree; the typed step constructors |
 //! | conventions | `semconv` | GenAI attribute keys and metric names per profile (one table), and their recording |
 //! | exporter | `export` | the background exporter: bounded queue, batching, causal order, flush and shutdown |
-//! | transport | `client` | the plain endpoint client: wire requests, retry, streams (no tracing, no exporter) |
+//! | transport | `client` | the endpoint protocol both HTTP transports speak, the retry loop, and the plain reqwest endpoint client (feature `transport`): wire requests, streams (no tracing, no exporter) |
 //! | errors | `error` | the endpoint client's error enum |
 //! | configuration | `config` | `Config`, its builder, the environment table |
 //! | codecs | `provider`, `pricing` | one codec per LLM API (pure functions of bytes); token prices |

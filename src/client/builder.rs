@@ -178,41 +178,9 @@ fn tls_setup(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
-    let extra_roots = pem_roots(extra_roots_pem)?
-        .into_iter()
-        .map(rustls::pki_types::CertificateDer::from)
-        .collect::<Vec<_>>();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let setup = |message: &str, e: rustls::Error| Error::Setup {
-        message: message.to_owned(),
-        source: Some(Box::new(e)),
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| setup("no TLS protocol version is available", e))?;
-    let verifier = if extra_roots.is_empty() {
-        rustls_platform_verifier::Verifier::new(provider)
-    } else {
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
-    };
-    let mut config = match verifier {
-        Ok(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth(),
-        // A plain-http endpoint (the local one) must not need CA certificates on the machine.
-        Err(_) if !https => builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-        Err(e) => {
-            return Err(setup(
-                "the platform's TLS certificate verifier is unavailable (are CA certificates installed?)",
-                e,
-            ))
-        }
-    };
-    // reqwest leaves ALPN to a preconfigured backend; the endpoint client speaks HTTP/1.1
-    // (this crate turns on no `http2` in the application's reqwest).
+    let mut config = tls_config(https, extra_roots_pem)?;
+    // The endpoint client speaks HTTP/1.1: this crate turns on no `http2` in the
+    // application's reqwest, so it must not offer h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(http.tls_backend_preconfigured(config))
 }
@@ -261,32 +229,19 @@ fn tls_setup(
     Ok(builder)
 }
 
-/// The proxy's upstream TLS (feature `proxy`): rustls with the ring provider and the
-/// platform's verifier, handed to the connector, never installed process-wide.
-#[cfg(feature = "proxy")]
+/// rustls with the ring provider and the platform's verifier plus `extra_roots_pem`, for
+/// the endpoint client (`rustls-ring`), the proxy's upstreams and the server's providers:
+/// handed to the connector, never installed process-wide. Without CA certificates on the
+/// machine a plain-http user (`https == false`) still gets a config (with no roots).
+#[cfg(any(feature = "rustls-ring", feature = "proxy", feature = "server"))]
 pub(crate) fn tls_config(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<rustls::ClientConfig, Error> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-
-    let mut extra_roots = Vec::new();
-    for pem in extra_roots_pem {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            extra_roots.push(cert.map_err(|e| Error::Setup {
-                message: format!("a root certificate is not valid PEM: {e}"),
-                source: None,
-            })?);
-        }
-    }
-    if extra_roots_pem.iter().any(|p| !p.is_empty()) && extra_roots.is_empty() {
-        return Err(Error::Setup {
-            message: "the root certificate PEM holds no CERTIFICATE section".to_owned(),
-            source: None,
-        });
-    }
-
+    let extra_roots = pem_roots(extra_roots_pem)?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect::<Vec<_>>();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let setup = |message: &str, e: rustls::Error| Error::Setup {
         message: message.to_owned(),
@@ -306,9 +261,12 @@ pub(crate) fn tls_config(
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth(),
         // A plain-http endpoint (the local one) must not need CA certificates on the machine.
-        Err(_) if !https => builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
+        Err(e) if !https => {
+            tracing::warn!(error = %e, "humanloop-tracing: no platform TLS verifier; https connections will fail");
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
         Err(e) => {
             return Err(setup(
                 "the platform's TLS certificate verifier is unavailable (are CA certificates installed?)",

@@ -76,7 +76,7 @@ mod stream;
 #[cfg(feature = "transport")]
 mod v4;
 
-#[cfg(feature = "proxy")]
+#[cfg(any(feature = "proxy", feature = "server"))]
 pub(crate) use builder::tls_config;
 #[cfg(feature = "transport")]
 pub use builder::ClientBuilder;

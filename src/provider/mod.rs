@@ -356,6 +356,26 @@ pub trait ResponseDecoder: Send {
     fn is_complete(&self) -> bool {
         false
     }
+    /// Appends to `out` the first choice's output text (its text parts joined) past byte
+    /// `offset`, and returns the text's length so far: a relay that forwards a stream's
+    /// text as it arrives (the local endpoint's streamed completions) calls it after each
+    /// event with the length it returned last. Default: no text (length 0).
+    ///
+    /// ```
+    /// use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation};
+    ///
+    /// let mut d = OpenAiChat.response_decoder(&LlmRequest::empty(Operation::Chat));
+    /// let (mut relayed, mut seen) = (String::new(), 0);
+    /// d.on_event(None, br#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#);
+    /// seen = d.text_since(seen, &mut relayed);
+    /// d.on_event(None, br#"{"choices":[{"index":0,"delta":{"content":"lo"}}]}"#);
+    /// seen = d.text_since(seen, &mut relayed);
+    /// assert_eq!((relayed.as_str(), seen), ("Hello", 5));
+    /// ```
+    fn text_since(&self, offset: usize, out: &mut String) -> usize {
+        let _ = (offset, out);
+        0
+    }
 }
 
 /// One LLM API: detection, request decoding, response decoding.

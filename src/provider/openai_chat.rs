@@ -589,4 +589,11 @@ impl ResponseDecoder for ChatDecoder {
     fn is_complete(&self) -> bool {
         self.done || self.said_everything()
     }
+
+    fn text_since(&self, offset: usize, out: &mut String) -> usize {
+        self.choices
+            .0
+            .first()
+            .map_or(0, |c| super::common::text_since(&c.blocks, offset, out))
+    }
 }

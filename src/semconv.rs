@@ -1308,7 +1308,8 @@ pub(crate) mod metrics {
 
 /// The `completion-model-config` span: a GenAI client span like the middleware's, whose
 /// model, messages and outputs come from the endpoint's answer (the client knows only the
-/// model config id before it).
+/// model config id before it). Only the reqwest client (feature `transport`) makes them.
+#[cfg(feature = "transport")]
 pub(crate) mod completion {
     use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
+use crate::harness::endpoint::{Behaviour, Recorder};
 use humanloop_tracing::export::{EndpointSink, HttpSink, LogExporter};
 use humanloop_tracing::{step, Config, Humanloop};
 use tracing_subscriber::layer::SubscriberExt;

@@ -265,11 +265,9 @@ async fn completion_call(profile: Profile) {
             .unwrap(),
     )
     .unwrap();
-    let request = CompletionModelConfigRequest {
-        project: Some("table".into()),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(id)
-    };
+    let request = CompletionModelConfigRequest::new(id)
+        .with_project("table")
+        .with_num_samples(2);
     hl.client().completion_model_config(&request).await.unwrap();
     let mut stream = hl
         .client()

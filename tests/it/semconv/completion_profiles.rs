@@ -56,10 +56,7 @@ async fn spans(profile: Profile) -> (SpanData, SpanData) {
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let request = CompletionModelConfigRequest {
-        project: Some("cp".into()),
-        ..CompletionModelConfigRequest::new(id)
-    };
+    let request = CompletionModelConfigRequest::new(id).with_project("cp");
     hl.client().completion_model_config(&request).await.unwrap();
     let mut stream = hl
         .client()

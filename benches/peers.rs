@@ -169,6 +169,9 @@ fn rust_medians(
     means.into_iter().map(median).collect()
 }
 
+/// A table row: the client, its plain and streamed medians (or why there is none).
+type Row = (String, Result<f64, String>, Result<f64, String>);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -241,7 +244,7 @@ fn main() {
         ("reqwest-tracing + OTel", &with_tracing, &otel_plain),
         ("humanloop-tracing + OTel", &ours, &otel_ours),
     ];
-    let mut rows: Vec<(String, Result<f64, String>, Result<f64, String>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let plain = rust_medians(&rt, &url, PLAIN_REQ, &cases, calls);
     let stream = rust_medians(&rt, &url, STREAM_REQ, &cases, calls);
     for (i, (name, _, _)) in cases.iter().enumerate() {

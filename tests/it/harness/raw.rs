@@ -270,3 +270,25 @@ pub fn fast_retries(max_attempts: u32) -> RetryPolicy {
     p.max_backoff = Duration::from_millis(20);
     p
 }
+
+/// A client of a wiremock server's `/v4` with the default configuration.
+pub fn client_of(server: &wiremock::MockServer) -> Client {
+    Client::builder()
+        .base_url(format!("{}/v4", server.uri()))
+        .build()
+        .unwrap()
+}
+
+/// Streams `request` through `client` and collects its samples (both must succeed).
+pub async fn collected(
+    client: &Client,
+    request: &humanloop_tracing::api::CompletionModelConfigRequest,
+) -> Vec<humanloop_tracing::client::Sample> {
+    client
+        .completion_model_config_stream(request)
+        .await
+        .unwrap()
+        .collect_samples()
+        .await
+        .unwrap()
+}

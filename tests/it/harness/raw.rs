@@ -292,3 +292,17 @@ pub async fn collected(
         .await
         .unwrap()
 }
+
+/// Streams `request` through `client`; the error collecting its samples ends with.
+pub async fn collect_error(
+    client: &Client,
+    request: &humanloop_tracing::api::CompletionModelConfigRequest,
+) -> humanloop_tracing::Error {
+    client
+        .completion_model_config_stream(request)
+        .await
+        .unwrap()
+        .collect_samples()
+        .await
+        .unwrap_err()
+}

@@ -279,30 +279,31 @@ pub fn client_of(server: &wiremock::MockServer) -> Client {
         .unwrap()
 }
 
-/// Streams `request` through `client` and collects its samples (both must succeed).
+/// Streams `request` through `client` (the call must succeed) and collects its samples.
+async fn collect(
+    client: &Client,
+    request: &humanloop_tracing::api::CompletionModelConfigRequest,
+) -> Result<Vec<humanloop_tracing::client::Sample>, humanloop_tracing::Error> {
+    client
+        .completion_model_config_stream(request)
+        .await
+        .unwrap()
+        .collect_samples()
+        .await
+}
+
+/// [`collect`]'s samples (collecting must succeed).
 pub async fn collected(
     client: &Client,
     request: &humanloop_tracing::api::CompletionModelConfigRequest,
 ) -> Vec<humanloop_tracing::client::Sample> {
-    client
-        .completion_model_config_stream(request)
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap()
+    collect(client, request).await.unwrap()
 }
 
-/// Streams `request` through `client`; the error collecting its samples ends with.
+/// The error [`collect`] ends with.
 pub async fn collect_error(
     client: &Client,
     request: &humanloop_tracing::api::CompletionModelConfigRequest,
 ) -> humanloop_tracing::Error {
-    client
-        .completion_model_config_stream(request)
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err()
+    collect(client, request).await.unwrap_err()
 }

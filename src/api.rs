@@ -40,6 +40,68 @@ pub type JsonMap = serde_json::Map<String, Value>;
 /// that the struct can be `#[non_exhaustive]` (it grows with the endpoint) and still be built
 /// in one expression, `LogRequest::default().with_project("p").with_output("o")`. Every such
 /// body keeps unknown fields in `extra`.
+/// What a `with_…` setter of the request types takes: the field's own type, or any string
+/// for a text field. Not `Into`: an integer literal given to `impl Into<u32>` falls back
+/// to `i32` and does not compile, where `.with_num_samples(2)` must.
+///
+/// ```
+/// use humanloop_tracing::api::CompletionModelConfigRequest;
+/// let r = CompletionModelConfigRequest::new("config_1").with_num_samples(2).with_project("demo");
+/// assert_eq!((r.num_samples, r.project.as_deref()), (Some(2), Some("demo")));
+/// ```
+pub trait IntoField<T> {
+    /// The field's value.
+    fn into_field(self) -> T;
+}
+
+impl<T> IntoField<T> for T {
+    fn into_field(self) -> T {
+        self
+    }
+}
+
+impl IntoField<String> for &str {
+    fn into_field(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl IntoField<String> for &String {
+    fn into_field(self) -> String {
+        self.clone()
+    }
+}
+
+impl IntoField<String> for std::borrow::Cow<'_, str> {
+    fn into_field(self) -> String {
+        self.into_owned()
+    }
+}
+
+impl IntoField<String> for Box<str> {
+    fn into_field(self) -> String {
+        self.into()
+    }
+}
+
+/// The conversions the types below offer with `From`, for their setters too.
+macro_rules! into_field_from {
+    ($($from:ty => $to:ty),* $(,)?) => {
+        $(impl IntoField<$to> for $from {
+            fn into_field(self) -> $to {
+                self.into()
+            }
+        })*
+    };
+}
+
+into_field_from! {
+    String => MessageContent,
+    &str => MessageContent,
+    ModelConfig => LogConfig,
+    ToolConfig => LogConfig,
+}
+
 macro_rules! optional_fields {
     (
         $(#[$meta:meta])*
@@ -67,8 +129,8 @@ macro_rules! optional_fields {
             $(
                 #[doc = concat!("Sets `", stringify!($opt), "`.")]
                 #[must_use]
-                pub fn $with(mut self, value: impl Into<$oty>) -> Self {
-                    self.$opt = Some(value.into());
+                pub fn $with(mut self, value: impl IntoField<$oty>) -> Self {
+                    self.$opt = Some(value.into_field());
                     self
                 }
             )*

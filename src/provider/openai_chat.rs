@@ -583,6 +583,7 @@ impl ResponseDecoder for ChatDecoder {
             embeddings: None,
             service_tier: this.service_tier,
             system_fingerprint: this.system_fingerprint,
+            ..Generation::default()
         }
     }
 

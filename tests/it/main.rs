@@ -13,7 +13,7 @@
 //! * `otel_examples_export`: environment variables (the OTLP endpoint).
 //! * `proptest_streams`: it asserts the process-wide hook-panic counter stays 0.
 //! * `secrets_end_to_end`: a global tracing subscriber and environment variables.
-//! * `semconv_metrics`: the global OpenTelemetry meter provider.
+//! * `semconv_table`: the global OpenTelemetry meter provider.
 //! * `semconv_profiles`: environment variables (`OTEL_SEMCONV_STABILITY_OPT_IN`).
 //! * `faults_wrong_api_key`: it counts the exporter's ERROR events (callsite interest, as
 //!   `export_drop_warns`).

@@ -16,23 +16,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use harness::endpoint::{Behaviour, Recorder};
-use humanloop_tracing::api::{LogRequest, ToolConfig};
+use harness::faults::log;
+use humanloop_tracing::api::LogRequest;
 use humanloop_tracing::Config;
 
 const CHILD_ENV: &str = "HL_SPOOL_OUTAGE_CHILD";
 const URL_ENV: &str = "HL_SPOOL_OUTAGE_URL";
-
-/// A step log with this reference id (and parent), in session `session`.
-fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
-    let mut log = LogRequest::default()
-        .with_reference_id(reference)
-        .with_session_reference_id(session)
-        .with_project("faults")
-        .with_config(ToolConfig::new("step"))
-        .with_output(format!("output of {reference}"));
-    log.parent_reference_id = parent.map(str::to_owned);
-    log
-}
 
 /// Record `i`: even ones are parents, odd ones the child of the one before.
 fn record(i: usize) -> LogRequest {

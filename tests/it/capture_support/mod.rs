@@ -1,5 +1,5 @@
-//! The import path `tests/it/semconv/` and `tests/semconv_*.rs` still use (those files are
-//! another branch's): the harness, and the old name of its recording endpoint. To remove
+//! The import path `tests/semconv_*.rs` still use (another branch's files; `tests/it` has
+//! the same module inline in `main.rs`): the harness, and the old name of its recording endpoint. To remove
 //! once they import the harness.
 
 #[path = "../harness/mod.rs"]

@@ -2,6 +2,7 @@
 //! an error the caller sees, never a silent truncation (SPEC.md: "A close before every
 //! sample finished is an error the caller sees").
 
+use crate::harness::raw::collect_error;
 use std::time::Duration;
 
 use crate::harness::raw::{client, RawServer, Reply};
@@ -66,13 +67,7 @@ async fn a_sample_never_seen_counts_as_unfinished() {
         PAUSE,
     )])
     .await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&request(Some(3)))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(&client(&server.base_url()), &request(Some(3))).await;
     assert!(
         matches!(&err, Error::StreamEndedEarly { unfinished, .. } if unfinished == &vec![2]),
         "{err:?}"
@@ -83,13 +78,7 @@ async fn a_sample_never_seen_counts_as_unfinished() {
 async fn an_empty_stream_is_an_error_too() {
     // Default num_samples is 1: a stream with no chunk at all lost sample 0.
     let server = RawServer::start(vec![Reply::sse(&[": nothing to see\n\n"], PAUSE)]).await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&request(None))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(&client(&server.base_url()), &request(None)).await;
     assert!(
         matches!(&err, Error::StreamEndedEarly { unfinished, .. } if unfinished == &vec![0]),
         "{err:?}"
@@ -108,13 +97,7 @@ async fn an_event_without_its_blank_line_does_not_count() {
         PAUSE,
     )])
     .await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&request(None))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(&client(&server.base_url()), &request(None)).await;
     assert!(matches!(err, Error::StreamEndedEarly { .. }), "{err:?}");
 }
 

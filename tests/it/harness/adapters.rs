@@ -77,16 +77,20 @@ pub fn http_request(req: &Req) -> http::Request<Full<Bytes>> {
     b.body(Full::new(req.body.clone())).unwrap()
 }
 
+/// Send `req` through `hl.middleware()`; the response, unread.
+async fn via_reqwest(hl: &Humanloop, req: &Req) -> reqwest::Response {
+    let mut b = reqwest_client(hl).post(&req.url).body(req.body.clone());
+    for (k, v) in &req.headers {
+        b = b.header(k, v);
+    }
+    b.send().await.unwrap()
+}
+
 /// Send `req` through `adapter` and read the whole response.
 pub async fn send(adapter: Adapter, hl: &Humanloop, req: Req) -> Received {
     match adapter {
         Adapter::Reqwest => {
-            let client = reqwest_client(hl);
-            let mut b = client.post(&req.url).body(req.body.clone());
-            for (k, v) in &req.headers {
-                b = b.header(k, v);
-            }
-            let resp = b.send().await.unwrap();
+            let resp = via_reqwest(hl, &req).await;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let body = resp.bytes().await.unwrap();
@@ -221,12 +225,7 @@ impl CallerStream {
 pub async fn open(adapter: Adapter, hl: &Humanloop, req: Req) -> (u16, CallerStream) {
     match adapter {
         Adapter::Reqwest => {
-            let client = reqwest_client(hl);
-            let mut b = client.post(&req.url).body(req.body.clone());
-            for (k, v) in &req.headers {
-                b = b.header(k, v);
-            }
-            let resp = b.send().await.unwrap();
+            let resp = via_reqwest(hl, &req).await;
             (resp.status().as_u16(), CallerStream::Reqwest(resp))
         }
         Adapter::Tower => {

@@ -83,14 +83,18 @@ pub async fn provider() -> Provider {
 /// The documented chat answer every request gets (no headers needed).
 pub const CHAT_FIXTURE: &str = "openai/chat_basic.json";
 
-/// Start a provider answering every request with [`CHAT_FIXTURE`]; its chat completions URL.
-pub async fn chat_url() -> String {
-    let p = start(Provider {
+/// Start a provider answering every request (any path) with [`CHAT_FIXTURE`].
+pub async fn chat_provider() -> Provider {
+    start(Provider {
         default_fixture: Some(CHAT_FIXTURE),
         ..Provider::default()
     })
-    .await;
-    p.url("/v1/chat/completions")
+    .await
+}
+
+/// [`chat_provider`]'s chat completions URL.
+pub async fn chat_url() -> String {
+    chat_provider().await.url("/v1/chat/completions")
 }
 
 async fn start(mut p: Provider) -> Provider {

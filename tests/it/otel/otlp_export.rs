@@ -3,7 +3,7 @@
 //! them with opentelemetry-proto; the GenAI attributes, span names and parent links
 //! arrive intact.
 
-use crate::harness::endpoint::handle;
+use crate::harness::endpoint::{handle, Recorder};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,25 +71,6 @@ async fn provider() -> SocketAddr {
     addr
 }
 
-/// A recording endpoint that accepts every log, so the exporter has somewhere to go.
-async fn endpoint() -> SocketAddr {
-    async fn logs(Json(body): Json<Value>) -> Json<Value> {
-        let one = |_: &Value| json!({"id": "data_x", "project_id": "pr_x"});
-        Json(match &body {
-            Value::Array(items) => Value::Array(items.iter().map(one).collect()),
-            other => one(other),
-        })
-    }
-    async fn patch() -> Json<Value> {
-        Json(json!({"id": "data_x", "project_id": "pr_x"}))
-    }
-    let app = Router::new().route("/v4/logs", post(logs).patch(patch));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
 fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a AnyValue> {
     span.attributes
         .iter()
@@ -116,7 +97,7 @@ fn int_attr(span: &Span, key: &str) -> Option<i64> {
 async fn session_with_nested_calls_arrives_by_otlp() {
     let (otlp_addr, received) = otlp_receiver().await;
     let provider_addr = provider().await;
-    let endpoint_addr = endpoint().await;
+    let endpoint = Recorder::start().await;
 
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
@@ -131,7 +112,7 @@ async fn session_with_nested_calls_arrives_by_otlp() {
 
     let hl = handle(
         Config::builder()
-            .base_url(format!("http://{endpoint_addr}/v4"))
+            .base_url(&endpoint.base_url)
             .api_key("hl-test"),
     );
     let subscriber = tracing_subscriber::registry()

@@ -8,13 +8,13 @@
 //!
 //! Own binary: it installs the global OpenTelemetry meter provider.
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::hierarchy::{record_error, record_input, record_output};
 use humanloop_tracing::semconv::{self, Kind, Name, Profile, TABLE};
@@ -120,8 +120,7 @@ async fn run(
     exporter: &InMemoryMetricExporter,
     meters: &SdkMeterProvider,
 ) -> Seen {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let server = provider().await;
     let hl = humanloop(&sink, |b| b.semconv_profile(profile).capture_content(true));
     let small = humanloop(&sink, |b| b.semconv_profile(profile).max_capture_bytes(64));

@@ -28,27 +28,13 @@
 //! * `module_dependencies`, `plain_client_traces_nothing`: no process-global state; to move
 //!   in (`.ci/run` names the first).
 
-mod harness;
-
-/// The import path `semconv/` still uses (another branch's files): the harness, and the
-/// old name of its recording endpoint. To remove once they import `crate::harness`.
-/// (`tests/semconv_*.rs` load `capture_support/mod.rs`, the same for their binaries.)
-mod capture_support {
-    #[allow(unused_imports)] // semconv takes a part
-    pub use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
-
-    /// The harness's recording endpoint, under its old name.
-    pub async fn log_sink() -> Recorder {
-        Recorder::start().await
-    }
-}
-
 mod api;
 mod capture;
 mod client;
 mod codec;
 mod export;
 mod faults;
+mod harness;
 mod hierarchy;
 mod otel;
 mod secrets;

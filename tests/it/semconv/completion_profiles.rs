@@ -14,12 +14,11 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::capture_support::{attrs, s, strings};
+use crate::harness::otel::{attrs, s, strings};
 
 /// A plain call, then a stream dropped after its first chunk, under `profile`, outside
 /// any session: (plain span, stream span).
 async fn spans(profile: Profile) -> (SpanData, SpanData) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 //! counters (see `tests/semconv_table.rs`); a malformed breakdown loses the breakdown only:
 //! the call's usage, model and finish reason are still decoded and on its span.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, otel::*};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_malformed_modality_breakdown_keeps_the_usage() {
@@ -18,7 +18,7 @@ async fn a_malformed_modality_breakdown_keeps_the_usage() {
         64,
     )
     .await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let otel = otel();
     let hl = humanloop(&sink, |b| b);
     let url = format!("http://{addr}/v1beta/models/gemini-2.5-flash:generateContent");

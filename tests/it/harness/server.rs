@@ -178,3 +178,73 @@ pub fn joined_output(events: &[Value]) -> String {
         .map(|e| e["data"][0]["output"].as_str().unwrap())
         .collect()
 }
+
+/// A started endpoint with its client and API base: the handle the server tests talk through.
+pub struct Api {
+    pub server: ServerHandle,
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    /// The endpoint on an in-memory database, no API keys.
+    pub async fn start() -> Self {
+        Self::start_with(ServerConfig::in_memory()).await
+    }
+
+    /// The endpoint with `config`.
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let (server, http) = start_with(config).await;
+        let base = server.base_url();
+        Self { server, http, base }
+    }
+
+    /// See [`post`].
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        post(&self.http, &self.base, path, body).await
+    }
+
+    /// POST `body` to `path`, assert a 200 (naming the answer), answer the JSON body.
+    pub async fn post_ok(&self, path: &str, body: &Value) -> Value {
+        let (status, answer) = self.post(path, body).await;
+        assert_eq!(status, 200, "POST {path}: {answer}");
+        answer
+    }
+
+    /// See [`get`].
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        get(&self.http, &self.base, path).await
+    }
+
+    /// GET `path`, assert a 200 (naming the answer), answer the JSON body.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, answer) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {answer}");
+        answer
+    }
+
+    /// See [`model_config`].
+    pub async fn model_config(&self, config: Value) -> String {
+        model_config(&self.http, &self.base, config).await
+    }
+
+    /// See [`mock_config`].
+    pub async fn mock_config(&self, template: &str) -> String {
+        mock_config(&self.http, &self.base, template).await
+    }
+
+    /// See [`log`].
+    pub async fn log(&self, body: Value) -> String {
+        log(&self.http, &self.base, body).await
+    }
+
+    /// See [`completion`].
+    pub async fn completion(&self, body: &Value) -> reqwest::Response {
+        completion(&self.http, &self.base, body).await
+    }
+
+    /// See [`post_raw`].
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        post_raw(&self.http, &self.base, path, body).await
+    }
+}

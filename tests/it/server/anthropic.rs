@@ -5,8 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::harness::fixtures::sse_json;
-use crate::harness::server::{completion, joined_output};
-use crate::harness::server::{get, model_config, post, start_with};
+use crate::harness::server::{joined_output, Api};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -72,16 +71,15 @@ async fn upstream() -> (String, Seen) {
 #[tokio::test]
 async fn completes_and_streams_through_the_messages_api() {
     let (url, seen) = upstream().await;
-    let (server, http) = start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
-    let base = server.base_url();
-    let config = model_config(&http, &base, json!({
+    let api = Api::start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
+    let config = api.model_config(json!({
         "model": "claude-sonnet-4-5", "provider": "anthropic", "max_tokens": 300,
         "chat_template": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi {{name}}"}]
     }))
     .await;
     let req = json!({"model_config_id": config, "inputs": {"name": "Claude"},
                      "provider_api_keys": {"anthropic": "sk-ant-test"}});
-    let (s, body) = post(&http, &base, "/completion-model-config", &req).await;
+    let (s, body) = api.post("/completion-model-config", &req).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["data"][0]["output"], "Hi! My name is Claude.");
     assert_eq!(body["data"][0]["finish_reason"], "stop");
@@ -101,7 +99,7 @@ async fn completes_and_streams_through_the_messages_api() {
 
     let mut streamed = req.clone();
     streamed["stream"] = json!(true);
-    let resp = completion(&http, &base, &streamed).await;
+    let resp = api.completion(&streamed).await;
     assert_eq!(resp.status(), 200);
     let events = sse_json(&resp.text().await.unwrap());
     let text: String = joined_output(&events);
@@ -112,7 +110,7 @@ async fn completes_and_streams_through_the_messages_api() {
         last["usage"],
         json!({"prompt_tokens": 25, "generation_tokens": 15, "total_tokens": 40})
     );
-    let (_, logs) = get(&http, &base, "/logs").await;
+    let (_, logs) = api.get("/logs").await;
     assert_eq!(logs["total"], 2);
     assert!(!logs.to_string().contains("sk-ant-test"));
 }
@@ -120,19 +118,15 @@ async fn completes_and_streams_through_the_messages_api() {
 #[tokio::test]
 async fn a_mid_stream_error_ends_the_stream_without_a_finish() {
     let (url, _) = upstream().await;
-    let (server, http) = start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
-    let base = server.base_url();
-    let config = model_config(&http, &base, json!({
+    let api = Api::start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
+    let config = api.model_config(json!({
         "model": "claude-sonnet-4-5", "provider": "anthropic", "prompt_template": "please overload"
     }))
     .await;
-    let resp = completion(
-        &http,
-        &base,
-        &json!({"model_config_id": config, "stream": true,
-                      "provider_api_keys": {"anthropic": "sk-ant-test"}}),
-    )
-    .await;
+    let resp = api
+        .completion(&json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"anthropic": "sk-ant-test"}}))
+        .await;
     assert_eq!(resp.status(), 200, "the provider accepted the request");
     // The connection is cut: either the body read fails, or what arrived has no finish.
     if let Ok(text) = resp.text().await {
@@ -144,28 +138,24 @@ async fn a_mid_stream_error_ends_the_stream_without_a_finish() {
             "{text}"
         );
     }
-    let (_, logs) = get(&http, &base, "/logs").await;
+    let (_, logs) = api.get("/logs").await;
     assert_eq!(logs["total"], 0, "an unfinished sample is not logged");
 }
 
 #[tokio::test]
 async fn streamed_tool_use_is_assembled() {
     let (url, seen) = upstream().await;
-    let (server, http) = start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
-    let base = server.base_url();
-    let config = model_config(&http, &base, json!({
+    let api = Api::start_with(ServerConfig::in_memory().anthropic_base_url(url)).await;
+    let config = api.model_config(json!({
         "model": "claude-opus-4-1", "provider": "anthropic", "prompt_template": "Weather in SF?",
         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Current weather",
                    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}]
     }))
     .await;
-    let resp = completion(
-        &http,
-        &base,
-        &json!({"model_config_id": config, "stream": true,
-                      "provider_api_keys": {"anthropic": "sk-ant-test"}}),
-    )
-    .await;
+    let resp = api
+        .completion(&json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"anthropic": "sk-ant-test"}}))
+        .await;
     assert_eq!(resp.status(), 200);
     let events = sse_json(&resp.text().await.unwrap());
     let last = &events.last().unwrap()["data"][0];

@@ -2,25 +2,23 @@
 //! projects and sessions, jinja, secrets never kept.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{get, mock_config, model_config, post, start};
+use crate::harness::server::Api;
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn two_samples_are_answered_and_logged() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = mock_config(&http, &base, "Say hello to {{name}}").await;
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({
-            "model_config_id": config, "project": "demo", "inputs": {"name": "Ada"},
-            "num_samples": 2, "metadata": {"run": 7}, "session_reference_id": "conv-1",
-            "provider_api_keys": {"mock": "sk-never-stored"}
-        }),
-    )
-    .await;
+    let api = Api::start().await;
+    let config = api.mock_config("Say hello to {{name}}").await;
+    let (s, body) = api
+        .post(
+            "/completion-model-config",
+            &json!({
+                "model_config_id": config, "project": "demo", "inputs": {"name": "Ada"},
+                "num_samples": 2, "metadata": {"run": 7}, "session_reference_id": "conv-1",
+                "provider_api_keys": {"mock": "sk-never-stored"}
+            }),
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
     let data = body["data"].as_array().unwrap();
     assert_eq!(data.len(), 2);
@@ -56,14 +54,11 @@ async fn two_samples_are_answered_and_logged() {
     assert!(!body.to_string().contains("sk-never-stored"));
 
     // Each sample is a log in the session, with its payloads.
-    let (_, logs) = get(&http, &base, "/logs?session_reference_id=conv-1").await;
+    let (_, logs) = api.get("/logs?session_reference_id=conv-1").await;
     assert_eq!(logs["total"], 2, "{logs}");
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", data[1]["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!("/logs/{}", data[1]["id"].as_str().unwrap()))
+        .await;
     assert_eq!(log["output"], "Mock response 1 to: Say hello to Ada");
     assert_eq!(log["config_id"], config.as_str());
     assert_eq!(log["inputs"], json!({"name": "Ada"}));
@@ -73,18 +68,16 @@ async fn two_samples_are_answered_and_logged() {
 
 #[tokio::test]
 async fn return_inputs_false_and_no_project() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = mock_config(&http, &base, "{{a}} and {{ b }}").await;
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({
-            "model_config_id": config, "inputs": {"a": "x", "b": 2}, "return_inputs": false
-        }),
-    )
-    .await;
+    let api = Api::start().await;
+    let config = api.mock_config("{{a}} and {{ b }}").await;
+    let (s, body) = api
+        .post(
+            "/completion-model-config",
+            &json!({
+                "model_config_id": config, "inputs": {"a": "x", "b": 2}, "return_inputs": false
+            }),
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["data"][0]["inputs"], json!({}));
     assert_eq!(body["data"][0]["output"], "Mock response 0 to: x and 2");
@@ -93,10 +86,9 @@ async fn return_inputs_false_and_no_project() {
 
 #[tokio::test]
 async fn save_false_stores_no_payloads() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = mock_config(&http, &base, "secret prompt about {{topic}}").await;
-    let (s, body) = post(&http, &base, "/completion-model-config", &json!({
+    let api = Api::start().await;
+    let config = api.mock_config("secret prompt about {{topic}}").await;
+    let (s, body) = api.post("/completion-model-config", &json!({
         "model_config_id": config, "project": "demo", "inputs": {"topic": "payroll"}, "save": false
     }))
     .await;
@@ -105,12 +97,12 @@ async fn save_false_stores_no_payloads() {
         .as_str()
         .unwrap()
         .contains("payroll"));
-    let (s, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", body["data"][0]["id"].as_str().unwrap()),
-    )
-    .await;
+    let (s, log) = api
+        .get(&format!(
+            "/logs/{}",
+            body["data"][0]["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(s, 200);
     assert_eq!(log["save"], false);
     assert_eq!(log["finish_reason"], "stop");
@@ -133,21 +125,17 @@ async fn save_false_stores_no_payloads() {
 
 #[tokio::test]
 async fn jinja_templates_and_chat_templates() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = model_config(
-        &http,
-        &base,
-        json!({
+    let api = Api::start().await;
+    let config = api
+        .model_config(json!({
             "model": "mock-chat", "provider": "mock", "endpoint": "chat",
             "chat_template": [
                 {"role": "system", "content": "You list things."},
                 {"role": "user", "content": "{% for x in items %}{{ x|upper }} {% endfor %}"}
             ]
-        }),
-    )
-    .await;
-    let (s, body) = post(&http, &base, "/completion-model-config", &json!({
+        }))
+        .await;
+    let (s, body) = api.post("/completion-model-config", &json!({
         "model_config_id": config, "inputs": {"items": ["tea", "milk"]}, "template_language": "jinja"
     }))
     .await;
@@ -158,51 +146,47 @@ async fn jinja_templates_and_chat_templates() {
     );
 
     // An undefined variable is a 422, not a silent empty string.
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({
-            "model_config_id": config, "inputs": {}, "template_language": "jinja"
-        }),
-    )
-    .await;
+    let (s, body) = api
+        .post(
+            "/completion-model-config",
+            &json!({
+                "model_config_id": config, "inputs": {}, "template_language": "jinja"
+            }),
+        )
+        .await;
     assert_eq!(s, 422, "{body}");
 }
 
 #[tokio::test]
 async fn parents_and_errors() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = mock_config(&http, &base, "Hi {{name}}").await;
+    let api = Api::start().await;
+    let config = api.mock_config("Hi {{name}}").await;
     // A step logged earlier is a parent by reference id.
-    let (_, step) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({
-            "session_reference_id": "conv-9", "reference_id": "agent",
-            "config": {"type": "tool", "name": "agent"}
-        }),
-    )
-    .await;
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({
-            "model_config_id": config, "inputs": {"name": "Bo"},
-            "session_reference_id": "conv-9", "parent_reference_id": "agent"
-        }),
-    )
-    .await;
+    let (_, step) = api
+        .post(
+            "/logs",
+            &json!({
+                "session_reference_id": "conv-9", "reference_id": "agent",
+                "config": {"type": "tool", "name": "agent"}
+            }),
+        )
+        .await;
+    let (s, body) = api
+        .post(
+            "/completion-model-config",
+            &json!({
+                "model_config_id": config, "inputs": {"name": "Bo"},
+                "session_reference_id": "conv-9", "parent_reference_id": "agent"
+            }),
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", body["data"][0]["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!(
+            "/logs/{}",
+            body["data"][0]["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(log["parent_id"], step["id"]);
 
     let cases = [
@@ -233,7 +217,7 @@ async fn parents_and_errors() {
         ),
     ];
     for (req, status, needle) in cases {
-        let (s, body) = post(&http, &base, "/completion-model-config", &req).await;
+        let (s, body) = api.post("/completion-model-config", &req).await;
         assert_eq!(s, status, "{req} -> {body}");
         assert!(
             body["detail"].to_string().contains(needle),
@@ -244,19 +228,15 @@ async fn parents_and_errors() {
 
 #[tokio::test]
 async fn model_configs_round_trip() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let id = model_config(
-        &http,
-        &base,
-        json!({
+    let api = Api::start().await;
+    let id = api
+        .model_config(json!({
             "type": "model", "model": "gpt-4o-mini", "provider": "openai", "temperature": 0.2,
             "stop": ["\n"], "other": {"base_url": "http://127.0.0.1:1/v1", "api_key": "sk-no"},
             "project": "demo"
-        }),
-    )
-    .await;
-    let (s, config) = get(&http, &base, &format!("/model-configs/{id}")).await;
+        }))
+        .await;
+    let (s, config) = api.get(&format!("/model-configs/{id}")).await;
     assert_eq!(s, 200);
     assert_eq!(config["model"], "gpt-4o-mini");
     assert_eq!(config["temperature"], 0.2);
@@ -266,8 +246,9 @@ async fn model_configs_round_trip() {
         !config.to_string().contains("sk-no"),
         "a key-looking field was kept: {config}"
     );
-    let (s, body): (u16, Value) =
-        post(&http, &base, "/model-configs", &json!({"provider": "mock"})).await;
+    let (s, body): (u16, Value) = api
+        .post("/model-configs", &json!({"provider": "mock"}))
+        .await;
     assert_eq!(s, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "model"]));
 }

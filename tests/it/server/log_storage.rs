@@ -4,24 +4,20 @@
 //! fields the types do not know are kept.
 #![cfg(feature = "server")]
 
-use crate::harness::server::post_raw;
-use crate::harness::server::{get, post, start};
+use crate::harness::server::Api;
 use serde_json::{json, Value};
 
 fn config() -> Value {
     json!({"type": "model", "model": "gpt-4o-mini", "provider": "openai"})
 }
 
-async fn stored(http: &reqwest::Client, base: &str, id: &str) -> Value {
-    let (s, log) = get(http, base, &format!("/logs/{id}")).await;
-    assert_eq!(s, 200, "{log}");
-    log
+async fn stored(api: &Api, id: &str) -> Value {
+    api.get_ok(&format!("/logs/{id}")).await
 }
 
 #[tokio::test]
 async fn secrets_are_removed_and_unknown_fields_kept() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
     let secretive = json!({
         "config": config(),
         "reference_id": "s-1",
@@ -39,7 +35,7 @@ async fn secrets_are_removed_and_unknown_fields_kept() {
         "output": "Lisbon",
     });
     // An array (typed path), then the same logs one by one.
-    let (s, answer) = post(&http, &base, "/logs", &json!([secretive, plain])).await;
+    let (s, answer) = api.post("/logs", &json!([secretive, plain])).await;
     assert_eq!(s, 200, "{answer}");
     let ids: Vec<String> = answer
         .as_array()
@@ -48,7 +44,7 @@ async fn secrets_are_removed_and_unknown_fields_kept() {
         .map(|a| a["id"].as_str().unwrap().to_owned())
         .collect();
 
-    let log = stored(&http, &base, &ids[0]).await;
+    let log = stored(&api, &ids[0]).await;
     let text = log.to_string();
     for secret in ["sk-1", "Bearer x", "k-2", "k-3", "sk-4", "k-5"] {
         assert!(!text.contains(secret), "{secret} stored: {text}");
@@ -62,7 +58,7 @@ async fn secrets_are_removed_and_unknown_fields_kept() {
     assert_eq!(log["custom_field"], json!({"visible": true}));
     assert_eq!(log["output"], "ok");
 
-    let log = stored(&http, &base, &ids[1]).await;
+    let log = stored(&api, &ids[1]).await;
     assert_eq!(
         log["inputs"],
         json!({"question": "capital of Portugal?", "apikeys": "not a secret name"})
@@ -75,21 +71,19 @@ async fn secrets_are_removed_and_unknown_fields_kept() {
 
 #[tokio::test]
 async fn save_false_drops_payloads() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let (s, answer) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({
-            "config": config(), "save": false, "inputs": {"q": "private"},
-            "messages": [{"role": "user", "content": "private"}], "output": "private",
-            "provider_response": {"choices": []}, "prompt_tokens": 3, "duration": 0.5
-        }),
-    )
-    .await;
+    let api = Api::start().await;
+    let (s, answer) = api
+        .post(
+            "/logs",
+            &json!({
+                "config": config(), "save": false, "inputs": {"q": "private"},
+                "messages": [{"role": "user", "content": "private"}], "output": "private",
+                "provider_response": {"choices": []}, "prompt_tokens": 3, "duration": 0.5
+            }),
+        )
+        .await;
     assert_eq!(s, 200, "{answer}");
-    let log = stored(&http, &base, answer["id"].as_str().unwrap()).await;
+    let log = stored(&api, answer["id"].as_str().unwrap()).await;
     assert!(!log.to_string().contains("private"), "{log}");
     for field in ["inputs", "messages", "output", "provider_response"] {
         assert!(log.get(field).is_none(), "{field} kept: {log}");
@@ -103,18 +97,17 @@ async fn save_false_drops_payloads() {
 /// (the typed path refuses such a body and leaves it to the item-by-item path).
 #[tokio::test]
 async fn bodies_the_typed_path_refuses_are_stored_alike() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
     let body = r#"[{"config": {"type": "model", "model": "m"}, "output": "first", "output": "second",
         "inputs": {"api_key": "sk-9", "q": 1}, "reference_id": "dup-1"}]"#;
-    let resp = post_raw(&http, &base, "/logs", body).await;
+    let resp = api.post_raw("/logs", body).await;
     assert_eq!(resp.status(), 200);
     let answer: Value = resp.json().await.unwrap();
-    let log = stored(&http, &base, answer[0]["id"].as_str().unwrap()).await;
+    let log = stored(&api, answer[0]["id"].as_str().unwrap()).await;
     assert_eq!(log["output"], "second");
     assert_eq!(log["inputs"], json!({"q": 1}));
     // A retry with the same reference id answers the same datapoint (dedupe).
-    let resp = post_raw(&http, &base, "/logs", body).await;
+    let resp = api.post_raw("/logs", body).await;
     let again: Value = resp.json().await.unwrap();
     assert_eq!(again[0]["id"], answer[0]["id"]);
 }

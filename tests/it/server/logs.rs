@@ -2,7 +2,7 @@
 //! idempotent retries, PATCH by reference, the session tree.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{get, post, start};
+use crate::harness::server::Api;
 use serde_json::{json, Value};
 
 fn step(name: &str) -> Value {
@@ -11,19 +11,17 @@ fn step(name: &str) -> Value {
 
 #[tokio::test]
 async fn parents_by_reference_build_the_session_tree() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
 
-    let (s, root) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({
-            "project": "agents", "session_reference_id": "trace-1", "reference_id": "root",
-            "config": step("agent"), "inputs": {"q": "hi"}
-        }),
-    )
-    .await;
+    let (s, root) = api
+        .post(
+            "/logs",
+            &json!({
+                "project": "agents", "session_reference_id": "trace-1", "reference_id": "root",
+                "config": step("agent"), "inputs": {"q": "hi"}
+            }),
+        )
+        .await;
     assert_eq!(s, 200, "{root}");
     let root_id = root["id"].as_str().unwrap().to_owned();
     assert!(root_id.starts_with("data_"));
@@ -32,7 +30,7 @@ async fn parents_by_reference_build_the_session_tree() {
     assert!(session.starts_with("sesh_"));
 
     // Two children in one later request (an array), then a grandchild.
-    let (s, kids) = post(&http, &base, "/logs", &json!([
+    let (s, kids) = api.post("/logs", &json!([
         {"project": "agents", "session_reference_id": "trace-1", "parent_reference_id": "root",
          "reference_id": "tool-a", "config": step("search"), "output": "found"},
         {"project": "agents", "session_reference_id": "trace-1", "parent_reference_id": "root",
@@ -43,23 +41,20 @@ async fn parents_by_reference_build_the_session_tree() {
     let kids = kids.as_array().expect("array answer mirrors an array body");
     assert_eq!(kids.len(), 2);
     assert!(kids.iter().all(|k| k["session_id"] == session.as_str()));
-    let (s, grandchild) = post(&http, &base, "/logs", &json!({
+    let (s, grandchild) = api.post("/logs", &json!({
         "session_reference_id": "trace-1", "parent_reference_id": "tool-a", "config": step("fetch")
     }))
     .await;
     assert_eq!(s, 200, "{grandchild}");
 
-    let (s, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", kids[0]["id"].as_str().unwrap()),
-    )
-    .await;
+    let (s, log) = api
+        .get(&format!("/logs/{}", kids[0]["id"].as_str().unwrap()))
+        .await;
     assert_eq!(s, 200);
     assert_eq!(log["parent_id"], root_id.as_str());
     assert_eq!(log["output"], "found");
 
-    let (s, tree) = get(&http, &base, &format!("/sessions/{session}")).await;
+    let (s, tree) = api.get(&format!("/sessions/{session}")).await;
     assert_eq!(s, 200, "{tree}");
     assert_eq!(tree["reference_id"], "trace-1");
     let roots = tree["datapoints"].as_array().unwrap();
@@ -75,18 +70,16 @@ async fn parents_by_reference_build_the_session_tree() {
 
 #[tokio::test]
 async fn unknown_parent_reference_is_a_422_that_names_it() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let (s, body) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({
-            "session_reference_id": "trace-2", "parent_reference_id": "nobody-logged-me",
-            "config": step("x")
-        }),
-    )
-    .await;
+    let api = Api::start().await;
+    let (s, body) = api
+        .post(
+            "/logs",
+            &json!({
+                "session_reference_id": "trace-2", "parent_reference_id": "nobody-logged-me",
+                "config": step("x")
+            }),
+        )
+        .await;
     assert_eq!(s, 422, "{body}");
     let d = &body["detail"][0];
     assert_eq!(d["loc"], json!(["body", "parent_reference_id"]));
@@ -96,10 +89,7 @@ async fn unknown_parent_reference_is_a_422_that_names_it() {
     );
 
     // Nothing of a rejected batch is stored, and a parent in the same request does not count.
-    let (s, body) = post(
-        &http,
-        &base,
-        "/logs",
+    let (s, body) = api.post("/logs",
         &json!([
             {"session_reference_id": "trace-2", "reference_id": "p", "config": step("parent")},
             {"session_reference_id": "trace-2", "parent_reference_id": "p", "config": step("child")}
@@ -111,21 +101,20 @@ async fn unknown_parent_reference_is_a_422_that_names_it() {
         body["detail"][0]["loc"],
         json!(["body", 1, "parent_reference_id"])
     );
-    let (_, list) = get(&http, &base, "/logs?session_reference_id=trace-2").await;
+    let (_, list) = api.get("/logs?session_reference_id=trace-2").await;
     assert_eq!(list["total"], 0, "{list}");
 }
 
 #[tokio::test]
 async fn retries_with_the_same_reference_id_do_not_duplicate() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
     let log = json!({"project": "p", "session_reference_id": "trace-3", "reference_id": "step-1",
                      "config": step("s"), "output": "first"});
-    let (s1, a) = post(&http, &base, "/logs", &log).await;
-    let (s2, b) = post(&http, &base, "/logs", &log).await;
+    let (s1, a) = api.post("/logs", &log).await;
+    let (s2, b) = api.post("/logs", &log).await;
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(a["id"], b["id"]);
-    let (_, list) = get(&http, &base, "/logs?session_reference_id=trace-3").await;
+    let (_, list) = api.get("/logs?session_reference_id=trace-3").await;
     assert_eq!(list["total"], 1, "{list}");
 
     // A reference id names one datapoint per project (so `PATCH /logs?reference_id=`, which
@@ -133,7 +122,7 @@ async fn retries_with_the_same_reference_id_do_not_duplicate() {
     // nothing is stored; in another project it is another datapoint.
     let other = json!({"project": "p", "session_reference_id": "trace-4", "reference_id": "step-1",
                        "config": step("s")});
-    let (s, c) = post(&http, &base, "/logs", &other).await;
+    let (s, c) = api.post("/logs", &other).await;
     assert_eq!(s, 409, "{c}");
     assert!(
         c["detail"]
@@ -142,23 +131,20 @@ async fn retries_with_the_same_reference_id_do_not_duplicate() {
             .contains(a["id"].as_str().unwrap()),
         "{c}"
     );
-    let (_, list) = get(&http, &base, "/logs?project=p").await;
+    let (_, list) = api.get("/logs?project=p").await;
     assert_eq!(list["total"], 1, "{list}");
     let elsewhere = json!({"project": "q", "session_reference_id": "trace-4", "reference_id": "step-1",
                            "config": step("s")});
-    let (s, d) = post(&http, &base, "/logs", &elsewhere).await;
+    let (s, d) = api.post("/logs", &elsewhere).await;
     assert_eq!(s, 200, "{d}");
     assert_ne!(d["id"], a["id"]);
 }
 
 #[tokio::test]
 async fn patch_by_reference_completes_a_step() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let (_, created) = post(
-        &http,
-        &base,
-        "/logs",
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
+    let (_, created) = api.post("/logs",
         &json!({
             "session_reference_id": "trace-5", "reference_id": "open-step", "config": step("agent")
         }),
@@ -176,12 +162,9 @@ async fn patch_by_reference_completes_a_step() {
     assert_eq!(patched["output"], "done");
     assert_eq!(patched["duration"], 1.5);
 
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", created["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!("/logs/{}", created["id"].as_str().unwrap()))
+        .await;
     assert_eq!(log["output"], "done");
 
     // By id, too; and an unknown reference is a 404 with a detail.
@@ -205,55 +188,49 @@ async fn patch_by_reference_completes_a_step() {
 
 #[tokio::test]
 async fn explicit_sessions_and_filters() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
     let resp = http.post(format!("{base}/sessions")).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     let session: Value = resp.json().await.unwrap();
     let sid = session["id"].as_str().unwrap().to_owned();
     assert!(sid.starts_with("sesh_"));
 
-    let (s, a) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({"session_id": sid, "project": "one", "config": step("a")}),
-    )
-    .await;
+    let (s, a) = api
+        .post(
+            "/logs",
+            &json!({"session_id": sid, "project": "one", "config": step("a")}),
+        )
+        .await;
     assert_eq!(s, 200, "{a}");
     assert_eq!(a["session_id"], sid.as_str());
-    let (s, _) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({"project": "two", "config": step("b")}),
-    )
-    .await;
+    let (s, _) = api
+        .post("/logs", &json!({"project": "two", "config": step("b")}))
+        .await;
     assert_eq!(s, 200);
 
-    let (_, by_session) = get(&http, &base, &format!("/logs?session_id={sid}")).await;
+    let (_, by_session) = api.get(&format!("/logs?session_id={sid}")).await;
     assert_eq!(by_session["total"], 1);
     assert_eq!(by_session["records"][0]["id"], a["id"]);
-    let (_, by_project) = get(
-        &http,
-        &base,
-        &format!("/logs?project_id={}", a["project_id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, by_project) = api
+        .get(&format!(
+            "/logs?project_id={}",
+            a["project_id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(by_project["total"], 1);
-    let (_, all) = get(&http, &base, "/logs").await;
+    let (_, all) = api.get("/logs").await;
     assert_eq!(all["total"], 2);
 
     // An unknown session id is a 422 naming the field.
-    let (s, body) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({"session_id": "sesh_nope", "config": step("c")}),
-    )
-    .await;
+    let (s, body) = api
+        .post(
+            "/logs",
+            &json!({"session_id": "sesh_nope", "config": step("c")}),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "session_id"]));
-    let (s, _) = get(&http, &base, "/sessions/sesh_nope").await;
+    let (s, _) = api.get("/sessions/sesh_nope").await;
     assert_eq!(s, 404);
 }

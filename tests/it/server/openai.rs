@@ -5,8 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::harness::fixtures::sse_json;
-use crate::harness::server::{completion, joined_output};
-use crate::harness::server::{get, model_config, post, start, start_with};
+use crate::harness::server::{joined_output, Api};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -81,20 +80,13 @@ async fn upstream() -> (String, Seen) {
 #[tokio::test]
 async fn completes_through_an_openai_compatible_server() {
     let (upstream_url, seen) = upstream().await;
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = model_config(
-        &http,
-        &base,
-        json!({"model": "gpt-4o-mini", "provider": "openai", "endpoint": "chat", "temperature": 0.5,
+    let api = Api::start().await;
+    let config = api.model_config(json!({"model": "gpt-4o-mini", "provider": "openai", "endpoint": "chat", "temperature": 0.5,
                "chat_template": [{"role": "user", "content": "Hello {{name}}"}],
                "other": {"base_url": upstream_url}}),
     )
     .await;
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
+    let (s, body) = api.post("/completion-model-config",
         &json!({
             "model_config_id": config, "project": "demo", "inputs": {"name": "Ada"}, "user": "u-1",
             "provider_api_keys": {"openai": "sk-test-123"}
@@ -132,7 +124,7 @@ async fn completes_through_an_openai_compatible_server() {
 
     // The key is nowhere: not in the answer, not in the stored log.
     assert!(!body.to_string().contains("sk-test-123"));
-    let (_, logs) = get(&http, &base, "/logs?project=demo").await;
+    let (_, logs) = api.get("/logs?project=demo").await;
     assert_eq!(logs["total"], 1);
     assert!(!logs.to_string().contains("sk-test-123"), "{logs}");
     assert_eq!(
@@ -145,21 +137,16 @@ async fn completes_through_an_openai_compatible_server() {
 async fn streams_through_an_openai_compatible_server() {
     let (upstream_url, seen) = upstream().await;
     // Base URL from the server's configuration this time.
-    let (server, http) = start_with(ServerConfig::in_memory().openai_base_url(upstream_url)).await;
-    let base = server.base_url();
-    let config = model_config(
-        &http,
-        &base,
-        json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi"}),
-    )
-    .await;
-    let resp = completion(
-        &http,
-        &base,
-        &json!({"model_config_id": config, "stream": true,
-                      "provider_api_keys": {"openai": "sk-test-123"}}),
-    )
-    .await;
+    let api = Api::start_with(ServerConfig::in_memory().openai_base_url(upstream_url)).await;
+    let config = api
+        .model_config(
+            json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi"}),
+        )
+        .await;
+    let resp = api
+        .completion(&json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"openai": "sk-test-123"}}))
+        .await;
     assert_eq!(resp.status(), 200);
     let events = sse_json(&resp.text().await.unwrap());
     let text: String = joined_output(&events);
@@ -177,32 +164,28 @@ async fn streams_through_an_openai_compatible_server() {
     let sent = seen.lock().unwrap()[0].1.clone();
     assert_eq!(sent["stream"], true);
     assert_eq!(sent["messages"], json!([{"role": "user", "content": "Hi"}]));
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", last["data"][0]["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!(
+            "/logs/{}",
+            last["data"][0]["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(log["output"], "Hello! How can I help?");
 }
 
 #[tokio::test]
 async fn tool_calls_are_returned_whole_and_streamed_assembled() {
     let (upstream_url, seen) = upstream().await;
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
     let tool = json!({"type": "function", "function": {"name": "get_weather",
         "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}});
-    let config = model_config(
-        &http,
-        &base,
-        json!({"model": "gpt-4o", "provider": "openai", "prompt_template": "Weather in {{city}}?",
+    let config = api.model_config(json!({"model": "gpt-4o", "provider": "openai", "prompt_template": "Weather in {{city}}?",
                "tools": [tool], "other": {"base_url": upstream_url}}),
     )
     .await;
     let req = json!({"model_config_id": config, "inputs": {"city": "Paris"},
                      "provider_api_keys": {"openai": "sk-test-123"}});
-    let (s, body) = post(&http, &base, "/completion-model-config", &req).await;
+    let (s, body) = api.post("/completion-model-config", &req).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["data"][0]["finish_reason"], "tool_call");
     assert_eq!(
@@ -213,7 +196,7 @@ async fn tool_calls_are_returned_whole_and_streamed_assembled() {
 
     let mut streamed = req.clone();
     streamed["stream"] = json!(true);
-    let resp = completion(&http, &base, &streamed).await;
+    let resp = api.completion(&streamed).await;
     let events = sse_json(&resp.text().await.unwrap());
     let last = &events.last().unwrap()["data"][0];
     assert_eq!(last["finish_reason"], "tool_call");
@@ -222,30 +205,25 @@ async fn tool_calls_are_returned_whole_and_streamed_assembled() {
         json!([{"id": "call_DdmO9pD3xa9XTPNJ32zg2hcA", "type": "function",
                 "function": {"name": "get_weather", "arguments": "{\"location\":\"Paris, France\"}"}}])
     );
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", last["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!("/logs/{}", last["id"].as_str().unwrap()))
+        .await;
     assert_eq!(log["tool_calls"], last["tool_calls"]);
 }
 
 #[tokio::test]
 async fn provider_refusals_come_before_any_stream() {
     let (upstream_url, _) = upstream().await;
-    let (server, http) = start().await;
+    let api = Api::start().await;
     let upstream_url = upstream_url.as_str();
-    let base = server.base_url();
-    let config = model_config(
-        &http,
-        &base,
-        json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi",
+    let config = api
+        .model_config(
+            json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi",
                "other": {"base_url": upstream_url}}),
-    )
-    .await;
+        )
+        .await;
     for stream in [false, true] {
-        let (s, body) = post(&http, &base, "/completion-model-config", &json!({
+        let (s, body) = api.post("/completion-model-config", &json!({
             "model_config_id": config, "stream": stream, "provider_api_keys": {"openai": "sk-wrong"}
         }))
         .await;
@@ -258,39 +236,35 @@ async fn provider_refusals_come_before_any_stream() {
         );
     }
     // A provider rate limit stays a 429, so clients back off.
-    let busy = model_config(
-        &http,
-        &base,
-        json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "busy",
+    let busy = api
+        .model_config(
+            json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "busy",
                "other": {"base_url": upstream_url}}),
-    )
-    .await;
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({
-            "model_config_id": busy, "provider_api_keys": {"openai": "sk-test-123"}
-        }),
-    )
-    .await;
+        )
+        .await;
+    let (s, body) = api
+        .post(
+            "/completion-model-config",
+            &json!({
+                "model_config_id": busy, "provider_api_keys": {"openai": "sk-test-123"}
+            }),
+        )
+        .await;
     assert_eq!(s, 429, "{body}");
     // An unreachable provider is a 502.
-    let gone = model_config(
-        &http,
-        &base,
-        json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi",
+    let gone = api
+        .model_config(
+            json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi",
                "other": {"base_url": "http://127.0.0.1:9/v1"}}),
-    )
-    .await;
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({"model_config_id": gone}),
-    )
-    .await;
+        )
+        .await;
+    let (s, body) = api
+        .post(
+            "/completion-model-config",
+            &json!({"model_config_id": gone}),
+        )
+        .await;
     assert_eq!(s, 502, "{body}");
-    let (_, logs) = get(&http, &base, "/logs").await;
+    let (_, logs) = api.get("/logs").await;
     assert_eq!(logs["total"], 0, "nothing logged for a failed call");
 }

@@ -4,26 +4,24 @@
 use std::collections::BTreeMap;
 
 use crate::harness::fixtures::sse_json;
-use crate::harness::server::completion;
-use crate::harness::server::{get, mock_config, post, start};
+use crate::harness::server::Api;
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let config = mock_config(&http, &base, "Tell {{who}} a short story").await;
+    let api = Api::start().await;
+    let config = api.mock_config("Tell {{who}} a short story").await;
     let req = json!({
         "model_config_id": config, "project": "demo", "inputs": {"who": "Ada"},
         "num_samples": 3, "session_reference_id": "s-stream", "metadata": {"k": "v"}
     });
 
     // The same request without streaming, for the expected full outputs.
-    let (_, whole) = post(&http, &base, "/completion-model-config", &req).await;
+    let (_, whole) = api.post("/completion-model-config", &req).await;
 
     let mut streamed = req.clone();
     streamed["stream"] = json!(true);
-    let resp = completion(&http, &base, &streamed).await;
+    let resp = api.completion(&streamed).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let text = resp.text().await.unwrap();
@@ -85,7 +83,7 @@ async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {
 
     // Each finished sample was committed before its last chunk went out.
     for i in 0..3u64 {
-        let (s, log) = get(&http, &base, &format!("/logs/{}", ids[&i])).await;
+        let (s, log) = api.get(&format!("/logs/{}", ids[&i])).await;
         assert_eq!(s, 200);
         assert_eq!(log["raw_output"].as_str().unwrap(), outputs[&i]);
         assert_eq!(log["output"].as_str().unwrap(), outputs[&i].trim());
@@ -94,14 +92,10 @@ async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {
 
 #[tokio::test]
 async fn stream_errors_come_before_the_stream() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let resp = completion(
-        &http,
-        &base,
-        &json!({"model_config_id": "config_absent", "stream": true}),
-    )
-    .await;
+    let api = Api::start().await;
+    let resp = api
+        .completion(&json!({"model_config_id": "config_absent", "stream": true}))
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let body: Value = resp.json().await.unwrap();

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::server::{get, post, start};
+use crate::harness::server::Api;
 
 async fn send(
     http: &reqwest::Client,
@@ -25,9 +25,9 @@ async fn send(
 
 #[tokio::test]
 async fn projects_configs_and_deployments() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let (s, p) = post(&http, &base, "/projects", &json!({"name": "shop"})).await;
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
+    let (s, p) = api.post("/projects", &json!({"name": "shop"})).await;
     assert_eq!(s, 200, "{p}");
     for key in [
         "id",
@@ -42,13 +42,10 @@ async fn projects_configs_and_deployments() {
         assert!(p.get(key).is_some(), "ProjectResponse without {key}: {p}");
     }
     let pid = p["id"].as_str().unwrap().to_owned();
-    let (s, _) = post(&http, &base, "/projects", &json!({"name": "shop"})).await;
+    let (s, _) = api.post("/projects", &json!({"name": "shop"})).await;
     assert_eq!(s, 409, "a taken name");
 
-    let (s, reg) = post(
-        &http,
-        &base,
-        "/model-configs",
+    let (s, reg) = api.post("/model-configs",
         &json!({"project_id": pid, "model": "mock-1", "provider": "mock", "prompt_template": "Hi {{n}}"}),
     )
     .await;
@@ -68,10 +65,7 @@ async fn projects_configs_and_deployments() {
     assert_eq!(reg["project_name"], "shop");
     assert_eq!(reg["config"]["type"], "model");
     let cid = reg["config"]["id"].as_str().unwrap().to_owned();
-    let (_, again) = post(
-        &http,
-        &base,
-        "/model-configs",
+    let (_, again) = api.post("/model-configs",
         &json!({"project_id": pid, "model": "mock-1", "provider": "mock", "prompt_template": "Hi {{n}}", "type": "model"}),
     )
     .await;
@@ -82,17 +76,16 @@ async fn projects_configs_and_deployments() {
     );
 
     // Nothing deployed yet: the latest config is active; a named environment is a 404.
-    let (s, active) = get(&http, &base, &format!("/projects/{pid}/active-config")).await;
+    let (s, active) = api.get(&format!("/projects/{pid}/active-config")).await;
     assert_eq!(
         (s, active["config"]["id"].as_str()),
         (200, Some(cid.as_str()))
     );
-    let (s, _) = get(
-        &http,
-        &base,
-        &format!("/projects/{pid}/active-config?environment=staging"),
-    )
-    .await;
+    let (s, _) = api
+        .get(&format!(
+            "/projects/{pid}/active-config?environment=staging"
+        ))
+        .await;
     assert_eq!(s, 404);
 
     let (s, deployed) = send(
@@ -109,24 +102,20 @@ async fn projects_configs_and_deployments() {
                 "environment_name": "staging", "environment_tag": "other",
                 "model_config_id": cid, "model_config_name": null}])
     );
-    let (s, out) = post(
-        &http,
-        &base,
-        "/completion-deployed",
-        &json!({"project": "shop", "environment": "staging", "inputs": {"n": "Ada"}}),
-    )
-    .await;
+    let (s, out) = api
+        .post(
+            "/completion-deployed",
+            &json!({"project": "shop", "environment": "staging", "inputs": {"n": "Ada"}}),
+        )
+        .await;
     assert_eq!(s, 200, "{out}");
     assert!(
         out["data"][0]["output"].as_str().unwrap().contains("Ada"),
         "{out}"
     );
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", out["data"][0]["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!("/logs/{}", out["data"][0]["id"].as_str().unwrap()))
+        .await;
     assert_eq!(
         log["config"]["id"],
         cid.as_str(),
@@ -142,7 +131,7 @@ async fn projects_configs_and_deployments() {
     )
     .await;
     assert_eq!(s, 200);
-    let (_, left) = get(&http, &base, &format!("/projects/{pid}/deployed-configs")).await;
+    let (_, left) = api.get(&format!("/projects/{pid}/deployed-configs")).await;
     assert_eq!(left, json!([]));
 
     let (s, renamed) = send(
@@ -157,7 +146,9 @@ async fn projects_configs_and_deployments() {
     assert_eq!(renamed["active_config"]["config"]["id"], cid.as_str());
     assert_eq!(renamed["data_count"], 1);
 
-    let (_, list) = get(&http, &base, "/projects?filter=STO&sort_by=name&order=desc").await;
+    let (_, list) = api
+        .get("/projects?filter=STO&sort_by=name&order=desc")
+        .await;
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["records"][0]["id"], pid.as_str());
 
@@ -169,36 +160,35 @@ async fn projects_configs_and_deployments() {
     )
     .await;
     assert_eq!(s, 204);
-    let (s, _) = get(&http, &base, &format!("/projects/{pid}")).await;
+    let (s, _) = api.get(&format!("/projects/{pid}")).await;
     assert_eq!(s, 404);
-    let (s, _) = get(&http, &base, &format!("/model-configs/{cid}")).await;
+    let (s, _) = api.get(&format!("/model-configs/{cid}")).await;
     assert_eq!(s, 404, "a deleted project's configs go with it");
 }
 
 #[tokio::test]
 async fn feedback_sessions_and_deletion() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let (_, session) = post(&http, &base, "/sessions", &json!({})).await;
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
+    let (_, session) = api.post("/sessions", &json!({})).await;
     let sid = session["id"].as_str().unwrap().to_owned();
-    let (s, logs) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!([
-            {"project": "fb", "session_id": sid, "reference_id": "a", "inputs": {"q": 1},
-             "config": {"model": "gpt-4o-mini"}, "output": "first",
-             "created_at": "2024-05-01T12:00:00+02:00"},
-            {"project": "fb", "session_id": sid, "reference_id": "b",
-             "config": {"type": "tool", "name": "t"}, "output": "last"}
-        ]),
-    )
-    .await;
+    let (s, logs) = api
+        .post(
+            "/logs",
+            &json!([
+                {"project": "fb", "session_id": sid, "reference_id": "a", "inputs": {"q": 1},
+                 "config": {"model": "gpt-4o-mini"}, "output": "first",
+                 "created_at": "2024-05-01T12:00:00+02:00"},
+                {"project": "fb", "session_id": sid, "reference_id": "b",
+                 "config": {"type": "tool", "name": "t"}, "output": "last"}
+            ]),
+        )
+        .await;
     assert_eq!(s, 200, "{logs}");
     let a = logs[0]["id"].as_str().unwrap().to_owned();
     let b = logs[1]["id"].as_str().unwrap().to_owned();
 
-    let (_, log) = get(&http, &base, &format!("/logs/{a}")).await;
+    let (_, log) = api.get(&format!("/logs/{a}")).await;
     assert_eq!(
         log["created_at"], "2024-05-01T10:00:00.000000Z",
         "stored in UTC: {log}"
@@ -211,30 +201,26 @@ async fn feedback_sessions_and_deletion() {
     assert_eq!(log["evaluation_results"], json!([]));
     assert_eq!(log["observability_status"], "completed");
     assert!(log["updated_at"].is_string());
-    let (_, again) = get(&http, &base, &format!("/logs/{a}")).await;
+    let (_, again) = api.get(&format!("/logs/{a}")).await;
     assert_eq!(
         again["config"]["id"], log["config"]["id"],
         "an inline config keeps its id"
     );
 
-    let (s, one) = post(
-        &http,
-        &base,
-        "/feedback",
-        &json!({"type": "rating", "value": "good", "data_id": a}),
-    )
-    .await;
+    let (s, one) = api
+        .post(
+            "/feedback",
+            &json!({"type": "rating", "value": "good", "data_id": a}),
+        )
+        .await;
     assert_eq!(s, 200, "{one}");
     assert!(one["id"].as_str().unwrap().starts_with("feedback_"));
-    let (s, many) = post(
-        &http,
-        &base,
-        "/feedback",
+    let (s, many) = api.post("/feedback",
         &json!([{"type": "comment", "value": "ok", "data_id": a}, {"type": "issue", "value": "x", "data_id": b}]),
     )
     .await;
     assert_eq!((s, many.as_array().map(Vec::len)), (200, Some(2)), "{many}");
-    let (_, log) = get(&http, &base, &format!("/logs/{a}")).await;
+    let (_, log) = api.get(&format!("/logs/{a}")).await;
     let kinds: Vec<&str> = log["feedback"]
         .as_array()
         .unwrap()
@@ -242,16 +228,15 @@ async fn feedback_sessions_and_deletion() {
         .map(|f| f["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["rating", "comment"]);
-    let (s, _) = post(
-        &http,
-        &base,
-        "/feedback",
-        &json!({"type": "rating", "value": 1, "data_id": "data_none"}),
-    )
-    .await;
+    let (s, _) = api
+        .post(
+            "/feedback",
+            &json!({"type": "rating", "value": 1, "data_id": "data_none"}),
+        )
+        .await;
     assert_eq!(s, 404);
 
-    let (_, s1) = get(&http, &base, &format!("/sessions/{sid}")).await;
+    let (_, s1) = api.get(&format!("/sessions/{sid}")).await;
     assert_eq!(s1["datapoints_count"], 2, "{s1}");
     assert_eq!(s1["first_inputs"], json!({"q": 1}));
     assert_eq!(s1["last_output"], "last");
@@ -262,26 +247,22 @@ async fn feedback_sessions_and_deletion() {
         "the tree stays under datapoints"
     );
     let pid = s1["projects"][0]["id"].as_str().unwrap();
-    let (_, listed) = get(&http, &base, &format!("/sessions?project_id={pid}")).await;
+    let (_, listed) = api.get(&format!("/sessions?project_id={pid}")).await;
     assert_eq!(listed["total"], 1, "{listed}");
     assert_eq!(listed["records"][0]["id"], sid.as_str());
 
     // Filters as the SDK sends them.
-    let (_, found) = get(
-        &http,
-        &base,
-        &format!("/logs?project_id={pid}&search=FIRST"),
-    )
-    .await;
+    let (_, found) = api
+        .get(&format!("/logs?project_id={pid}&search=FIRST"))
+        .await;
     assert_eq!(found["total"], 1, "{found}");
-    let (_, dated) = get(
-        &http,
-        &base,
-        &format!("/logs?project_id={pid}&start_date=2024-05-01&end_date=2024-05-01"),
-    )
-    .await;
+    let (_, dated) = api
+        .get(&format!(
+            "/logs?project_id={pid}&start_date=2024-05-01&end_date=2024-05-01"
+        ))
+        .await;
     assert_eq!(dated["records"][0]["id"], a.as_str(), "{dated}");
-    let (s, _) = get(&http, &base, "/logs?start_date=soon").await;
+    let (s, _) = api.get("/logs?start_date=soon").await;
     assert_eq!(s, 422);
 
     let (s, _) = send(
@@ -292,7 +273,7 @@ async fn feedback_sessions_and_deletion() {
     )
     .await;
     assert_eq!(s, 204);
-    let (s, _) = get(&http, &base, &format!("/logs/{a}")).await;
+    let (s, _) = api.get(&format!("/logs/{a}")).await;
     assert_eq!(s, 404);
     let (s, _) = send(
         &http,
@@ -306,27 +287,22 @@ async fn feedback_sessions_and_deletion() {
 
 #[tokio::test]
 async fn inline_configs_chats_and_prompt_files() {
-    let (server, http) = start().await;
-    let base = server.base_url();
-    let (s, chat) = post(
-        &http,
-        &base,
-        "/chat",
-        &json!({"project": "c", "messages": [{"role": "user", "content": "primes?"}],
+    let api = Api::start().await;
+    let (s, chat) = api
+        .post(
+            "/chat",
+            &json!({"project": "c", "messages": [{"role": "user", "content": "primes?"}],
                 "model_config": {"model": "mock-1", "provider": "mock",
                                  "chat_template": [{"role": "system", "content": "Be brief."}]}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, 200, "{chat}");
     let item = &chat["data"][0];
     assert_eq!(item["output_message"]["role"], "assistant");
     assert_eq!(item["output_message"]["content"], item["output"]);
-    let (_, log) = get(
-        &http,
-        &base,
-        &format!("/logs/{}", item["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, log) = api
+        .get(&format!("/logs/{}", item["id"].as_str().unwrap()))
+        .await;
     let roles: Vec<&str> = log["messages"]
         .as_array()
         .unwrap()
@@ -339,43 +315,35 @@ async fn inline_configs_chats_and_prompt_files() {
         "the template, then the caller's messages: {log}"
     );
 
-    let (s, text) = post(
-        &http,
-        &base,
-        "/model-configs/serialize",
+    let (s, text) = api.post("/model-configs/serialize",
         &json!({"model": "m", "temperature": 0.2, "chat_template": [{"role": "user", "content": "Hi {{x}}"}]}),
     )
     .await;
     assert_eq!(s, 200, "{text}");
     let text = text.as_str().unwrap().to_owned();
     assert!(text.contains("<user>\nHi {{x}}\n</user>"), "{text}");
-    let (s, back) = post(
-        &http,
-        &base,
-        "/model-configs/deserialize",
-        &json!({"config": text}),
-    )
-    .await;
+    let (s, back) = api
+        .post("/model-configs/deserialize", &json!({"config": text}))
+        .await;
     assert_eq!(s, 200, "{back}");
     assert_eq!(
         (back["type"].as_str(), back["model"].as_str()),
         (Some("model"), Some("m"))
     );
     assert_eq!(back["chat_template"][0]["content"], "Hi {{x}}");
-    let (s, _) = post(
-        &http,
-        &base,
-        "/model-configs/deserialize",
-        &json!({"config": "no front matter"}),
-    )
-    .await;
+    let (s, _) = api
+        .post(
+            "/model-configs/deserialize",
+            &json!({"config": "no front matter"}),
+        )
+        .await;
     assert_eq!(s, 422);
 }
 
 #[tokio::test]
 async fn datasets_evaluations_and_evaluators_answer_501() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
     for (method, path) in [
         (reqwest::Method::GET, "/datasets"),
         (reqwest::Method::POST, "/projects/pr_1/datasets"),
@@ -392,6 +360,6 @@ async fn datasets_evaluations_and_evaluators_answer_501() {
             "{body}"
         );
     }
-    let (s, _) = get(&http, &base, "/no-such-route").await;
+    let (s, _) = api.get("/no-such-route").await;
     assert_eq!(s, 404, "other unknown routes stay 404");
 }

@@ -2,7 +2,7 @@
 //! types, oversize bodies, unknown routes.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{post, start, start_with};
+use crate::harness::server::Api;
 use humanloop_tracing::server::ServerConfig;
 use serde_json::{json, Value};
 
@@ -20,8 +20,8 @@ async fn send_raw(http: &reqwest::Client, url: String, body: Vec<u8>) -> (u16, V
 
 #[tokio::test]
 async fn api_keys_are_checked_when_configured() {
-    let (server, http) = start_with(ServerConfig::in_memory().api_key("k-1").api_key("k-2")).await;
-    let url = format!("{}/sessions", server.base_url());
+    let api = Api::start_with(ServerConfig::in_memory().api_key("k-1").api_key("k-2")).await;
+    let (http, url) = (&api.http, format!("{}/sessions", api.base));
     let resp = http.post(&url).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();
@@ -45,9 +45,10 @@ async fn api_keys_are_checked_when_configured() {
         assert_eq!(resp.status(), 201, "key {key}");
     }
     // No keys configured: open for local development.
-    let (open, http) = start().await;
-    let resp = http
-        .post(format!("{}/sessions", open.base_url()))
+    let open = Api::start().await;
+    let resp = open
+        .http
+        .post(format!("{}/sessions", open.base))
         .send()
         .await
         .unwrap();
@@ -56,8 +57,8 @@ async fn api_keys_are_checked_when_configured() {
 
 #[tokio::test]
 async fn bad_json_and_wrong_types_are_422_with_locations() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
 
     let (s, body) = send_raw(&http, format!("{base}/logs"), b"{\"config\": ".to_vec()).await;
     assert_eq!(s, 422, "{body}");
@@ -77,48 +78,39 @@ async fn bad_json_and_wrong_types_are_422_with_locations() {
         .contains("invalid JSON"));
 
     // SPEC.md's own example.
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({"stream": false}),
-    )
-    .await;
+    let (s, body) = api
+        .post("/completion-model-config", &json!({"stream": false}))
+        .await;
     assert_eq!(s, 422);
     assert_eq!(
         body,
         json!({"detail": [{"loc": ["body", "model_config_id"], "msg": "field required", "type": "value_error.missing"}]})
     );
 
-    let (s, body) = post(
-        &http,
-        &base,
-        "/completion-model-config",
-        &json!({"model_config_id": 5}),
-    )
-    .await;
+    let (s, body) = api
+        .post("/completion-model-config", &json!({"model_config_id": 5}))
+        .await;
     assert_eq!(s, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "model_config_id"]));
     assert_eq!(body["detail"][0]["type"], "type_error");
 
     // In a batch, the index is part of the location.
-    let (s, body) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!([
-            {"config": {"type": "tool", "name": "ok"}},
-            {"config": {"type": "tool", "name": "x"}, "prompt_tokens": "many"}
-        ]),
-    )
-    .await;
+    let (s, body) = api
+        .post(
+            "/logs",
+            &json!([
+                {"config": {"type": "tool", "name": "ok"}},
+                {"config": {"type": "tool", "name": "x"}, "prompt_tokens": "many"}
+            ]),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(
         body["detail"][0]["loc"],
         json!(["body", 1, "prompt_tokens"])
     );
 
-    let (s, body) = post(&http, &base, "/logs", &json!({"output": "no config"})).await;
+    let (s, body) = api.post("/logs", &json!({"output": "no config"})).await;
     assert_eq!(s, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "config"]));
     assert!(body["detail"][0]["msg"]
@@ -126,24 +118,25 @@ async fn bad_json_and_wrong_types_are_422_with_locations() {
         .unwrap()
         .contains("config_id"));
 
-    let (s, body) = post(&http, &base, "/logs", &json!({"config_id": "config_nope"})).await;
+    let (s, body) = api
+        .post("/logs", &json!({"config_id": "config_nope"}))
+        .await;
     assert_eq!(s, 422);
     assert!(body["detail"][0]["msg"]
         .as_str()
         .unwrap()
         .contains("config_nope"));
 
-    let (s, body) = post(&http, &base, "/logs", &json!("a string")).await;
+    let (s, body) = api.post("/logs", &json!("a string")).await;
     assert_eq!(s, 422);
     assert_eq!(body["detail"][0]["type"], "type_error");
 
-    let (s, body) = post(
-        &http,
-        &base,
-        "/logs",
-        &json!({"config": {"type": "tool", "name": "t"}, "created_at": "yesterday"}),
-    )
-    .await;
+    let (s, body) = api
+        .post(
+            "/logs",
+            &json!({"config": {"type": "tool", "name": "t"}, "created_at": "yesterday"}),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "created_at"]));
 
@@ -159,11 +152,11 @@ async fn bad_json_and_wrong_types_are_422_with_locations() {
 
 #[tokio::test]
 async fn oversize_bodies_are_413_with_detail() {
-    let (server, http) = start_with(ServerConfig::in_memory().body_limit(1024)).await;
+    let api = Api::start_with(ServerConfig::in_memory().body_limit(1024)).await;
     let big = json!({"config": {"type": "tool", "name": "t"}, "output": "x".repeat(4096)});
     let (s, body) = send_raw(
-        &http,
-        format!("{}/logs", server.base_url()),
+        &api.http,
+        format!("{}/logs", api.base),
         big.to_string().into_bytes(),
     )
     .await;
@@ -177,20 +170,16 @@ async fn oversize_bodies_are_413_with_detail() {
         "{body}"
     );
     // Small bodies still pass.
-    let (s, _) = post(
-        &http,
-        &server.base_url(),
-        "/logs",
-        &json!({"config": {"type": "tool", "name": "t"}}),
-    )
-    .await;
+    let (s, _) = api
+        .post("/logs", &json!({"config": {"type": "tool", "name": "t"}}))
+        .await;
     assert_eq!(s, 200);
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
-    let (server, http) = start().await;
-    let base = server.base_url();
+    let api = Api::start().await;
+    let (http, base) = (&api.http, &api.base);
     let resp = http
         .get(format!("{base}/nothing-here"))
         .send()

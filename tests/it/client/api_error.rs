@@ -73,10 +73,7 @@ async fn json_detail_object_is_kept() {
 #[tokio::test]
 async fn connection_refused_is_a_retryable_transport_error() {
     // Bind then drop a listener: nothing listens on that port any more.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::harness::adapters::free_port();
     let mut policy = humanloop_tracing::config::RetryPolicy::none();
     policy.max_attempts = 1;
     let client = Client::builder()

@@ -4,6 +4,7 @@
 //! caller still gets the provider's bytes.
 
 use crate::harness::endpoint::handle;
+use crate::harness::endpoint::shut_down_settled;
 use crate::harness::faults::{call, traced_client};
 use crate::harness::provider::chat_provider;
 use std::borrow::Cow;
@@ -44,13 +45,7 @@ async fn shutdown_delivers_ten_thousand_queued_records() {
     for i in 0..10_000 {
         assert!(hl.log(record(i)), "record {i} accepted");
     }
-    hl.shutdown(Duration::from_secs(60)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.dropped, stats.failed, stats.queued),
-        (10_000, 0, 0, 0),
-        "{stats:?}"
-    );
+    shut_down_settled(&hl, Duration::from_secs(60), (10_000, 0, 0, 0)).await;
     assert_eq!(delivered(&rec).len(), 10_000);
 }
 

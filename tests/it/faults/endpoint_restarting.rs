@@ -6,6 +6,7 @@
 //! before children, and `stats()` and `shutdown` are exact. A proxy on 127.0.0.1 plays the
 //! restart in front of the recording endpoint; paused clock, the exporter on this runtime.
 
+use crate::harness::endpoint::shut_down_settled;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,13 +129,12 @@ async fn an_endpoint_restarting_loses_nothing() {
     assert!(rec.requests().is_empty(), "no request got through so far");
 
     mode.store(FORWARD, Ordering::SeqCst); // the endpoint is back
-    hl.shutdown(Duration::from_secs(120)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped, stats.queued),
+    let stats = shut_down_settled(
+        &hl,
+        Duration::from_secs(120),
         (expected.len() as u64, 0, 0, 0),
-        "{stats:?}"
-    );
+    )
+    .await;
     assert!(stats.retried >= resets.load(Ordering::SeqCst), "{stats:?}");
     expected.sort();
     assert_eq!(delivered_once(&rec), expected);

@@ -5,6 +5,7 @@
 //! of a refused record, which fails without a request). Default configuration.
 
 use crate::harness::endpoint::handle;
+use crate::harness::endpoint::shut_down_settled;
 use std::time::Duration;
 
 use crate::harness::faults::log;
@@ -39,13 +40,7 @@ async fn a_child_of_a_refused_parent_is_delivered_without_the_link() {
         "{err}"
     );
     // Nothing new since the flush reported the refusal.
-    hl.shutdown(Duration::from_secs(30)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped, stats.queued),
-        (3, 1, 0, 0),
-        "{stats:?}"
-    );
+    shut_down_settled(&hl, Duration::from_secs(30), (3, 0, 1, 0)).await;
 
     let list: Value = reqwest::get(format!("{base}/logs?session_reference_id=tree&size=100"))
         .await

@@ -4,6 +4,7 @@
 //! delivered exactly once.
 
 use crate::harness::endpoint::handle;
+use crate::harness::endpoint::shut_down_settled;
 use crate::harness::faults::traced_client;
 use std::time::Duration;
 
@@ -14,10 +15,7 @@ use humanloop_tracing::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_then_the_endpoint_comes_up() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::harness::adapters::free_port();
     let url = chat_url().await;
     let hl = handle(
         Config::builder()
@@ -40,13 +38,7 @@ async fn refused_connections_then_the_endpoint_comes_up() {
     assert!(stats.queued <= 16);
 
     let rec = Recorder::start_on(port).await; // the endpoint comes up on that port
-    hl.shutdown(Duration::from_secs(20)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.dropped, stats.failed, stats.queued),
-        (3, 0, 0, 0),
-        "{stats:?}"
-    );
+    shut_down_settled(&hl, Duration::from_secs(20), (3, 0, 0, 0)).await;
     // The endpoint saw no failed attempt: every retry before it came up was refused.
     assert!(rec.requests().iter().all(|r| r.answered.is_some()));
     assert_eq!(delivered_once(&rec).len(), 3);

@@ -4,6 +4,7 @@
 //! children; the exporter probed one connection at a time with backoff; `stats()` and
 //! `shutdown` are exact. Paused clock, the exporter on this runtime.
 
+use crate::harness::endpoint::shut_down_settled;
 use std::time::Duration;
 
 use crate::harness::endpoint::Recorder;
@@ -11,10 +12,7 @@ use crate::harness::faults::{delivered_once, family, paused_humanloop};
 
 #[tokio::test(start_paused = true)]
 async fn five_minutes_of_refused_connections_lose_nothing() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::harness::adapters::free_port();
     let hl = paused_humanloop(&format!("http://127.0.0.1:{port}/v4"));
     let mut expected = Vec::new();
     for i in 0..30 {
@@ -32,13 +30,7 @@ async fn five_minutes_of_refused_connections_lose_nothing() {
     assert!(stats.retried >= 10 && stats.retried <= 80, "{stats:?}");
 
     let rec = Recorder::start_on(port).await; // the endpoint comes up
-    hl.shutdown(Duration::from_secs(120)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped, stats.queued),
-        (60, 0, 0, 0),
-        "{stats:?}"
-    );
+    shut_down_settled(&hl, Duration::from_secs(120), (60, 0, 0, 0)).await;
     expected.sort();
     assert_eq!(delivered_once(&rec), expected);
     assert!(rec.requests().iter().all(|r| r.answered.is_some()));

@@ -5,6 +5,7 @@
 //! `reference_id` (an endpoint that dedupes, like ours, stores it once).
 
 use crate::harness::endpoint::handle;
+use crate::harness::endpoint::shut_down_settled;
 use crate::harness::faults::traced_client;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -37,13 +38,7 @@ async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
     // those already).
     let stalled_before = rec.requests().len();
     rec.release();
-    hl.shutdown(Duration::from_secs(20)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.dropped, stats.failed, stats.queued),
-        (3, 0, 0, 0),
-        "{stats:?}"
-    );
+    let stats = shut_down_settled(&hl, Duration::from_secs(20), (3, 0, 0, 0)).await;
     let requests = rec.requests();
     // Every attempt but the successful ones timed out and was retried.
     let posts = requests.iter().filter(|r| r.method == "POST").count() as u64;

@@ -123,8 +123,6 @@ pub async fn serve_bytes(
     body: Bytes,
     chunk: usize,
 ) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(move || {
         let body = body.clone();
         let headers = headers.clone();
@@ -141,8 +139,7 @@ pub async fn serve_bytes(
                 .unwrap()
         }
     });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    serve_app(app).await
 }
 
 /// A server whose one streaming answer is fed by the test, chunk by chunk, through the
@@ -157,8 +154,6 @@ pub async fn stream_server(content_type: &'static str) -> StreamServer {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let rx = Arc::new(Mutex::new(Some(rx)));
     let arrived = Arc::new(tokio::sync::Notify::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let notify = arrived.clone();
     let app = axum::Router::new().fallback(move || {
         let rx = rx.lock().unwrap().take();
@@ -177,9 +172,8 @@ pub async fn stream_server(content_type: &'static str) -> StreamServer {
                 .unwrap()
         }
     });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     StreamServer {
-        addr,
+        addr: serve_app(app).await,
         chunks: tx,
         arrived,
     }
@@ -237,4 +231,27 @@ pub async fn open(adapter: Adapter, hl: &Humanloop, req: Req) -> (u16, CallerStr
             )
         }
     }
+}
+
+/// Serve `app` on 127.0.0.1 (a free port) in the background; answers its address.
+pub async fn serve_app(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A loopback port nothing listens on (bound once, then released): connections are refused.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A 200 answer of `content_type` whose body is the fixture file `path`.
+pub fn fixture_answer(content_type: &'static str, path: &str) -> Response {
+    (
+        [("content-type", content_type)],
+        crate::harness::fixtures::fixture_text(path),
+    )
+        .into_response()
 }

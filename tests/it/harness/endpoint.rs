@@ -368,3 +368,20 @@ pub fn traced(hl: &Humanloop) -> tracing::subscriber::DefaultGuard {
     use tracing_subscriber::layer::SubscriberExt;
     tracing::subscriber::set_default(tracing_subscriber::registry().with(hl.tracing_layer()))
 }
+
+/// Shut `hl` down within `within`, assert its counters `(sent, dropped, failed, queued)`
+/// read `expected` (the message shows every counter), and answer them.
+pub async fn shut_down_settled(
+    hl: &Humanloop,
+    within: std::time::Duration,
+    expected: (u64, u64, u64, u64),
+) -> humanloop_tracing::export::ExportStats {
+    hl.shutdown(within).await.unwrap();
+    let stats = hl.stats();
+    assert_eq!(
+        (stats.sent, stats.dropped, stats.failed, stats.queued),
+        expected,
+        "{stats:?}"
+    );
+    stats
+}

@@ -3,6 +3,7 @@
 //! them with opentelemetry-proto; the GenAI attributes, span names and parent links
 //! arrive intact.
 
+use crate::harness::adapters::serve_app;
 use crate::harness::endpoint::{handle, Recorder};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -41,10 +42,7 @@ async fn otlp_receiver() -> (SocketAddr, Received) {
     let app = Router::new()
         .route("/v1/traces", post(traces))
         .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, received)
+    (serve_app(app).await, received)
 }
 
 /// An OpenAI-compatible provider answering with the documented chat completion shape.
@@ -65,10 +63,7 @@ async fn provider() -> SocketAddr {
         }))
     }
     let app = Router::new().route("/v1/chat/completions", post(chat));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    serve_app(app).await
 }
 
 fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a AnyValue> {

@@ -14,10 +14,7 @@ use axum::{Json, Router};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::{json, Value};
 
-fn fixture(path: &str) -> String {
-    let p = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
+use crate::harness::adapters::{fixture_answer, serve_app};
 
 type Seen = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
 
@@ -31,29 +28,13 @@ async fn messages(
         return (StatusCode::UNAUTHORIZED, Json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}))).into_response();
     }
     if body.get("tools").is_some() {
-        return (
-            [("content-type", "text/event-stream")],
-            fixture("anthropic/stream_tool_use.sse"),
-        )
-            .into_response();
+        return fixture_answer("text/event-stream", "anthropic/stream_tool_use.sse");
     }
     let overloaded = body.to_string().contains("overload");
     match (body["stream"] == true, overloaded) {
-        (true, true) => (
-            [("content-type", "text/event-stream")],
-            fixture("anthropic/stream_error.sse"),
-        )
-            .into_response(),
-        (true, false) => (
-            [("content-type", "text/event-stream")],
-            fixture("anthropic/stream_basic.sse"),
-        )
-            .into_response(),
-        _ => (
-            [("content-type", "application/json")],
-            fixture("anthropic/message_basic.json"),
-        )
-            .into_response(),
+        (true, true) => fixture_answer("text/event-stream", "anthropic/stream_error.sse"),
+        (true, false) => fixture_answer("text/event-stream", "anthropic/stream_basic.sse"),
+        _ => fixture_answer("application/json", "anthropic/message_basic.json"),
     }
 }
 
@@ -62,10 +43,7 @@ async fn upstream() -> (String, Seen) {
     let app = Router::new()
         .route("/v1/messages", route_post(messages))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/v1"), seen)
+    (format!("http://{}/v1", serve_app(app).await), seen)
 }
 
 #[tokio::test]

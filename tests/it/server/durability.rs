@@ -30,6 +30,17 @@ fn serve(db: &std::path::Path, extra: &[&str]) -> (Child, String) {
     (child, url)
 }
 
+/// POST one log (with `key` as `X-API-KEY` when given); asserts a 200, answers its body.
+async fn post_log(http: &reqwest::Client, base: &str, key: Option<&str>, log: &Value) -> Value {
+    let mut req = http.post(format!("{base}/logs")).json(log);
+    if let Some(key) = key {
+        req = req.header("X-API-KEY", key);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_logged_datapoint_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,18 +48,9 @@ async fn a_logged_datapoint_survives_sigkill() {
     let (mut child, base) = serve(&db, &["--api-key", "local-key"]);
     let http = reqwest::Client::new();
 
-    let resp = http
-        .post(format!("{base}/logs"))
-        .header("X-API-KEY", "local-key")
-        .json(
-            &json!({"project": "durable", "session_reference_id": "t-1", "reference_id": "r-1",
-                      "config": {"type": "tool", "name": "step"}, "output": "kept"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let created: Value = resp.json().await.unwrap();
+    let datapoint = json!({"project": "durable", "session_reference_id": "t-1", "reference_id": "r-1",
+                           "config": {"type": "tool", "name": "step"}, "output": "kept"});
+    let created = post_log(&http, &base, Some("local-key"), &datapoint).await;
     child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix: no shutdown code runs
     child.wait().unwrap();
 
@@ -71,17 +73,7 @@ async fn a_logged_datapoint_survives_sigkill() {
 
     // And through a new server on the same file: the retry is recognised, not duplicated.
     let (mut child, base) = serve(&db, &[]);
-    let resp = http
-        .post(format!("{base}/logs"))
-        .json(
-            &json!({"project": "durable", "session_reference_id": "t-1", "reference_id": "r-1",
-                      "config": {"type": "tool", "name": "step"}, "output": "kept"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let again: Value = resp.json().await.unwrap();
+    let again = post_log(&http, &base, None, &datapoint).await;
     assert_eq!(again["id"], created["id"]);
     let log: Value = http
         .get(format!("{base}/logs/{}", created["id"].as_str().unwrap()))

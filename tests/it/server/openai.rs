@@ -14,10 +14,8 @@ use axum::{Json, Router};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::{json, Value};
 
-fn fixture(path: &str) -> String {
-    let p = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
+use crate::harness::adapters::{fixture_answer, serve_app};
+use crate::harness::fixtures::fixture_text as fixture;
 
 /// What the upstream saw: (authorization header, body) per request.
 type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
@@ -51,17 +49,9 @@ async fn chat(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Val
         return ([("content-type", kind)], fixture(file)).into_response();
     }
     if body["stream"] == true {
-        (
-            [("content-type", "text/event-stream")],
-            fixture("openai/chat_stream_include_usage.sse"),
-        )
-            .into_response()
+        fixture_answer("text/event-stream", "openai/chat_stream_include_usage.sse")
     } else {
-        (
-            [("content-type", "application/json")],
-            fixture("openai/chat_basic.json"),
-        )
-            .into_response()
+        fixture_answer("application/json", "openai/chat_basic.json")
     }
 }
 
@@ -71,10 +61,7 @@ async fn upstream() -> (String, Seen) {
     let app = Router::new()
         .route("/v1/chat/completions", route_post(chat))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/v1"), seen)
+    (format!("http://{}/v1", serve_app(app).await), seen)
 }
 
 #[tokio::test]

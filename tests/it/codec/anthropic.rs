@@ -14,7 +14,7 @@ fn req() -> LlmRequest {
 
 #[test]
 fn a_message_gives_its_id_model_text_stop_reason_and_usage() {
-    let g = decoded(&AnthropicMessages, &req(), "anthropic/message_basic.json");
+    let g = chat(&AnthropicMessages, "anthropic/message_basic.json");
     assert_eq!(
         g.response_id.as_deref(),
         Some("msg_013Zva2CMHLNnXjNJJKqJ2EF")
@@ -23,26 +23,16 @@ fn a_message_gives_its_id_model_text_stop_reason_and_usage() {
         g.response_model.as_deref(),
         Some("claude-sonnet-4-5-20250929")
     );
-    assert_eq!(
-        g.choices,
-        vec![out_message(
-            vec![text("Hi! My name is Claude.")],
-            Some("end_turn")
-        )]
-    );
+    assert_eq!(g.choices, said("Hi! My name is Claude.", Some("end_turn")));
     assert_eq!(g.usage, usage(Some(2095), Some(503), None, None, None));
 }
 
 #[test]
 fn a_tool_use_block_is_a_tool_call_part_after_the_text() {
-    let g = decoded(
-        &AnthropicMessages,
-        &req(),
-        "anthropic/message_tool_use.json",
-    );
+    let g = chat(&AnthropicMessages, "anthropic/message_tool_use.json");
     assert_eq!(
         g.choices,
-        vec![out_message(
+        one(
             vec![
                 text("I'll check the current weather in San Francisco for you."),
                 Part::ToolCall {
@@ -52,17 +42,13 @@ fn a_tool_use_block_is_a_tool_call_part_after_the_text() {
                 }
             ],
             Some("tool_use")
-        )]
+        )
     );
 }
 
 #[test]
 fn cache_tokens_are_added_to_input_and_kept_apart() {
-    let g = decoded(
-        &AnthropicMessages,
-        &req(),
-        "anthropic/message_cache_usage.json",
-    );
+    let g = chat(&AnthropicMessages, "anthropic/message_cache_usage.json");
     assert_eq!(
         g.usage,
         usage(
@@ -77,7 +63,7 @@ fn cache_tokens_are_added_to_input_and_kept_apart() {
 
 #[test]
 fn a_stream_gives_the_text_and_message_delta_replaces_the_output_count() {
-    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_basic.sse");
+    let g = chat(&AnthropicMessages, "anthropic/stream_basic.sse");
     assert_eq!(
         g.response_id.as_deref(),
         Some("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY")
@@ -86,10 +72,7 @@ fn a_stream_gives_the_text_and_message_delta_replaces_the_output_count() {
         g.response_model.as_deref(),
         Some("claude-opus-4-1-20250805")
     );
-    assert_eq!(
-        g.choices,
-        vec![out_message(vec![text("Hello!")], Some("end_turn"))]
-    );
+    assert_eq!(g.choices, said("Hello!", Some("end_turn")));
     // message_delta's cumulative output count replaces message_start's.
     assert_eq!(g.usage, usage(Some(25), Some(15), None, None, None));
     assert_eq!(g.error, None);
@@ -97,10 +80,10 @@ fn a_stream_gives_the_text_and_message_delta_replaces_the_output_count() {
 
 #[test]
 fn tool_use_stream_joins_input_json() {
-    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_tool_use.sse");
+    let g = chat(&AnthropicMessages, "anthropic/stream_tool_use.sse");
     assert_eq!(
         g.choices,
-        vec![out_message(
+        one(
             vec![
                 text("Okay, let's check the weather for San Francisco, CA:"),
                 Part::ToolCall {
@@ -110,25 +93,24 @@ fn tool_use_stream_joins_input_json() {
                 }
             ],
             Some("tool_use")
-        )]
+        )
     );
     assert_eq!(g.usage, usage(Some(472), Some(89), None, None, None));
 }
 
 #[test]
 fn thinking_deltas_are_one_reasoning_part_before_the_text() {
-    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_thinking.sse");
+    let g = chat(&AnthropicMessages, "anthropic/stream_thinking.sse");
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![
+        one(vec![
                 Part::Reasoning {
                     content: "Let me solve this step by step:\n\n1. First break down 27 * 453\n2. 453 = 400 + 50 + 3\n3. 27 * 400 = 10,800\n4. 27 * 50 = 1,350\n5. 27 * 3 = 81\n6. 10,800 + 1,350 + 81 = 12,231".into()
                 },
                 text("27 * 453 = 12,231"),
             ],
             Some("end_turn")
-        )]
+        )
     );
     // This documented stream carries no usage at all.
     assert_eq!(g.usage, usage(None, None, None, None, None));
@@ -136,15 +118,10 @@ fn thinking_deltas_are_one_reasoning_part_before_the_text() {
 
 #[test]
 fn a_server_tool_use_is_a_tool_call_and_message_delta_cache_fields_count() {
-    let g = decoded(
-        &AnthropicMessages,
-        &req(),
-        "anthropic/stream_web_search.sse",
-    );
+    let g = chat(&AnthropicMessages, "anthropic/stream_web_search.sse");
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![
+        one(vec![
                 text("I'll check the current weather in New York City for you."),
                 Part::ToolCall {
                     id: Some("srvtoolu_014hJH82Qum7Td6UV8gDXThB".into()),
@@ -154,7 +131,7 @@ fn a_server_tool_use_is_a_tool_call_and_message_delta_cache_fields_count() {
                 text("Here's the current weather information for New York City:\n\n# Weather in New York City\n\n"),
             ],
             Some("end_turn")
-        )]
+        )
     );
     assert_eq!(
         g.usage,
@@ -164,12 +141,12 @@ fn a_server_tool_use_is_a_tool_call_and_message_delta_cache_fields_count() {
 
 #[test]
 fn error_event_keeps_partial_output() {
-    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_error.sse");
+    let g = chat(&AnthropicMessages, "anthropic/stream_error.sse");
     let mut want = ProviderError::default();
     want.code = Some("overloaded_error".into());
     want.message = Some("Overloaded".into());
     assert_eq!(g.error, Some(want));
-    assert_eq!(g.choices, vec![out_message(vec![text("ello frien")], None)]);
+    assert_eq!(g.choices, said("ello frien", None));
 }
 
 #[test]

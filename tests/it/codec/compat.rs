@@ -3,15 +3,11 @@
 #![allow(clippy::field_reassign_with_default)]
 
 use crate::harness::{codec::*, fixtures::*};
-use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation, Part, Registry};
-
-fn req() -> LlmRequest {
-    LlmRequest::empty(Operation::Chat)
-}
+use humanloop_tracing::provider::{Codec, OpenAiChat, Part, Registry};
 
 #[test]
 fn azure_plain_body_ignores_content_filter_results() {
-    let g = decoded(&OpenAiChat, &req(), "azure/chat_basic.json");
+    let g = chat(&OpenAiChat, "azure/chat_basic.json");
     assert_eq!(
         g.response_id.as_deref(),
         Some("chatcmpl-6v7mkQj980V1yBec6ETrKPRqFjNw9")
@@ -19,29 +15,26 @@ fn azure_plain_body_ignores_content_filter_results() {
     assert_eq!(g.response_model.as_deref(), Some("gpt-4o-2024-05-13"));
     assert_eq!(
         g.choices,
-        vec![out_message(
+        one(
             vec![text(
                 "Yes, many other Azure AI services also support customer managed keys."
             )],
             Some("stop")
-        )]
+        )
     );
     assert_eq!(g.usage, usage(Some(58), Some(39), None, None, None));
 }
 
 #[test]
 fn azure_stream_skips_the_empty_first_chunk() {
-    let g = decoded(&OpenAiChat, &req(), "azure/chat_stream.sse");
+    let g = chat(&OpenAiChat, "azure/chat_stream.sse");
     // The first chunk's empty id and model do not stick.
     assert_eq!(
         g.response_id.as_deref(),
         Some("chatcmpl-AD9tEo1wQ5SbAn8pzvn1xzVCJzZ9z")
     );
     assert_eq!(g.response_model.as_deref(), Some("gpt-4o-2024-08-06"));
-    assert_eq!(
-        g.choices,
-        vec![out_message(vec![text("Azure OpenAI")], Some("stop"))]
-    );
+    assert_eq!(g.choices, said("Azure OpenAI", Some("stop")));
     assert_eq!(g.usage, usage(Some(24), Some(2), Some(0), None, Some(0)));
 }
 
@@ -79,18 +72,17 @@ fn azure_model_falls_back_to_the_deployment() {
 
 #[test]
 fn deepseek_reasoning_content_is_a_reasoning_part() {
-    let g = decoded(&OpenAiChat, &req(), "compat/deepseek_reasoner.json");
+    let g = chat(&OpenAiChat, "compat/deepseek_reasoner.json");
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![
+        one(vec![
                 Part::Reasoning {
                     content: "Comparing 9.11 and 9.8: the tenths digit of 9.8 is 8, larger than the 1 of 9.11.".into()
                 },
                 text("9.11 is smaller than 9.8."),
             ],
             Some("stop")
-        )]
+        )
     );
     assert_eq!(
         g.usage,
@@ -100,26 +92,20 @@ fn deepseek_reasoning_content_is_a_reasoning_part() {
 
 #[test]
 fn groq_usage_under_x_groq_is_read() {
-    let g = decoded(&OpenAiChat, &req(), "compat/groq_stream.sse");
+    let g = chat(&OpenAiChat, "compat/groq_stream.sse");
     assert_eq!(g.response_model.as_deref(), Some("llama-3.1-8b-instant"));
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![text("Fast language models matter.")],
-            Some("stop")
-        )]
+        said("Fast language models matter.", Some("stop"))
     );
     assert_eq!(g.usage, usage(Some(18), Some(4), None, None, None));
 }
 
 #[test]
 fn ollama_stream_decodes_as_openai_chat() {
-    let g = decoded(&OpenAiChat, &req(), "compat/ollama_stream.sse");
+    let g = chat(&OpenAiChat, "compat/ollama_stream.sse");
     assert_eq!(g.response_id.as_deref(), Some("chatcmpl-476"));
-    assert_eq!(
-        g.choices,
-        vec![out_message(vec![text("Hello!")], Some("stop"))]
-    );
+    assert_eq!(g.choices, said("Hello!", Some("stop")));
 }
 
 #[test]

@@ -10,35 +10,35 @@ fn req() -> LlmRequest {
     LlmRequest::empty(Operation::GenerateContent)
 }
 
+fn gemini(path: &str) -> humanloop_tracing::provider::Generation {
+    decoded(&Gemini, &req(), path)
+}
+
 #[test]
 fn an_answer_gives_id_model_text_finish_reason_and_usage() {
-    let g = decoded(&Gemini, &req(), "gemini/generate_basic.json");
+    let g = gemini("gemini/generate_basic.json");
     assert_eq!(g.response_id.as_deref(), Some("Aq9SaJ3lOYqRjMcP0ezwqQE"));
     assert_eq!(g.response_model.as_deref(), Some("gemini-2.0-flash"));
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![text("AI learns patterns from data to make predictions or decisions without being explicitly programmed.\n")],
-            Some("STOP")
-        )]
+        said("AI learns patterns from data to make predictions or decisions without being explicitly programmed.\n", Some("STOP"))
     );
     assert_eq!(g.usage, usage(Some(8), Some(17), None, None, None));
 }
 
 #[test]
 fn thoughts_are_reasoning_and_count_as_output() {
-    let g = decoded(&Gemini, &req(), "gemini/generate_thinking_cached.json");
+    let g = gemini("gemini/generate_thinking_cached.json");
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![
+        one(vec![
                 Part::Reasoning {
                     content: "**Calculating the product**\n\nI split 453 into 400 + 50 + 3 and multiply each part by 27.".into()
                 },
                 text("27 × 453 = 12,231"),
             ],
             Some("STOP")
-        )]
+        )
     );
     assert_eq!(
         g.usage,
@@ -48,23 +48,23 @@ fn thoughts_are_reasoning_and_count_as_output() {
 
 #[test]
 fn a_function_call_part_is_a_tool_call_without_an_id() {
-    let g = decoded(&Gemini, &req(), "gemini/generate_function_call.json");
+    let g = gemini("gemini/generate_function_call.json");
     assert_eq!(
         g.choices,
-        vec![out_message(
+        one(
             vec![Part::ToolCall {
                 id: None,
                 name: "set_light_values".into(),
                 arguments: json!({"brightness": 25, "color_temp": "warm"}),
             }],
             Some("STOP")
-        )]
+        )
     );
 }
 
 #[test]
 fn each_candidate_is_a_choice_with_its_finish_reason() {
-    let g = decoded(&Gemini, &req(), "gemini/generate_candidates2.json");
+    let g = gemini("gemini/generate_candidates2.json");
     assert_eq!(
         g.choices,
         vec![
@@ -80,14 +80,14 @@ fn each_candidate_is_a_choice_with_its_finish_reason() {
 
 #[test]
 fn sse_stream_joins_chunks_and_keeps_last_usage() {
-    let g = decoded(&Gemini, &req(), "gemini/stream_alt_sse.sse");
+    let g = gemini("gemini/stream_alt_sse.sse");
     assert_eq!(g.response_id.as_deref(), Some("mQ9SaLm3OoL2xN8P4s2u8Qk"));
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![text("The magic backpack hummed softly as Maya unzipped it, revealing a map to anywhere.\n")],
+        said(
+            "The magic backpack hummed softly as Maya unzipped it, revealing a map to anywhere.\n",
             Some("STOP")
-        )]
+        )
     );
     assert_eq!(g.usage, usage(Some(9), Some(18), None, None, None));
 }
@@ -105,7 +105,7 @@ fn json_array_stream_equals_sse_stream() {
     }
     array.push(b']');
     let a = decode_body(&Gemini, &req(), &array);
-    let s = decoded(&Gemini, &req(), "gemini/stream_alt_sse.sse");
+    let s = gemini("gemini/stream_alt_sse.sse");
     assert_eq!(a, s);
 }
 

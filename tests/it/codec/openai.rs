@@ -13,15 +13,12 @@ fn chat_request() -> LlmRequest {
 
 #[test]
 fn chat_answer_gives_id_model_text_finish_reason_and_usage() {
-    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_basic.json");
+    let g = chat(&OpenAiChat, "openai/chat_basic.json");
     assert_eq!(g.response_id.as_deref(), Some("chatcmpl-123"));
     assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini"));
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![text("\n\nHello there, how may I assist you today?")],
-            Some("stop")
-        )]
+        said("\n\nHello there, how may I assist you today?", Some("stop"))
     );
     assert_eq!(g.usage, usage(Some(9), Some(12), None, None, Some(0)));
     assert_eq!(g.error, None);
@@ -29,17 +26,17 @@ fn chat_answer_gives_id_model_text_finish_reason_and_usage() {
 
 #[test]
 fn chat_tool_calls_are_tool_call_parts_with_parsed_arguments() {
-    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_tool_calls.json");
+    let g = chat(&OpenAiChat, "openai/chat_tool_calls.json");
     assert_eq!(
         g.choices,
-        vec![out_message(
+        one(
             vec![Part::ToolCall {
                 id: Some("call_abc123".into()),
                 name: "get_current_weather".into(),
                 arguments: json!({"location": "Boston, MA"}),
             }],
             Some("tool_calls")
-        )]
+        )
     );
     assert_eq!(g.finish_reasons(), vec!["tool_calls"]);
     assert_eq!(g.usage, usage(Some(82), Some(17), None, None, Some(0)));
@@ -47,30 +44,22 @@ fn chat_tool_calls_are_tool_call_parts_with_parsed_arguments() {
 
 #[test]
 fn chat_refusal_is_a_text_part() {
-    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_refusal.json");
+    let g = chat(&OpenAiChat, "openai/chat_refusal.json");
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![text("I'm sorry, I cannot assist with that request.")],
+        said(
+            "I'm sorry, I cannot assist with that request.",
             Some("stop")
-        )]
+        )
     );
-    let s = decoded(
-        &OpenAiChat,
-        &chat_request(),
-        "openai/chat_stream_refusal.sse",
-    );
+    let s = chat(&OpenAiChat, "openai/chat_stream_refusal.sse");
     assert_eq!(s.choices, g.choices);
     assert_eq!(s.response_id.as_deref(), Some("chatcmpl-refusal1"));
 }
 
 #[test]
 fn chat_usage_keeps_cached_and_reasoning_tokens() {
-    let g = decoded(
-        &OpenAiChat,
-        &chat_request(),
-        "openai/chat_reasoning_cached.json",
-    );
+    let g = chat(&OpenAiChat, "openai/chat_reasoning_cached.json");
     assert_eq!(
         g.usage,
         usage(Some(2006), Some(2434), Some(1920), None, Some(1920))
@@ -80,40 +69,26 @@ fn chat_usage_keeps_cached_and_reasoning_tokens() {
 
 #[test]
 fn chat_stream_joins_deltas_and_takes_the_final_usage_chunk() {
-    let g = decoded(
-        &OpenAiChat,
-        &chat_request(),
-        "openai/chat_stream_include_usage.sse",
-    );
+    let g = chat(&OpenAiChat, "openai/chat_stream_include_usage.sse");
     assert_eq!(g.response_id.as_deref(), Some("chatcmpl-123"));
     assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini"));
-    assert_eq!(
-        g.choices,
-        vec![out_message(
-            vec![text("Hello! How can I help?")],
-            Some("stop")
-        )]
-    );
+    assert_eq!(g.choices, said("Hello! How can I help?", Some("stop")));
     assert_eq!(g.usage, usage(Some(9), Some(5), Some(0), None, Some(0)));
 }
 
 #[test]
 fn chat_stream_tool_call_fragments_are_joined() {
-    let g = decoded(
-        &OpenAiChat,
-        &chat_request(),
-        "openai/chat_stream_tool_call.sse",
-    );
+    let g = chat(&OpenAiChat, "openai/chat_stream_tool_call.sse");
     assert_eq!(
         g.choices,
-        vec![out_message(
+        one(
             vec![Part::ToolCall {
                 id: Some("call_DdmO9pD3xa9XTPNJ32zg2hcA".into()),
                 name: "get_weather".into(),
                 arguments: json!({"location": "Paris, France"}),
             }],
             Some("tool_calls")
-        )]
+        )
     );
     // No include_usage: no usage at all, rather than zeros.
     assert_eq!(g.usage, usage(None, None, None, None, None));
@@ -121,7 +96,7 @@ fn chat_stream_tool_call_fragments_are_joined() {
 
 #[test]
 fn chat_stream_n2_keeps_each_choice() {
-    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_stream_n2.sse");
+    let g = chat(&OpenAiChat, "openai/chat_stream_n2.sse");
     assert_eq!(
         g.choices,
         vec![
@@ -241,34 +216,25 @@ const LUMINA: &str = "In a peaceful grove beneath a silver moon, a unicorn named
 
 #[test]
 fn responses_answer_gives_text_completed_status_and_usage() {
-    let g = decoded(
-        &OpenAiResponses,
-        &chat_request(),
-        "openai/responses_basic.json",
-    );
+    let g = chat(&OpenAiResponses, "openai/responses_basic.json");
     assert_eq!(
         g.response_id.as_deref(),
         Some("resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b")
     );
     assert_eq!(g.response_model.as_deref(), Some("gpt-4.1-2025-04-14"));
-    assert_eq!(
-        g.choices,
-        vec![out_message(vec![text(LUMINA)], Some("completed"))]
-    );
+    assert_eq!(g.choices, one(vec![text(LUMINA)], Some("completed")));
     assert_eq!(g.usage, usage(Some(36), Some(87), Some(0), None, Some(0)));
 }
 
 #[test]
 fn responses_reasoning_and_function_call_with_cache_usage() {
-    let g = decoded(
+    let g = chat(
         &OpenAiResponses,
-        &chat_request(),
         "openai/responses_reasoning_function_call.json",
     );
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![
+        one(vec![
                 Part::Reasoning {
                     content: "**Checking the weather**\n\nThe user wants the weather in Paris, so I should call get_weather.".into()
                 },
@@ -279,7 +245,7 @@ fn responses_reasoning_and_function_call_with_cache_usage() {
                 }
             ],
             Some("completed")
-        )]
+        )
     );
     assert_eq!(
         g.usage,
@@ -289,11 +255,7 @@ fn responses_reasoning_and_function_call_with_cache_usage() {
 
 #[test]
 fn responses_stream_text_deltas_equal_the_final_response() {
-    let g = decoded(
-        &OpenAiResponses,
-        &chat_request(),
-        "openai/responses_stream_text.sse",
-    );
+    let g = chat(&OpenAiResponses, "openai/responses_stream_text.sse");
     assert_eq!(
         g.response_id.as_deref(),
         Some("resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654")
@@ -301,29 +263,25 @@ fn responses_stream_text_deltas_equal_the_final_response() {
     assert_eq!(g.response_model.as_deref(), Some("gpt-4.1-2025-04-14"));
     assert_eq!(
         g.choices,
-        vec![out_message(
-            vec![text("Hi there! How can I assist you today?")],
-            Some("completed")
-        )]
+        said("Hi there! How can I assist you today?", Some("completed"))
     );
     assert_eq!(g.usage, usage(Some(37), Some(11), Some(0), None, Some(0)));
 }
 
 #[test]
 fn responses_stream_function_call_arguments_are_joined() {
-    let g = decoded(
+    let g = chat(
         &OpenAiResponses,
-        &chat_request(),
         "openai/responses_stream_function_call.sse",
     );
-    let want = vec![out_message(
+    let want = one(
         vec![Part::ToolCall {
             id: Some("call_1234xyz".into()),
             name: "get_weather".into(),
             arguments: json!({"location": "Paris, France"}),
         }],
         Some("completed"),
-    )];
+    );
     assert_eq!(g.choices, want);
     assert_eq!(g.usage, usage(Some(57), Some(17), Some(0), None, Some(0)));
 
@@ -343,11 +301,7 @@ fn responses_stream_function_call_arguments_are_joined() {
 
 #[test]
 fn responses_failed_and_error_events() {
-    let g = decoded(
-        &OpenAiResponses,
-        &chat_request(),
-        "openai/responses_stream_failed.sse",
-    );
+    let g = chat(&OpenAiResponses, "openai/responses_stream_failed.sse");
     let mut want = ProviderError::default();
     want.code = Some("server_error".into());
     want.message = Some("The model failed to generate a response.".into());
@@ -355,11 +309,7 @@ fn responses_failed_and_error_events() {
     assert_eq!(g.response_id.as_deref(), Some("resp_123"));
     assert!(g.choices.is_empty());
 
-    let g = decoded(
-        &OpenAiResponses,
-        &chat_request(),
-        "openai/responses_stream_error.sse",
-    );
+    let g = chat(&OpenAiResponses, "openai/responses_stream_error.sse");
     let mut want = ProviderError::default();
     want.code = Some("ERR_SOMETHING".into());
     want.message = Some("Something went wrong".into());
@@ -434,13 +384,7 @@ fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
         Some("cmpl-uqkvlQyYK7bGYrRHQ0eXlWi7")
     );
     assert_eq!(g.response_model.as_deref(), Some("gpt-3.5-turbo-instruct"));
-    assert_eq!(
-        g.choices,
-        vec![out_message(
-            vec![text("\n\nThis is indeed a test")],
-            Some("length")
-        )]
-    );
+    assert_eq!(g.choices, said("\n\nThis is indeed a test", Some("length")));
     assert_eq!(g.usage, usage(Some(5), Some(7), None, None, None));
 
     let s = decode_stream(
@@ -448,10 +392,7 @@ fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
         &req,
         &fixture("openai/completions_stream.sse"),
     );
-    assert_eq!(
-        s.choices,
-        vec![out_message(vec![text("This is a test")], Some("stop"))]
-    );
+    assert_eq!(s.choices, said("This is a test", Some("stop")));
 
     let head = Head::post("https://api.openai.com/v1/completions");
     let r = OpenAiCompletions.decode_request(

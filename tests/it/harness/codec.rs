@@ -87,3 +87,22 @@ pub fn decoded(codec: &dyn Codec, request: &LlmRequest, path: &str) -> Generatio
         decode_body(codec, request, &body)
     }
 }
+
+/// Fixture `path` decoded by `codec` for a chat request ([`decoded`]).
+pub fn chat(codec: &dyn Codec, path: &str) -> Generation {
+    decoded(
+        codec,
+        &LlmRequest::empty(humanloop_tracing::provider::Operation::Chat),
+        path,
+    )
+}
+
+/// The choices of an answer that is one message of `parts`.
+pub fn one(parts: Vec<Part>, finish_reason: Option<&str>) -> Vec<Message> {
+    vec![out_message(parts, finish_reason)]
+}
+
+/// The choices of an answer that is one message of one text part, `said`.
+pub fn said(said: &str, finish_reason: Option<&str>) -> Vec<Message> {
+    one(vec![text(said)], finish_reason)
+}

@@ -248,3 +248,31 @@ impl Api {
         post_raw(&self.http, &self.base, path, body).await
     }
 }
+
+/// POST `body` to `url` (with `key` as `x-api-key` when given); answers the JSON body.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    key: Option<&str>,
+    body: &Value,
+) -> Value {
+    let mut req = http.post(url).json(body);
+    if let Some(key) = key {
+        req = req.header("x-api-key", key);
+    }
+    req.send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
+/// The endpoint on an in-memory database, and a [`browser`] for its pages: answers the
+/// handle, the API base and the UI origin.
+pub async fn ui() -> (ServerHandle, reqwest::Client, String, String) {
+    let (server, _) = start().await;
+    let base = server.base_url();
+    let ui = origin(&base);
+    (server, browser(), base, ui)
+}

@@ -3,14 +3,11 @@
 //! inline `<script>`, no `on…=` handler, no `style=` attribute, nothing from another host.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{browser, call, links, log, origin, page};
+use crate::harness::server::{call, links, log, page};
 
 #[tokio::test]
 async fn pages_carry_a_policy_they_comply_with() {
-    let (server, _) = crate::harness::server::start().await;
-    let base = server.base_url();
-    let http = browser();
-    let ui = origin(&base);
+    let (_server, http, base, ui) = crate::harness::server::ui().await;
     let id = log(&http, &base, call("s1", None, "c1", "hello", "world")).await;
 
     let mut paths = vec![

@@ -2,7 +2,7 @@
 //! `javascript:` URLs in image parts never become markup or links.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{browser, links, log, origin, page};
+use crate::harness::server::{links, log, page, post_json};
 use serde_json::json;
 
 const SCRIPT: &str = "<script>alert('x')</script>";
@@ -38,10 +38,7 @@ fn assert_inert(what: &str, html: &str) {
 
 #[tokio::test]
 async fn hostile_strings_render_as_text_on_every_page() {
-    let (server, _) = crate::harness::server::start().await;
-    let base = server.base_url();
-    let http = browser();
-    let ui = origin(&base);
+    let (_server, http, base, ui) = crate::harness::server::ui().await;
 
     let session = format!("sess-{BREAKOUT}");
     let step = log(
@@ -85,18 +82,14 @@ async fn hostile_strings_render_as_text_on_every_page() {
         }),
     )
     .await;
-    let config = http
-        .post(format!("{base}/model-configs"))
-        .json(
-            &json!({"project": "p", "model": format!("m {BREAKOUT}"), "name": SCRIPT,
+    let config = post_json(
+        &http,
+        format!("{base}/model-configs"),
+        None,
+        &json!({"project": "p", "model": format!("m {BREAKOUT}"), "name": SCRIPT,
                        "chat_template": [{"role": "user", "content": SCRIPT}]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    )
+    .await;
     let config_id = config["config"]["id"].as_str().unwrap();
 
     let list = page(&http, &ui, "/").await;

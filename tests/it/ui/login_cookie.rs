@@ -2,7 +2,7 @@
 //! cookie holding a random token (not the key); no page ever contains a key.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{browser, origin, page};
+use crate::harness::server::{browser, origin, page, post_json};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::json;
 
@@ -26,17 +26,8 @@ async fn pages_need_a_login_and_never_show_the_key() {
     let http = browser();
 
     // A log that mentions a key in its request headers: the endpoint scrubs it.
-    let logged = http
-        .post(format!("{base}/logs"))
-        .header("x-api-key", KEY)
-        .json(&json!({"project": "p", "session_reference_id": "s", "output": "hi", "config": {"type": "model", "model": "m"},
-                      "provider_request": {"headers": {"x-api-key": KEY}, "model": "m"}}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let logged = post_json(&http, format!("{base}/logs"), Some(KEY), &json!({"project": "p", "session_reference_id": "s", "output": "hi", "config": {"type": "model", "model": "m"},
+                      "provider_request": {"headers": {"x-api-key": KEY}, "model": "m"}})).await;
     let id = logged["id"].as_str().unwrap_or_else(|| panic!("{logged}"));
 
     // No cookie: every page sends to the login form, which keeps where we were going.

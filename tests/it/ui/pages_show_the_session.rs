@@ -4,7 +4,7 @@
 //! project's numbers and the model configs with the logs that used them.
 #![cfg(feature = "server")]
 
-use crate::harness::server::{browser, call, links, log, origin, page};
+use crate::harness::server::{call, links, log, page, post_json};
 use serde_json::json;
 
 /// The text of the element with `id="ID"`, tags removed.
@@ -19,10 +19,7 @@ fn text_of(html: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn sessions_tree_and_log_show_the_stored_numbers() {
-    let (server, _) = crate::harness::server::start().await;
-    let base = server.base_url();
-    let http = browser();
-    let ui = origin(&base);
+    let (_server, http, base, ui) = crate::harness::server::ui().await;
 
     // Session "trip": a step (completed later by PATCH) holding a streamed call with a
     // first chunk, and a failed call at the top level.
@@ -206,18 +203,14 @@ async fn sessions_tree_and_log_show_the_stored_numbers() {
     );
 
     // Model configs and the logs made with them (the endpoint's own completions).
-    let config = http
-        .post(format!("{base}/model-configs"))
-        .json(
-            &json!({"project": "ui-tests", "model": "mock-1", "provider": "mock", "name": "tagline",
+    let config = post_json(
+        &http,
+        format!("{base}/model-configs"),
+        None,
+        &json!({"project": "ui-tests", "model": "mock-1", "provider": "mock", "name": "tagline",
                       "prompt_template": "Tagline for {{city}}"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    )
+    .await;
     let config_id = config["config"]["id"].as_str().unwrap();
     let done = http
         .post(format!("{base}/completion-model-config"))

@@ -6,6 +6,7 @@
 #[path = "it/harness/mod.rs"]
 mod harness;
 
+use harness::endpoint::{assert_stats, assert_undelivered};
 use std::time::Duration;
 
 use harness::endpoint::{Behaviour, Recorder};
@@ -27,12 +28,7 @@ async fn a_refused_key_is_reported_once_and_records_are_kept() {
         expected.extend(family(&hl, &format!("s{i}")));
     }
     tokio::time::sleep(Duration::from_secs(120)).await;
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.queued, stats.failed, stats.sent),
-        (10, 0, 0),
-        "{stats:?}"
-    );
+    assert_stats(&hl, &[("queued", 10), ("failed", 0), ("sent", 0)]);
     assert!(rec.requests().len() > 3, "the exporter keeps probing");
     let errors = events.at(tracing::Level::ERROR);
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -40,21 +36,12 @@ async fn a_refused_key_is_reported_once_and_records_are_kept() {
 
     // A flush while the key is refused: not delivered, nothing lost yet.
     let err = hl.flush(Duration::from_secs(5)).await.unwrap_err();
-    assert_eq!(
-        (err.undelivered(), err.failed(), err.dropped()),
-        (10, 0, 0),
-        "{err}"
-    );
+    assert_undelivered(&err, (10, 0, 0));
     assert!(err.to_string().contains("401"), "{err}");
 
     rec.set_default(Behaviour::Ok); // the key is accepted now
     hl.shutdown(Duration::from_secs(120)).await.unwrap();
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.queued, stats.failed),
-        (10, 0, 0),
-        "{stats:?}"
-    );
+    assert_stats(&hl, &[("sent", 10), ("queued", 0), ("failed", 0)]);
     expected.sort();
     assert_eq!(delivered_once(&rec), expected);
     assert_eq!(events.at(tracing::Level::ERROR).len(), 1, "reported once");

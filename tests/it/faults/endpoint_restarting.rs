@@ -6,6 +6,7 @@
 //! before children, and `stats()` and `shutdown` are exact. A proxy on 127.0.0.1 plays the
 //! restart in front of the recording endpoint; paused clock, the exporter on this runtime.
 
+use crate::harness::endpoint::assert_stats;
 use crate::harness::endpoint::shut_down_settled;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -120,12 +121,7 @@ async fn an_endpoint_restarting_loses_nothing() {
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
     assert!(resets.load(Ordering::SeqCst) > before, "reset mid-request");
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped),
-        (0, 0, 0),
-        "{stats:?}"
-    );
+    assert_stats(&hl, &[("sent", 0), ("failed", 0), ("dropped", 0)]);
     assert!(rec.requests().is_empty(), "no request got through so far");
 
     mode.store(FORWARD, Ordering::SeqCst); // the endpoint is back

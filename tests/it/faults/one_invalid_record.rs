@@ -3,6 +3,7 @@
 //! process) with a 422 naming it; the exporter fails that record and delivers the others,
 //! and `shutdown` returns an error naming the refused record. Default configuration.
 
+use crate::harness::endpoint::assert_stats;
 use crate::harness::endpoint::handle;
 use std::time::Duration;
 
@@ -40,11 +41,9 @@ async fn one_invalid_record_fails_alone_and_shutdown_names_it() {
     assert!(refused[0].reason.contains("created_at"), "{err}");
     assert!(err.to_string().contains("rec-6"), "{err}");
 
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped, stats.queued),
-        (9, 1, 0, 0),
-        "{stats:?}"
+    assert_stats(
+        &hl,
+        &[("sent", 9), ("failed", 1), ("dropped", 0), ("queued", 0)],
     );
     // The nine others are stored, each once.
     let list: serde_json::Value = reqwest::get(format!(

@@ -6,6 +6,7 @@
 //! LLM calls complete with the provider's bytes throughout.
 
 use crate::harness::endpoint::handle;
+use crate::harness::endpoint::{assert_stats, assert_undelivered};
 use crate::harness::faults::traced_client;
 use std::io::Read;
 use std::net::TcpListener;
@@ -85,18 +86,12 @@ async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
     })
     .await;
     let err = hl.shutdown(Duration::from_secs(1)).await.unwrap_err();
-    assert_eq!(
-        (err.undelivered(), err.failed(), err.dropped()),
-        (3, 0, 0),
-        "{err}"
-    );
+    assert_undelivered(&err, (3, 0, 0));
     assert!(err.to_string().contains("certificate"), "{err}");
 
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped, stats.queued),
-        (0, 0, 3, 0),
-        "{stats:?}"
+    let stats = assert_stats(
+        &hl,
+        &[("sent", 0), ("failed", 0), ("dropped", 3), ("queued", 0)],
     );
     // Every handshake was one attempt; each but possibly the last (cut by the deadline)
     // was counted as a retry.

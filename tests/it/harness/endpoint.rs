@@ -385,3 +385,39 @@ pub async fn shut_down_settled(
     );
     stats
 }
+
+/// Assert that the named counters of `hl`'s exporter (`sent`, `queued`, `retried`,
+/// `dropped`, `failed`, `spooled`) read `expected`, in that order; the message shows every
+/// counter. Answers them.
+pub fn assert_stats(
+    hl: &Humanloop,
+    expected: &[(&str, u64)],
+) -> humanloop_tracing::export::ExportStats {
+    let stats = hl.stats();
+    let read: Vec<(&str, u64)> = expected
+        .iter()
+        .map(|&(name, _)| {
+            let value = match name {
+                "sent" => stats.sent,
+                "queued" => stats.queued,
+                "retried" => stats.retried,
+                "dropped" => stats.dropped,
+                "failed" => stats.failed,
+                "spooled" => stats.spooled,
+                other => panic!("no counter {other}"),
+            };
+            (name, value)
+        })
+        .collect();
+    assert_eq!(read, expected, "{stats:?}");
+    stats
+}
+
+/// Assert that `err` counts `(undelivered, failed, dropped)`; the message is the error.
+pub fn assert_undelivered(err: &humanloop_tracing::export::ExportError, expected: (u64, u64, u64)) {
+    assert_eq!(
+        (err.undelivered(), err.failed(), err.dropped()),
+        expected,
+        "{err}"
+    );
+}

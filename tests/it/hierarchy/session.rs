@@ -3,6 +3,7 @@
 //! `hl.middleware()` against an OpenAI-compatible server on loopback (answers from the
 //! documented fixtures, see tests/fixtures/SOURCES.md). The recorded logs form the tree.
 
+use crate::harness::endpoint::assert_stats;
 use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
@@ -112,12 +113,7 @@ async fn session_steps_and_calls_form_one_tree() {
     refs.dedup();
     assert_eq!(refs.len(), 5);
     rec.assert_causal_order(&[]);
-    let stats = hl.stats();
-    assert_eq!(
-        (stats.sent, stats.failed, stats.dropped),
-        (7, 0, 0),
-        "{stats:?}"
-    );
+    assert_stats(&hl, &[("sent", 7), ("failed", 0), ("dropped", 0)]);
 }
 
 #[tokio::test]

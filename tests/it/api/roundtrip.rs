@@ -22,7 +22,7 @@ fn round_trip<T: Serialize + DeserializeOwned>(wire: Value) -> T {
 }
 
 #[test]
-fn completion_request_every_field() {
+fn every_completion_request_field_survives_a_round_trip() {
     let wire = json!({
         "model_config_id": "config_123",
         "stream": false,
@@ -68,7 +68,7 @@ fn completion_request_omits_unset_fields() {
 }
 
 #[test]
-fn completion_response_with_two_samples() {
+fn a_completion_response_keeps_each_sample_and_unknown_fields() {
     let wire = json!({
         "data": [
             {"id": "data_a", "index": 0, "output": "Paris", "raw_output": " Paris\n",
@@ -105,7 +105,7 @@ fn completion_response_with_two_samples() {
 }
 
 #[test]
-fn completion_response_minimal_and_nulls() {
+fn a_completion_response_accepts_nulls_and_defaults_a_missing_index() {
     // Only the required fields, and nulls wherever the spec allows them.
     let resp: CompletionResponse = serde_json::from_value(json!({
         "data": [{"id": "data_a", "index": 0, "output": "x", "finish_reason": null, "tool_results": null}],
@@ -135,7 +135,7 @@ fn data_item_and_usage_alone() {
 }
 
 #[test]
-fn stream_chunk() {
+fn a_stream_chunk_round_trips_without_a_finish_reason() {
     let chunk: CompletionChunk = round_trip(json!({
         "data": [{"id": "data_a", "index": 1, "output": "Hel", "model_config_id": "config_1"}],
         "provider_responses": [],
@@ -172,7 +172,7 @@ fn open_enums_keep_unknown_values() {
 }
 
 #[test]
-fn log_request_with_a_model_config_and_chat_messages() {
+fn a_model_log_request_keeps_its_config_messages_and_unknown_fields() {
     let wire = json!({
         "project": "travel",
         "project_id": "pr_1",
@@ -259,7 +259,7 @@ fn log_request_with_a_model_config_and_chat_messages() {
 }
 
 #[test]
-fn log_request_with_a_tool_config() {
+fn tool_configs_and_a_single_stop_string_round_trip() {
     let log: LogRequest = round_trip(json!({
         "reference_id": "span-1",
         "session_reference_id": "trace-1",
@@ -297,14 +297,14 @@ fn empty_requests_are_empty_objects() {
 }
 
 #[test]
-fn update_request() {
+fn an_update_request_round_trips() {
     let update: UpdateLogRequest =
         round_trip(json!({"output": "done", "error": "tool failed", "duration": 0.5}));
     assert_eq!(update.duration, Some(0.5));
 }
 
 #[test]
-fn create_log_response_object_and_array() {
+fn log_responses_and_batches_are_one_object_or_an_array() {
     let one: OneOrMany<CreateLogResponse> =
         round_trip(json!({"id": "data_1", "project_id": "pr_1", "session_id": "sesh_1"}));
     assert!(matches!(one, OneOrMany::One(ref r) if r.id == "data_1"));
@@ -327,7 +327,7 @@ fn create_log_response_object_and_array() {
 }
 
 #[test]
-fn validation_error_body() {
+fn validation_errors_name_their_location() {
     let body: ValidationErrorBody = round_trip(json!({
         "detail": [
             {"loc": ["body", "model_config_id"], "msg": "field required", "type": "value_error.missing"},

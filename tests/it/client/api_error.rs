@@ -23,7 +23,7 @@ async fn client_for(template: ResponseTemplate) -> (MockServer, Client) {
 }
 
 #[tokio::test]
-async fn unauthorized_with_a_text_body() {
+async fn a_401_is_final_and_its_error_keeps_the_text_body_and_headers() {
     let (server, client) = client_for(
         ResponseTemplate::new(401)
             .insert_header("content-type", "text/plain")

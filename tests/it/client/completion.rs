@@ -28,7 +28,7 @@ fn answer() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn two_samples_round_trip() {
+async fn the_request_is_sent_as_documented_and_every_sample_is_decoded() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v4/completion-model-config"))

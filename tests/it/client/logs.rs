@@ -134,7 +134,7 @@ async fn an_id_with_a_slash_stays_one_path_segment() {
 }
 
 #[tokio::test]
-async fn create_session() {
+async fn creating_a_session_answers_its_id() {
     let (server, client) = setup().await;
     Mock::given(method("POST"))
         .and(path("/v4/sessions"))

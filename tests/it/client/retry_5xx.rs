@@ -18,7 +18,7 @@ fn client(server: &RawServer, policy: RetryPolicy) -> Client {
 }
 
 #[tokio::test]
-async fn three_500s_then_success() {
+async fn server_errors_are_retried_until_one_succeeds() {
     let server = RawServer::start(vec![
         Reply::json(500, json!({"detail": "boom"})),
         Reply::text(500, "Internal Server Error"),

@@ -28,17 +28,26 @@ fn client(server: &RawServer, policy: RetryPolicy) -> Client {
         .unwrap()
 }
 
+/// One empty log sent to `server` with `policy`.
+async fn log(server: &RawServer, policy: RetryPolicy) -> Result<(), humanloop_tracing::Error> {
+    client(server, policy)
+        .log(&LogRequest::default())
+        .await
+        .map(drop)
+}
+
+/// A 429 asking to wait `retry_after`.
+fn slow_down(retry_after: &str) -> Reply {
+    Reply::json(429, json!({"detail": "slow down"})).with_header("retry-after", retry_after)
+}
+
 fn ok() -> Reply {
     Reply::json(200, json!({"id": "data_1", "project_id": "pr_1"}))
 }
 
 #[tokio::test(start_paused = true)]
 async fn waits_as_long_as_the_server_asks() {
-    let server = RawServer::start(vec![
-        Reply::json(429, json!({"detail": "slow down"})).with_header("retry-after", "7"),
-        ok(),
-    ])
-    .await;
+    let server = RawServer::start(vec![slow_down("7"), ok()]).await;
     let started = tokio::time::Instant::now();
     let resp = client(&server, policy(Duration::from_secs(30)))
         .log(&LogRequest::default())
@@ -77,17 +86,10 @@ async fn retry_after_is_capped_by_max_backoff() {
 
 #[tokio::test(start_paused = true)]
 async fn gives_up_when_the_wait_would_pass_max_elapsed() {
-    let server = RawServer::start(vec![
-        Reply::json(429, json!({"detail": "slow down"})).with_header("retry-after", "20"),
-        ok(),
-    ])
-    .await;
+    let server = RawServer::start(vec![slow_down("20"), ok()]).await;
     let mut p = policy(Duration::from_secs(60));
     p.max_elapsed = Duration::from_secs(10);
-    let err = client(&server, p)
-        .log(&LogRequest::default())
-        .await
-        .unwrap_err();
+    let err = log(&server, p).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(429));
     assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
     assert_eq!(server.requests().len(), 1);
@@ -99,10 +101,7 @@ async fn an_http_date_is_understood() {
     let server = RawServer::start(vec![Reply::json(429, json!({"detail": "later"}))
         .with_header("retry-after", httpdate::fmt_http_date(when))])
     .await;
-    let err = client(&server, RetryPolicy::none())
-        .log(&LogRequest::default())
-        .await
-        .unwrap_err();
+    let err = log(&server, RetryPolicy::none()).await.unwrap_err();
     let after = err.retry_after().unwrap();
     // HTTP-dates have one-second resolution and the clock moved a little since.
     assert!(
@@ -115,17 +114,10 @@ async fn an_http_date_is_understood() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_wins_over_a_longer_computed_backoff() {
-    let server = RawServer::start(vec![
-        Reply::json(429, json!({"detail": "slow down"})).with_header("retry-after", "1"),
-        ok(),
-    ])
-    .await;
+    let server = RawServer::start(vec![slow_down("1"), ok()]).await;
     let mut p = policy(Duration::from_secs(60));
     p.initial_backoff = Duration::from_secs(60);
-    client(&server, p)
-        .log(&LogRequest::default())
-        .await
-        .unwrap();
+    log(&server, p).await.unwrap();
     let reqs = server.requests();
     let gap = reqs[1].at - reqs[0].at;
     assert!(

@@ -19,6 +19,12 @@ fn request(num_samples: Option<u32>) -> CompletionModelConfigRequest {
     request
 }
 
+/// The error of a completion stream (`num_samples`) whose server sends `events`, then closes.
+async fn stream_error(events: &[&str], num_samples: Option<u32>) -> Error {
+    let server = RawServer::start(vec![Reply::sse(events, PAUSE)]).await;
+    collect_error(&client(&server.base_url()), &request(num_samples)).await
+}
+
 #[tokio::test]
 async fn close_before_a_sample_finished_is_the_last_item() {
     let server = RawServer::start(vec![Reply::sse(
@@ -59,15 +65,14 @@ async fn close_before_a_sample_finished_is_the_last_item() {
 #[tokio::test]
 async fn a_sample_never_seen_counts_as_unfinished() {
     // num_samples = 3 but sample 2 never appears at all.
-    let server = RawServer::start(vec![Reply::sse(
+    let err = stream_error(
         &[
             "data: {\"data\":[{\"index\":0,\"output\":\"a\",\"finish_reason\":\"stop\"}],\"provider_responses\":[]}\n\n",
             "data: {\"data\":[{\"index\":1,\"output\":\"b\",\"finish_reason\":\"stop\"}],\"provider_responses\":[]}\n\n",
         ],
-        PAUSE,
-    )])
+        Some(3),
+    )
     .await;
-    let err = collect_error(&client(&server.base_url()), &request(Some(3))).await;
     assert!(
         matches!(&err, Error::StreamEndedEarly { unfinished, .. } if unfinished == &vec![2]),
         "{err:?}"
@@ -77,8 +82,7 @@ async fn a_sample_never_seen_counts_as_unfinished() {
 #[tokio::test]
 async fn an_empty_stream_is_an_error_too() {
     // Default num_samples is 1: a stream with no chunk at all lost sample 0.
-    let server = RawServer::start(vec![Reply::sse(&[": nothing to see\n\n"], PAUSE)]).await;
-    let err = collect_error(&client(&server.base_url()), &request(None)).await;
+    let err = stream_error(&[": nothing to see\n\n"], None).await;
     assert!(
         matches!(&err, Error::StreamEndedEarly { unfinished, .. } if unfinished == &vec![0]),
         "{err:?}"
@@ -89,15 +93,14 @@ async fn an_empty_stream_is_an_error_too() {
 async fn an_event_without_its_blank_line_does_not_count() {
     // The last event is cut before its terminating blank line: per the SSE rules it is
     // never dispatched, so sample 0 did not finish.
-    let server = RawServer::start(vec![Reply::sse(
+    let err = stream_error(
         &[
             "data: {\"data\":[{\"index\":0,\"output\":\"Hel\"}],\"provider_responses\":[]}\n\n",
             "data: {\"data\":[{\"index\":0,\"output\":\"lo\",\"finish_reason\":\"stop\"}],\"provider_",
         ],
-        PAUSE,
-    )])
+        None,
+    )
     .await;
-    let err = collect_error(&client(&server.base_url()), &request(None)).await;
     assert!(matches!(err, Error::StreamEndedEarly { .. }), "{err:?}");
 }
 

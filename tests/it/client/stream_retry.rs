@@ -12,6 +12,10 @@ use humanloop_tracing::Error;
 const DONE: &str =
     "data: {\"data\":[{\"index\":0,\"output\":\"ok\",\"finish_reason\":\"stop\"}],\"provider_responses\":[]}\n\n";
 
+fn config_abc() -> CompletionModelConfigRequest {
+    CompletionModelConfigRequest::new("config_abc")
+}
+
 #[tokio::test]
 async fn error_answers_before_the_stream_are_retried() {
     let server = RawServer::start(vec![
@@ -20,11 +24,7 @@ async fn error_answers_before_the_stream_are_retried() {
         Reply::sse(&[DONE], Duration::from_millis(1)),
     ])
     .await;
-    let samples = collected(
-        &client(&server.base_url()),
-        &CompletionModelConfigRequest::new("config_abc"),
-    )
-    .await;
+    let samples = collected(&client(&server.base_url()), &config_abc()).await;
     assert_eq!(samples[0].output, "ok");
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
@@ -42,11 +42,7 @@ async fn a_stream_cut_after_it_started_is_not_retried() {
         Reply::sse(&[DONE], Duration::from_millis(1)),
     ])
     .await;
-    let err = collect_error(
-        &client(&server.base_url()),
-        &CompletionModelConfigRequest::new("config_abc"),
-    )
-    .await;
+    let err = collect_error(&client(&server.base_url()), &config_abc()).await;
     assert!(matches!(err, Error::StreamEndedEarly { .. }), "{err:?}");
     assert_eq!(server.requests().len(), 1);
 }

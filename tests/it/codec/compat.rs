@@ -109,7 +109,7 @@ fn ollama_stream_decodes_as_openai_chat() {
 }
 
 #[test]
-fn flat_error_bodies() {
+fn flat_error_bodies_give_code_and_message() {
     let e = OpenAiChat
         .decode_error(&fixture("compat/mistral_error.json"))
         .unwrap();

@@ -136,7 +136,7 @@ fn openai_compatible_servers_by_path_and_host() {
 }
 
 #[test]
-fn server_address_and_port() {
+fn the_url_gives_server_address_and_port() {
     let head = Head::post("https://api.openai.com/v1/chat/completions");
     let d = Registry::builtin().detect(&head.head()).unwrap();
     assert_eq!(d.server_address.as_deref(), Some("api.openai.com"));

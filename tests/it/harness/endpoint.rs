@@ -421,3 +421,17 @@ pub fn assert_undelivered(err: &humanloop_tracing::export::ExportError, expected
         "{err}"
     );
 }
+
+/// A recorder and a `Humanloop` exporting to it with `schedule_delay` and `max_batch_size`.
+pub async fn batching(
+    schedule_delay: std::time::Duration,
+    max_batch_size: usize,
+) -> (Recorder, Humanloop) {
+    let rec = Recorder::start().await;
+    let hl = handle(
+        rec.config()
+            .schedule_delay(schedule_delay)
+            .max_batch_size(max_batch_size),
+    );
+    (rec, hl)
+}

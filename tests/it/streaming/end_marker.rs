@@ -31,53 +31,71 @@ async fn read_all_events_then_drop(
     let _keep_open = server.chunks;
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn openai_done_marker_completes_the_call() {
-    let sink = Recorder::start().await;
-    for (n, adapter) in ADAPTERS.into_iter().enumerate() {
-        let otel = otel();
-        let hl = humanloop(&sink, |b| b.capture_content(true));
-        read_all_events_then_drop(
-            adapter,
-            &hl,
-            "openai/chat_stream_include_usage.sse",
-            "/v1/chat/completions",
-            r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}"#,
-        )
-        .await;
-        let span = otel.genai_span();
-        let a = attrs(&span);
-        assert!(!is_error(&span), "{adapter:?}: {a:#?}");
-        assert!(!a.contains_key("error.type"), "{adapter:?}: {a:#?}");
-        assert!(a.contains_key("gen_ai.usage.output_tokens"), "{a:#?}");
-        let logs = flushed_logs(&hl, &sink, n + 1).await;
-        let log = &logs[n];
-        assert!(log.get("error").is_none_or(|e| e.is_null()), "{log:#}");
-        assert!(
-            log["output"].as_str().is_some_and(|o| !o.is_empty()),
-            "{log:#}"
-        );
-    }
+/// One stream ended by its protocol's end marker.
+struct Case {
+    name: &'static str,
+    fixture: &'static str,
+    path: &'static str,
+    body: &'static str,
+    /// `capture_content`, when the case sets it.
+    capture_content: Option<bool>,
+    /// Whether the case also checks the log (no error, a non-empty output).
+    check_log: bool,
 }
 
+const CASES: [Case; 2] = [
+    // was `openai_done_marker_completes_the_call`
+    Case {
+        name: "openai data: [DONE]",
+        fixture: "openai/chat_stream_include_usage.sse",
+        path: "/v1/chat/completions",
+        body: r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}"#,
+        capture_content: Some(true),
+        check_log: true,
+    },
+    // was `anthropic_message_stop_completes_the_call`
+    Case {
+        name: "anthropic message_stop",
+        fixture: "anthropic/stream_basic.sse",
+        path: "/v1/messages",
+        body: r#"{"model":"claude-sonnet-4-5","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#,
+        capture_content: None,
+        check_log: false,
+    },
+];
+
 #[tokio::test(flavor = "current_thread")]
-async fn anthropic_message_stop_completes_the_call() {
-    let sink = Recorder::start().await;
-    for adapter in ADAPTERS {
-        let otel = otel();
-        let hl = humanloop(&sink, |b| b);
-        read_all_events_then_drop(
-            adapter,
-            &hl,
-            "anthropic/stream_basic.sse",
-            "/v1/messages",
-            r#"{"model":"claude-sonnet-4-5","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#,
-        )
-        .await;
-        let span = otel.genai_span();
-        let a = attrs(&span);
-        assert!(!is_error(&span), "{adapter:?}: {a:#?}");
-        assert!(!a.contains_key("error.type"), "{adapter:?}: {a:#?}");
-        assert!(a.contains_key("gen_ai.usage.output_tokens"), "{a:#?}");
+async fn the_end_marker_completes_the_call() {
+    for case in CASES {
+        let name = case.name;
+        let sink = Recorder::start().await;
+        for (n, adapter) in ADAPTERS.into_iter().enumerate() {
+            let otel = otel();
+            let hl = humanloop(&sink, |b| match case.capture_content {
+                Some(on) => b.capture_content(on),
+                None => b,
+            });
+            read_all_events_then_drop(adapter, &hl, case.fixture, case.path, case.body).await;
+            let span = otel.genai_span();
+            let a = attrs(&span);
+            assert!(!is_error(&span), "{name} {adapter:?}: {a:#?}");
+            assert!(!a.contains_key("error.type"), "{name} {adapter:?}: {a:#?}");
+            assert!(
+                a.contains_key("gen_ai.usage.output_tokens"),
+                "{name}: {a:#?}"
+            );
+            if case.check_log {
+                let logs = flushed_logs(&hl, &sink, n + 1).await;
+                let log = &logs[n];
+                assert!(
+                    log.get("error").is_none_or(|e| e.is_null()),
+                    "{name}: {log:#}"
+                );
+                assert!(
+                    log["output"].as_str().is_some_and(|o| !o.is_empty()),
+                    "{name}: {log:#}"
+                );
+            }
+        }
     }
 }

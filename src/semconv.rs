@@ -168,9 +168,15 @@ pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
 pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 /// `openai.response.system_fingerprint`.
 pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
-/// `gen_ai.token.modality` on the v0.1 usage counters (only when the provider splits
-/// usage by modality; totals carry none).
+/// `gen_ai.token.modality` on the v0.1 usage counters: required on every point.
 pub const GEN_AI_TOKEN_MODALITY: &str = "gen_ai.token.modality";
+/// The [`GEN_AI_TOKEN_MODALITY`] of tokens the provider did not split by modality (the
+/// conventions' value for "no breakdown"; guessing `text` would invent data). Gemini
+/// reports a breakdown (`promptTokensDetails`, `candidatesTokensDetails`,
+/// `cacheTokensDetails`: its input, output and cached tokens go by modality, the rest,
+/// e.g. its thinking tokens, as `unknown`); every other provider's counts are `unknown`
+/// (OpenAI's `audio_tokens` details name one modality but not the rest).
+pub const TOKEN_MODALITY_UNKNOWN: &str = "unknown";
 
 /// `gen_ai.operation.name` of a tool step.
 pub const OP_EXECUTE_TOOL: &str = "execute_tool";
@@ -597,6 +603,7 @@ pub const TABLE: &[Name] = {
         Name::both(MA, GEN_AI_REQUEST_MODEL, "metrics", "when known"),
         Name::both(MA, GEN_AI_RESPONSE_MODEL, "metrics", "when known"),
         Name::both(MA, SERVER_ADDRESS, "metrics", "when known"),
+        Name::both(MA, SERVER_PORT, "metrics", "with `server.address`"),
         Name::both(MA, ERROR_TYPE, "metrics", "duration of a failed call"),
         Name {
             kind: MA,
@@ -604,6 +611,13 @@ pub const TABLE: &[Name] = {
             v0_1: None,
             on: "metrics",
             when: "token usage histogram: `input` / `output`",
+        },
+        Name {
+            kind: MA,
+            v1_41: None,
+            v0_1: Some(GEN_AI_TOKEN_MODALITY),
+            on: "metrics",
+            when: "usage counters: the provider's breakdown (Gemini), else `unknown`",
         },
     ]
 };
@@ -1166,6 +1180,7 @@ pub(crate) mod metrics {
     use opentelemetry::KeyValue;
 
     use super::*;
+    use crate::provider::{ByModality, MODALITIES};
 
     /// v1.41: one histogram by `gen_ai.token.type`; v0.1: one counter per kind of token.
     enum Tokens {
@@ -1251,6 +1266,32 @@ pub(crate) mod metrics {
         pub profile: Profile,
     }
 
+    /// Add `total` tokens to counter `c`, one point per modality the provider reported
+    /// (`gen_ai.token.modality` is required on every point) and the rest, or all of it
+    /// when there is no breakdown, as `unknown`: the points always sum to the total.
+    fn add_by_modality(
+        c: &Counter<u64>,
+        total: u64,
+        by: Option<&ByModality>,
+        attrs: &mut Vec<KeyValue>,
+    ) {
+        let mut rest = total;
+        for (modality, n) in MODALITIES.iter().zip(by.map_or([None; 5], |b| b.0)) {
+            let n = n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0).min(rest);
+            if n > 0 {
+                rest -= n;
+                attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, *modality));
+                c.add(n, attrs);
+                attrs.pop();
+            }
+        }
+        if rest > 0 || rest == total {
+            attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, TOKEN_MODALITY_UNKNOWN));
+            c.add(rest, attrs);
+            attrs.pop();
+        }
+    }
+
     /// Record one finished call.
     pub(crate) fn record(m: &CallMetrics<'_>) {
         let ins = instruments(m.profile);
@@ -1271,6 +1312,9 @@ pub(crate) mod metrics {
         }
         if let Some(addr) = &m.detected.server_address {
             attrs.push(KeyValue::new(SERVER_ADDRESS, addr.clone()));
+            if let Some(port) = m.detected.server_port {
+                attrs.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+            }
         }
         if let Some(t) = m.time_to_first_chunk {
             ins.time_to_first_chunk.record(t, &attrs);
@@ -1291,16 +1335,17 @@ pub(crate) mod metrics {
                 }
             }
             Tokens::Counters(counters) => {
+                let by = &m.generation.usage_by_modality;
                 let values = [
-                    u.input_tokens,
-                    u.output_tokens,
-                    u.cache_read_input_tokens,
-                    u.cache_creation_input_tokens,
-                    u.reasoning_output_tokens,
+                    (u.input_tokens, Some(&by.input)),
+                    (u.output_tokens, Some(&by.output)),
+                    (u.cache_read_input_tokens, Some(&by.cache_read)),
+                    (u.cache_creation_input_tokens, None),
+                    (u.reasoning_output_tokens, None),
                 ];
-                for (c, v) in counters.iter().zip(values) {
-                    if let Some(n) = count(v) {
-                        c.add(n, &attrs);
+                for (c, (total, by)) in counters.iter().zip(values) {
+                    if let Some(total) = count(total) {
+                        add_by_modality(c, total, by, &mut attrs);
                     }
                 }
             }
@@ -1314,7 +1359,8 @@ pub(crate) mod metrics {
 
 /// The `completion-model-config` span: a GenAI client span like the middleware's, whose
 /// model, messages and outputs come from the endpoint's answer (the client knows only the
-/// model config id before it).
+/// model config id before it). Only the reqwest client (feature `transport`) makes them.
+#[cfg(feature = "transport")]
 pub(crate) mod completion {
     use std::collections::BTreeMap;
 

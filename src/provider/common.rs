@@ -472,6 +472,23 @@ impl Block {
     }
 }
 
+/// Appends to `out` the text of `blocks` (text blocks joined) past byte `offset`; returns
+/// the joined text's length. See [`super::ResponseDecoder::text_since`].
+pub(crate) fn text_since(blocks: &[Block], offset: usize, out: &mut String) -> usize {
+    let mut start = 0;
+    for b in blocks {
+        let Block::Text(t) = b else { continue };
+        let end = start + t.len();
+        if end > offset {
+            // Text only grows at its end, so `offset` falls on a char boundary; `get`
+            // keeps a stale offset from panicking all the same.
+            out.push_str(t.get(offset.saturating_sub(start)..).unwrap_or_default());
+        }
+        start = end;
+    }
+    start
+}
+
 /// One choice being assembled: its blocks in order, role and finish reason.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ChoiceAcc {

@@ -697,10 +697,18 @@ impl ResponseDecoder for ChatDecoder {
             embeddings: None,
             service_tier: this.service_tier,
             system_fingerprint: this.system_fingerprint,
+            ..Generation::default()
         }
     }
 
     fn is_complete(&self) -> bool {
         self.done || self.said_everything()
+    }
+
+    fn text_since(&self, offset: usize, out: &mut String) -> usize {
+        self.choices
+            .0
+            .first()
+            .map_or(0, |c| super::common::text_since(&c.blocks, offset, out))
     }
 }

@@ -5,11 +5,12 @@
 #   reqwest-default  reqwest with its default features
 #   native-tls       reqwest and humanloop-tracing on native-tls: no rustls anywhere
 #   tower-only       humanloop-tracing with `default-features = false, features = ["tower"]`
-#                    over hyper-util: no rustls or ring in the build (reqwest without TLS is
-#                    the exporter's transport)
+#                    over hyper-util: no reqwest, rustls or ring in the build (`cargo tree`
+#                    says so); the exporter's plain-HTTP HttpSink delivers the log, and an
+#                    https endpoint fails every record with the error naming the TLS features
 # Each runs `reqwest::Client::new()` and `rustls::ClientConfig::builder()` where those are
-# present, and one traced call against a server on 127.0.0.1 (its log is delivered, or,
-# in the build without a transport, counted as failed: the call was still captured).
+# present, and one traced call against a server on 127.0.0.1, whose log must arrive there
+# (`POST /v4/logs` carrying the call's output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -22,12 +23,18 @@ start=$(date +%s)
 common_rs='
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Every request the server got: its request line and its body.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// Answers chat completions and log batches over plain HTTP/1.1, one request per connection.
-fn serve() -> std::net::SocketAddr {
+fn serve() -> (std::net::SocketAddr, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let seen = Seen::default();
+    let record = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let mut s = stream.unwrap();
@@ -49,6 +56,8 @@ fn serve() -> std::net::SocketAddr {
                 buf.extend_from_slice(&chunk[..n]);
             }
             let first = String::from_utf8_lossy(&buf).lines().next().unwrap_or_default().to_owned();
+            let sent = String::from_utf8_lossy(&buf[head_end.min(buf.len())..]).into_owned();
+            record.lock().unwrap().push((first.clone(), sent));
             let body = if first.contains("/chat/completions") {
                 r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#
             } else {
@@ -57,14 +66,23 @@ fn serve() -> std::net::SocketAddr {
             let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}", body.len(), body);
         }
     });
-    addr
+    (addr, seen)
+}
+
+/// The log of the traced call reached the endpoint: a `POST /v4/logs` carrying its output.
+fn assert_delivered(seen: &Seen) {
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|(line, body)| line.starts_with("POST /v4/logs ") && body.contains("Hi!") && body.contains("gpt-4o-mini")),
+        "no log of the call arrived: {seen:?}"
+    );
 }
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
 
-fn humanloop(addr: std::net::SocketAddr) -> humanloop_tracing::Humanloop {
+fn humanloop(base_url: String) -> humanloop_tracing::Humanloop {
     let config = humanloop_tracing::Config::builder()
-        .base_url(format!("http://{addr}/v4"))
+        .base_url(base_url)
         .api_key("hl-user-crate")
         .schedule_delay(Duration::from_millis(10))
         .build()
@@ -76,11 +94,11 @@ fn humanloop(addr: std::net::SocketAddr) -> humanloop_tracing::Humanloop {
 reqwest_main='
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let addr = serve();
+    let (addr, seen) = serve();
     // The application'"'"'s own client, built as it was before the crate was added.
     let _own = reqwest::Client::new();
     RUSTLS_LINE
-    let hl = humanloop(addr);
+    let hl = humanloop(format!("http://{addr}/v4"));
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
         .build();
@@ -96,6 +114,7 @@ async fn main() {
     hl.flush(Duration::from_secs(10)).await.unwrap();
     let stats = hl.stats();
     assert_eq!(stats.sent, 1, "{stats:?}");
+    assert_delivered(&seen);
     println!("ok: traced call logged ({stats:?})");
 }
 '
@@ -106,8 +125,8 @@ use tower::ServiceExt;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let addr = serve();
-    let hl = humanloop(addr);
+    let (addr, seen) = serve();
+    let hl = humanloop(format!("http://{addr}/v4"));
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<bytes::Bytes>>();
     let svc = tower::ServiceBuilder::new().layer(hl.layer()).service(client);
@@ -119,11 +138,24 @@ async fn main() {
     assert!(resp.status().is_success());
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("Hi!"));
-    // The exporter'"'"'s transport is reqwest without TLS here: the log is delivered.
+    // No reqwest here: the exporter'"'"'s HttpSink (hyper-util, plain HTTP) delivers the log.
     hl.flush(Duration::from_secs(5)).await.expect("the log is delivered");
     let stats = hl.stats();
     assert_eq!((stats.sent, stats.failed), (1, 0), "{stats:?}");
-    println!("ok: traced call captured ({stats:?})");
+    assert_delivered(&seen);
+    hl.shutdown(Duration::from_secs(5)).await.unwrap();
+    println!("ok: traced call logged ({stats:?})");
+
+    // An https endpoint (the default, hosted one) in a build without TLS: the handle starts,
+    // and every record fails at once with the error naming the features that add TLS.
+    let hl = humanloop("https://127.0.0.1:9/v4".to_owned());
+    assert!(hl.log(humanloop_tracing::api::LogRequest::default()));
+    let err = hl.flush(Duration::from_secs(5)).await.expect_err("the record fails");
+    let stats = hl.stats();
+    assert_eq!((stats.sent, stats.failed, stats.queued), (0, 1, 0), "{stats:?}");
+    let shown = format!("{err}");
+    assert!(shown.contains("no TLS") && shown.contains("`rustls`") && shown.contains("`native-tls`"), "{shown}");
+    println!("ok: https without TLS fails the record: {shown}");
 }
 '
 
@@ -176,11 +208,14 @@ bytes = \"1\"" "$tower_main" ""
 
 absent() { # crate dir, package names that must not be in its normal dependency tree
   local dir=$1; shift
+  local tree
+  tree=$(cd "$dir" && cargo tree -e normal --prefix none) || { echo "FAIL: cargo tree in $(basename "$dir")"; exit 1; }
   for pkg in "$@"; do
-    if (cd "$dir" && cargo tree -e normal --prefix none 2>/dev/null | grep -Eq "^$pkg v"); then
+    if grep -Eq "^$pkg v" <<<"$tree"; then
       echo "FAIL: $(basename "$dir") pulls $pkg"; exit 1
     fi
   done
+  echo "$(basename "$dir"): $(sort -u <<<"$tree" | wc -l) packages, none of: $*"
 }
 
 failed=0
@@ -189,7 +224,7 @@ for shape in reqwest-no-tls reqwest-default native-tls tower-only; do
   (cd "$root/$shape" && cargo build --quiet && "$CARGO_TARGET_DIR/debug/user-$shape") || { echo "FAIL: $shape"; failed=1; }
 done
 absent "$root/native-tls" rustls ring aws-lc-rs
-absent "$root/tower-only" rustls ring aws-lc-rs hyper-rustls
+absent "$root/tower-only" reqwest rustls ring aws-lc-rs hyper-rustls native-tls
 absent "$root/reqwest-no-tls" ring
 absent "$root/reqwest-default" ring
 echo "user crates: $(( $(date +%s) - start )) s"

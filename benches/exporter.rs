@@ -8,29 +8,27 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use humanloop_tracing::api::{ChatMessage, LogConfig, LogRequest, ModelConfig};
+use humanloop_tracing::api::{ChatMessage, LogRequest, ModelConfig};
 use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{Config, Humanloop};
 
 fn sample_log(i: u64) -> LogRequest {
-    LogRequest {
-        project: Some("bench".into()),
-        reference_id: Some(format!("bench-{i}")),
-        config: Some(LogConfig::Model(ModelConfig {
-            provider: Some("openai".into()),
-            temperature: Some(0.7),
-            ..ModelConfig::new("gpt-4o-mini")
-        })),
-        messages: Some(vec![
+    LogRequest::default()
+        .with_project("bench")
+        .with_reference_id(format!("bench-{i}"))
+        .with_config(
+            ModelConfig::new("gpt-4o-mini")
+                .with_provider("openai")
+                .with_temperature(0.7),
+        )
+        .with_messages(vec![
             ChatMessage::system("You are a travel agent."),
             ChatMessage::user("Plan three days in Lisbon."),
-        ]),
-        output: Some("Day 1: Alfama. Day 2: Belém. Day 3: Sintra.".into()),
-        prompt_tokens: Some(19),
-        output_tokens: Some(14),
-        duration: Some(0.42),
-        ..LogRequest::default()
-    }
+        ])
+        .with_output("Day 1: Alfama. Day 2: Belém. Day 3: Sintra.")
+        .with_prompt_tokens(19)
+        .with_output_tokens(14)
+        .with_duration(0.42)
 }
 
 fn exporter(c: &mut Criterion) {

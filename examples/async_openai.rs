@@ -1,10 +1,8 @@
-//! async-openai users (its `middleware` feature): hand `hl.async_openai_service(..)` to
+//! async-openai users (its `middleware` feature): hand `local.hl.async_openai_service(..)` to
 //! `Client::with_http_service`; every call, plain or streamed, becomes a span and a log,
 //! and async-openai's retries of one call are logged as linked attempts.
 //! Offline: `cargo run --example async_openai --features async-openai`.
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 
@@ -16,24 +14,17 @@ use async_openai::types::chat::{
 };
 use async_openai::Client;
 use futures_util::StreamExt;
-use humanloop_tracing::Config;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
-    let local = local::start(Config::builder()).await?;
-    let hl = &local.hl;
-    tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .init();
+    let local = local::start_traced(local::Spans::Logged).await?;
 
     // The three lines.
     let config = OpenAIConfig::new()
         .with_api_base(&local.provider)
         .with_api_key("sk-demo");
     let client = Client::with_config(config)
-        .with_http_service(hl.async_openai_service(reqwest::Client::new()));
+        .with_http_service(local.hl.async_openai_service(reqwest::Client::new()));
 
     let request = CreateChatCompletionRequestArgs::default()
         .model("gpt-4o-mini")
@@ -54,7 +45,7 @@ async fn main() -> Result<(), local::BoxError> {
     }
     println!();
 
-    hl.shutdown(Duration::from_secs(5)).await?;
+    local.hl.shutdown(Duration::from_secs(5)).await?;
     local::print_logs(&local.endpoint).await?;
     Ok(())
 }

@@ -7,8 +7,6 @@
 //! `.instrument(step(..)).instrument(session(..))` makes the step first, outside the
 //! session, and its calls land in the trace's automatic session.
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 
@@ -19,11 +17,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use humanloop_tracing::hierarchy::HierarchyExt;
-use humanloop_tracing::Config;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{json, Value};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Clone)]
 struct App {
@@ -61,15 +56,11 @@ async fn ask(State(app): State<App>, headers: HeaderMap, Json(body): Json<Value>
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
-    let local = local::start(Config::builder()).await?;
-    let hl = &local.hl;
-    tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .init();
+    let local = local::start_traced(local::Spans::Logged).await?;
 
     let app = App {
         llm: reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-            .with(hl.middleware())
+            .with(local.hl.middleware())
             .build(),
         provider: local.provider.clone(),
     };
@@ -97,7 +88,7 @@ async fn main() -> Result<(), local::BoxError> {
         println!("[{session_id}] {question} → {}", answer["answer"]);
     }
 
-    hl.shutdown(Duration::from_secs(5)).await?;
+    local.hl.shutdown(Duration::from_secs(5)).await?;
     local::print_logs(&local.endpoint).await?;
     Ok(())
 }

@@ -4,8 +4,6 @@
 //! traced and, inside a session, filed under it. Offline: `cargo run --example
 //! completion_model_config` (the local endpoint's built-in `mock` provider answers).
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 
@@ -13,19 +11,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
-use humanloop_tracing::{session, Config};
+use humanloop_tracing::session;
 use serde_json::{json, Value};
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
-    let local = local::start(Config::builder()).await?;
-    let hl = &local.hl;
-    tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .init();
+    let local = local::start_traced(local::Spans::Logged).await?;
 
     // Save a model configuration on the endpoint (this route is the local endpoint's).
     let config: Value = reqwest::Client::new()
@@ -45,16 +37,14 @@ async fn main() -> Result<(), local::BoxError> {
 
     let mut inputs = JsonMap::new();
     inputs.insert("topic".into(), json!("the trams of Lisbon"));
-    let request = CompletionModelConfigRequest {
-        project: Some("examples".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(config_id)
-    };
+    let request = CompletionModelConfigRequest::new(config_id)
+        .with_project("examples")
+        .with_inputs(inputs)
+        .with_num_samples(2u32);
 
     async {
         // Plain: one answer with both samples.
-        let answer = hl.client().completion_model_config(&request).await?;
+        let answer = local.hl.client().completion_model_config(&request).await?;
         for item in &answer.data {
             println!(
                 "sample {} ({}): {}",
@@ -68,7 +58,11 @@ async fn main() -> Result<(), local::BoxError> {
         }
 
         // Streamed: chunks of both samples interleave; print them as they come.
-        let mut stream = hl.client().completion_model_config_stream(&request).await?;
+        let mut stream = local
+            .hl
+            .client()
+            .completion_model_config_stream(&request)
+            .await?;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             for item in &chunk.data {
@@ -84,7 +78,8 @@ async fn main() -> Result<(), local::BoxError> {
             }
         }
         // Or let the collector do it:
-        let samples = hl
+        let samples = local
+            .hl
             .client()
             .completion_model_config_stream(&request)
             .await?
@@ -101,7 +96,7 @@ async fn main() -> Result<(), local::BoxError> {
     .instrument(session("story-session"))
     .await?;
 
-    hl.shutdown(Duration::from_secs(5)).await?;
+    local.hl.shutdown(Duration::from_secs(5)).await?;
     local::print_logs(&local.endpoint).await?;
     Ok(())
 }

@@ -5,8 +5,6 @@
 //! tiny OTLP receiver on loopback and prints what arrives, so it runs offline:
 //! `cargo run --example otlp`. Failed exports are reported on stderr.
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 #[path = "support/otlp.rs"]

@@ -18,6 +18,9 @@
 //! * `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: the
 //!   semantic-conventions-genai v0.1 names instead of v1.41's;
 //! * `QUICKSTART_TREE_JSON=path`: also write the span tree there, as JSON;
+//! * `QUICKSTART_STEPS_SESSION=key`: after the tree is printed, also run a session with a
+//!   tool step and no LLM call (a trace backends must still file under its session);
+//!   `QUICKSTART_STEPS_TREE_JSON=path` writes its spans there, as JSON;
 //! * `QUICKSTART_OTLP_DEADLINE_SECS` (default 10): how long the OTLP exporter may take to
 //!   deliver the last spans at exit (past it the run still succeeds, and says so).
 //!
@@ -190,17 +193,12 @@ async fn main() -> Result<(), BoxError> {
 
         let mut inputs = JsonMap::new();
         inputs.insert("city".into(), json!("Lisbon"));
-        let keys = ProviderApiKeys {
-            openai: Some(openai_key.clone()),
-            ..ProviderApiKeys::default()
-        };
-        let request = CompletionModelConfigRequest {
-            project: Some("quickstart".into()),
-            inputs: Some(inputs),
-            num_samples: Some(2),
-            provider_api_keys: Some(keys),
-            ..CompletionModelConfigRequest::new(config_id.clone())
-        };
+        let keys = ProviderApiKeys::default().with_openai(openai_key.clone());
+        let request = CompletionModelConfigRequest::new(config_id.clone())
+            .with_project("quickstart")
+            .with_inputs(inputs)
+            .with_num_samples(2u32)
+            .with_provider_api_keys(keys);
         // Through the endpoint's own model config: traced too, and filed under this step.
         let response = hl
             .client()
@@ -234,6 +232,31 @@ async fn main() -> Result<(), BoxError> {
 
     println!("\n── session tree (read back from the endpoint) ──");
     print_session_tree(&base_url, &api_key, &session_key).await?;
+
+    if let Some(key) = env("QUICKSTART_STEPS_SESSION") {
+        let root = session(key.as_str());
+        record_input(&root, "request", "Do I need a visa for Portugal?");
+        async {
+            let visa = tool("check-visa");
+            record_input(&visa, "country", "Portugal");
+            async { record_output(&Span::current(), "Not for a stay under 90 days.") }
+                .instrument(visa)
+                .await;
+            record_output(&Span::current(), "No visa needed.");
+        }
+        .instrument(root)
+        .await;
+        if let Some(path) = env("QUICKSTART_STEPS_TREE_JSON") {
+            let before: std::collections::HashSet<_> =
+                finished.iter().map(|s| s.span_context.span_id()).collect();
+            let steps: Vec<SpanData> = memory
+                .get_finished_spans()?
+                .into_iter()
+                .filter(|s| !before.contains(&s.span_context.span_id()))
+                .collect();
+            std::fs::write(&path, span_tree_json(&steps).to_string())?;
+        }
+    }
 
     let stats = hl.stats();
     println!(

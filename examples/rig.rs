@@ -1,33 +1,24 @@
-//! rig users: give rig a `reqwest_middleware` client with `hl.middleware()` through
+//! rig users: give rig a `reqwest_middleware` client with `local.hl.middleware()` through
 //! rig-reqwest's `ReqwestMiddlewareClient`. rig's own `chat` span stays the inference
 //! span; the crate's span under it carries no usage, so tokens are counted once.
 //! Offline: `cargo run --example rig`.
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 
 use std::time::Duration;
 
-use humanloop_tracing::Config;
 use rig_core::completion::CompletionRequest;
 use rig_core::providers::openai::OpenAIConfig;
 use rig_reqwest::ReqwestMiddlewareClient;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
-    let local = local::start(Config::builder()).await?;
-    let hl = &local.hl;
-    tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .init();
+    let local = local::start_traced(local::Spans::Logged).await?;
 
     // The three lines.
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(hl.middleware())
+        .with(local.hl.middleware())
         .build();
     let openai = OpenAIConfig::new("sk-demo")
         .with_base_url(local.provider.as_str())
@@ -39,7 +30,7 @@ async fn main() -> Result<(), local::BoxError> {
         .await?;
     println!("answer: {}", reply.text());
 
-    hl.shutdown(Duration::from_secs(5)).await?;
+    local.hl.shutdown(Duration::from_secs(5)).await?;
     local::print_logs(&local.endpoint).await?;
     Ok(())
 }

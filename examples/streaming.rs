@@ -3,34 +3,19 @@
 //! output, and a stream dropped early still ends its span (`error.type = cancelled`).
 //! Offline: `cargo run --example streaming`.
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use humanloop_tracing::Config;
 use serde_json::json;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer as _;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
-    let local = local::start(Config::builder()).await?;
-    let hl = &local.hl;
-    tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-                .with_filter(tracing_subscriber::EnvFilter::new("humanloop_tracing=info")),
-        )
-        .init();
+    let local = local::start_traced(local::Spans::Printed).await?;
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(hl.middleware())
+        .with(local.hl.middleware())
         .build();
     let url = format!("{}/chat/completions", local.provider);
     let request = json!({
@@ -76,7 +61,7 @@ async fn main() -> Result<(), local::BoxError> {
     drop(body);
     println!("dropped the second stream after three chunks");
 
-    hl.shutdown(Duration::from_secs(5)).await?;
+    local.hl.shutdown(Duration::from_secs(5)).await?;
     local::print_logs(&local.endpoint).await?;
     Ok(())
 }

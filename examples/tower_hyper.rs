@@ -1,9 +1,7 @@
-//! tower users: put `hl.layer()` in a `ServiceBuilder` in front of any
+//! tower users: put `local.hl.layer()` in a `ServiceBuilder` in front of any
 //! `Service<http::Request<B>>`, here hyper-util's client. Offline:
 //! `cargo run --example tower_hyper`.
 
-#[path = "support/demo_provider.rs"]
-mod demo_provider;
 #[path = "support/local.rs"]
 mod local;
 
@@ -11,30 +9,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use humanloop_tracing::Config;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::{ServiceBuilder, ServiceExt};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer as _;
 
 #[tokio::main]
 async fn main() -> Result<(), local::BoxError> {
-    let local = local::start(Config::builder()).await?;
-    let hl = &local.hl;
-    tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-                .with_filter(tracing_subscriber::EnvFilter::new("humanloop_tracing=info")),
-        )
-        .init();
+    let local = local::start_traced(local::Spans::Printed).await?;
 
     let hyper_client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let svc = ServiceBuilder::new()
-        .layer(hl.layer())
+        .layer(local.hl.layer())
         .service(hyper_client);
 
     let body =
@@ -51,7 +36,7 @@ async fn main() -> Result<(), local::BoxError> {
         String::from_utf8_lossy(&bytes)
     );
 
-    hl.shutdown(Duration::from_secs(5)).await?;
+    local.hl.shutdown(Duration::from_secs(5)).await?;
     local::print_logs(&local.endpoint).await?;
     Ok(())
 }

@@ -8,11 +8,9 @@
 //! ```
 //! use humanloop_tracing::api::{CompletionModelConfigRequest, CompletionResponse};
 //!
-//! let req = CompletionModelConfigRequest {
-//!     project: Some("demo".into()),
-//!     num_samples: Some(2),
-//!     ..CompletionModelConfigRequest::new("config_123")
-//! };
+//! let req = CompletionModelConfigRequest::new("config_123")
+//!     .with_project("demo")
+//!     .with_num_samples(2u32);
 //! let json = serde_json::to_value(&req).unwrap();
 //! assert_eq!(json["model_config_id"], "config_123");
 //! assert!(json.get("session_id").is_none()); // unset fields are omitted
@@ -36,6 +34,116 @@ use serde_json::Value;
 
 /// A JSON object: `map string → any`.
 pub type JsonMap = serde_json::Map<String, Value>;
+
+/// Declares a request body whose fields (after the required ones, before `;`) are all
+/// optional: each is an `Option` the wire omits when unset, and gets a `with_…` setter, so
+/// that the struct can be `#[non_exhaustive]` (it grows with the endpoint) and still be built
+/// in one expression, `LogRequest::default().with_project("p").with_output("o")`. Every such
+/// body keeps unknown fields in `extra`.
+/// What a `with_…` setter of the request types takes: the field's own type, or any string
+/// for a text field. Not `Into`: an integer literal given to `impl Into<u32>` falls back
+/// to `i32` and does not compile, where `.with_num_samples(2)` must.
+///
+/// ```
+/// use humanloop_tracing::api::CompletionModelConfigRequest;
+/// let r = CompletionModelConfigRequest::new("config_1").with_num_samples(2).with_project("demo");
+/// assert_eq!((r.num_samples, r.project.as_deref()), (Some(2), Some("demo")));
+/// ```
+pub trait IntoField<T> {
+    /// The field's value.
+    fn into_field(self) -> T;
+}
+
+impl<T> IntoField<T> for T {
+    fn into_field(self) -> T {
+        self
+    }
+}
+
+impl IntoField<String> for &str {
+    fn into_field(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl IntoField<String> for &String {
+    fn into_field(self) -> String {
+        self.clone()
+    }
+}
+
+impl IntoField<String> for std::borrow::Cow<'_, str> {
+    fn into_field(self) -> String {
+        self.into_owned()
+    }
+}
+
+impl IntoField<String> for Box<str> {
+    fn into_field(self) -> String {
+        self.into()
+    }
+}
+
+/// The conversions the types below offer with `From`, for their setters too.
+macro_rules! into_field_from {
+    ($($from:ty => $to:ty),* $(,)?) => {
+        $(impl IntoField<$to> for $from {
+            fn into_field(self) -> $to {
+                self.into()
+            }
+        })*
+    };
+}
+
+into_field_from! {
+    String => MessageContent,
+    &str => MessageContent,
+    ModelConfig => LogConfig,
+    ToolConfig => LogConfig,
+}
+
+macro_rules! optional_fields {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$rmeta:meta])* pub $req:ident : $rty:ty, )*
+            ;
+            $( $(#[$ometa:meta])* $with:ident $opt:ident : $oty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[non_exhaustive]
+        pub struct $name {
+            $( $(#[$rmeta])* pub $req: $rty, )*
+            $(
+                $(#[$ometa])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $opt: Option<$oty>,
+            )*
+            /// Fields this crate does not know, sent and received verbatim.
+            #[serde(flatten)]
+            pub extra: JsonMap,
+        }
+
+        impl $name {
+            $(
+                #[doc = concat!("Sets `", stringify!($opt), "`.")]
+                #[must_use]
+                pub fn $with(mut self, value: impl IntoField<$oty>) -> Self {
+                    self.$opt = Some(value.into_field());
+                    self
+                }
+            )*
+
+            /// Adds a field this crate does not name (sent verbatim).
+            #[must_use]
+            pub fn with_extra(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
+            }
+        }
+    };
+}
 
 macro_rules! open_enum {
     (
@@ -128,7 +236,14 @@ open_enum! {
 }
 
 /// Per-request provider keys. Never stored by the endpoint, never printed by `Debug`.
+///
+/// ```
+/// use humanloop_tracing::api::ProviderApiKeys;
+/// let keys = ProviderApiKeys::default().with_openai("sk-…");
+/// assert!(!format!("{keys:?}").contains("sk-"));
+/// ```
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProviderApiKeys {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openai: Option<String>,
@@ -149,6 +264,29 @@ pub struct ProviderApiKeys {
     /// Keys for providers this crate does not name.
     #[serde(flatten)]
     pub extra: BTreeMap<String, String>,
+}
+
+impl ProviderApiKeys {
+    /// Sets the OpenAI key.
+    #[must_use]
+    pub fn with_openai(mut self, key: impl Into<String>) -> Self {
+        self.openai = Some(key.into());
+        self
+    }
+
+    /// Sets the Anthropic key.
+    #[must_use]
+    pub fn with_anthropic(mut self, key: impl Into<String>) -> Self {
+        self.anthropic = Some(key.into());
+        self
+    }
+
+    /// Sets the key of a provider this crate does not name (kept in `extra`).
+    #[must_use]
+    pub fn with_other(mut self, provider: impl Into<String>, key: impl Into<String>) -> Self {
+        self.extra.insert(provider.into(), key.into());
+        self
+    }
 }
 
 impl fmt::Debug for ProviderApiKeys {
@@ -175,55 +313,35 @@ impl fmt::Debug for ProviderApiKeys {
     }
 }
 
-/// Body of `POST {base}/completion-model-config`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CompletionModelConfigRequest {
-    /// The saved model configuration to use (required).
-    pub model_config_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_reference_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_reference_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<JsonMap>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<JsonMap>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub save: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_datapoint_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_api_keys: Option<ProviderApiKeys>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub num_samples: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub template_language: Option<TemplateLanguage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub return_inputs: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suffix: Option<String>,
-    /// Deprecated: the seed belongs to the model config. Still accepted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<i64>,
-    /// Fields this crate does not know, sent and received verbatim.
-    #[serde(flatten)]
-    pub extra: JsonMap,
+optional_fields! {
+    /// Body of `POST {base}/completion-model-config`.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct CompletionModelConfigRequest {
+        /// The saved model configuration to use (required).
+        pub model_config_id: String,
+        ;
+        with_stream stream: bool,
+        with_project project: String,
+        with_project_id project_id: String,
+        with_session_id session_id: String,
+        with_session_reference_id session_reference_id: String,
+        with_parent_id parent_id: String,
+        with_parent_reference_id parent_reference_id: String,
+        with_inputs inputs: JsonMap,
+        with_source source: String,
+        with_metadata metadata: JsonMap,
+        with_save save: bool,
+        with_source_datapoint_id source_datapoint_id: String,
+        with_provider_api_keys provider_api_keys: ProviderApiKeys,
+        with_num_samples num_samples: u32,
+        with_template_language template_language: TemplateLanguage,
+        with_user user: String,
+        with_return_inputs return_inputs: bool,
+        with_logprobs logprobs: u32,
+        with_suffix suffix: String,
+        /// Deprecated: the seed belongs to the model config. Still accepted.
+        with_seed seed: i64,
+    }
 }
 
 impl CompletionModelConfigRequest {
@@ -420,6 +538,7 @@ impl From<&str> for MessageContent {
 
 /// A chat message: `{role, content, name?, tool_call_id?, tool_calls?}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChatMessage {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -458,6 +577,27 @@ impl ChatMessage {
     pub fn assistant(content: impl Into<MessageContent>) -> Self {
         Self::new(Role::Assistant, content)
     }
+
+    /// Sets the author's `name`.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets `tool_call_id` (a tool message answers that call).
+    #[must_use]
+    pub fn with_tool_call_id(mut self, id: impl Into<String>) -> Self {
+        self.tool_call_id = Some(id.into());
+        self
+    }
+
+    /// Sets the tool calls an assistant message requests.
+    #[must_use]
+    pub fn with_tool_calls(mut self, calls: Vec<ToolCall>) -> Self {
+        self.tool_calls = Some(calls);
+        self
+    }
 }
 
 /// The `stop` field of a model config: one string or a list.
@@ -482,45 +622,30 @@ open_enum! {
     }
 }
 
-/// `config` of type `model`: the model and parameters a log was made with.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ModelConfig {
-    pub model: String,
-    /// Open enum on the wire: `openai, openai_azure, mock, anthropic, bedrock, cohere, replicate, google, groq`, ….
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<ModelEndpoint>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop: Option<Stop>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub presence_penalty: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frequency_penalty: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub other: Option<JsonMap>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_template: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chat_template: Option<Vec<ChatMessage>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(flatten)]
-    pub extra: JsonMap,
+optional_fields! {
+    /// `config` of type `model`: the model and parameters a log was made with.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct ModelConfig {
+        pub model: String,
+        ;
+        /// Open enum on the wire: `openai, openai_azure, mock, anthropic, bedrock, cohere, replicate, google, groq`, ….
+        with_provider provider: String,
+        with_endpoint endpoint: ModelEndpoint,
+        with_max_tokens max_tokens: i64,
+        with_temperature temperature: f64,
+        with_top_p top_p: f64,
+        with_stop stop: Stop,
+        with_presence_penalty presence_penalty: f64,
+        with_frequency_penalty frequency_penalty: f64,
+        with_seed seed: i64,
+        with_response_format response_format: Value,
+        with_other other: JsonMap,
+        with_prompt_template prompt_template: String,
+        with_chat_template chat_template: Vec<ChatMessage>,
+        with_tools tools: Vec<Value>,
+        with_name name: String,
+        with_description description: String,
+    }
 }
 
 impl ModelConfig {
@@ -533,23 +658,19 @@ impl ModelConfig {
     }
 }
 
-/// `config` of type `tool`: a non-LLM step (an agent step, a tool run, a workflow).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ToolConfig {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// JSON schema of the tool's parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub other: Option<JsonMap>,
-    #[serde(flatten)]
-    pub extra: JsonMap,
+optional_fields! {
+    /// `config` of type `tool`: a non-LLM step (an agent step, a tool run, a workflow).
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct ToolConfig {
+        pub name: String,
+        ;
+        with_description description: String,
+        /// JSON schema of the tool's parameters.
+        with_parameters parameters: Value,
+        with_source source: String,
+        with_source_code source_code: String,
+        with_other other: JsonMap,
+    }
 }
 
 impl ToolConfig {
@@ -573,6 +694,18 @@ pub enum LogConfig {
     Model(ModelConfig),
     /// A non-LLM step.
     Tool(ToolConfig),
+}
+
+impl From<ModelConfig> for LogConfig {
+    fn from(config: ModelConfig) -> Self {
+        Self::Model(config)
+    }
+}
+
+impl From<ToolConfig> for LogConfig {
+    fn from(config: ToolConfig) -> Self {
+        Self::Tool(config)
+    }
 }
 
 impl<'de> Deserialize<'de> for LogConfig {
@@ -601,78 +734,48 @@ impl<'de> Deserialize<'de> for LogConfig {
     }
 }
 
-/// Body of `POST {base}/logs` (one object; an array of them for a batch).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LogRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_reference_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_reference_id: Option<String>,
-    /// The caller's own id for this datapoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<JsonMap>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<JsonMap>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub save: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_datapoint_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub messages: Option<Vec<ChatMessage>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_message: Option<ChatMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<LogConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feedback: Option<Value>,
-    /// RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdout: Option<String>,
-    /// Seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<i64>,
-    /// Dollars.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cost: Option<f64>,
-    /// Dollars.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_cost: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_request: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_response: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub judgment: Option<Value>,
-    #[serde(flatten)]
-    pub extra: JsonMap,
+optional_fields! {
+    /// Body of `POST {base}/logs` (one object; an array of them for a batch).
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct LogRequest {
+        ;
+        with_project project: String,
+        with_project_id project_id: String,
+        with_session_id session_id: String,
+        with_session_reference_id session_reference_id: String,
+        with_parent_id parent_id: String,
+        with_parent_reference_id parent_reference_id: String,
+        /// The caller's own id for this datapoint.
+        with_reference_id reference_id: String,
+        with_inputs inputs: JsonMap,
+        with_source source: String,
+        with_metadata metadata: JsonMap,
+        with_save save: bool,
+        with_source_datapoint_id source_datapoint_id: String,
+        with_messages messages: Vec<ChatMessage>,
+        with_output output: String,
+        with_output_message output_message: ChatMessage,
+        with_config_id config_id: String,
+        with_config config: LogConfig,
+        with_environment environment: String,
+        with_feedback feedback: Value,
+        /// RFC 3339.
+        with_created_at created_at: String,
+        with_error error: String,
+        with_stdout stdout: String,
+        /// Seconds.
+        with_duration duration: f64,
+        with_prompt_tokens prompt_tokens: i64,
+        with_output_tokens output_tokens: i64,
+        /// Dollars.
+        with_prompt_cost prompt_cost: f64,
+        /// Dollars.
+        with_output_cost output_cost: f64,
+        with_provider_request provider_request: Value,
+        with_provider_response provider_response: Value,
+        with_user user: String,
+        with_judgment judgment: Value,
+    }
 }
 
 /// Answer to `POST {base}/logs`, one per log.
@@ -690,18 +793,16 @@ pub struct CreateLogResponse {
     pub extra: JsonMap,
 }
 
-/// Body of `PATCH {base}/logs/{id}` and `PATCH {base}/logs?reference_id=…`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpdateLogRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<f64>,
-    #[serde(flatten)]
-    pub extra: JsonMap,
+optional_fields! {
+    /// Body of `PATCH {base}/logs/{id}` and `PATCH {base}/logs?reference_id=…`.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct UpdateLogRequest {
+        ;
+        with_output output: String,
+        with_error error: String,
+        /// Seconds.
+        with_duration duration: f64,
+    }
 }
 
 /// Answer to `POST {base}/sessions`.

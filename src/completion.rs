@@ -170,7 +170,20 @@ fn with_hierarchy(
     if req.save.is_none() {
         req.save = ctx.save;
     }
+    stamp_prompt(&mut req);
     (req, parent_from_tree)
+}
+
+/// The model config's identity on the log the endpoint makes of the call: the v4 log has
+/// `config_id` but no prompt field, so `gen_ai.prompt.name` goes in its `metadata` (under
+/// the span attribute's name), unless the caller set that key. The version is known only
+/// from the answer, after the log exists, so it is on the span alone.
+fn stamp_prompt(req: &mut CompletionModelConfigRequest) {
+    let name = serde_json::Value::from(req.model_config_id.as_str());
+    req.metadata
+        .get_or_insert_with(Default::default)
+        .entry(semconv::GEN_AI_PROMPT_NAME)
+        .or_insert(name);
 }
 
 /// Record a whole answer (or its error) on the span.

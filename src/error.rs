@@ -151,6 +151,18 @@ impl Error {
         } else {
             TransportKind::Request
         };
+        let url = err.url().cloned();
+        Self::transport_kind(kind, url.as_ref(), Box::new(err))
+    }
+
+    /// A transport failure of any HTTP client, its message naming the stage, the URL
+    /// (without credentials) and the innermost cause ("Connection refused"): what a user
+    /// acts on.
+    pub(crate) fn transport_kind(
+        kind: TransportKind,
+        url: Option<&url::Url>,
+        err: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Self {
         let what = match kind {
             TransportKind::Connect => "could not connect",
             TransportKind::Tls => "failed the TLS handshake",
@@ -158,24 +170,20 @@ impl Error {
             TransportKind::Request => "failed",
             TransportKind::Body => "broke while the answer was read",
         };
-        let url = err
-            .url()
+        let url = url
             .map(|u| format!(" to {}", redact_url(u)))
             .unwrap_or_default();
-        // The innermost cause ("Connection refused") is what a user acts on.
-        let message =
-            match std::iter::successors(std::error::Error::source(&err), |e| e.source()).last() {
-                Some(root) => format!("request{url} {what}: {root}"),
-                None => format!("request{url} {what}: {err}"),
-            };
+        let message = match std::iter::successors(err.source(), |e| e.source()).last() {
+            Some(root) => format!("request{url} {what}: {root}"),
+            None => format!("request{url} {what}: {err}"),
+        };
         Error::Transport {
             kind,
             message,
-            source: Some(Box::new(err)),
+            source: Some(err),
         }
     }
 
-    #[cfg(feature = "transport")]
     pub(crate) fn timeout(url: &url::Url, after: Duration) -> Self {
         Error::Transport {
             kind: TransportKind::Timeout,
@@ -221,7 +229,6 @@ fn tls_failure(_err: &reqwest::Error) -> bool {
 }
 
 /// A URL without credentials, for messages.
-#[cfg(feature = "transport")]
 fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     let _ = u.set_password(None);
@@ -411,7 +418,6 @@ impl Error {
         }
     }
 
-    #[cfg(feature = "transport")]
     pub(crate) fn decode(
         status: Option<StatusCode>,
         expected: &'static str,

@@ -9,7 +9,7 @@
 //!   conventions, viewable in any OpenTelemetry backend through `tracing-opentelemetry`.
 //! * The span tree maps onto the endpoint's hierarchy: sessions and steps.
 //! * A background exporter ships each call as a log to a Humanloop-style endpoint, and
-//!   [`Humanloop::client`] makes completion calls through it, traced.
+//!   [`Humanloop::client`] (feature `transport`) makes completion calls through it, traced.
 //! * Feature `server`: a compatible local endpoint (SQLite).
 //! * Feature `proxy`: a tracing reverse proxy for clients that take no middleware.
 //!
@@ -28,7 +28,7 @@
 //! | span tree | `hierarchy` | sessions, steps and reference ids from the span tree; the typed step constructors |
 //! | conventions | `semconv` | GenAI attribute keys and metric names per profile (one table), and their recording |
 //! | exporter | `export` | the background exporter: bounded queue, batching, causal order, flush and shutdown |
-//! | transport | `client` | the plain endpoint client: wire requests, retry, streams (no tracing, no exporter) |
+//! | transport | `client` | the endpoint protocol both HTTP transports speak, the retry loop, and the plain reqwest endpoint client (feature `transport`): wire requests, streams (no tracing, no exporter) |
 //! | errors | `error` | the endpoint client's error enum |
 //! | configuration | `config` | `Config`, its builder, the environment table |
 //! | codecs | `provider`, `pricing` | one codec per LLM API (pure functions of bytes); token prices |
@@ -40,6 +40,7 @@
 pub mod api;
 mod capture;
 pub mod client;
+#[cfg(feature = "transport")]
 pub mod completion;
 pub mod config;
 pub mod error;
@@ -63,7 +64,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use capture::TeeBody;
+#[cfg(feature = "transport")]
 pub use client::Client;
+#[cfg(feature = "transport")]
 pub use completion::TracedClient;
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use error::Error;
@@ -93,9 +96,11 @@ pub struct Humanloop {
 
 struct Inner {
     config: Config,
+    #[cfg(feature = "transport")]
     client: TracedClient,
     exporter: export::LogExporter,
     /// What the adapters record calls with.
+    #[cfg_attr(not(any(feature = "tower", feature = "reqwest")), allow(dead_code))]
     recorder: capture::Recorder,
 }
 
@@ -109,8 +114,8 @@ impl fmt::Debug for Humanloop {
 }
 
 impl Humanloop {
-    /// Start with `config`: builds the endpoint client and starts the exporter's worker.
-    /// Works inside or outside a tokio runtime.
+    /// Start with `config`: builds the endpoint client (feature `transport`) and starts the
+    /// exporter's worker. Works inside or outside a tokio runtime.
     pub fn new(config: Config) -> Result<Humanloop, Error> {
         Self::with_exporter(config, export::LogExporter::builder())
     }
@@ -121,8 +126,31 @@ impl Humanloop {
         config: Config,
         exporter: export::ExporterBuilder,
     ) -> Result<Humanloop, Error> {
+        #[cfg(feature = "transport")]
         let client = Client::from_config(&config)?;
         let exporter = exporter.start(&config)?;
+        #[cfg(feature = "transport")]
+        let client = Self::traced_client(client, &exporter, &config);
+        let recorder = capture::Recorder::new(config.clone(), exporter.clone());
+        Ok(Humanloop {
+            inner: Arc::new(Inner {
+                config,
+                #[cfg(feature = "transport")]
+                client,
+                exporter,
+                recorder,
+            }),
+        })
+    }
+
+    /// The endpoint client, its completion calls traced and waiting for the exporter to
+    /// deliver a parent step first.
+    #[cfg(feature = "transport")]
+    fn traced_client(
+        client: Client,
+        exporter: &export::LogExporter,
+        config: &Config,
+    ) -> TracedClient {
         let barrier_exporter = exporter.clone();
         let barrier_timeout = config.export.export_timeout;
         let barrier: completion::ParentBarrier = Arc::new(move || {
@@ -132,16 +160,7 @@ impl Humanloop {
                 exporter.settle(barrier_timeout).await;
             })
         });
-        let client = TracedClient::new(client, barrier, &config);
-        let recorder = capture::Recorder::new(config.clone(), exporter.clone());
-        Ok(Humanloop {
-            inner: Arc::new(Inner {
-                config,
-                client,
-                exporter,
-                recorder,
-            }),
-        })
+        TracedClient::new(client, barrier, config)
     }
 
     /// [`Humanloop::new`] with [`Config::from_env`].
@@ -155,7 +174,8 @@ impl Humanloop {
     }
 
     /// The endpoint client (completion calls, logs, sessions), its completion calls traced
-    /// and filed under the caller's session and step.
+    /// and filed under the caller's session and step (feature `transport`).
+    #[cfg(feature = "transport")]
     pub fn client(&self) -> &TracedClient {
         &self.inner.client
     }
@@ -167,12 +187,12 @@ impl Humanloop {
     ///
     /// ```no_run
     /// # fn demo(hl: &humanloop_tracing::Humanloop) {
-    /// use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
-    /// hl.log(LogRequest {
-    ///     config: Some(LogConfig::Tool(ToolConfig::new("rerank"))),
-    ///     output: Some("3 documents kept".into()),
-    ///     ..LogRequest::default()
-    /// });
+    /// use humanloop_tracing::api::{LogRequest, ToolConfig};
+    /// hl.log(
+    ///     LogRequest::default()
+    ///         .with_config(ToolConfig::new("rerank"))
+    ///         .with_output("3 documents kept"),
+    /// );
     /// # }
     /// ```
     pub fn log(&self, mut log: api::LogRequest) -> bool {

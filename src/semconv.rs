@@ -168,9 +168,15 @@ pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
 pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 /// `openai.response.system_fingerprint`.
 pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
-/// `gen_ai.token.modality` on the v0.1 usage counters (only when the provider splits
-/// usage by modality; totals carry none).
+/// `gen_ai.token.modality` on the v0.1 usage counters: required on every point.
 pub const GEN_AI_TOKEN_MODALITY: &str = "gen_ai.token.modality";
+/// The [`GEN_AI_TOKEN_MODALITY`] of tokens the provider did not split by modality (the
+/// conventions' value for "no breakdown"; guessing `text` would invent data). Gemini
+/// reports a breakdown (`promptTokensDetails`, `candidatesTokensDetails`,
+/// `cacheTokensDetails`: its input, output and cached tokens go by modality, the rest,
+/// e.g. its thinking tokens, as `unknown`); every other provider's counts are `unknown`
+/// (OpenAI's `audio_tokens` details name one modality but not the rest).
+pub const TOKEN_MODALITY_UNKNOWN: &str = "unknown";
 
 /// `gen_ai.operation.name` of a tool step.
 pub const OP_EXECUTE_TOOL: &str = "execute_tool";
@@ -597,6 +603,7 @@ pub const TABLE: &[Name] = {
         Name::both(MA, GEN_AI_REQUEST_MODEL, "metrics", "when known"),
         Name::both(MA, GEN_AI_RESPONSE_MODEL, "metrics", "when known"),
         Name::both(MA, SERVER_ADDRESS, "metrics", "when known"),
+        Name::both(MA, SERVER_PORT, "metrics", "with `server.address`"),
         Name::both(MA, ERROR_TYPE, "metrics", "duration of a failed call"),
         Name {
             kind: MA,
@@ -604,6 +611,13 @@ pub const TABLE: &[Name] = {
             v0_1: None,
             on: "metrics",
             when: "token usage histogram: `input` / `output`",
+        },
+        Name {
+            kind: MA,
+            v1_41: None,
+            v0_1: Some(GEN_AI_TOKEN_MODALITY),
+            on: "metrics",
+            when: "usage counters: the provider's breakdown (Gemini), else `unknown`",
         },
     ]
 };
@@ -1042,12 +1056,6 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
         return;
     }
     let g = outcome.generation;
-    if let Some(id) = &g.response_id {
-        span.record(GEN_AI_RESPONSE_ID, id.as_str());
-    }
-    if let Some(model) = &g.response_model {
-        span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
-    }
     match outcome
         .profile
         .cut_off_finish_reasons()
@@ -1056,28 +1064,85 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
         Some(reasons) => record_finish_reasons(span, reasons),
         None => record_finish_reasons(span, &g.finish_reasons()),
     }
-    if let Some(t) = outcome.time_to_first_chunk {
-        span.record(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, t);
-    }
     let u = &g.usage;
-    for (key, value) in [
-        (GEN_AI_USAGE_INPUT_TOKENS, u.input_tokens),
-        (GEN_AI_USAGE_OUTPUT_TOKENS, u.output_tokens),
-        (
-            GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-            u.cache_read_input_tokens,
-        ),
-        (
-            outcome.profile.cache_write_input_tokens(),
-            u.cache_creation_input_tokens,
-        ),
-        (
-            GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-            u.reasoning_output_tokens,
-        ),
-    ] {
-        if let Some(v) = value {
-            record_count(span, key, v);
+    let cache_write = outcome.profile.cache_write_input_tokens();
+    // The declared fields in one `record_all` (each `record` is a round through every
+    // layer); a name the span could not declare goes through OpenTelemetry.
+    let recorded = span.metadata().is_some_and(|meta| {
+        let fields = meta.fields();
+        let (
+            Some(id),
+            Some(model),
+            Some(ttfc),
+            Some(input),
+            Some(output),
+            Some(cache_read),
+            Some(cache_creation),
+            Some(reasoning),
+            Some(error),
+            Some(status),
+        ) = (
+            fields.field(GEN_AI_RESPONSE_ID),
+            fields.field(GEN_AI_RESPONSE_MODEL),
+            fields.field(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+            fields.field(GEN_AI_USAGE_INPUT_TOKENS),
+            fields.field(GEN_AI_USAGE_OUTPUT_TOKENS),
+            fields.field(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+            fields.field(cache_write),
+            fields.field(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+            fields.field(ERROR_TYPE),
+            fields.field(OTEL_STATUS_CODE),
+        )
+        else {
+            return false;
+        };
+        use tracing::field::Value as V;
+        fn some<T: V>(v: &Option<T>) -> Option<&dyn V> {
+            v.as_ref().map(|v| v as &dyn V)
+        }
+        let response_id = g.response_id.as_deref();
+        let response_model = g.response_model.as_deref();
+        let status_code = outcome.error_type.map(|_| "ERROR");
+        span.record_all(&fields.value_set(&[
+            (&id, some(&response_id)),
+            (&model, some(&response_model)),
+            (&ttfc, some(&outcome.time_to_first_chunk)),
+            (&input, some(&u.input_tokens)),
+            (&output, some(&u.output_tokens)),
+            (&cache_read, some(&u.cache_read_input_tokens)),
+            (&cache_creation, some(&u.cache_creation_input_tokens)),
+            (&reasoning, some(&u.reasoning_output_tokens)),
+            (&error, some(&outcome.error_type)),
+            (&status, some(&status_code)),
+        ]));
+        true
+    });
+    if !recorded {
+        if let Some(id) = &g.response_id {
+            span.record(GEN_AI_RESPONSE_ID, id.as_str());
+        }
+        if let Some(model) = &g.response_model {
+            span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
+        }
+        if let Some(t) = outcome.time_to_first_chunk {
+            span.record(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, t);
+        }
+        for (key, value) in [
+            (GEN_AI_USAGE_INPUT_TOKENS, u.input_tokens),
+            (GEN_AI_USAGE_OUTPUT_TOKENS, u.output_tokens),
+            (
+                GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                u.cache_read_input_tokens,
+            ),
+            (cache_write, u.cache_creation_input_tokens),
+            (
+                GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                u.reasoning_output_tokens,
+            ),
+        ] {
+            if let Some(v) = value {
+                record_count(span, key, v);
+            }
         }
     }
     #[cfg(feature = "otel")]
@@ -1095,7 +1160,7 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
     }
     #[cfg(not(feature = "otel"))]
     let _ = outcome.truncated;
-    if let Some(error_type) = outcome.error_type {
+    if let (false, Some(error_type)) = (recorded, outcome.error_type) {
         record_error_type(span, error_type);
     }
 }
@@ -1115,6 +1180,7 @@ pub(crate) mod metrics {
     use opentelemetry::KeyValue;
 
     use super::*;
+    use crate::provider::{ByModality, MODALITIES};
 
     /// v1.41: one histogram by `gen_ai.token.type`; v0.1: one counter per kind of token.
     enum Tokens {
@@ -1200,6 +1266,32 @@ pub(crate) mod metrics {
         pub profile: Profile,
     }
 
+    /// Add `total` tokens to counter `c`, one point per modality the provider reported
+    /// (`gen_ai.token.modality` is required on every point) and the rest, or all of it
+    /// when there is no breakdown, as `unknown`: the points always sum to the total.
+    fn add_by_modality(
+        c: &Counter<u64>,
+        total: u64,
+        by: Option<&ByModality>,
+        attrs: &mut Vec<KeyValue>,
+    ) {
+        let mut rest = total;
+        for (modality, n) in MODALITIES.iter().zip(by.map_or([None; 5], |b| b.0)) {
+            let n = n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0).min(rest);
+            if n > 0 {
+                rest -= n;
+                attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, *modality));
+                c.add(n, attrs);
+                attrs.pop();
+            }
+        }
+        if rest > 0 || rest == total {
+            attrs.push(KeyValue::new(GEN_AI_TOKEN_MODALITY, TOKEN_MODALITY_UNKNOWN));
+            c.add(rest, attrs);
+            attrs.pop();
+        }
+    }
+
     /// Record one finished call.
     pub(crate) fn record(m: &CallMetrics<'_>) {
         let ins = instruments(m.profile);
@@ -1220,6 +1312,9 @@ pub(crate) mod metrics {
         }
         if let Some(addr) = &m.detected.server_address {
             attrs.push(KeyValue::new(SERVER_ADDRESS, addr.clone()));
+            if let Some(port) = m.detected.server_port {
+                attrs.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+            }
         }
         if let Some(t) = m.time_to_first_chunk {
             ins.time_to_first_chunk.record(t, &attrs);
@@ -1240,16 +1335,17 @@ pub(crate) mod metrics {
                 }
             }
             Tokens::Counters(counters) => {
+                let by = &m.generation.usage_by_modality;
                 let values = [
-                    u.input_tokens,
-                    u.output_tokens,
-                    u.cache_read_input_tokens,
-                    u.cache_creation_input_tokens,
-                    u.reasoning_output_tokens,
+                    (u.input_tokens, Some(&by.input)),
+                    (u.output_tokens, Some(&by.output)),
+                    (u.cache_read_input_tokens, Some(&by.cache_read)),
+                    (u.cache_creation_input_tokens, None),
+                    (u.reasoning_output_tokens, None),
                 ];
-                for (c, v) in counters.iter().zip(values) {
-                    if let Some(n) = count(v) {
-                        c.add(n, &attrs);
+                for (c, (total, by)) in counters.iter().zip(values) {
+                    if let Some(total) = count(total) {
+                        add_by_modality(c, total, by, &mut attrs);
                     }
                 }
             }
@@ -1263,7 +1359,8 @@ pub(crate) mod metrics {
 
 /// The `completion-model-config` span: a GenAI client span like the middleware's, whose
 /// model, messages and outputs come from the endpoint's answer (the client knows only the
-/// model config id before it).
+/// model config id before it). Only the reqwest client (feature `transport`) makes them.
+#[cfg(feature = "transport")]
 pub(crate) mod completion {
     use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 //! logged attempts linked as one call (`retry_attempt` 1..=4, one `retry_group`,
 //! `http.request.resend_count` on the retries).
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,8 +19,8 @@ use async_openai::Client;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use capture_support::*;
 use futures_util::StreamExt;
+use harness::{endpoint::*, fixtures::*, otel::*};
 use serde_json::Value as Json;
 
 /// An OpenAI-compatible server: `/v1/chat/completions` answers the first `fail_first`
@@ -88,7 +88,7 @@ fn client(hl: &humanloop_tracing::Humanloop, base: &str) -> Client<OpenAIConfig>
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_openai_plain_call_is_traced_and_logged() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel_with_hierarchy(&hl);
     let (base, _) = openai_server(0).await;
@@ -109,7 +109,7 @@ async fn async_openai_plain_call_is_traced_and_logged() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_openai_stream_is_traced_and_logged() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel_with_hierarchy(&hl);
     let (base, _) = openai_server(0).await;
@@ -138,7 +138,7 @@ async fn async_openai_stream_is_traced_and_logged() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_openai_retries_are_linked_attempts_of_one_call() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel_with_hierarchy(&hl);
     let (base, seen) = openai_server(3).await;
@@ -201,7 +201,7 @@ async fn async_openai_retries_are_linked_attempts_of_one_call() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_openai_without_retry_sends_once() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let (base, seen) = openai_server(1).await;
     let config = OpenAIConfig::new()

@@ -2,10 +2,10 @@
 //! exporter: token usage by type, duration (with `error.type` on failure), time to first
 //! chunk and time per output chunk for streams, with the conventions' buckets.
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, otel::*, provider::*};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
@@ -20,7 +20,7 @@ async fn genai_client_metrics_are_recorded() {
 
     let _otel = otel();
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let chat = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}"#;
     // 1. OpenAI, whole body. 2. Anthropic stream. 3. A 401.

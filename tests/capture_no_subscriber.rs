@@ -4,10 +4,10 @@
 //! be the same as with a subscriber: messages, output, model config, tokens, cost, error,
 //! and the metric points with their attributes.
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, otel::*, provider::*};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use serde_json::json;
 
@@ -24,7 +24,7 @@ async fn logs_and_metrics_are_complete_without_a_subscriber() {
     assert!(!tracing::dispatcher::has_been_set());
 
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     for adapter in ADAPTERS {
         let req = Req::post(server.url("/v1/chat/completions"), CHAT)

@@ -3,10 +3,10 @@
 //! `gen_ai.conversation.id` and the log's `session_reference_id`, the log's
 //! `reference_id` is the span's id, and a sampled-out session logs nothing.
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use tracing::Instrument;
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}"#;
@@ -17,7 +17,7 @@ async fn the_request_carries_the_calls_traceparent() {
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for (n, adapter) in ADAPTERS.into_iter().enumerate() {
         let otel = otel();
         let hl = humanloop(&sink, |b| b);
@@ -58,7 +58,7 @@ async fn the_request_carries_the_calls_traceparent() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_session_names_the_conversation_and_the_log() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for (n, adapter) in ADAPTERS.into_iter().enumerate() {
         let hl = humanloop(&sink, |b| b);
         let otel = otel_with_hierarchy(&hl);
@@ -85,7 +85,7 @@ async fn the_session_names_the_conversation_and_the_log() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_sampled_out_session_logs_nothing_and_records_no_content() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let hl = humanloop(&sink, |b| b.sample_ratio(0.0).capture_content(true));
         let otel = otel_with_hierarchy(&hl);
@@ -101,5 +101,5 @@ async fn a_sampled_out_session_logs_nothing_and_records_no_content() {
         assert!(!a.contains_key("gen_ai.output.messages"), "{adapter:?}");
         assert_eq!(a.get("gen_ai.usage.input_tokens"), Some(&i(9)));
     }
-    assert!(sink.logs().is_empty(), "{:#?}", sink.logs());
+    assert!(sink.bodies().is_empty(), "{:#?}", sink.bodies());
 }

@@ -2,8 +2,8 @@
 //! costs no allocation beyond growing the output buffers. Counted with a global
 //! allocator (per thread, so the test harness does not interfere).
 
-#[path = "it/support/mod.rs"]
-mod support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

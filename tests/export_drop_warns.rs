@@ -1,53 +1,23 @@
 //! Dropping the last `Humanloop` handle without `shutdown` warns once (pointing at
 //! `shutdown`), and the worker still delivers what was queued in the background.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
-use std::sync::{Arc, Mutex};
+use harness::endpoint::handle;
 use std::time::Duration;
 
-use export_support::Recorder;
-use humanloop_tracing::{step, Humanloop};
+use harness::endpoint::Recorder;
+use harness::faults::Events;
+use humanloop_tracing::step;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-/// Records the messages of WARN events from this crate.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if *event.metadata().level() != tracing::Level::WARN
-            || event.metadata().target() != "humanloop_tracing"
-        {
-            return;
-        }
-        struct Msg(String);
-        impl tracing::field::Visit for Msg {
-            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                if f.name() == "message" {
-                    self.0 = format!("{v:?}");
-                }
-            }
-        }
-        let mut m = Msg(String::new());
-        event.record(&mut m);
-        self.0.lock().unwrap().push(m.0);
-    }
-}
 
 #[tokio::test]
 async fn drop_without_shutdown_warns_once_and_still_delivers() {
     let rec = Recorder::start().await;
-    let warnings = Warnings::default();
-    let hl = Humanloop::new(
-        rec.config()
-            .schedule_delay(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let warnings = Events::default();
+    let hl = handle(rec.config().schedule_delay(Duration::from_secs(3600)));
     let _guard = tracing_subscriber::registry()
         .with(warnings.clone())
         .with(hl.tracing_layer())
@@ -56,16 +26,13 @@ async fn drop_without_shutdown_warns_once_and_still_delivers() {
     // The layer holds no owning handle: this drop is the last one.
     drop(hl);
 
-    let second = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let second = handle(rec.config());
     drop(second);
 
     let shutdown_warnings: Vec<String> = warnings
-        .0
-        .lock()
-        .unwrap()
-        .iter()
+        .at(tracing::Level::WARN)
+        .into_iter()
         .filter(|m| m.contains("shutdown"))
-        .cloned()
         .collect();
     assert_eq!(shutdown_warnings.len(), 1, "{shutdown_warnings:?}");
 

@@ -3,15 +3,13 @@
 //! the key is still refused says how many were not delivered. Once the endpoint accepts the
 //! key, everything is delivered exactly once. Default configuration, paused clock.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
-#[path = "it/faults_support/mod.rs"]
-mod faults_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::time::Duration;
 
-use export_support::{Behaviour, Recorder};
-use faults_support::{delivered_once, family, paused_humanloop, Events};
+use harness::endpoint::{Behaviour, Recorder};
+use harness::faults::{delivered_once, family, paused_humanloop, Events};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 

@@ -2,13 +2,14 @@
 //! threads (`tokio::spawn(fut.in_current_span())`) and resumed after `.await` on any thread
 //! still name their parent step and share the session.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
+use harness::endpoint::handle;
 use std::time::Duration;
 
-use export_support::Recorder;
-use humanloop_tracing::{session, step, Humanloop};
+use harness::endpoint::Recorder;
+use humanloop_tracing::{session, step};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -16,7 +17,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_steps_on_other_threads_keep_their_parent() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .init();

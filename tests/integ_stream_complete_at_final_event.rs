@@ -4,13 +4,13 @@
 //! is still `cancelled`. Each case runs with the default configuration and no subscriber,
 //! and again with an OpenTelemetry subscriber (the span must agree with the log).
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, fixtures::*, otel::*};
 use serde_json::{json, Value as Json};
 
 struct Case {
@@ -159,7 +159,7 @@ fn events(name: &str) -> Vec<Bytes> {
 }
 
 async fn run(case: &Case, adapter: Adapter, with_otel: bool) {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = with_otel.then(otel);
     let server = stream_server("text/event-stream").await;
@@ -241,7 +241,7 @@ async fn integ_stream_complete_at_final_event() {
 
 async fn keeps_the_final_usage() {
     // Complete at message_delta: the usage and finish reason it carried are in the log.
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let server = stream_server("text/event-stream").await;
     let chunks = events("anthropic/stream_basic.sse");

@@ -2,16 +2,16 @@
 //! `traceparent` of its own span (the provider, or a proxy in between, joins the trace);
 //! `trace_context(false)` turns it off. (No test here sets a global propagator.)
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, otel::*, provider::*};
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}"#;
 
 async fn traceparent_sent(adapter: Adapter, on: bool) -> (Option<String>, Otel) {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let otel = otel();
     let hl = humanloop(&sink, |b| if on { b } else { b.trace_context(false) });
     let req = Req::post(server.url("/v1/chat/completions"), CHAT)

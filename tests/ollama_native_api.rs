@@ -3,14 +3,14 @@
 //! provider `ollama`, through both adapters and through rig-core's native Ollama client,
 //! against a server on 127.0.0.1 answering with the documented fixtures (SOURCES.md).
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use serde_json::{json, Value as Json};
 
 async fn call(adapter: Adapter, path: &str, body: Json, fixture_name: &str) -> (Json, Otel) {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel();
     let p = provider().await;
@@ -125,7 +125,7 @@ async fn ollama_generate_stream_and_embed() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn ollama_error_body_is_the_log_error() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let p = provider().await;
     let req = Req::post(
@@ -148,7 +148,7 @@ async fn ollama_through_rig_native_chat() {
     use rig_core::completion::CompletionRequest;
     use rig_core::providers::ollama::OllamaConfig;
 
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -3,14 +3,18 @@
 //! span attributes as the same fixture served in one frame; (2) arbitrary bytes as a
 //! response body (event stream or JSON) never panic and reach the caller unchanged.
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
+use harness::endpoint::handle;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use capture_support::{attrs, fixture, otel};
+use harness::{
+    fixtures::fixture,
+    otel::{attrs, otel},
+};
 use http_body_util::{BodyExt, Full, StreamBody};
 use humanloop_tracing::{Config, Humanloop};
 use hyper::body::Frame;
@@ -109,15 +113,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn humanloop(rt: &tokio::runtime::Runtime) -> Humanloop {
     rt.block_on(async {
-        Humanloop::new(
+        handle(
             Config::builder()
                 .base_url("http://127.0.0.1:9/v4")
                 .max_queue_size(8)
-                .capture_content(true)
-                .build()
-                .unwrap(),
+                .capture_content(true),
         )
-        .unwrap()
     })
 }
 

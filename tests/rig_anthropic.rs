@@ -8,15 +8,15 @@
 //!   `gen_ai.operation.name` and no usage, so a backend summing tokens over inference
 //!   spans counts them once. The log keeps the usage (issue item 3).
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use rig_core::completion::CompletionRequest;
 use rig_core::providers::anthropic::AnthropicConfig;
 use rig_reqwest::ReqwestMiddlewareClient;
@@ -95,7 +95,7 @@ async fn rig_anthropic() {
 }
 
 async fn stream_ending_at_stop_reason_is_complete() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let base = anthropic_server().await;
     assert_eq!(ask(&hl, &base).await, "Hello!");
@@ -108,7 +108,7 @@ async fn stream_ending_at_stop_reason_is_complete() {
 }
 
 async fn chat_span_is_the_only_inference_span() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel_with_hierarchy(&hl);
     let base = anthropic_server().await;
@@ -156,7 +156,7 @@ async fn chat_span_is_the_only_inference_span() {
 
 async fn nested_span_rule_leaves_plain_calls_alone() {
     // Outside any GenAI span the crate's span is the inference span, with usage.
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let otel = otel();
     let p = provider().await;

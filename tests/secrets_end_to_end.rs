@@ -419,7 +419,6 @@ fn no_planted_key_escapes_the_quickstart_scenario() {
 }
 
 async fn scenario() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let secrets = all_secrets();
 
     // Every log line of this crate (and the server's), TRACE, span closes with their fields.
@@ -614,18 +613,13 @@ async fn scenario() {
 
         let mut inputs = JsonMap::new();
         inputs.insert("city".into(), json!("Lisbon"));
-        let keys = ProviderApiKeys {
-            openai: Some(K_CMC.to_owned()),
-            ..ProviderApiKeys::default()
-        };
-        let mut request = CompletionModelConfigRequest {
-            project: Some("quickstart".into()),
-            inputs: Some(inputs),
-            num_samples: Some(2),
-            provider_api_keys: Some(keys),
-            ..CompletionModelConfigRequest::new(config_id.clone())
-        };
-        request.extra.insert("api_key".into(), json!(K_CMC_EXTRA));
+        let keys = ProviderApiKeys::default().with_openai(K_CMC);
+        let request = CompletionModelConfigRequest::new(config_id.clone())
+            .with_project("quickstart")
+            .with_inputs(inputs)
+            .with_num_samples(2u32)
+            .with_provider_api_keys(keys)
+            .with_extra("api_key", K_CMC_EXTRA);
         let response = hl
             .client()
             .completion_model_config(&request)
@@ -647,10 +641,8 @@ async fn scenario() {
         assert_eq!(samples.len(), 2);
 
         // A provider that refuses the key and quotes it: the endpoint relays its error.
-        let refused = CompletionModelConfigRequest {
-            model_config_id: refused_id.clone(),
-            ..request.clone()
-        };
+        let mut refused = request.clone();
+        refused.model_config_id = refused_id.clone();
         let refusal = hl
             .client()
             .completion_model_config(&refused)
@@ -664,10 +656,8 @@ async fn scenario() {
         assert!(shown.contains("[REDACTED]"), "with the key masked: {shown}");
 
         // An error answer that carries the request's keys back? (An unknown config.)
-        let unknown = CompletionModelConfigRequest {
-            model_config_id: "config_does_not_exist".into(),
-            ..request.clone()
-        };
+        let mut unknown = request.clone();
+        unknown.model_config_id = "config_does_not_exist".into();
         let err = hl
             .client()
             .completion_model_config(&unknown)

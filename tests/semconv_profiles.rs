@@ -3,12 +3,12 @@
 //! rules that differ do differ (cache-write usage, `top_k`'s type, finish reasons of a
 //! stream cut off early, `gen_ai.conversation.id` only for a named session under v0.1).
 
-#[path = "it/capture_support/mod.rs"]
-mod capture_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
 use std::collections::HashMap;
 
-use capture_support::*;
+use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use humanloop_tracing::semconv::{self, Kind, Profile, TABLE};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
@@ -40,7 +40,7 @@ fn table_names(profile: Profile, kind: Kind) -> Vec<&'static str> {
 /// session, an OpenAI chat with `top_k` outside any session, and a stream the caller drops
 /// after two chunks.
 async fn spans_under(profile: Profile) -> Vec<SpanData> {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let server = provider().await;
     let hl = humanloop(&sink, |b| b.semconv_profile(profile).capture_content(true));
     let otel = otel_with_hierarchy(&hl);

@@ -4,16 +4,17 @@
 //! begins outside any session is warned about, once. One test, because the warning is
 //! once per process.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
+use harness::endpoint::handle;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::IntoResponse;
-use export_support::Recorder;
+use harness::endpoint::Recorder;
 use humanloop_tracing::hierarchy::HierarchyExt;
-use humanloop_tracing::{session, step, Humanloop};
+use humanloop_tracing::{session, step};
 use serde_json::Value;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -82,7 +83,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
 async fn session_order_every_ordering() {
     let rec = Recorder::start().await;
     let url = llm_server().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     let warnings = Warnings::default();
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())

@@ -6,31 +6,30 @@
 //! The crash test re-executes this test binary (`std::env::current_exe()`) with
 //! `HL_SPOOL_CRASH_CHILD` set, which selects the child-mode test.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
+use harness::endpoint::handle;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use export_support::{Behaviour, Recorder};
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use harness::endpoint::{Behaviour, Recorder};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::config::ExportConfig;
-use humanloop_tracing::{Config, Humanloop};
+use humanloop_tracing::Config;
 
 const CHILD_ENV: &str = "HL_SPOOL_CRASH_CHILD";
 
 fn record(i: usize) -> LogRequest {
-    LogRequest {
-        reference_id: Some(format!("rec-{i}")),
-        config: Some(LogConfig::Tool(ToolConfig::new("burst"))),
-        output: Some(format!(
+    LogRequest::default()
+        .with_reference_id(format!("rec-{i}"))
+        .with_config(ToolConfig::new("burst"))
+        .with_output(format!(
             "record number {i} with some padding to give it a size"
-        )),
-        ..LogRequest::default()
-    }
+        ))
 }
 
 fn fresh_dir(name: &str) -> PathBuf {
@@ -62,17 +61,14 @@ fn child_submits_a_burst_with_the_endpoint_down() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
     };
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(format!("http://127.0.0.1:{}/v4", dead_port()))
             .api_key("hl-test-key")
             .spool_dir(PathBuf::from(dir))
             .max_queue_size(1_000_000)
-            .schedule_delay(Duration::from_millis(5))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .schedule_delay(Duration::from_millis(5)),
+    );
     let mut out = std::io::stdout();
     let mut last = 0;
     for i in 0..200_000 {
@@ -96,7 +92,6 @@ fn accepted_records_survive_sigkill_and_are_delivered_exactly_once() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = fresh_dir("spool-crash");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -128,7 +123,7 @@ fn accepted_records_survive_sigkill_and_are_delivered_exactly_once() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rec = rt.block_on(Recorder::start());
-    let hl = Humanloop::new(rec.config().spool_dir(&dir).build().unwrap()).unwrap();
+    let hl = handle(rec.config().spool_dir(&dir));
     hl.shutdown_blocking(Duration::from_secs(20)).unwrap();
     let seen = delivered(&rec);
     for i in 0..accepted {
@@ -141,7 +136,7 @@ fn accepted_records_survive_sigkill_and_are_delivered_exactly_once() {
 
     // Delivered records left the spool: the next exporter replays nothing.
     let again = rt.block_on(Recorder::start());
-    let hl = Humanloop::new(again.config().spool_dir(&dir).build().unwrap()).unwrap();
+    let hl = handle(again.config().spool_dir(&dir));
     hl.shutdown_blocking(Duration::from_secs(10)).unwrap();
     assert!(again.requests().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -152,7 +147,7 @@ fn accepted_records_survive_sigkill_and_are_delivered_exactly_once() {
 fn leave_records(rt: &tokio::runtime::Runtime, dir: &Path, n: usize) {
     let rec = rt.block_on(Recorder::start());
     rec.set_default(Behaviour::Stall);
-    let hl = Humanloop::new(rec.config().spool_dir(dir).build().unwrap()).unwrap();
+    let hl = handle(rec.config().spool_dir(dir));
     for i in 0..n {
         assert!(hl.log(record(i)));
     }
@@ -186,7 +181,7 @@ fn only_segment(dir: &Path) -> PathBuf {
 
 fn deliver_what_is_left(rt: &tokio::runtime::Runtime, dir: &Path) -> Vec<String> {
     let rec = rt.block_on(Recorder::start());
-    let hl = Humanloop::new(rec.config().spool_dir(dir).build().unwrap()).unwrap();
+    let hl = handle(rec.config().spool_dir(dir));
     hl.shutdown_blocking(Duration::from_secs(10)).unwrap();
     rec.logs()
         .into_iter()
@@ -199,7 +194,6 @@ fn a_corrupt_or_truncated_spool_is_recovered_up_to_the_last_good_record() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
 
     // A flipped byte inside the 7th record: records 0..6 survive.
@@ -232,7 +226,6 @@ fn past_the_cap_records_are_dropped_and_counted_without_blocking() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = fresh_dir("spool-cap");
     let cap = 4096u64;
@@ -242,7 +235,7 @@ fn past_the_cap_records_are_dropped_and_counted_without_blocking() {
     export.spool_dir = Some(dir.clone());
     export.spool_max_bytes = cap;
     export.schedule_delay = Duration::from_millis(20);
-    let hl = Humanloop::new(rec.config().export(export).build().unwrap()).unwrap();
+    let hl = handle(rec.config().export(export));
     let n = 100u64;
     for i in 0..n as usize {
         assert!(hl.log(record(i)), "accepted into the queue");

@@ -5,34 +5,23 @@
 //! same endpoint still answering 503 for a while, delivers every record the child had
 //! spooled exactly once, parents before children, and `shutdown` returns `Ok`.
 
-#[path = "it/export_support/mod.rs"]
-mod export_support;
+#[path = "it/harness/mod.rs"]
+mod harness;
 
+use harness::endpoint::handle;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use export_support::{Behaviour, Recorder};
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
-use humanloop_tracing::{Config, Humanloop};
+use harness::endpoint::{Behaviour, Recorder};
+use harness::faults::log;
+use humanloop_tracing::api::LogRequest;
+use humanloop_tracing::Config;
 
 const CHILD_ENV: &str = "HL_SPOOL_OUTAGE_CHILD";
 const URL_ENV: &str = "HL_SPOOL_OUTAGE_URL";
-
-/// A step log with this reference id (and parent), in session `session`.
-fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
-    LogRequest {
-        reference_id: Some(reference.to_owned()),
-        parent_reference_id: parent.map(str::to_owned),
-        session_reference_id: Some(session.to_owned()),
-        project: Some("faults".into()),
-        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
-        output: Some(format!("output of {reference}")),
-        ..LogRequest::default()
-    }
-}
 
 /// Record `i`: even ones are parents, odd ones the child of the one before.
 fn record(i: usize) -> LogRequest {
@@ -57,14 +46,11 @@ fn child_logs_through_the_outage() {
     let (Some(dir), Some(url)) = (std::env::var_os(CHILD_ENV), std::env::var(URL_ENV).ok()) else {
         return;
     };
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(url)
-            .spool_dir(PathBuf::from(dir))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .spool_dir(PathBuf::from(dir)),
+    );
     let mut out = std::io::stdout();
     let mut last = 0;
     for i in 0..4000 {
@@ -87,7 +73,6 @@ fn an_outage_across_sigkill_loses_nothing_spooled() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rec = rt.block_on(Recorder::start());
     rec.set_default(Behaviour::Fail(503));
@@ -125,14 +110,7 @@ fn an_outage_across_sigkill_loses_nothing_spooled() {
     // The endpoint is still down for three more requests, then recovers.
     rec.script([Behaviour::Fail(503); 3]);
     rec.set_default(Behaviour::Ok);
-    let hl = Humanloop::new(
-        Config::builder()
-            .base_url(&rec.base_url)
-            .spool_dir(&dir)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let hl = handle(Config::builder().base_url(&rec.base_url).spool_dir(&dir));
     hl.shutdown_blocking(Duration::from_secs(60)).unwrap();
 
     let mut seen: HashMap<String, usize> = HashMap::new();

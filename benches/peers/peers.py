@@ -7,7 +7,9 @@ the instrumentation inside `traceloop-sdk`), each with an OpenTelemetry SDK trac
 exports to an in-memory exporter (the equivalent of our sink exporter). Reports the median
 time per call and the added time against bare, measured in the same run.
 
-Not run in CI. Reproduce:
+`benches/peers/run.sh` runs this file's variants against the crate's own loopback server
+next to the Rust clients, in one run (`cargo bench --bench peers`); that is the table the
+README gives. Standalone (its own Python server; not run in CI):
 
     python3 -m venv /tmp/peers && . /tmp/peers/bin/activate
     pip install -r benches/peers/requirements.txt
@@ -58,7 +60,7 @@ class Provider(BaseHTTPRequestHandler):
         pass
 
 
-def run_variant(variant: str, base_url: str, calls: int) -> list:
+def run_variant(variant: str, base_url: str, calls: int, stream: bool = False) -> list:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -81,13 +83,24 @@ def run_variant(variant: str, base_url: str, calls: int) -> list:
         {"role": "system", "content": "You are a travel agent."},
         {"role": "user", "content": "Plan three days in Lisbon."},
     ]
+    def one():
+        if stream:
+            # A stream is read to its end, as an application reads it.
+            chunks = client.chat.completions.create(
+                model="gpt-4o-mini", messages=messages, temperature=0.7, max_tokens=512,
+                stream=True, stream_options={"include_usage": True})
+            for _ in chunks:
+                pass
+        else:
+            client.chat.completions.create(model="gpt-4o-mini", messages=messages,
+                                           temperature=0.7, max_tokens=512)
+
     for _ in range(100):  # warm up
-        client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        one()
     times = []
     for _ in range(calls):
         t0 = time.perf_counter()
-        client.chat.completions.create(model="gpt-4o-mini", messages=messages,
-                                       temperature=0.7, max_tokens=512)
+        one()
         times.append(time.perf_counter() - t0)
         exporter.clear()
     return times
@@ -98,9 +111,10 @@ def main():
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--variant")
     parser.add_argument("--base-url")
+    parser.add_argument("--stream", action="store_true")
     args = parser.parse_args()
     if args.variant:
-        times = run_variant(args.variant, args.base_url, args.calls)
+        times = run_variant(args.variant, args.base_url, args.calls, args.stream)
         print(json.dumps({"median": statistics.median(times)}))
         return
 

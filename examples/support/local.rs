@@ -2,8 +2,14 @@
 //! SQLite) and the demo provider, both on loopback, and a `Humanloop` pointed at them.
 #![allow(dead_code)] // each example uses part of it
 
+#[path = "demo_provider.rs"]
+mod demo_provider;
+
 use humanloop_tracing::server::{self, ServerConfig, ServerHandle};
-use humanloop_tracing::{ConfigBuilder, Humanloop};
+use humanloop_tracing::{Config, ConfigBuilder, Humanloop};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -21,7 +27,7 @@ pub struct Local {
 pub async fn start(config: ConfigBuilder) -> Result<Local, BoxError> {
     // reqwest is built with rustls and no default crypto provider: pick ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let provider = crate::demo_provider::start().await?;
+    let provider = demo_provider::start().await?;
     let endpoint = server::spawn(
         ServerConfig::in_memory().openai_base_url(provider.clone()),
         "127.0.0.1:0".parse()?,
@@ -38,6 +44,33 @@ pub async fn start(config: ConfigBuilder) -> Result<Local, BoxError> {
         provider,
         endpoint,
     })
+}
+
+/// What the example's subscriber does besides the crate's layer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Spans {
+    /// Only `hl.tracing_layer()` (spans become logs; nothing printed).
+    Logged,
+    /// Also print the crate's spans to the terminal as they close (any tracing subscriber
+    /// works; see otlp.rs).
+    Printed,
+}
+
+/// [`start`] with the default configuration, and the process's subscriber installed:
+/// `tracing_subscriber::registry().with(hl.tracing_layer())`, plus a printer with
+/// [`Spans::Printed`].
+pub async fn start_traced(spans: Spans) -> Result<Local, BoxError> {
+    let local = start(Config::builder()).await?;
+    let printer = (spans == Spans::Printed).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_filter(tracing_subscriber::EnvFilter::new("humanloop_tracing=info"))
+    });
+    tracing_subscriber::registry()
+        .with(local.hl.tracing_layer())
+        .with(printer)
+        .init();
+    Ok(local)
 }
 
 /// The logs the endpoint holds, one line each.

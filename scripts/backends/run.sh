@@ -3,7 +3,9 @@
 # check through each backend's own API what it shows (see check.py for the list):
 # Arize Phoenix (`phoenix serve`) and MLflow's tracing server (`mlflow server`, SQLite).
 # Each backend gets four runs: both convention profiles (v1.41 default and
-# OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), capture on and off.
+# OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental), capture on and off. Each run
+# makes two traces, checked alike: the quickstart's session, and a session with one tool
+# step and no LLM call (QUICKSTART_STEPS_SESSION), which must still be grouped as a session.
 #
 #   scripts/backends/run.sh [phoenix|mlflow|all]     (default all)
 #
@@ -54,15 +56,20 @@ quickstart=$root/target/debug/examples/quickstart
 
 failed=0
 run_quickstart() { # run_quickstart LABEL PROFILE CAPTURE ENV...: runs it, sets $tree, $key
+  # and $steps_tree, $steps_key (its second trace: a session with a tool step, no LLM call)
   local label=$1 profile=$2 capture=$3
   shift 3
   tree=$work/$label.json
   key=qs-$label-$$
+  steps_tree=$work/$label-steps.json
+  steps_key=$key-steps
   local opt_in=""
   [ "$profile" = v0.1 ] && opt_in=gen_ai_latest_experimental
   echo "-- $label: profile $profile, capture $capture"
   if ! env "$@" OTEL_SEMCONV_STABILITY_OPT_IN="$opt_in" HUMANLOOP_CAPTURE_CONTENT="$capture" \
-    QUICKSTART_SESSION="$key" QUICKSTART_TREE_JSON="$tree" QUICKSTART_OTLP_DEADLINE_SECS=60 "$quickstart" >"$work/$label.out" 2>&1; then
+    QUICKSTART_SESSION="$key" QUICKSTART_TREE_JSON="$tree" QUICKSTART_OTLP_DEADLINE_SECS=60 \
+    QUICKSTART_STEPS_SESSION="$steps_key" QUICKSTART_STEPS_TREE_JSON="$steps_tree" \
+    "$quickstart" >"$work/$label.out" 2>&1; then
     echo "  FAIL the quickstart exited non-zero:"; tail -20 "$work/$label.out"; failed=1; return 1
   fi
   sed -n '/── span tree/,/^$/p' "$work/$label.out" | sed 's/^/  | /'
@@ -94,6 +101,8 @@ if [ "$which" = all ] || [ "$which" = phoenix ]; then
         OTEL_RESOURCE_ATTRIBUTES="openinference.project.name=$project" || continue
       c=off; [ "$capture" = true ] && c=on
       "$pv/bin/python" "$root/scripts/backends/check.py" phoenix "$url" "$tree" "$key" "$c" "$project" || failed=1
+      echo "   the steps-only trace:"
+      "$pv/bin/python" "$root/scripts/backends/check.py" phoenix "$url" "$steps_tree" "$steps_key" "$c" "$project" || failed=1
     done
   done
 fi
@@ -120,6 +129,9 @@ if [ "$which" = all ] || [ "$which" = mlflow ]; then
       c=off; [ "$capture" = true ] && c=on
       MLFLOW_MODEL_CATALOG_URI="" "$mv/bin/python" "$root/scripts/backends/check.py" \
         mlflow "$url" "$tree" "$key" "$c" "$experiment" || failed=1
+      echo "   the steps-only trace:"
+      MLFLOW_MODEL_CATALOG_URI="" "$mv/bin/python" "$root/scripts/backends/check.py" \
+        mlflow "$url" "$steps_tree" "$steps_key" "$c" "$experiment" || failed=1
     done
   done
 fi

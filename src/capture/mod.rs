@@ -85,6 +85,7 @@ pub(crate) fn detect(recorder: &Recorder, head: &RequestHead<'_>) -> Option<Dete
 /// and then waits cannot be put back whole with `From<Bytes>`: what it yielded is sent
 /// and the rest is lost, so such a body (none of the in-memory bodies above) must not
 /// be used with the tower layer.
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) fn read_ready_body<B>(body: &mut B, cap: usize) -> Option<Bytes>
 where
     B: Body + From<Bytes> + Unpin,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Client, ClientInner};
-use crate::config::{Config, ConfigError, EndpointConfig, RetryPolicy};
+use crate::config::{Config, EndpointConfig, RetryPolicy};
 use crate::error::Error;
 use crate::redact::{redact_userinfo, Secret};
 
@@ -113,41 +113,17 @@ impl ClientBuilder {
     /// Check the settings and build the client.
     pub fn build(self) -> Result<Client, Error> {
         let endpoint = self.endpoint;
-        let trimmed = endpoint.base_url.trim().trim_end_matches('/');
-        let base = match url::Url::parse(trimmed) {
-            Ok(u)
-                if matches!(u.scheme(), "http" | "https")
-                    && u.has_host()
-                    && !u.cannot_be_a_base() =>
-            {
-                u
-            }
-            _ => {
-                let shown = redact_userinfo(trimmed).into_owned();
-                return Err(ConfigError::InvalidBaseUrl(shown).into());
-            }
-        };
-        let api_key = match &endpoint.api_key {
-            None => None,
-            Some(key) => {
-                let mut value =
-                    http::HeaderValue::from_str(key.expose().trim()).map_err(|_| Error::Setup {
-                        message: "the API key holds characters an HTTP header cannot carry \
-                                  (a line break or a control character?)"
-                            .to_owned(),
-                        source: None,
-                    })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-        };
+        let checked = super::endpoint::Endpoint::new(
+            &endpoint.base_url,
+            endpoint.api_key.as_ref().map(|k| k.expose()),
+        )?;
         let http = tls_setup(
             reqwest::Client::builder(),
-            base.scheme() == "https",
+            checked.is_https(),
             &self.extra_roots_pem,
         )?
         .connect_timeout(endpoint.connect_timeout)
-        .user_agent(concat!("humanloop-tracing/", env!("CARGO_PKG_VERSION")))
+        .user_agent(super::endpoint::AGENT)
         .build()
         .map_err(|e| Error::Setup {
             message: "reqwest could not build its client".to_owned(),
@@ -158,8 +134,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(ClientInner {
                 http,
-                base,
-                api_key,
+                endpoint: checked,
                 request_timeout: endpoint.request_timeout,
             }),
             retry,
@@ -203,41 +178,10 @@ fn tls_setup(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
-    let extra_roots = pem_roots(extra_roots_pem)?
-        .into_iter()
-        .map(rustls::pki_types::CertificateDer::from)
-        .collect::<Vec<_>>();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let setup = |message: &str, e: rustls::Error| Error::Setup {
-        message: message.to_owned(),
-        source: Some(Box::new(e)),
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| setup("no TLS protocol version is available", e))?;
-    let verifier = if extra_roots.is_empty() {
-        rustls_platform_verifier::Verifier::new(provider)
-    } else {
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
-    };
-    let mut config = match verifier {
-        Ok(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth(),
-        // A plain-http endpoint (the local one) must not need CA certificates on the machine.
-        Err(_) if !https => builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-        Err(e) => {
-            return Err(setup(
-                "the platform's TLS certificate verifier is unavailable (are CA certificates installed?)",
-                e,
-            ))
-        }
-    };
-    // reqwest leaves ALPN to a preconfigured backend; offer what it would.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut config = tls_config(https, extra_roots_pem)?;
+    // The endpoint client speaks HTTP/1.1: this crate turns on no `http2` in the
+    // application's reqwest, so it must not offer h2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(http.tls_backend_preconfigured(config))
 }
 
@@ -264,17 +208,20 @@ fn tls_setup(
     Ok(builder.tls_certs_merge(certs))
 }
 
-/// Feature `transport` without a TLS feature: plain HTTP only (a local endpoint).
+/// Feature `transport` without a TLS feature: plain HTTP only (a local endpoint). An https
+/// base URL is accepted, and every call to it fails with the error naming the TLS features
+/// (so that `Humanloop::new` with the default, hosted URL still starts: spans need no
+/// endpoint); extra roots are refused here, they can only be a mistake.
 #[cfg(not(any(feature = "rustls-ring", feature = "rustls", feature = "native-tls")))]
 fn tls_setup(
     builder: reqwest::ClientBuilder,
-    https: bool,
+    _https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
-    if https || extra_roots_pem.iter().any(|p| !p.is_empty()) {
+    if extra_roots_pem.iter().any(|p| !p.is_empty()) {
         return Err(Error::Setup {
-            message: "this build has no TLS: enable the `rustls`, `rustls-ring` or `native-tls` \
-                      feature of humanloop-tracing for an https endpoint"
+            message: "this build has no TLS, so root certificates have no use: enable the \
+                      `rustls`, `rustls-ring` or `native-tls` feature of humanloop-tracing"
                 .to_owned(),
             source: None,
         });
@@ -282,32 +229,19 @@ fn tls_setup(
     Ok(builder)
 }
 
-/// The proxy's upstream TLS (feature `proxy`): rustls with the ring provider and the
-/// platform's verifier, handed to the connector, never installed process-wide.
-#[cfg(feature = "proxy")]
+/// rustls with the ring provider and the platform's verifier plus `extra_roots_pem`, for
+/// the endpoint client (`rustls-ring`), the proxy's upstreams and the server's providers:
+/// handed to the connector, never installed process-wide. Without CA certificates on the
+/// machine a plain-http user (`https == false`) still gets a config (with no roots).
+#[cfg(any(feature = "rustls-ring", feature = "proxy", feature = "server"))]
 pub(crate) fn tls_config(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<rustls::ClientConfig, Error> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-
-    let mut extra_roots = Vec::new();
-    for pem in extra_roots_pem {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            extra_roots.push(cert.map_err(|e| Error::Setup {
-                message: format!("a root certificate is not valid PEM: {e}"),
-                source: None,
-            })?);
-        }
-    }
-    if extra_roots_pem.iter().any(|p| !p.is_empty()) && extra_roots.is_empty() {
-        return Err(Error::Setup {
-            message: "the root certificate PEM holds no CERTIFICATE section".to_owned(),
-            source: None,
-        });
-    }
-
+    let extra_roots = pem_roots(extra_roots_pem)?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect::<Vec<_>>();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let setup = |message: &str, e: rustls::Error| Error::Setup {
         message: message.to_owned(),
@@ -327,9 +261,12 @@ pub(crate) fn tls_config(
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth(),
         // A plain-http endpoint (the local one) must not need CA certificates on the machine.
-        Err(_) if !https => builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
+        Err(e) if !https => {
+            tracing::warn!(error = %e, "humanloop-tracing: no platform TLS verifier; https connections will fail");
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
         Err(e) => {
             return Err(setup(
                 "the platform's TLS certificate verifier is unavailable (are CA certificates installed?)",

@@ -98,8 +98,9 @@ where
     }
 }
 
-/// The client's loop: retryable errors only (408, 429, 5xx, connection errors), honouring
+/// The reqwest client's loop (feature `transport`): retryable errors only (408, 429, 5xx, connection errors), honouring
 /// `Retry-After`.
+#[cfg(feature = "transport")]
 pub(crate) async fn retry<T, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,

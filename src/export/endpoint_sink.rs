@@ -1,22 +1,25 @@
-//! The endpoint client as a [`LogSink`]: `POST /logs` with an array, `PATCH
-//! /logs?reference_id=`, each error classified into outage, credentials or refusal.
+//! The reqwest endpoint client as a [`LogSink`] (feature `transport`): `POST /logs` with an
+//! array, `PATCH /logs?reference_id=`, each error classified (`sink::classify`, shared with
+//! the plain-HTTP [`HttpSink`](super::HttpSink)) into outage, credentials or refusal.
 
 use crate::api::{LogRequest, UpdateLogRequest};
 use crate::client::Client;
 use crate::config::{Config, RetryPolicy};
 use crate::error::Error;
 
-use super::sink::{LogSink, SinkError};
+use super::sink::{classify, LogSink, SinkError};
 
-/// The Humanloop-style endpoint as a sink: what [`Humanloop`](crate::Humanloop) exports to
-/// unless told otherwise. One attempt per call (the exporter retries).
+/// The Humanloop-style endpoint as a sink, over the reqwest [`Client`] (feature `transport`,
+/// HTTPS with a TLS feature): what [`Humanloop`](crate::Humanloop) exports to unless told
+/// otherwise in builds with `transport`. One attempt per call (the exporter retries).
 ///
-/// Classification: 401 and 403 are [`SinkError::Unauthorized`]; 400, 404, 413 and 422 are
+/// Classification (the same for [`HttpSink`](super::HttpSink)): 401 and 403 are [`SinkError::Unauthorized`]; 400, 404, 413 and 422 are
 /// [`SinkError::Refused`] (a 422 naming items of the array, `loc: ["body", i, …]`, refuses
 /// only those); every other answer or failure (5xx, 429, 408, other 4xx, connection refused
 /// or reset, timeouts, TLS errors, a 2xx that is not the expected JSON) is
 /// [`SinkError::Unavailable`], with `Retry-After` when the endpoint sent one. A record that
-/// cannot be encoded as JSON is refused.
+/// cannot be encoded as JSON is refused, and so is every record for an https endpoint in a build
+/// without TLS (the error names the features that add it).
 #[derive(Clone, Debug)]
 pub struct EndpointSink {
     client: Client,
@@ -52,45 +55,5 @@ impl LogSink for EndpointSink {
             .await
             .map(drop)
             .map_err(|e| classify(&e, 1))
-    }
-}
-
-/// What the exporter should do about `error`, for a request of `n` records.
-pub(crate) fn classify(error: &Error, n: usize) -> SinkError {
-    let reason = error.to_string();
-    match error {
-        Error::Api(api) => match api.status.as_u16() {
-            401 | 403 => SinkError::Unauthorized { reason },
-            400 | 404 | 413 | 422 => {
-                let mut records: Vec<usize> = api
-                    .validation
-                    .iter()
-                    .filter_map(|v| match v.loc.as_slice() {
-                        [body, index, ..] if *body == "body" => index.as_u64(),
-                        _ => None,
-                    })
-                    .filter_map(|i| usize::try_from(i).ok())
-                    .filter(|&i| i < n)
-                    .collect();
-                records.sort_unstable();
-                records.dedup();
-                SinkError::Refused {
-                    reason,
-                    records: (!records.is_empty()).then_some(records),
-                }
-            }
-            _ => SinkError::Unavailable {
-                reason,
-                retry_after: error.retry_after(),
-            },
-        },
-        Error::Encode(_) => SinkError::Refused {
-            reason,
-            records: None,
-        },
-        _ => SinkError::Unavailable {
-            reason,
-            retry_after: None,
-        },
     }
 }

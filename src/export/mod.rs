@@ -6,7 +6,8 @@
 //!   counted (the first drop is warned about); the caller never blocks.
 //! * A worker (its own thread and current-thread tokio runtime, or a task on a runtime you
 //!   give it with [`ExporterBuilder::runtime`]) delivers them to a [`LogSink`], by default
-//!   the endpoint ([`EndpointSink`]: arrays to `POST /logs`), by count (`max_batch_size`)
+//!   the endpoint (arrays to `POST /logs`; over reqwest, [`EndpointSink`], with the
+//!   `transport` feature, else over plain HTTP, [`HttpSink`]), by count (`max_batch_size`)
 //!   or by delay (`schedule_delay`), whichever comes first.
 //! * Causal order (see `order.rs`): a child is never sent before its parent's request
 //!   succeeded, nor in the same request; a `PATCH` follows its `POST`.
@@ -67,7 +68,9 @@
 //! # demo().unwrap();
 //! ```
 
+#[cfg(feature = "transport")]
 mod endpoint_sink;
+mod http_sink;
 mod order;
 mod sink;
 mod spool;
@@ -84,7 +87,9 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::api::{LogRequest, UpdateLogRequest};
 use crate::config::{Config, ExportConfig};
 
+#[cfg(feature = "transport")]
 pub use endpoint_sink::EndpointSink;
+pub use http_sink::HttpSink;
 pub use sink::{LogSink, MemorySink, SinkError};
 
 use sink::DynSink;
@@ -503,12 +508,16 @@ impl ExporterBuilder {
         self
     }
 
-    /// Start the exporter with `config`'s export settings. Without a sink, an
-    /// [`EndpointSink`] with a client of its own is built from `config`.
+    /// Start the exporter with `config`'s export settings. Without a sink, one for
+    /// `config`'s endpoint is built: an [`EndpointSink`] with a client of its own (feature
+    /// `transport`), else an [`HttpSink`] (plain HTTP).
     pub fn start(self, config: &Config) -> Result<LogExporter, crate::Error> {
         let sink: Box<dyn DynSink> = match self.sink {
             Some(sink) => sink,
+            #[cfg(feature = "transport")]
             None => Box::new(EndpointSink::from_config(config)?),
+            #[cfg(not(feature = "transport"))]
+            None => Box::new(HttpSink::from_config(config)?),
         };
         Ok(LogExporter::spawn(config.export(), sink, self.runtime))
     }
@@ -671,7 +680,9 @@ impl LogExporter {
     }
 
     /// Wait (up to `timeout`) until what was submitted so far is resolved, without
-    /// reporting losses (they stay for the next flush or shutdown).
+    /// reporting losses (they stay for the next flush or shutdown). The traced endpoint
+    /// client's parent barrier (feature `transport`).
+    #[cfg(feature = "transport")]
     pub(crate) async fn settle(&self, timeout: Duration) {
         let _ = self.wait(self.ask(false, false, timeout, false)).await;
     }

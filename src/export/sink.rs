@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::api::{LogRequest, UpdateLogRequest};
+use crate::error::Error;
 
 /// Why a sink did not take a request. The exporter acts on the kind:
 ///
@@ -78,8 +79,10 @@ impl SinkError {
     }
 }
 
-/// The destination of exported records. The endpoint client implements it
-/// ([`EndpointSink`](super::EndpointSink)); so does [`MemorySink`].
+/// The destination of exported records. The endpoint's two transports implement it
+/// ([`EndpointSink`](super::EndpointSink) over reqwest, feature `transport`;
+/// [`HttpSink`](super::HttpSink), plain HTTP over hyper-util, every build); so does
+/// [`MemorySink`].
 ///
 /// Implement it with `async fn`s; the futures must be `Send` (they run on the exporter's
 /// runtime). Each call is one attempt: do not retry inside, return the kind of failure.
@@ -155,7 +158,7 @@ impl<S: LogSink> DynSink for S {
 ///
 /// let sink = MemorySink::default();
 /// let hl = Humanloop::with_exporter(Config::default(), LogExporter::builder().sink(sink.clone()))?;
-/// hl.log(LogRequest { reference_id: Some("r1".into()), ..LogRequest::default() });
+/// hl.log(LogRequest::default().with_reference_id("r1"));
 /// hl.shutdown_blocking(Duration::from_secs(5))?;
 /// assert_eq!(sink.logs()[0].reference_id.as_deref(), Some("r1"));
 /// # Ok(()) }
@@ -233,5 +236,51 @@ impl LogSink for MemorySink {
             .updates
             .push((reference_id.to_owned(), update.clone()));
         Ok(())
+    }
+}
+
+/// What the exporter should do about `error`, for a request of `n` records.
+pub(crate) fn classify(error: &Error, n: usize) -> SinkError {
+    let reason = error.to_string();
+    match error {
+        Error::Api(api) => match api.status.as_u16() {
+            401 | 403 => SinkError::Unauthorized { reason },
+            400 | 404 | 413 | 422 => {
+                let mut records: Vec<usize> = api
+                    .validation
+                    .iter()
+                    .filter_map(|v| match v.loc.as_slice() {
+                        [body, index, ..] if *body == "body" => index.as_u64(),
+                        _ => None,
+                    })
+                    .filter_map(|i| usize::try_from(i).ok())
+                    .filter(|&i| i < n)
+                    .collect();
+                records.sort_unstable();
+                records.dedup();
+                SinkError::Refused {
+                    reason,
+                    records: (!records.is_empty()).then_some(records),
+                }
+            }
+            _ => SinkError::Unavailable {
+                reason,
+                retry_after: error.retry_after(),
+            },
+        },
+        Error::Encode(_) => SinkError::Refused {
+            reason,
+            records: None,
+        },
+        // The transport cannot send at all (an https endpoint in a build without TLS):
+        // every record of the request fails, no retry can help.
+        Error::Setup { .. } => SinkError::Refused {
+            reason,
+            records: Some((0..n).collect()),
+        },
+        _ => SinkError::Unavailable {
+            reason,
+            retry_after: None,
+        },
     }
 }

@@ -785,38 +785,3 @@ where
         }
     }
 }
-
-/// A build without the `transport` feature has no endpoint client: records are counted as
-/// failed with a message that names the missing feature. `Client` here has no value, so
-/// the sending code type-checks unchanged and can never run.
-#[cfg(not(feature = "transport"))]
-mod no_transport {
-    use crate::api::{CreateLogResponse, LogRequest, UpdateLogRequest};
-    use crate::config::Config;
-
-    pub(super) enum Client {}
-
-    impl Client {
-        pub(super) async fn log_batch(
-            &self,
-            _logs: &[LogRequest],
-        ) -> Result<Vec<CreateLogResponse>, crate::Error> {
-            match *self {}
-        }
-
-        pub(super) async fn update_log_by_reference(
-            &self,
-            _reference_id: &str,
-            _update: &UpdateLogRequest,
-        ) -> Result<serde_json::Value, crate::Error> {
-            match *self {}
-        }
-    }
-
-    pub(super) fn client(config: &Config) -> Option<Client> {
-        if config.enabled() {
-            tracing::warn!(target: "humanloop_tracing", "humanloop-tracing was built without an HTTP transport (features `rustls`, `rustls-ring`, `native-tls` or `transport`): logs are not sent");
-        }
-        None
-    }
-}

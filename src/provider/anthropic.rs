@@ -455,4 +455,8 @@ impl ResponseDecoder for AnthropicDecoder {
     fn is_complete(&self) -> bool {
         self.done
     }
+
+    fn text_since(&self, offset: usize, out: &mut String) -> usize {
+        super::common::text_since(&self.blocks, offset, out)
+    }
 }

@@ -22,8 +22,8 @@ use super::common::{
     MAX_ITEMS,
 };
 use super::{
-    path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
-    RequestParams, ResponseDecoder, TokenUsage,
+    path_of, ByModality, Codec, Generation, LlmRequest, Message, ModalityUsage, Operation, Part,
+    ProviderError, RequestHead, RequestParams, ResponseDecoder, TokenUsage,
 };
 
 /// The Gemini codec (`gcp.gemini`), also serving Vertex AI.
@@ -232,7 +232,8 @@ struct Chunk<'a> {
     #[serde(borrow)]
     candidates: List<Candidate<'a>>,
     #[serde(rename = "usageMetadata", alias = "usage_metadata")]
-    usage: Option<UsageMetadata>,
+    #[serde(borrow)]
+    usage: Option<UsageMetadata<'a>>,
     #[serde(borrow, rename = "modelVersion", alias = "model_version")]
     model_version: Str<'a>,
     #[serde(borrow, rename = "responseId", alias = "response_id")]
@@ -283,7 +284,7 @@ struct FunctionCall<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct UsageMetadata {
+struct UsageMetadata<'a> {
     #[serde(alias = "prompt_token_count")]
     prompt_token_count: Int,
     #[serde(alias = "candidates_token_count")]
@@ -292,6 +293,80 @@ struct UsageMetadata {
     thoughts_token_count: Int,
     #[serde(alias = "cached_content_token_count")]
     cached_content_token_count: Int,
+    #[serde(borrow, alias = "prompt_tokens_details")]
+    prompt_tokens_details: List<ModalityCount<'a>>,
+    #[serde(borrow, alias = "candidates_tokens_details")]
+    candidates_tokens_details: List<ModalityCount<'a>>,
+    #[serde(borrow, alias = "cache_tokens_details")]
+    cache_tokens_details: List<ModalityCount<'a>>,
+}
+
+/// One `{modality, tokenCount}` of a `*TokensDetails` list. Anything else reads as empty:
+/// a malformed breakdown loses the breakdown only, never the chunk.
+#[derive(Default)]
+struct ModalityCount<'a> {
+    modality: Str<'a>,
+    token_count: Int,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ModalityCount<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ModalityCount<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = ModalityCount::default();
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    match key.as_deref() {
+                        Some("modality") => out.modality = map.next_value()?,
+                        Some("tokenCount" | "token_count") => out.token_count = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ModalityCount::default())
+            }
+            fn visit_bool<E: Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_i64<E: Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_f64<E: Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_str<E: Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(ModalityCount::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `*TokensDetails` list as counts by modality.
+fn by_modality(details: &List<ModalityCount<'_>>) -> ByModality {
+    let mut out = ByModality::default();
+    for d in details.iter() {
+        if let (Some(m), Some(n)) = (d.modality.0.as_deref(), d.token_count.0) {
+            out.add(m, n);
+        }
+    }
+    out
 }
 
 /// Response decoder for Gemini (bodies, SSE chunks, and JSON arrays of chunks).
@@ -301,6 +376,7 @@ pub struct GeminiDecoder {
     model: Option<String>,
     choices: Choices,
     usage: TokenUsage,
+    by_modality: ModalityUsage,
     error: Option<ProviderError>,
     /// For a stream whose request was decoded: how many candidates end it.
     expect: Option<usize>,
@@ -357,6 +433,11 @@ impl GeminiDecoder {
                 cache_read_input_tokens: u.cached_content_token_count.0,
                 cache_creation_input_tokens: None,
                 reasoning_output_tokens: u.thoughts_token_count.0,
+            };
+            self.by_modality = ModalityUsage {
+                input: by_modality(&u.prompt_tokens_details),
+                output: by_modality(&u.candidates_tokens_details),
+                cache_read: by_modality(&u.cache_tokens_details),
             };
         }
         for (pos, c) in chunk.candidates.iter().enumerate() {
@@ -425,6 +506,7 @@ impl ResponseDecoder for GeminiDecoder {
             response_model: this.model,
             choices: this.choices.into_messages(),
             usage: this.usage,
+            usage_by_modality: this.by_modality,
             error: this.error,
             embeddings: None,
             ..Generation::default()

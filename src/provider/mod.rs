@@ -283,6 +283,45 @@ pub struct TokenUsage {
     pub reasoning_output_tokens: Option<i64>,
 }
 
+/// The modalities token counts may be split by, in [`ByModality`]'s order: the values of
+/// `gen_ai.token.modality` (besides `unknown`, for a count with no breakdown).
+pub const MODALITIES: [&str; 5] = ["text", "image", "audio", "video", "document"];
+
+/// Token counts by modality, indexed like [`MODALITIES`]; all `None` when the provider
+/// reports no breakdown (fixed size: decoding it allocates nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ByModality(pub [Option<i64>; 5]);
+
+impl ByModality {
+    /// Add `n` tokens of `modality` (a provider's name for it, any case; others ignored).
+    pub fn add(&mut self, modality: &str, n: i64) {
+        if let Some(i) = MODALITIES
+            .iter()
+            .position(|m| m.eq_ignore_ascii_case(modality))
+        {
+            let slot = &mut self.0[i];
+            *slot = Some(slot.unwrap_or(0).saturating_add(n));
+        }
+    }
+
+    /// Whether the provider reported a breakdown.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+/// The usage breakdown by modality where the provider reports one (Gemini's
+/// `promptTokensDetails`, `candidatesTokensDetails`, `cacheTokensDetails`); the v0.1 usage
+/// counters' `gen_ai.token.modality`.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModalityUsage {
+    pub input: ByModality,
+    pub output: ByModality,
+    pub cache_read: ByModality,
+}
+
 /// An error the provider reported (error body or stream `error` event).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -305,6 +344,8 @@ pub struct Generation {
     pub choices: Vec<Message>,
     /// Token usage.
     pub usage: TokenUsage,
+    /// [`Generation::usage`] by modality, where the provider splits it.
+    pub usage_by_modality: ModalityUsage,
     /// An error reported by the provider in the body or the stream.
     pub error: Option<ProviderError>,
     /// Embeddings: how many vectors came back (the vectors themselves are not kept).
@@ -355,6 +396,26 @@ pub trait ResponseDecoder: Send {
     /// not count as a cancelled call. Default: only the end of the body ends the call.
     fn is_complete(&self) -> bool {
         false
+    }
+    /// Appends to `out` the first choice's output text (its text parts joined) past byte
+    /// `offset`, and returns the text's length so far: a relay that forwards a stream's
+    /// text as it arrives (the local endpoint's streamed completions) calls it after each
+    /// event with the length it returned last. Default: no text (length 0).
+    ///
+    /// ```
+    /// use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation};
+    ///
+    /// let mut d = OpenAiChat.response_decoder(&LlmRequest::empty(Operation::Chat));
+    /// let (mut relayed, mut seen) = (String::new(), 0);
+    /// d.on_event(None, br#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#);
+    /// seen = d.text_since(seen, &mut relayed);
+    /// d.on_event(None, br#"{"choices":[{"index":0,"delta":{"content":"lo"}}]}"#);
+    /// seen = d.text_since(seen, &mut relayed);
+    /// assert_eq!((relayed.as_str(), seen), ("Hello", 5));
+    /// ```
+    fn text_since(&self, offset: usize, out: &mut String) -> usize {
+        let _ = (offset, out);
+        0
     }
 }
 

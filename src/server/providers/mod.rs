@@ -2,10 +2,12 @@
 //! server), `anthropic` (Messages API). Keys go in headers only, so the provider request
 //! body echoed to callers and stored in logs never holds one.
 //!
-//! One file per provider ([`openai`], [`anthropic`], [`mock`]): its request body, its answer
-//! and its stream; this file chooses the provider, sends, and relays errors.
+//! One file per provider ([`openai`], [`anthropic`], [`mock`]) builds its request body;
+//! answers and streams are read by the library's codecs ([`decode`]); this file chooses
+//! the provider, sends, and relays errors.
 
 mod anthropic;
+mod decode;
 mod mock;
 mod openai;
 
@@ -145,8 +147,14 @@ impl Providers {
         openai_base_url: Option<String>,
         anthropic_base_url: Option<String>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config())
+        let mut http = reqwest::Client::builder();
+        match crate::client::tls_config(false, &[]) {
+            Ok(tls) => http = http.tls_backend_preconfigured(tls),
+            Err(e) => {
+                tracing::warn!(error = %e, "humanloop-tracing server: no TLS; https providers will fail")
+            }
+        }
+        let http = http
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(300))
             .build()?;
@@ -214,21 +222,13 @@ impl Providers {
     ) -> Result<Completion, ProviderError> {
         match provider {
             Provider::Mock => Ok(mock::mock_completion(call, sample)),
-            Provider::OpenAi { .. } => {
+            Provider::OpenAi { .. } | Provider::Anthropic { .. } => {
                 let resp = self.send(provider, call, body).await?;
-                let v: Value = resp
-                    .json()
+                let bytes = resp
+                    .bytes()
                     .await
                     .map_err(|e| ProviderError::new(format!("unreadable provider answer: {e}")))?;
-                Ok(openai::completion(v))
-            }
-            Provider::Anthropic { .. } => {
-                let resp = self.send(provider, call, body).await?;
-                let v: Value = resp
-                    .json()
-                    .await
-                    .map_err(|e| ProviderError::new(format!("unreadable provider answer: {e}")))?;
-                Ok(anthropic::completion(v))
+                decode::answer(api(provider, call), &bytes)
             }
         }
     }
@@ -255,13 +255,12 @@ impl Providers {
                 })));
                 Ok(futures_util::stream::iter(events).boxed())
             }
-            Provider::OpenAi { .. } => {
+            Provider::OpenAi { .. } | Provider::Anthropic { .. } => {
                 let resp = self.send(provider, call, body).await?;
-                Ok(parse_stream(resp, openai::Stream::default()))
-            }
-            Provider::Anthropic { .. } => {
-                let resp = self.send(provider, call, body).await?;
-                Ok(parse_stream(resp, anthropic::Stream::default()))
+                Ok(parse_stream(
+                    resp,
+                    decode::StreamReader::new(api(provider, call)),
+                ))
             }
         }
     }
@@ -323,31 +322,6 @@ impl Providers {
     }
 }
 
-/// rustls with the ring provider and the platform's verifier, handed to reqwest so the
-/// server installs no process-wide crypto provider. Without CA certificates on the machine
-/// the server still starts (the local and plain-http providers work); https providers then
-/// fail with a certificate error.
-fn tls_config() -> rustls::ClientConfig {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports TLS 1.2 and 1.3");
-    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
-        Ok(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
-            .with_no_client_auth(),
-        Err(e) => {
-            tracing::warn!(error = %e, "humanloop-tracing server: no platform TLS verifier; https providers will fail");
-            builder
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        }
-    };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    config
-}
-
 fn trim(url: String) -> String {
     url.trim_end_matches('/').to_owned()
 }
@@ -376,32 +350,29 @@ pub(super) fn finish(reason: &str) -> FinishReason {
     }
 }
 
-/// Turns a provider's SSE data payloads into [`Event`]s.
-pub(super) trait StreamParser: Send + 'static {
-    /// One data payload; `Some(text)` for a text delta.
-    fn feed(&mut self, data: &str) -> Result<Option<String>, ProviderError>;
-    /// The provider said the stream is over.
-    fn ended(&self) -> bool;
-    /// The summary after the last payload; an error when the stream was cut short.
-    fn finish(&mut self, clean_end: bool) -> Result<Completion, ProviderError>;
+/// The API whose answer `provider` gives for `call`.
+fn api(provider: &Provider, call: &Call) -> decode::Api {
+    match provider {
+        Provider::Anthropic { .. } => decode::Api::Anthropic,
+        _ if openai::chat(&call.config) => decode::Api::OpenAiChat,
+        _ => decode::Api::OpenAiCompletions,
+    }
 }
 
-pub(super) fn parse_stream<P: StreamParser>(resp: reqwest::Response, parser: P) -> EventStream {
+fn parse_stream(resp: reqwest::Response, parser: decode::StreamReader) -> EventStream {
     let events = Box::pin(resp.bytes_stream().eventsource());
     futures_util::stream::unfold(Some((events, parser)), |state| async move {
         let (mut events, mut parser) = state?;
         loop {
             match events.next().await {
-                Some(Ok(ev)) => match parser.feed(&ev.data) {
-                    Ok(Some(text)) => {
-                        return Some((Ok(Event::Delta(text)), Some((events, parser))))
+                Some(Ok(ev)) => {
+                    if let Some(text) = parser.feed(&ev.event, &ev.data) {
+                        return Some((Ok(Event::Delta(text)), Some((events, parser))));
                     }
-                    Ok(None) if parser.ended() => {
-                        return Some((parser.finish(true).map(Event::Done), None))
+                    if parser.ended() {
+                        return Some((parser.finish(true).map(Event::Done), None));
                     }
-                    Ok(None) => continue,
-                    Err(e) => return Some((Err(e), None)),
-                },
+                }
                 Some(Err(e)) => {
                     return Some((
                         Err(ProviderError::new(format!(
@@ -416,6 +387,3 @@ pub(super) fn parse_stream<P: StreamParser>(resp: reqwest::Response, parser: P) 
     })
     .boxed()
 }
-
-/// Most tool calls one streamed answer may assemble (indices above are ignored).
-pub(super) const MAX_STREAMED_TOOL_CALLS: usize = 128;

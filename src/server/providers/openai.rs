@@ -1,9 +1,9 @@
-//! OpenAI's Chat Completions (and legacy Completions) API: request body, answer, stream.
+//! OpenAI's Chat Completions (and legacy Completions) API: the request body.
 
 use serde_json::{json, Value};
 
-use super::{finish, set, Call, Completion, ProviderError, StreamParser, MAX_STREAMED_TOOL_CALLS};
-use crate::api::{FinishReason, ModelConfig, ModelEndpoint, ToolCall};
+use super::{set, Call};
+use crate::api::{ModelConfig, ModelEndpoint};
 
 /// Whether `config` goes to Chat Completions (else legacy Completions).
 pub(super) fn chat(config: &ModelConfig) -> bool {
@@ -72,127 +72,4 @@ fn openai_tool(tool: &Value) -> Option<Value> {
         }
     }
     Some(json!({ "type": "function", "function": f }))
-}
-
-pub(super) fn completion(v: Value) -> Completion {
-    let choice = &v["choices"][0];
-    let text = choice["message"]["content"]
-        .as_str()
-        .or_else(|| choice["text"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let tool_calls = choice["message"]["tool_calls"]
-        .as_array()
-        .map(|calls| {
-            calls
-                .iter()
-                .filter_map(|c| serde_json::from_value::<ToolCall>(c.clone()).ok())
-                .collect::<Vec<_>>()
-        })
-        .filter(|c| !c.is_empty());
-    Completion {
-        raw_output: text,
-        finish_reason: choice["finish_reason"].as_str().map(finish),
-        tool_calls,
-        prompt_tokens: v["usage"]["prompt_tokens"].as_i64(),
-        output_tokens: v["usage"]["completion_tokens"].as_i64(),
-        raw: v,
-    }
-}
-
-#[derive(Default)]
-pub(super) struct Stream {
-    tool_calls: Vec<ToolCall>,
-    finish_reason: Option<FinishReason>,
-    prompt_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    last: Value,
-    done: bool,
-}
-
-impl StreamParser for Stream {
-    fn feed(&mut self, data: &str) -> Result<Option<String>, ProviderError> {
-        if data.trim() == "[DONE]" {
-            self.done = true;
-            return Ok(None);
-        }
-        let Ok(v) = serde_json::from_str::<Value>(data) else {
-            return Ok(None); // not JSON: ignore, like every SSE client
-        };
-        if let Some(err) = v.get("error") {
-            return Err(ProviderError {
-                message: "the provider reported an error mid-stream".to_owned(),
-                status: None,
-                body: Some(err.clone()),
-            });
-        }
-        if let Some(usage) = v.get("usage").filter(|u| u.is_object()) {
-            self.prompt_tokens = usage["prompt_tokens"].as_i64();
-            self.output_tokens = usage["completion_tokens"].as_i64();
-        }
-        let choice = &v["choices"][0];
-        if let Some(r) = choice["finish_reason"].as_str() {
-            self.finish_reason = Some(finish(r));
-        }
-        // Tool calls arrive in pieces keyed by `index`: the id and name first, then the
-        // arguments' JSON text in fragments.
-        for tc in choice["delta"]["tool_calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let i = tc["index"].as_u64().unwrap_or(0) as usize;
-            if i >= MAX_STREAMED_TOOL_CALLS {
-                continue;
-            }
-            if self.tool_calls.len() <= i {
-                self.tool_calls
-                    .resize_with(i + 1, || ToolCall::function("", "", ""));
-            }
-            let call = &mut self.tool_calls[i];
-            if let Some(id) = tc["id"].as_str() {
-                call.id = id.to_owned();
-            }
-            if let Some(name) = tc["function"]["name"].as_str() {
-                call.function.name.push_str(name);
-            }
-            if let Some(args) = tc["function"]["arguments"].as_str() {
-                call.function.arguments.push_str(args);
-            }
-        }
-        let text = choice["delta"]["content"]
-            .as_str()
-            .or_else(|| choice["text"].as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        if self.last.is_null()
-            || v.get("usage").is_some_and(Value::is_object)
-            || self.finish_reason.is_some()
-        {
-            self.last = v;
-        }
-        Ok(text)
-    }
-
-    fn ended(&self) -> bool {
-        self.done
-    }
-
-    fn finish(&mut self, clean_end: bool) -> Result<Completion, ProviderError> {
-        let finish_reason = match self.finish_reason.take() {
-            Some(r) => Some(r),
-            // `[DONE]` without a reason: a terse server; the sample did finish.
-            None if self.done || clean_end && !self.last.is_null() => Some(FinishReason::Stop),
-            None => return Err(ProviderError::new("the provider stream ended early")),
-        };
-        let calls = std::mem::take(&mut self.tool_calls);
-        Ok(Completion {
-            raw_output: String::new(),
-            finish_reason,
-            tool_calls: (!calls.is_empty()).then_some(calls),
-            prompt_tokens: self.prompt_tokens,
-            output_tokens: self.output_tokens,
-            raw: std::mem::take(&mut self.last),
-        })
-    }
 }

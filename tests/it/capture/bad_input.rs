@@ -3,7 +3,7 @@
 //! huge body) the bytes pass through untouched, nothing panics, the caller sees no new
 //! error, and the call is still traced with what could be read.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*};
 use bytes::Bytes;
 use opentelemetry::Value;
 
@@ -19,7 +19,7 @@ async fn roundtrip(
     configure: fn(humanloop_tracing::ConfigBuilder) -> humanloop_tracing::ConfigBuilder,
 ) -> std::collections::HashMap<String, Value> {
     let otel = otel();
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, configure);
     let addr = serve_bytes(200, headers, body.clone(), 7).await;
     let got = send(
@@ -245,7 +245,7 @@ mod panicking {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_panicking_codec_never_reaches_the_caller() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let stream = fixture("openai/chat_stream_include_usage.sse");
     for adapter in ADAPTERS {
         for (headers, body) in [

@@ -1,7 +1,7 @@
 //! Content on spans is opt-in: off, no content attribute at all; on, valid JSON in the
 //! GenAI parts format, redacted first, cut to the configured size while staying valid.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, otel::*, provider::*};
 use opentelemetry::Value;
 use serde_json::{json, Value as Json};
 
@@ -25,7 +25,7 @@ async fn call(adapter: Adapter, hl: &humanloop_tracing::Humanloop) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn content_off_records_no_content() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b.capture_content(false));
@@ -43,7 +43,7 @@ async fn content_off_records_no_content() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn content_on_records_valid_json_in_the_parts_format() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b.capture_content(true));
@@ -70,7 +70,7 @@ async fn content_on_records_valid_json_in_the_parts_format() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn content_is_redacted_before_it_is_recorded() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let otel = otel();
     let hl = humanloop(&sink, |b| {
         b.capture_content(true)
@@ -86,7 +86,7 @@ async fn content_is_redacted_before_it_is_recorded() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn long_content_is_cut_and_stays_valid_json() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let otel = otel();
     let hl = humanloop(&sink, |b| {
         b.capture_content(true).max_content_attribute_bytes(300)

@@ -2,7 +2,7 @@
 //! the caller receives exactly the bytes the server sent, and the call becomes one
 //! client span with the GenAI attributes the fixture implies.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use opentelemetry::trace::SpanKind;
 use opentelemetry::Value;
 
@@ -190,7 +190,7 @@ fn cases(port: u16) -> Vec<Case> {
 #[tokio::test(flavor = "current_thread")]
 async fn fixtures_pass_through_unchanged_and_become_genai_spans() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let port = server.addr.unwrap().port();
     for adapter in ADAPTERS {
         for case in cases(port) {
@@ -285,7 +285,7 @@ fn route(dir: &str, file: &str) -> (String, String, &'static str) {
 #[tokio::test(flavor = "current_thread")]
 async fn every_fixture_file_passes_through_both_adapters() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut seen = 0;
     let mut dirs: Vec<_> = std::fs::read_dir(&dir)
@@ -337,7 +337,7 @@ async fn every_fixture_file_passes_through_both_adapters() {
 #[tokio::test(flavor = "current_thread")]
 async fn non_llm_requests_pass_through_without_a_span() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b);
@@ -350,7 +350,7 @@ async fn non_llm_requests_pass_through_without_a_span() {
 #[tokio::test(flavor = "current_thread")]
 async fn disabled_config_means_no_span() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b.enabled(false));
@@ -376,7 +376,7 @@ async fn disabled_config_means_no_span() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_reqwest_response_keeps_its_url_and_head() {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let _otel = otel();
     let hl = humanloop(&sink, |b| b);
     let url = server.url("/v1/chat/completions?api-version=1");

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, provider::*};
 
 const TTFT: &str = "gen_ai.response.time_to_first_chunk";
 
@@ -12,7 +12,7 @@ const TTFT: &str = "gen_ai.response.time_to_first_chunk";
 async fn a_streamed_call_logs_its_time_to_first_chunk() {
     let chunks = sse_chunks("openai/chat_stream_include_usage.sse");
     for adapter in ADAPTERS {
-        let sink = log_sink().await;
+        let sink = Recorder::start().await;
         let hl = humanloop(&sink, |b| b);
         let server = stream_server("text/event-stream").await;
         let url = format!("http://{}/v1/chat/completions", server.addr);
@@ -58,7 +58,7 @@ async fn a_streamed_call_logs_its_time_to_first_chunk() {
 async fn cache_and_reasoning_tokens_are_logged_and_a_plain_call_has_no_ttft() {
     let server = provider().await;
     for adapter in ADAPTERS {
-        let sink = log_sink().await;
+        let sink = Recorder::start().await;
         let hl = humanloop(&sink, |b| b);
         let req = Req::post(
             server.url("/v1/chat/completions"),

@@ -1,7 +1,7 @@
 //! Each finished call becomes one log (SPEC.md `POST /logs`): messages, output, model
 //! config, tokens, cost, timing, ids, and the project settings of the configuration.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, otel::*, provider::*};
 use serde_json::json;
 
 const REQUEST: &str = r#"{"model":"gpt-4o-mini","temperature":0.5,"max_tokens":100,"stop":["END"],
@@ -20,7 +20,7 @@ async fn a_call_becomes_a_complete_log() {
     let server = provider().await;
     for adapter in ADAPTERS {
         let _otel = otel();
-        let sink = log_sink().await;
+        let sink = Recorder::start().await;
         let hl = humanloop(&sink, |b| {
             b.source("tests").environment("ci").metadata("team", "core")
         });
@@ -75,7 +75,7 @@ async fn a_call_becomes_a_complete_log() {
 async fn log_content_off_keeps_numbers_and_drops_content() {
     let server = provider().await;
     let _otel = otel();
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b.log_content(false));
     one_call(Adapter::Reqwest, &hl, &server).await;
     let logs = flushed_logs(&hl, &sink, 1).await;
@@ -97,7 +97,7 @@ async fn log_content_off_keeps_numbers_and_drops_content() {
 async fn redaction_and_on_log_shape_the_log() {
     let server = provider().await;
     let _otel = otel();
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| {
         b.redact(|t: &mut String| *t = t.replace("Hello", "[greeting]"))
             .on_log(|log| {
@@ -126,12 +126,12 @@ async fn redaction_and_on_log_shape_the_log() {
 async fn a_panicking_on_log_hook_drops_the_log_and_never_reaches_the_caller() {
     let server = provider().await;
     let _otel = otel();
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b.on_log(|_| panic!("hook bug")));
     let before = humanloop_tracing::hook_panics();
     one_call(Adapter::Reqwest, &hl, &server).await;
     let _ = hl.flush(std::time::Duration::from_secs(5)).await;
-    assert!(sink.logs().is_empty());
+    assert!(sink.bodies().is_empty());
     assert!(humanloop_tracing::hook_panics() > before);
 }
 
@@ -139,7 +139,7 @@ async fn a_panicking_on_log_hook_drops_the_log_and_never_reaches_the_caller() {
 async fn an_error_call_is_logged_with_its_error() {
     let server = provider().await;
     let _otel = otel();
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| b);
     let req = Req::post(server.url("/v1/chat/completions"), REQUEST)
         .header("x-fixture", "openai/error_invalid_api_key.json")

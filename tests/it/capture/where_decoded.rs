@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, otel::*, provider::*};
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, OpenAiChat, Operation, ProviderError, RequestHead,
     ResponseDecoder,
@@ -90,7 +90,7 @@ impl Codec for Watched {
 /// subscriber recording the span.
 async fn steps_of_one_call(with_subscriber: bool) -> Vec<(&'static str, bool)> {
     let server = provider().await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let steps = Steps::default();
     let watched = Arc::new(Watched {
         caller: std::thread::current().id(),

@@ -1,6 +1,7 @@
 //! `POST {base}/completion-model-config` without streaming: the request carries the key and
 //! only the fields set, and a two-sample answer decodes with unknown fields kept.
 
+use crate::harness::raw::client_of;
 use humanloop_tracing::api::{CompletionModelConfigRequest, FinishReason};
 use humanloop_tracing::Client;
 use serde_json::json;
@@ -52,16 +53,13 @@ async fn two_samples_round_trip() {
         .unwrap();
     let mut inputs = serde_json::Map::new();
     inputs.insert("city".into(), "France".into());
-    let req = CompletionModelConfigRequest {
-        project: Some("geo".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        provider_api_keys: Some(humanloop_tracing::api::ProviderApiKeys {
-            openai: Some("sk-provider".into()),
-            ..Default::default()
-        }),
-        ..CompletionModelConfigRequest::new("config_abc")
-    };
+    let req = CompletionModelConfigRequest::new("config_abc")
+        .with_project("geo")
+        .with_inputs(inputs)
+        .with_num_samples(2u32)
+        .with_provider_api_keys(
+            humanloop_tracing::api::ProviderApiKeys::default().with_openai("sk-provider"),
+        );
     let resp = client.completion_model_config(&req).await.unwrap();
 
     assert_eq!(resp.data.len(), 2);
@@ -88,10 +86,7 @@ async fn an_answer_that_is_not_a_completion_is_a_decode_error_with_the_body() {
         .respond_with(ResponseTemplate::new(200).set_body_string("<html>captive portal</html>"))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/v4", server.uri()))
-        .build()
-        .unwrap();
+    let client = client_of(&server);
     let err = client
         .completion_model_config(&CompletionModelConfigRequest::new("config_abc"))
         .await
@@ -118,14 +113,8 @@ async fn a_stream_flag_is_dropped_from_a_whole_answer_call() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/v4", server.uri()))
-        .build()
-        .unwrap();
-    let req = CompletionModelConfigRequest {
-        stream: Some(true),
-        ..CompletionModelConfigRequest::new("config_abc")
-    };
+    let client = client_of(&server);
+    let req = CompletionModelConfigRequest::new("config_abc").with_stream(true);
     let resp = client.completion_model_config(&req).await.unwrap();
     assert_eq!(resp.data.len(), 2);
 }

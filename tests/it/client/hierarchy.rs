@@ -2,12 +2,13 @@
 //! session and parent automatically (the endpoint files its datapoint under the step,
 //! whose own log the exporter delivered first), and each call has its own GenAI span.
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
 use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{session, step, Config, Humanloop};
+use humanloop_tracing::{session, step, Config};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Value as OtelValue;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -24,7 +25,6 @@ fn attr(span: &SpanData, key: &str) -> Option<OtelValue> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_calls_join_the_session_and_step() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -48,16 +48,13 @@ async fn completion_calls_join_the_session_and_step() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(spans.clone())
         .build();
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(&base)
             .project("hier")
             // A long delay: only the barrier before the call can have delivered the step.
-            .schedule_delay(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .schedule_delay(Duration::from_secs(30)),
+    );
     let subscriber = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
@@ -65,12 +62,10 @@ async fn completion_calls_join_the_session_and_step() {
 
     let mut inputs = JsonMap::new();
     inputs.insert("name".into(), json!("Ada"));
-    let request = CompletionModelConfigRequest {
-        project: Some("hier".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(config_id.clone())
-    };
+    let request = CompletionModelConfigRequest::new(config_id.clone())
+        .with_project("hier")
+        .with_inputs(inputs)
+        .with_num_samples(2u32);
     let client = hl.client().clone();
     let (plain, streamed) = async {
         async {
@@ -161,7 +156,6 @@ async fn completion_calls_join_the_session_and_step() {
 
 #[tokio::test]
 async fn a_stream_dropped_early_ends_its_span_as_cancelled() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -179,7 +173,7 @@ async fn a_stream_dropped_early_ends_its_span_as_cancelled() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(spans.clone())
         .build();
-    let hl = Humanloop::new(Config::builder().base_url(&base).build().unwrap()).unwrap();
+    let hl = handle(Config::builder().base_url(&base));
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
     let _guard = tracing::subscriber::set_default(subscriber);

@@ -1,8 +1,6 @@
 //! Logs, batches, updates and sessions: paths, methods, bodies and answers per SPEC.md.
 
-use humanloop_tracing::api::{
-    ChatMessage, LogConfig, LogRequest, ModelConfig, ToolConfig, UpdateLogRequest,
-};
+use humanloop_tracing::api::{ChatMessage, LogRequest, ModelConfig, ToolConfig, UpdateLogRequest};
 use humanloop_tracing::Client;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -19,14 +17,12 @@ async fn setup() -> (MockServer, Client) {
 }
 
 fn llm_log() -> LogRequest {
-    LogRequest {
-        project: Some("travel".into()),
-        reference_id: Some("ref-1".into()),
-        messages: Some(vec![ChatMessage::user("Hi")]),
-        output: Some("Hello".into()),
-        config: Some(LogConfig::Model(ModelConfig::new("gpt-4o-mini"))),
-        ..LogRequest::default()
-    }
+    LogRequest::default()
+        .with_project("travel")
+        .with_reference_id("ref-1")
+        .with_messages(vec![ChatMessage::user("Hi")])
+        .with_output("Hello")
+        .with_config(ModelConfig::new("gpt-4o-mini"))
 }
 
 #[tokio::test]
@@ -57,11 +53,9 @@ async fn one_log_is_an_object() {
 #[tokio::test]
 async fn a_batch_is_an_array_answered_by_an_array() {
     let (server, client) = setup().await;
-    let step = LogRequest {
-        reference_id: Some("ref-2".into()),
-        config: Some(LogConfig::Tool(ToolConfig::new("plan_trip"))),
-        ..LogRequest::default()
-    };
+    let step = LogRequest::default()
+        .with_reference_id("ref-2")
+        .with_config(ToolConfig::new("plan_trip"));
     Mock::given(method("POST"))
         .and(path("/v4/logs"))
         .and(body_json(json!([
@@ -86,11 +80,9 @@ async fn a_batch_is_an_array_answered_by_an_array() {
 #[tokio::test]
 async fn update_by_id_and_by_reference() {
     let (server, client) = setup().await;
-    let update = UpdateLogRequest {
-        output: Some("done".into()),
-        duration: Some(1.5),
-        ..UpdateLogRequest::default()
-    };
+    let update = UpdateLogRequest::default()
+        .with_output("done")
+        .with_duration(1.5);
     Mock::given(method("PATCH"))
         .and(path("/v4/logs/data_1"))
         .and(body_json(json!({"output": "done", "duration": 1.5})))

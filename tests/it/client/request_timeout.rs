@@ -2,9 +2,10 @@
 //! a stream that keeps sending may run longer. Paused tokio time, server in the same
 //! runtime, so "longer" is exact.
 
+use crate::harness::raw::collected;
 use std::time::Duration;
 
-use crate::client_support::{RawServer, Reply};
+use crate::harness::raw::{RawServer, Reply};
 use humanloop_tracing::api::{CompletionModelConfigRequest, LogRequest};
 use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::error::TransportKind;
@@ -44,13 +45,11 @@ fn slow_stream() -> Reply {
 async fn a_stream_may_outlive_the_request_timeout() {
     let server = RawServer::start(vec![slow_stream()]).await;
     let started = tokio::time::Instant::now();
-    let samples = client(&server)
-        .completion_model_config_stream(&CompletionModelConfigRequest::new("config_abc"))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap();
+    let samples = collected(
+        &client(&server),
+        &CompletionModelConfigRequest::new("config_abc"),
+    )
+    .await;
     assert_eq!(samples[0].output, "01234!");
     assert!(
         started.elapsed() >= Duration::from_secs(12),

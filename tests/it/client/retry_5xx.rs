@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client_support::{fast_retries, RawServer, Reply};
+use crate::harness::raw::{fast_retries, RawServer, Reply};
 use humanloop_tracing::api::LogRequest;
 use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::Client;

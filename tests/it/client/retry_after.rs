@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::client_support::{RawServer, Reply};
+use crate::harness::raw::{RawServer, Reply};
 use humanloop_tracing::api::LogRequest;
 use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::Client;

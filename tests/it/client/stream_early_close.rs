@@ -2,9 +2,10 @@
 //! an error the caller sees, never a silent truncation (SPEC.md: "A close before every
 //! sample finished is an error the caller sees").
 
+use crate::harness::raw::collect_error;
 use std::time::Duration;
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::error::TransportKind;
@@ -13,10 +14,9 @@ use humanloop_tracing::Error;
 const PAUSE: Duration = Duration::from_millis(1);
 
 fn request(num_samples: Option<u32>) -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        num_samples,
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    let mut request = CompletionModelConfigRequest::new("config_abc");
+    request.num_samples = num_samples;
+    request
 }
 
 #[tokio::test]
@@ -67,13 +67,7 @@ async fn a_sample_never_seen_counts_as_unfinished() {
         PAUSE,
     )])
     .await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&request(Some(3)))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(&client(&server.base_url()), &request(Some(3))).await;
     assert!(
         matches!(&err, Error::StreamEndedEarly { unfinished, .. } if unfinished == &vec![2]),
         "{err:?}"
@@ -84,13 +78,7 @@ async fn a_sample_never_seen_counts_as_unfinished() {
 async fn an_empty_stream_is_an_error_too() {
     // Default num_samples is 1: a stream with no chunk at all lost sample 0.
     let server = RawServer::start(vec![Reply::sse(&[": nothing to see\n\n"], PAUSE)]).await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&request(None))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(&client(&server.base_url()), &request(None)).await;
     assert!(
         matches!(&err, Error::StreamEndedEarly { unfinished, .. } if unfinished == &vec![0]),
         "{err:?}"
@@ -109,13 +97,7 @@ async fn an_event_without_its_blank_line_does_not_count() {
         PAUSE,
     )])
     .await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&request(None))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(&client(&server.base_url()), &request(None)).await;
     assert!(matches!(err, Error::StreamEndedEarly { .. }), "{err:?}");
 }
 

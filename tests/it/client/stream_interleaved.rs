@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, FinishReason};
 
@@ -48,11 +48,9 @@ fn reply() -> Reply {
 }
 
 fn request() -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        project: Some("demo".into()),
-        num_samples: Some(3),
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    CompletionModelConfigRequest::new("config_abc")
+        .with_project("demo")
+        .with_num_samples(3u32)
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! A streamed completion is retried while no byte of the stream has been handed out (an
 //! error answer before the stream starts), and never after.
 
+use crate::harness::raw::collect_error;
+use crate::harness::raw::collected;
 use std::time::Duration;
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::{client, RawServer, Reply};
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::Error;
 
@@ -18,13 +20,11 @@ async fn error_answers_before_the_stream_are_retried() {
         Reply::sse(&[DONE], Duration::from_millis(1)),
     ])
     .await;
-    let samples = client(&server.base_url())
-        .completion_model_config_stream(&CompletionModelConfigRequest::new("config_abc"))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap();
+    let samples = collected(
+        &client(&server.base_url()),
+        &CompletionModelConfigRequest::new("config_abc"),
+    )
+    .await;
     assert_eq!(samples[0].output, "ok");
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
@@ -42,13 +42,11 @@ async fn a_stream_cut_after_it_started_is_not_retried() {
         Reply::sse(&[DONE], Duration::from_millis(1)),
     ])
     .await;
-    let err = client(&server.base_url())
-        .completion_model_config_stream(&CompletionModelConfigRequest::new("config_abc"))
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap_err();
+    let err = collect_error(
+        &client(&server.base_url()),
+        &CompletionModelConfigRequest::new("config_abc"),
+    )
+    .await;
     assert!(matches!(err, Error::StreamEndedEarly { .. }), "{err:?}");
     assert_eq!(server.requests().len(), 1);
 }

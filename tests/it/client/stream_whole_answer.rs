@@ -1,7 +1,8 @@
 //! A server that ignores `stream: true` and answers with one JSON response is accepted:
 //! the stream yields that response as its only chunk, and the samples are whole.
 
-use crate::client_support::{client, RawServer, Reply};
+use crate::harness::raw::collected;
+use crate::harness::raw::{client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::{CompletionModelConfigRequest, FinishReason};
 use serde_json::json;
@@ -21,10 +22,7 @@ fn whole() -> Reply {
 }
 
 fn request() -> CompletionModelConfigRequest {
-    CompletionModelConfigRequest {
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new("config_abc")
-    }
+    CompletionModelConfigRequest::new("config_abc").with_num_samples(2u32)
 }
 
 #[tokio::test]
@@ -43,13 +41,7 @@ async fn one_json_answer_is_one_chunk() {
 #[tokio::test]
 async fn its_samples_collect() {
     let server = RawServer::start(vec![whole()]).await;
-    let samples = client(&server.base_url())
-        .completion_model_config_stream(&request())
-        .await
-        .unwrap()
-        .collect_samples()
-        .await
-        .unwrap();
+    let samples = collected(&client(&server.base_url()), &request()).await;
     assert_eq!(samples.len(), 2);
     assert_eq!(samples[0].output, "one");
     assert_eq!(samples[0].finish_reason, Some(FinishReason::Stop));

@@ -1,8 +1,8 @@
 //! A 422 answer keeps its parsed `detail` list (SPEC.md, "Errors"), says what to fix and is
 //! not retried.
 
+use crate::harness::raw::client_of;
 use humanloop_tracing::api::LogRequest;
-use humanloop_tracing::Client;
 use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -20,10 +20,7 @@ async fn detail_list_is_parsed() {
         .expect(1) // never retried
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/v4", server.uri()))
-        .build()
-        .unwrap();
+    let client = client_of(&server);
     let err = client.log(&LogRequest::default()).await.unwrap_err();
 
     assert_eq!(err.status().map(|s| s.as_u16()), Some(422));
@@ -57,10 +54,7 @@ async fn a_422_with_another_shape_keeps_the_body() {
         .respond_with(ResponseTemplate::new(422).set_body_json(json!({"detail": "bad input"})))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/v4", server.uri()))
-        .build()
-        .unwrap();
+    let client = client_of(&server);
     let err = client.log(&LogRequest::default()).await.unwrap_err();
     assert!(err.validation_errors().is_empty());
     assert_eq!(err.as_api().unwrap().detail, Some(json!("bad input")));

@@ -2,7 +2,7 @@
 //! `tests/fixtures/anthropic/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, LlmRequest, Operation, Part, ProviderError,
 };
@@ -13,12 +13,8 @@ fn req() -> LlmRequest {
 }
 
 #[test]
-fn plain_message() {
-    let g = decode_body(
-        &AnthropicMessages,
-        &req(),
-        &fixture("anthropic/message_basic.json"),
-    );
+fn a_message_gives_its_id_model_text_stop_reason_and_usage() {
+    let g = decoded(&AnthropicMessages, &req(), "anthropic/message_basic.json");
     assert_eq!(
         g.response_id.as_deref(),
         Some("msg_013Zva2CMHLNnXjNJJKqJ2EF")
@@ -38,11 +34,11 @@ fn plain_message() {
 }
 
 #[test]
-fn plain_tool_use() {
-    let g = decode_body(
+fn a_tool_use_block_is_a_tool_call_part_after_the_text() {
+    let g = decoded(
         &AnthropicMessages,
         &req(),
-        &fixture("anthropic/message_tool_use.json"),
+        "anthropic/message_tool_use.json",
     );
     assert_eq!(
         g.choices,
@@ -62,10 +58,10 @@ fn plain_tool_use() {
 
 #[test]
 fn cache_tokens_are_added_to_input_and_kept_apart() {
-    let g = decode_body(
+    let g = decoded(
         &AnthropicMessages,
         &req(),
-        &fixture("anthropic/message_cache_usage.json"),
+        "anthropic/message_cache_usage.json",
     );
     assert_eq!(
         g.usage,
@@ -80,12 +76,8 @@ fn cache_tokens_are_added_to_input_and_kept_apart() {
 }
 
 #[test]
-fn basic_stream() {
-    let g = decode_stream(
-        &AnthropicMessages,
-        &req(),
-        &fixture("anthropic/stream_basic.sse"),
-    );
+fn a_stream_gives_the_text_and_message_delta_replaces_the_output_count() {
+    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_basic.sse");
     assert_eq!(
         g.response_id.as_deref(),
         Some("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY")
@@ -105,11 +97,7 @@ fn basic_stream() {
 
 #[test]
 fn tool_use_stream_joins_input_json() {
-    let g = decode_stream(
-        &AnthropicMessages,
-        &req(),
-        &fixture("anthropic/stream_tool_use.sse"),
-    );
+    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_tool_use.sse");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -128,12 +116,8 @@ fn tool_use_stream_joins_input_json() {
 }
 
 #[test]
-fn thinking_stream() {
-    let g = decode_stream(
-        &AnthropicMessages,
-        &req(),
-        &fixture("anthropic/stream_thinking.sse"),
-    );
+fn thinking_deltas_are_one_reasoning_part_before_the_text() {
+    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_thinking.sse");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -151,11 +135,11 @@ fn thinking_stream() {
 }
 
 #[test]
-fn web_search_stream_with_cache_fields_in_message_delta() {
-    let g = decode_stream(
+fn a_server_tool_use_is_a_tool_call_and_message_delta_cache_fields_count() {
+    let g = decoded(
         &AnthropicMessages,
         &req(),
-        &fixture("anthropic/stream_web_search.sse"),
+        "anthropic/stream_web_search.sse",
     );
     assert_eq!(
         g.choices,
@@ -180,11 +164,7 @@ fn web_search_stream_with_cache_fields_in_message_delta() {
 
 #[test]
 fn error_event_keeps_partial_output() {
-    let g = decode_stream(
-        &AnthropicMessages,
-        &req(),
-        &fixture("anthropic/stream_error.sse"),
-    );
+    let g = decoded(&AnthropicMessages, &req(), "anthropic/stream_error.sse");
     let mut want = ProviderError::default();
     want.code = Some("overloaded_error".into());
     want.message = Some("Overloaded".into());
@@ -193,7 +173,7 @@ fn error_event_keeps_partial_output() {
 }
 
 #[test]
-fn error_body() {
+fn an_error_body_gives_its_type_and_message() {
     let body = fixture("anthropic/error_not_found.json");
     let mut want = ProviderError::default();
     want.code = Some("not_found_error".into());
@@ -206,7 +186,7 @@ fn error_body() {
 }
 
 #[test]
-fn request_decoding() {
+fn a_request_gives_model_stream_user_params_and_messages() {
     let head = Head::post("https://api.anthropic.com/v1/messages");
     let r =
         AnthropicMessages.decode_request(&head.head(), &fixture("anthropic/request_tools.json"));

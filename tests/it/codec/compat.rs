@@ -2,7 +2,7 @@
 //! the OpenAI codecs, with fixtures under `tests/fixtures/{azure,compat}/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation, Part, Registry};
 
 fn req() -> LlmRequest {
@@ -11,7 +11,7 @@ fn req() -> LlmRequest {
 
 #[test]
 fn azure_plain_body_ignores_content_filter_results() {
-    let g = decode_body(&OpenAiChat, &req(), &fixture("azure/chat_basic.json"));
+    let g = decoded(&OpenAiChat, &req(), "azure/chat_basic.json");
     assert_eq!(
         g.response_id.as_deref(),
         Some("chatcmpl-6v7mkQj980V1yBec6ETrKPRqFjNw9")
@@ -31,7 +31,7 @@ fn azure_plain_body_ignores_content_filter_results() {
 
 #[test]
 fn azure_stream_skips_the_empty_first_chunk() {
-    let g = decode_stream(&OpenAiChat, &req(), &fixture("azure/chat_stream.sse"));
+    let g = decoded(&OpenAiChat, &req(), "azure/chat_stream.sse");
     // The first chunk's empty id and model do not stick.
     assert_eq!(
         g.response_id.as_deref(),
@@ -46,7 +46,7 @@ fn azure_stream_skips_the_empty_first_chunk() {
 }
 
 #[test]
-fn azure_error_body() {
+fn azure_error_body_gives_code_and_message() {
     let e = OpenAiChat
         .decode_error(&fixture("azure/error_content_filter.json"))
         .unwrap();
@@ -78,12 +78,8 @@ fn azure_model_falls_back_to_the_deployment() {
 }
 
 #[test]
-fn deepseek_reasoning_content() {
-    let g = decode_body(
-        &OpenAiChat,
-        &req(),
-        &fixture("compat/deepseek_reasoner.json"),
-    );
+fn deepseek_reasoning_content_is_a_reasoning_part() {
+    let g = decoded(&OpenAiChat, &req(), "compat/deepseek_reasoner.json");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -103,8 +99,8 @@ fn deepseek_reasoning_content() {
 }
 
 #[test]
-fn groq_usage_in_x_groq() {
-    let g = decode_stream(&OpenAiChat, &req(), &fixture("compat/groq_stream.sse"));
+fn groq_usage_under_x_groq_is_read() {
+    let g = decoded(&OpenAiChat, &req(), "compat/groq_stream.sse");
     assert_eq!(g.response_model.as_deref(), Some("llama-3.1-8b-instant"));
     assert_eq!(
         g.choices,
@@ -117,8 +113,8 @@ fn groq_usage_in_x_groq() {
 }
 
 #[test]
-fn ollama_stream() {
-    let g = decode_stream(&OpenAiChat, &req(), &fixture("compat/ollama_stream.sse"));
+fn ollama_stream_decodes_as_openai_chat() {
+    let g = decoded(&OpenAiChat, &req(), "compat/ollama_stream.sse");
     assert_eq!(g.response_id.as_deref(), Some("chatcmpl-476"));
     assert_eq!(
         g.choices,

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::support::Head;
+use crate::harness::codec::Head;
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Operation, ProviderError, Registry, RequestHead, ResponseDecoder,
 };
@@ -19,6 +19,13 @@ fn post(url: &str) -> Option<(&'static str, Operation, String)> {
     detect("POST", url)
 }
 
+/// Asserts what each `(url, codec, operation, provider)` POST is detected as.
+fn detects(cases: &[(&str, &'static str, Operation, &str)]) {
+    for &(url, codec, op, provider) in cases {
+        assert_eq!(post(url), is(codec, op, provider), "{url}");
+    }
+}
+
 fn is(
     codec: &'static str,
     op: Operation,
@@ -28,85 +35,63 @@ fn is(
 }
 
 #[test]
-fn openai_endpoints() {
+fn openai_urls_pick_each_openai_codec_and_operation() {
     use Operation::*;
-    assert_eq!(
-        post("https://api.openai.com/v1/chat/completions"),
-        is("openai.chat", Chat, "openai")
-    );
-    assert_eq!(
-        post("https://api.openai.com/v1/responses"),
-        is("openai.responses", Chat, "openai")
-    );
-    assert_eq!(
-        post("https://api.openai.com/v1/completions"),
-        is("openai.completions", TextCompletion, "openai")
-    );
-    assert_eq!(
-        post("https://api.openai.com/v1/embeddings"),
-        is("openai.embeddings", Embeddings, "openai")
-    );
+    detects(&[
+        (
+            "https://api.openai.com/v1/chat/completions",
+            "openai.chat",
+            Chat,
+            "openai",
+        ),
+        (
+            "https://api.openai.com/v1/responses",
+            "openai.responses",
+            Chat,
+            "openai",
+        ),
+        (
+            "https://api.openai.com/v1/completions",
+            "openai.completions",
+            TextCompletion,
+            "openai",
+        ),
+        (
+            "https://api.openai.com/v1/embeddings",
+            "openai.embeddings",
+            Embeddings,
+            "openai",
+        ),
+    ]);
 }
 
 #[test]
-fn anthropic_and_gemini() {
+fn anthropic_gemini_and_vertex_urls_pick_their_codec_and_provider() {
     use Operation::*;
-    assert_eq!(
-        post("https://api.anthropic.com/v1/messages"),
-        is("anthropic.messages", Chat, "anthropic")
-    );
-    assert_eq!(
-        post("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent"),
-        is("gcp.gemini", GenerateContent, "gcp.gemini")
-    );
-    assert_eq!(
-        post("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"),
-        is("gcp.gemini", GenerateContent, "gcp.gemini")
-    );
-    assert_eq!(
-        post("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent"),
-        is("gcp.gemini", GenerateContent, "gcp.vertex_ai")
-    );
-    assert_eq!(
-        post("https://aiplatform.googleapis.com/v1/projects/p/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent"),
-        is("gcp.gemini", GenerateContent, "gcp.vertex_ai")
-    );
-    // Gemini's OpenAI-compatible endpoint is OpenAI chat, named after the host.
-    assert_eq!(
-        post("https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
-        is("openai.chat", Chat, "gcp.gemini")
-    );
+    detects(&[
+        ("https://api.anthropic.com/v1/messages", "anthropic.messages", Chat, "anthropic"),
+        ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent", "gcp.gemini", GenerateContent, "gcp.gemini"),
+        ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", "gcp.gemini", GenerateContent, "gcp.gemini"),
+        ("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent", "gcp.gemini", GenerateContent, "gcp.vertex_ai"),
+        ("https://aiplatform.googleapis.com/v1/projects/p/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent", "gcp.gemini", GenerateContent, "gcp.vertex_ai"),
+        // Gemini's OpenAI-compatible endpoint is OpenAI chat, named after the host.
+        ("https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "openai.chat", Chat, "gcp.gemini"),
+    ]);
 }
 
 #[test]
-fn azure_openai() {
+fn azure_deployment_and_v1_urls_are_openai_codecs_named_azure() {
     use Operation::*;
     let base = "https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod";
-    assert_eq!(
-        post(&format!("{base}/chat/completions?api-version=2024-10-21")),
-        is("openai.chat", Chat, "azure.ai.openai")
-    );
-    assert_eq!(
-        post(&format!("{base}/embeddings?api-version=2024-10-21")),
-        is("openai.embeddings", Embeddings, "azure.ai.openai")
-    );
-    assert_eq!(
-        post(&format!("{base}/completions?api-version=2024-10-21")),
-        is("openai.completions", TextCompletion, "azure.ai.openai")
-    );
-    // The v1 API on an Azure host, and a deployment path behind a gateway host.
-    assert_eq!(
-        post("https://my-resource.openai.azure.com/openai/v1/chat/completions"),
-        is("openai.chat", Chat, "azure.ai.openai")
-    );
-    assert_eq!(
-        post("https://my-resource.openai.azure.com/openai/v1/responses"),
-        is("openai.responses", Chat, "azure.ai.openai")
-    );
-    assert_eq!(
-        post("https://gateway.internal/openai/deployments/d1/chat/completions?api-version=2024-10-21"),
-        is("openai.chat", Chat, "azure.ai.openai")
-    );
+    detects(&[
+        (format!("{base}/chat/completions?api-version=2024-10-21").as_str(), "openai.chat", Chat, "azure.ai.openai"),
+        (format!("{base}/embeddings?api-version=2024-10-21").as_str(), "openai.embeddings", Embeddings, "azure.ai.openai"),
+        (format!("{base}/completions?api-version=2024-10-21").as_str(), "openai.completions", TextCompletion, "azure.ai.openai"),
+        // The v1 API on an Azure host, and a deployment path behind a gateway host.
+        ("https://my-resource.openai.azure.com/openai/v1/chat/completions", "openai.chat", Chat, "azure.ai.openai"),
+        ("https://my-resource.openai.azure.com/openai/v1/responses", "openai.responses", Chat, "azure.ai.openai"),
+        ("https://gateway.internal/openai/deployments/d1/chat/completions?api-version=2024-10-21", "openai.chat", Chat, "azure.ai.openai"),
+    ]);
 }
 
 #[test]
@@ -134,14 +119,20 @@ fn openai_compatible_servers_by_path_and_host() {
     for (url, provider) in cases {
         assert_eq!(post(url), is("openai.chat", Chat, provider), "{url}");
     }
-    assert_eq!(
-        post("http://localhost:8000/v1/completions"),
-        is("openai.completions", TextCompletion, "openai")
-    );
-    assert_eq!(
-        post("https://api.mistral.ai/v1/embeddings"),
-        is("openai.embeddings", Embeddings, "mistral_ai")
-    );
+    detects(&[
+        (
+            "http://localhost:8000/v1/completions",
+            "openai.completions",
+            TextCompletion,
+            "openai",
+        ),
+        (
+            "https://api.mistral.ai/v1/embeddings",
+            "openai.embeddings",
+            Embeddings,
+            "mistral_ai",
+        ),
+    ]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! `tests/fixtures/gemini/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{Codec, Gemini, LlmRequest, Operation, Part, ProviderError};
 use serde_json::json;
 
@@ -11,8 +11,8 @@ fn req() -> LlmRequest {
 }
 
 #[test]
-fn plain_body() {
-    let g = decode_body(&Gemini, &req(), &fixture("gemini/generate_basic.json"));
+fn an_answer_gives_id_model_text_finish_reason_and_usage() {
+    let g = decoded(&Gemini, &req(), "gemini/generate_basic.json");
     assert_eq!(g.response_id.as_deref(), Some("Aq9SaJ3lOYqRjMcP0ezwqQE"));
     assert_eq!(g.response_model.as_deref(), Some("gemini-2.0-flash"));
     assert_eq!(
@@ -27,11 +27,7 @@ fn plain_body() {
 
 #[test]
 fn thoughts_are_reasoning_and_count_as_output() {
-    let g = decode_body(
-        &Gemini,
-        &req(),
-        &fixture("gemini/generate_thinking_cached.json"),
-    );
+    let g = decoded(&Gemini, &req(), "gemini/generate_thinking_cached.json");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -51,12 +47,8 @@ fn thoughts_are_reasoning_and_count_as_output() {
 }
 
 #[test]
-fn function_call() {
-    let g = decode_body(
-        &Gemini,
-        &req(),
-        &fixture("gemini/generate_function_call.json"),
-    );
+fn a_function_call_part_is_a_tool_call_without_an_id() {
+    let g = decoded(&Gemini, &req(), "gemini/generate_function_call.json");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -71,12 +63,8 @@ fn function_call() {
 }
 
 #[test]
-fn two_candidates() {
-    let g = decode_body(
-        &Gemini,
-        &req(),
-        &fixture("gemini/generate_candidates2.json"),
-    );
+fn each_candidate_is_a_choice_with_its_finish_reason() {
+    let g = decoded(&Gemini, &req(), "gemini/generate_candidates2.json");
     assert_eq!(
         g.choices,
         vec![
@@ -92,7 +80,7 @@ fn two_candidates() {
 
 #[test]
 fn sse_stream_joins_chunks_and_keeps_last_usage() {
-    let g = decode_stream(&Gemini, &req(), &fixture("gemini/stream_alt_sse.sse"));
+    let g = decoded(&Gemini, &req(), "gemini/stream_alt_sse.sse");
     assert_eq!(g.response_id.as_deref(), Some("mQ9SaLm3OoL2xN8P4s2u8Qk"));
     assert_eq!(
         g.choices,
@@ -117,12 +105,12 @@ fn json_array_stream_equals_sse_stream() {
     }
     array.push(b']');
     let a = decode_body(&Gemini, &req(), &array);
-    let s = decode_stream(&Gemini, &req(), &fixture("gemini/stream_alt_sse.sse"));
+    let s = decoded(&Gemini, &req(), "gemini/stream_alt_sse.sse");
     assert_eq!(a, s);
 }
 
 #[test]
-fn error_body() {
+fn an_error_body_gives_status_and_message_alone_or_in_an_array() {
     let body = fixture("gemini/error_api_key_invalid.json");
     let mut want = ProviderError::default();
     want.code = Some("INVALID_ARGUMENT".into());

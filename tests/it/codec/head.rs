@@ -4,7 +4,7 @@
 //! model, usage, error, roles and finish reasons as `on_body`. Checked on the documented
 //! fixtures and on bodies with odd or repeated fields.
 
-use crate::support::*;
+use crate::harness::fixtures::*;
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, Gemini, Generation, LlmRequest, OpenAiChat, OpenAiCompletions,
     OpenAiEmbeddings, OpenAiResponses, Operation, RequestHead,

@@ -1,7 +1,7 @@
 //! OpenAI codecs fed with the documented wire examples under `tests/fixtures/openai/`.
 #![allow(clippy::field_reassign_with_default)]
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{
     Codec, LlmRequest, OpenAiChat, OpenAiResponses, Operation, Part, ProviderError,
 };
@@ -12,12 +12,8 @@ fn chat_request() -> LlmRequest {
 }
 
 #[test]
-fn chat_plain_body() {
-    let g = decode_body(
-        &OpenAiChat,
-        &chat_request(),
-        &fixture("openai/chat_basic.json"),
-    );
+fn chat_answer_gives_id_model_text_finish_reason_and_usage() {
+    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_basic.json");
     assert_eq!(g.response_id.as_deref(), Some("chatcmpl-123"));
     assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini"));
     assert_eq!(
@@ -32,12 +28,8 @@ fn chat_plain_body() {
 }
 
 #[test]
-fn chat_plain_tool_calls() {
-    let g = decode_body(
-        &OpenAiChat,
-        &chat_request(),
-        &fixture("openai/chat_tool_calls.json"),
-    );
+fn chat_tool_calls_are_tool_call_parts_with_parsed_arguments() {
+    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_tool_calls.json");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -55,11 +47,7 @@ fn chat_plain_tool_calls() {
 
 #[test]
 fn chat_refusal_is_a_text_part() {
-    let g = decode_body(
-        &OpenAiChat,
-        &chat_request(),
-        &fixture("openai/chat_refusal.json"),
-    );
+    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_refusal.json");
     assert_eq!(
         g.choices,
         vec![out_message(
@@ -67,21 +55,21 @@ fn chat_refusal_is_a_text_part() {
             Some("stop")
         )]
     );
-    let s = decode_stream(
+    let s = decoded(
         &OpenAiChat,
         &chat_request(),
-        &fixture("openai/chat_stream_refusal.sse"),
+        "openai/chat_stream_refusal.sse",
     );
     assert_eq!(s.choices, g.choices);
     assert_eq!(s.response_id.as_deref(), Some("chatcmpl-refusal1"));
 }
 
 #[test]
-fn chat_cached_and_reasoning_usage() {
-    let g = decode_body(
+fn chat_usage_keeps_cached_and_reasoning_tokens() {
+    let g = decoded(
         &OpenAiChat,
         &chat_request(),
-        &fixture("openai/chat_reasoning_cached.json"),
+        "openai/chat_reasoning_cached.json",
     );
     assert_eq!(
         g.usage,
@@ -91,11 +79,11 @@ fn chat_cached_and_reasoning_usage() {
 }
 
 #[test]
-fn chat_stream_with_include_usage() {
-    let g = decode_stream(
+fn chat_stream_joins_deltas_and_takes_the_final_usage_chunk() {
+    let g = decoded(
         &OpenAiChat,
         &chat_request(),
-        &fixture("openai/chat_stream_include_usage.sse"),
+        "openai/chat_stream_include_usage.sse",
     );
     assert_eq!(g.response_id.as_deref(), Some("chatcmpl-123"));
     assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini"));
@@ -111,10 +99,10 @@ fn chat_stream_with_include_usage() {
 
 #[test]
 fn chat_stream_tool_call_fragments_are_joined() {
-    let g = decode_stream(
+    let g = decoded(
         &OpenAiChat,
         &chat_request(),
-        &fixture("openai/chat_stream_tool_call.sse"),
+        "openai/chat_stream_tool_call.sse",
     );
     assert_eq!(
         g.choices,
@@ -133,11 +121,7 @@ fn chat_stream_tool_call_fragments_are_joined() {
 
 #[test]
 fn chat_stream_n2_keeps_each_choice() {
-    let g = decode_stream(
-        &OpenAiChat,
-        &chat_request(),
-        &fixture("openai/chat_stream_n2.sse"),
-    );
+    let g = decoded(&OpenAiChat, &chat_request(), "openai/chat_stream_n2.sse");
     assert_eq!(
         g.choices,
         vec![
@@ -150,7 +134,7 @@ fn chat_stream_n2_keeps_each_choice() {
 }
 
 #[test]
-fn chat_error_body() {
+fn chat_error_body_gives_code_and_message() {
     let body = fixture("openai/error_invalid_api_key.json");
     let mut want = ProviderError::default();
     want.code = Some("invalid_api_key".into());
@@ -165,7 +149,7 @@ fn chat_error_body() {
 }
 
 #[test]
-fn chat_request_decoding() {
+fn chat_request_gives_model_params_messages_and_tools() {
     let head = Head::post("https://api.openai.com/v1/chat/completions");
     let r = OpenAiChat.decode_request(&head.head(), &fixture("openai/chat_request_tools.json"));
     assert_eq!(r.operation, Operation::Chat);
@@ -256,11 +240,11 @@ fn chat_stream_ignores_done_comments_and_garbage() {
 const LUMINA: &str = "In a peaceful grove beneath a silver moon, a unicorn named Lumina discovered a hidden pool that reflected the stars. As she dipped her horn into the water, the pool began to shimmer, revealing a pathway to a magical realm of endless night skies. Filled with wonder, Lumina whispered a wish for all who dream to find their own hidden magic, and as she glanced back, her hoofprints sparkled like stardust.";
 
 #[test]
-fn responses_plain_body() {
-    let g = decode_body(
+fn responses_answer_gives_text_completed_status_and_usage() {
+    let g = decoded(
         &OpenAiResponses,
         &chat_request(),
-        &fixture("openai/responses_basic.json"),
+        "openai/responses_basic.json",
     );
     assert_eq!(
         g.response_id.as_deref(),
@@ -276,10 +260,10 @@ fn responses_plain_body() {
 
 #[test]
 fn responses_reasoning_and_function_call_with_cache_usage() {
-    let g = decode_body(
+    let g = decoded(
         &OpenAiResponses,
         &chat_request(),
-        &fixture("openai/responses_reasoning_function_call.json"),
+        "openai/responses_reasoning_function_call.json",
     );
     assert_eq!(
         g.choices,
@@ -304,11 +288,11 @@ fn responses_reasoning_and_function_call_with_cache_usage() {
 }
 
 #[test]
-fn responses_text_stream() {
-    let g = decode_stream(
+fn responses_stream_text_deltas_equal_the_final_response() {
+    let g = decoded(
         &OpenAiResponses,
         &chat_request(),
-        &fixture("openai/responses_stream_text.sse"),
+        "openai/responses_stream_text.sse",
     );
     assert_eq!(
         g.response_id.as_deref(),
@@ -326,11 +310,11 @@ fn responses_text_stream() {
 }
 
 #[test]
-fn responses_function_call_stream() {
-    let g = decode_stream(
+fn responses_stream_function_call_arguments_are_joined() {
+    let g = decoded(
         &OpenAiResponses,
         &chat_request(),
-        &fixture("openai/responses_stream_function_call.sse"),
+        "openai/responses_stream_function_call.sse",
     );
     let want = vec![out_message(
         vec![Part::ToolCall {
@@ -359,10 +343,10 @@ fn responses_function_call_stream() {
 
 #[test]
 fn responses_failed_and_error_events() {
-    let g = decode_stream(
+    let g = decoded(
         &OpenAiResponses,
         &chat_request(),
-        &fixture("openai/responses_stream_failed.sse"),
+        "openai/responses_stream_failed.sse",
     );
     let mut want = ProviderError::default();
     want.code = Some("server_error".into());
@@ -371,10 +355,10 @@ fn responses_failed_and_error_events() {
     assert_eq!(g.response_id.as_deref(), Some("resp_123"));
     assert!(g.choices.is_empty());
 
-    let g = decode_stream(
+    let g = decoded(
         &OpenAiResponses,
         &chat_request(),
-        &fixture("openai/responses_stream_error.sse"),
+        "openai/responses_stream_error.sse",
     );
     let mut want = ProviderError::default();
     want.code = Some("ERR_SOMETHING".into());
@@ -383,7 +367,7 @@ fn responses_failed_and_error_events() {
 }
 
 #[test]
-fn responses_error_body() {
+fn responses_error_body_gives_the_code() {
     let body = fixture("openai/error_invalid_api_key.json");
     assert_eq!(
         OpenAiResponses.decode_error(&body).and_then(|e| e.code),
@@ -392,7 +376,7 @@ fn responses_error_body() {
 }
 
 #[test]
-fn responses_request_decoding() {
+fn responses_request_gives_model_stream_user_and_params() {
     let head = Head::post("https://api.openai.com/v1/responses");
     let r = OpenAiResponses.decode_request(&head.head(), &fixture("openai/responses_request.json"));
     assert_eq!(r.operation, Operation::Chat);
@@ -437,7 +421,7 @@ fn responses_request_decoding() {
 // ---- Completions and Embeddings ---------------------------------------------------
 
 #[test]
-fn completions_body_and_stream() {
+fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
     use humanloop_tracing::provider::OpenAiCompletions;
     let req = LlmRequest::empty(Operation::TextCompletion);
     let g = decode_body(

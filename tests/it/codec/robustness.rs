@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::support::*;
+use crate::harness::{codec::*, fixtures::*};
 use humanloop_tracing::provider::{
     AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiCompletions, OpenAiEmbeddings,
     OpenAiResponses, Operation, MAX_CHOICES,

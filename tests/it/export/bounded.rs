@@ -2,29 +2,23 @@
 //! counted, callers never block, and `flush` returns at its deadline with the number of
 //! records not delivered. Once the endpoint answers again, everything accepted is delivered.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use humanloop_tracing::{step, ExportError, Humanloop};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use humanloop_tracing::{step, ExportError};
 
 #[tokio::test]
 async fn stalled_endpoint_bounded_queue_and_flush_deadline() {
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Stall);
-    let hl = Humanloop::new(
+    let hl = handle(
         rec.config()
             .max_queue_size(8)
             .max_batch_size(2)
-            .schedule_delay(Duration::from_millis(5))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+            .schedule_delay(Duration::from_millis(5)),
+    );
+    let _guard = traced(&hl);
 
     // 50 steps: 100 records offered (a create when each opens, a patch when it closes,
     // unless its create was dropped). None of this waits on the stalled endpoint.
@@ -67,10 +61,8 @@ async fn stalled_endpoint_bounded_queue_and_flush_deadline() {
 #[tokio::test]
 async fn records_after_shutdown_are_dropped_and_counted() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     step("before").in_scope(|| {});
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
     step("after").in_scope(|| {});
@@ -90,10 +82,8 @@ async fn records_after_shutdown_are_dropped_and_counted() {
 async fn shutdown_gives_up_at_its_deadline_and_says_how_many() {
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Stall);
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     step("stuck").in_scope(|| {});
     match hl.shutdown(Duration::from_millis(200)).await {
         // The create (in flight, stalled) and the patch waiting behind it.

@@ -2,21 +2,19 @@
 //! and its update, and `shutdown` says so; `flush` and `shutdown` work from any runtime,
 //! and blocking variants from plain threads.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use humanloop_tracing::{step, Humanloop};
+use crate::harness::endpoint::{Behaviour, Recorder};
+use humanloop_tracing::step;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test]
 async fn transient_failures_are_retried_and_counted() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::Fail(503), Behaviour::Fail(429)]);
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     step("once").in_scope(|| {});
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
     let stats = hl.stats();
@@ -27,11 +25,7 @@ async fn transient_failures_are_retried_and_counted() {
         "{stats:?}"
     );
     // The same create arrived three times; the patch after the third was answered.
-    let posts: Vec<_> = rec
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts: Vec<_> = rec.posts();
     assert_eq!(posts.len(), 3);
     assert_eq!(posts[0].body, posts[2].body);
     rec.assert_causal_order(&[]);
@@ -41,10 +35,8 @@ async fn transient_failures_are_retried_and_counted() {
 async fn refusals_are_not_retried_and_count_as_failed() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::Fail(422)]);
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     step("refused").in_scope(|| {});
     let err = hl.shutdown(Duration::from_secs(10)).await.unwrap_err();
     let stats = hl.stats();
@@ -61,7 +53,7 @@ async fn refusals_are_not_retried_and_count_as_failed() {
 fn blocking_flush_and_shutdown_from_a_plain_thread() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rec = rt.block_on(Recorder::start());
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     let subscriber = tracing_subscriber::registry().with(hl.tracing_layer());
     tracing::subscriber::with_default(subscriber, || {
         step("a").in_scope(|| {});

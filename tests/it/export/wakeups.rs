@@ -2,11 +2,11 @@
 //! idle and then once per `max_batch_size` records, so full batches keep leaving by count
 //! (with an hour-long delay) burst after burst, and leftovers wait for the delay or a flush.
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use humanloop_tracing::api::{LogConfig, LogRequest, ModelConfig};
-use humanloop_tracing::Humanloop;
+use crate::harness::endpoint::Recorder;
+use humanloop_tracing::api::{LogRequest, ModelConfig};
 
 async fn wait_until(mut done: impl FnMut() -> bool) {
     for _ in 0..1000 {
@@ -19,12 +19,10 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
 }
 
 fn log(i: usize) -> LogRequest {
-    LogRequest {
-        reference_id: Some(format!("wake-{i}")),
-        config: Some(LogConfig::Model(ModelConfig::new("gpt-4o-mini"))),
-        output: Some(format!("answer {i}")),
-        ..LogRequest::default()
-    }
+    LogRequest::default()
+        .with_reference_id(format!("wake-{i}"))
+        .with_config(ModelConfig::new("gpt-4o-mini"))
+        .with_output(format!("answer {i}"))
 }
 
 /// The sizes of the `POST /logs` arrays received so far.
@@ -39,14 +37,11 @@ fn batches(rec: &Recorder) -> Vec<usize> {
 #[tokio::test]
 async fn full_batches_leave_by_count_in_every_burst() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(
+    let hl = handle(
         rec.config()
             .schedule_delay(Duration::from_secs(3600))
-            .max_batch_size(4)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .max_batch_size(4),
+    );
     // 10 records: two full batches go by count, two records wait (the delay is an hour).
     for i in 0..10 {
         assert!(hl.log(log(i)));
@@ -72,14 +67,11 @@ async fn full_batches_leave_by_count_in_every_burst() {
 #[tokio::test]
 async fn a_record_after_idle_starts_its_delay() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(
+    let hl = handle(
         rec.config()
             .schedule_delay(Duration::from_millis(20))
-            .max_batch_size(1000)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .max_batch_size(1000),
+    );
     // Each record arrives when the worker is idle with nothing buffered: each wakes it and
     // goes after the delay, without a flush.
     for i in 0..3 {

@@ -6,25 +6,21 @@
 //! recovery each record is delivered exactly once, and every failed attempt is one retry.
 //! No retry policy is set: the default keeps records through the outage.
 
+use crate::harness::endpoint::handle;
+use crate::harness::faults::{tally, traced_client};
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, provider, until};
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_unaffected_and_records_delivered_once_after_500s() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Fail(500));
-    let url = provider().await;
-    let hl = Humanloop::new(rec.config().max_queue_size(16).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+    let url = chat_url().await;
+    let hl = handle(rec.config().max_queue_size(16));
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the exporter retrying against the failing endpoint", || {
@@ -47,16 +43,6 @@ async fn calls_unaffected_and_records_delivered_once_after_500s() {
         .filter(|r| r.answered.is_none())
         .count() as u64;
     let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.retried,
-            stats.dropped,
-            stats.failed,
-            stats.queued
-        ),
-        (4, failures, 0, 0, 0),
-        "{stats:?}"
-    );
+    assert_eq!(tally(&stats), (4, failures, 0, 0, 0), "{stats:?}");
     assert_eq!(delivered_once(&rec).len(), 4);
 }

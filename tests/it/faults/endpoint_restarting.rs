@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use crate::faults_support::{delivered_once, family, paused_humanloop};
+use crate::harness::endpoint::Recorder;
+use crate::harness::faults::{delivered_once, family, paused_humanloop};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 

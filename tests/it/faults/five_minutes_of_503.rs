@@ -7,27 +7,21 @@
 //! backoff). The exporter runs on this test's paused runtime: five minutes of backoff take
 //! no wall-clock time.
 
+use crate::harness::faults::traced_client;
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{
-    call, client, delivered_once, family, gaps, paused_humanloop, provider,
-};
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, delivered_once, family, gaps, paused_humanloop};
+use crate::harness::provider::chat_url;
 use tokio::time::Instant;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(start_paused = true)]
 async fn five_minutes_of_503_lose_nothing() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Fail(503));
-    let url = provider().await;
+    let url = chat_url().await;
     let hl = paused_humanloop(&rec.base_url);
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+    let (_guard, http) = traced_client(&hl);
 
     let start = Instant::now();
     let mut expected = Vec::new();
@@ -90,7 +84,7 @@ async fn past_the_queue_the_newest_are_dropped_counted_and_reported() {
     let hl = paused_humanloop(&rec.base_url);
     // More than the default queue (4096) while the endpoint is down.
     for i in 0..5000 {
-        hl.log(crate::faults_support::log(&format!("r{i}"), None, "burst"));
+        hl.log(crate::harness::faults::log(&format!("r{i}"), None, "burst"));
         assert!(hl.stats().queued <= 4096);
     }
     tokio::time::sleep(Duration::from_secs(300)).await;

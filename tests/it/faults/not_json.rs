@@ -4,25 +4,21 @@
 //! caller's LLM calls are unaffected and every record is delivered once the endpoint
 //! answers properly.
 
+use crate::harness::endpoint::handle;
+use crate::harness::faults::{tally, traced_client};
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, provider, until};
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_json_answer_is_retried_and_calls_are_unaffected() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.script([Behaviour::NotJson]);
-    let url = provider().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+    let url = chat_url().await;
+    let hl = handle(rec.config());
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the non-JSON answer", || hl.stats().retried == 1).await;
@@ -30,23 +26,9 @@ async fn a_non_json_answer_is_retried_and_calls_are_unaffected() {
     hl.shutdown(Duration::from_secs(20)).await.unwrap();
 
     let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.retried,
-            stats.dropped,
-            stats.failed,
-            stats.queued
-        ),
-        (2, 1, 0, 0, 0),
-        "{stats:?}"
-    );
+    assert_eq!(tally(&stats), (2, 1, 0, 0, 0), "{stats:?}");
     // The first record was sent twice under one reference id, answered properly once.
-    let posts: Vec<_> = rec
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts: Vec<_> = rec.posts();
     assert_eq!(posts.len(), 3);
     assert_eq!(posts[0].body, posts[1].body);
     assert_eq!(delivered_once(&rec).len(), 2);

@@ -3,25 +3,19 @@
 //! process) with a 422 naming it; the exporter fails that record and delivers the others,
 //! and `shutdown` returns an error naming the refused record. Default configuration.
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
-use crate::faults_support::log;
+use crate::harness::faults::log;
 use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{Config, ExportError, Humanloop};
+use humanloop_tracing::{Config, ExportError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_invalid_record_fails_alone_and_shutdown_names_it() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let hl = Humanloop::new(
-        Config::builder()
-            .base_url(server.base_url())
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let hl = handle(Config::builder().base_url(server.base_url()));
     for i in 0..10 {
         let mut record = log(&format!("rec-{i}"), None, "batch");
         if i == 6 {

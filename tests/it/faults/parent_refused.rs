@@ -4,22 +4,22 @@
 //! its link; the flush names the refused parent (the unit tests of `order` cover an update
 //! of a refused record, which fails without a request). Default configuration.
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
-use crate::faults_support::log;
+use crate::harness::faults::log;
 use humanloop_tracing::export::ORPHANED_PARENT_KEY;
 use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{Config, Humanloop};
+use humanloop_tracing::Config;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_of_a_refused_parent_is_delivered_without_the_link() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let base = server.base_url();
-    let hl = Humanloop::new(Config::builder().base_url(&base).build().unwrap()).unwrap();
+    let hl = handle(Config::builder().base_url(&base));
 
     let mut parent = log("parent", None, "tree");
     parent.created_at = Some("not a time".into()); // refused for good

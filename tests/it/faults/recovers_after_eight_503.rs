@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{delivered_once, family, paused_humanloop};
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{delivered_once, family, paused_humanloop};
 
 #[tokio::test(start_paused = true)]
 async fn eight_503s_then_recovery_deliver_everything_once_and_shutdown_is_ok() {

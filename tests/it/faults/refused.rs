@@ -3,36 +3,30 @@
 //! provider's bytes while the exporter is retrying; once it is up each record is
 //! delivered exactly once.
 
+use crate::harness::endpoint::handle;
+use crate::harness::faults::traced_client;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use crate::faults_support::{call, client, delivered_once, provider, until};
-use humanloop_tracing::{Config, Humanloop};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use crate::harness::endpoint::Recorder;
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
+use humanloop_tracing::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_then_the_endpoint_comes_up() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let url = provider().await;
-    let hl = Humanloop::new(
+    let url = chat_url().await;
+    let hl = handle(
         Config::builder()
             .base_url(format!("http://127.0.0.1:{port}/v4"))
             .api_key("hl-test-key")
             .schedule_delay(Duration::from_millis(20))
-            .max_queue_size(16)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+            .max_queue_size(16),
+    );
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the exporter retrying refused connections", || {

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use crate::faults_support::{delivered_once, family, paused_humanloop};
+use crate::harness::endpoint::Recorder;
+use crate::harness::faults::{delivered_once, family, paused_humanloop};
 
 #[tokio::test(start_paused = true)]
 async fn five_minutes_of_refused_connections_lose_nothing() {

@@ -2,25 +2,21 @@
 //! backoff alone would retry sooner), an LLM call made meanwhile completes
 //! with the provider's bytes before the retry arrives, and the record is delivered once.
 
+use crate::harness::endpoint::handle;
+use crate::harness::faults::{tally, traced_client};
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, delivered_once, provider, until};
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, delivered_once, until};
+use crate::harness::provider::chat_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured_and_calls_are_unaffected() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.script([Behaviour::RetryAfter(2)]);
-    let url = provider().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+    let url = chat_url().await;
+    let hl = handle(rec.config());
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("the 429", || !rec.requests().is_empty()).await;
@@ -31,16 +27,6 @@ async fn retry_after_is_honoured_and_calls_are_unaffected() {
 
     hl.shutdown(Duration::from_secs(20)).await.unwrap();
     let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.retried,
-            stats.dropped,
-            stats.failed,
-            stats.queued
-        ),
-        (2, 1, 0, 0, 0),
-        "{stats:?}"
-    );
+    assert_eq!(tally(&stats), (2, 1, 0, 0, 0), "{stats:?}");
     assert_eq!(delivered_once(&rec).len(), 2);
 }

@@ -4,31 +4,27 @@
 //! it answers again the record is delivered, and every attempt carried the same
 //! `reference_id` (an endpoint that dedupes, like ours, stores it once).
 
+use crate::harness::endpoint::handle;
+use crate::harness::faults::traced_client;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{call, client, provider, until};
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{call, until};
+use crate::harness::provider::chat_url;
 use humanloop_tracing::config::ExportConfig;
-use humanloop_tracing::Humanloop;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_endpoint_times_out_retries_and_calls_are_unaffected() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     rec.set_default(Behaviour::Stall);
-    let url = provider().await;
+    let url = chat_url().await;
     let mut export = ExportConfig::default();
     export.export_timeout = Duration::from_millis(100);
     export.schedule_delay = Duration::from_millis(20);
     export.max_queue_size = 16;
-    let hl = Humanloop::new(rec.config().export(export).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+    let hl = handle(rec.config().export(export));
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("two timed-out attempts", || rec.requests().len() >= 2).await;

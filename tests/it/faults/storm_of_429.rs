@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use crate::export_support::{Behaviour, Recorder};
-use crate::faults_support::{delivered_once, family, gaps, paused_humanloop};
+use crate::harness::endpoint::{Behaviour, Recorder};
+use crate::harness::faults::{delivered_once, family, gaps, paused_humanloop};
 
 #[tokio::test(start_paused = true)]
 async fn a_429_storm_is_waited_out_as_told() {

@@ -5,18 +5,19 @@
 //! shutdown whose deadline passes says how many records were not delivered; the caller's
 //! LLM calls complete with the provider's bytes throughout.
 
+use crate::harness::endpoint::handle;
+use crate::harness::faults::traced_client;
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::faults_support::{call, client, provider, until};
-use humanloop_tracing::{Config, Humanloop};
+use crate::harness::faults::{call, until};
+use crate::harness::provider::chat_url;
+use humanloop_tracing::Config;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -61,24 +62,17 @@ fn start_tls_server(connections: Arc<AtomicU64>) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let connections = Arc::new(AtomicU64::new(0));
     let port = start_tls_server(connections.clone());
-    let url = provider().await;
-    let hl = Humanloop::new(
+    let url = chat_url().await;
+    let hl = handle(
         Config::builder()
             .base_url(format!("https://127.0.0.1:{port}/v4"))
             .api_key("hl-test-key")
             .schedule_delay(Duration::from_millis(20))
-            .max_queue_size(16)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
-    let http = client(&hl);
+            .max_queue_size(16),
+    );
+    let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;
     until("a handshake", || connections.load(Ordering::SeqCst) >= 1).await;

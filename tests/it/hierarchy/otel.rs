@@ -3,10 +3,11 @@
 //! and spans name each other.
 #![cfg(feature = "otel")]
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use humanloop_tracing::{session, step, Humanloop};
+use crate::harness::endpoint::Recorder;
+use humanloop_tracing::{session, step};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tracing::Instrument;
@@ -15,7 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 async fn run(otel_first: bool) {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl = handle(rec.config());
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())

@@ -3,9 +3,10 @@
 //! logs while handling the request lands in A's session, under A's step. Two axum services
 //! on loopback, each with its own `Humanloop` and subscriber (B on its own thread).
 
+use crate::harness::endpoint::handle;
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use axum::routing::post;
 use humanloop_tracing::{hierarchy, session, step, Humanloop};
 use tracing::Instrument;
@@ -98,10 +99,9 @@ async fn call_b(url: &str) {
 
 #[tokio::test]
 async fn b_joins_a_session_under_a_step() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let (b_url, hl_b, _) = start_b(rec.config().build().unwrap(), false);
-    let hl_a = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl_a = handle(rec.config());
     let (_, _guard) = subscriber(&hl_a, false);
 
     async {
@@ -127,11 +127,10 @@ async fn b_joins_a_session_under_a_step() {
 #[cfg(feature = "otel")]
 #[tokio::test]
 async fn with_otel_b_joins_a_trace_and_its_default_session() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
     let (b_url, hl_b, otel_b) = start_b(rec.config().build().unwrap(), true);
     let otel_b = otel_b.unwrap();
-    let hl_a = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let hl_a = handle(rec.config());
     let (otel, guard) = subscriber(&hl_a, true);
     let otel = otel.unwrap();
 

@@ -1,14 +1,14 @@
 //! Step logs obey the save behaviour: `humanloop.save` per span (nearest wins), `save`,
 //! `log_content`, the redaction hook, `on_log`, `humanloop.metadata.*`, and `enabled=false`.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
-use crate::export_support::Recorder;
+use crate::harness::endpoint::Recorder;
 use humanloop_tracing::{session, step, Humanloop};
 use tracing::field::Empty;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn reference(v: &serde_json::Value) -> String {
     v["reference_id"].as_str().unwrap().to_owned()
@@ -17,18 +17,13 @@ fn reference(v: &serde_json::Value) -> String {
 #[tokio::test]
 async fn save_overrides_redaction_and_metadata() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(
+    let hl = handle(
         rec.config()
             .metadata("team", "core")
             .metadata("user", "config-user")
-            .redact(|s: &mut String| *s = s.replace("4111-1111", "[card]"))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+            .redact(|s: &mut String| *s = s.replace("4111-1111", "[card]")),
+    );
+    let _guard = traced(&hl);
 
     let conversation = tracing::info_span!(
         "conversation",
@@ -104,10 +99,8 @@ async fn save_overrides_redaction_and_metadata() {
 #[tokio::test]
 async fn log_content_off_keeps_structure_and_errors_only() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().log_content(false).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config().log_content(false));
+    let _guard = traced(&hl);
     tracing::info_span!(
         "s",
         humanloop.step = "s",
@@ -128,18 +121,11 @@ async fn log_content_off_keeps_structure_and_errors_only() {
 #[tokio::test]
 async fn on_log_can_drop_a_step_and_children_skip_over_it() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(
-        rec.config()
+    let hl = handle(rec.config()
             .on_log(|log| {
                 !matches!(&log.config, Some(humanloop_tracing::api::LogConfig::Tool(t)) if t.name == "hidden")
-            })
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+            }));
+    let _guard = traced(&hl);
     async {
         async {
             async {}.instrument(step("child")).await;
@@ -164,9 +150,7 @@ async fn sampling_keeps_or_drops_whole_sessions_deterministically() {
     let rec = Recorder::start().await;
     let config = rec.config().sample_ratio(0.5).build().unwrap();
     let hl = Humanloop::new(config).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let _guard = traced(&hl);
     for i in 0..40 {
         async {
             async {
@@ -199,7 +183,7 @@ async fn sampling_keeps_or_drops_whole_sessions_deterministically() {
 
     // Another process with the same ratio makes the same decisions.
     let rec2 = Recorder::start().await;
-    let hl2 = Humanloop::new(rec2.config().sample_ratio(0.5).build().unwrap()).unwrap();
+    let hl2 = handle(rec2.config().sample_ratio(0.5));
     let subscriber = tracing_subscriber::registry().with(hl2.tracing_layer());
     tracing::subscriber::with_default(subscriber, || {
         for i in 0..40 {
@@ -220,10 +204,8 @@ async fn sampling_keeps_or_drops_whole_sessions_deterministically() {
 #[tokio::test]
 async fn disabled_layer_does_nothing() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().enabled(false).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config().enabled(false));
+    let _guard = traced(&hl);
     async {
         async {}.instrument(step("s")).await;
     }

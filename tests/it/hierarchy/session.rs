@@ -3,50 +3,15 @@
 //! `hl.middleware()` against an OpenAI-compatible server on loopback (answers from the
 //! documented fixtures, see tests/fixtures/SOURCES.md). The recorded logs form the tree.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use axum::body::Body;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use humanloop_tracing::{session, step, Humanloop};
+use crate::harness::endpoint::Recorder;
+use crate::harness::provider::{chat_url, CHAT_FIXTURE};
+use humanloop_tracing::{session, step};
 use serde_json::Value;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-async fn chat(axum::Json(body): axum::Json<Value>) -> Response {
-    if body["stream"] == true {
-        (
-            [(CONTENT_TYPE, "text/event-stream")],
-            Body::from(fixture("openai/chat_stream_include_usage.sse")),
-        )
-            .into_response()
-    } else {
-        (
-            [(CONTENT_TYPE, "application/json")],
-            Body::from(fixture("openai/chat_basic.json")),
-        )
-            .into_response()
-    }
-}
-
-async fn llm_server() -> String {
-    let app = axum::Router::new().route("/v1/chat/completions", post(chat));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1/chat/completions")
-}
 
 async fn call(
     http: &reqwest_middleware::ClientWithMiddleware,
@@ -62,6 +27,15 @@ async fn call(
     let resp = http
         .post(url)
         .header("authorization", "Bearer sk-test")
+        // The provider answers from the documented fixtures, streamed when asked to.
+        .header(
+            "x-fixture",
+            if stream {
+                "openai/chat_stream_include_usage.sse"
+            } else {
+                CHAT_FIXTURE
+            },
+        )
         .json(&body)
         .send()
         .await
@@ -73,13 +47,10 @@ async fn call(
 
 #[tokio::test]
 async fn session_steps_and_calls_form_one_tree() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
-    let url = llm_server().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let url = chat_url().await;
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
         .build();
@@ -151,10 +122,9 @@ async fn session_steps_and_calls_form_one_tree() {
 
 #[tokio::test]
 async fn without_the_hierarchy_layer_calls_are_logged_flat() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let rec = Recorder::start().await;
-    let url = llm_server().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
+    let url = chat_url().await;
+    let hl = handle(rec.config());
     // A subscriber without the hierarchy layer: session spans mean nothing to it.
     let _guard = tracing_subscriber::registry().set_default();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -2,15 +2,14 @@
 //! enclosing step (plain spans skipped over), across `.await`, `tokio::spawn` with
 //! `in_current_span`, and a span handed to another thread; every step patched after its POST.
 
+use crate::harness::endpoint::{handle, traced};
 use std::time::Duration;
 
-use crate::export_support::Recorder;
-use humanloop_tracing::{hierarchy, session, step, Humanloop};
+use crate::harness::endpoint::Recorder;
+use humanloop_tracing::{hierarchy, session, step};
 use serde_json::Value;
 use tracing::field::Empty;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tracing::instrument(fields(humanloop.step = "search", humanloop.inputs.query = query, humanloop.output))]
 async fn search(query: &str) -> String {
@@ -37,10 +36,8 @@ fn reference(v: &Value) -> &str {
 #[tokio::test]
 async fn nested_steps_share_the_session_and_name_their_parents() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().max_batch_size(4).build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config().max_batch_size(4));
+    let _guard = traced(&hl);
 
     async {
         async {
@@ -167,10 +164,8 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
 #[tokio::test]
 async fn without_a_session_each_trace_is_one() {
     let rec = Recorder::start().await;
-    let hl = Humanloop::new(rec.config().build().unwrap()).unwrap();
-    let _guard = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .set_default();
+    let hl = handle(rec.config());
+    let _guard = traced(&hl);
 
     for trace in ["a", "b"] {
         async {

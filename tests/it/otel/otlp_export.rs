@@ -3,6 +3,7 @@
 //! them with opentelemetry-proto; the GenAI attributes, span names and parent links
 //! arrive intact.
 
+use crate::harness::endpoint::{handle, Recorder};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use humanloop_tracing::{session, step, Config, Humanloop};
+use humanloop_tracing::{session, step, Config};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -70,25 +71,6 @@ async fn provider() -> SocketAddr {
     addr
 }
 
-/// A recording endpoint that accepts every log, so the exporter has somewhere to go.
-async fn endpoint() -> SocketAddr {
-    async fn logs(Json(body): Json<Value>) -> Json<Value> {
-        let one = |_: &Value| json!({"id": "data_x", "project_id": "pr_x"});
-        Json(match &body {
-            Value::Array(items) => Value::Array(items.iter().map(one).collect()),
-            other => one(other),
-        })
-    }
-    async fn patch() -> Json<Value> {
-        Json(json!({"id": "data_x", "project_id": "pr_x"}))
-    }
-    let app = Router::new().route("/v4/logs", post(logs).patch(patch));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
 fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a AnyValue> {
     span.attributes
         .iter()
@@ -113,10 +95,9 @@ fn int_attr(span: &Span, key: &str) -> Option<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_with_nested_calls_arrives_by_otlp() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (otlp_addr, received) = otlp_receiver().await;
     let provider_addr = provider().await;
-    let endpoint_addr = endpoint().await;
+    let endpoint = Recorder::start().await;
 
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
@@ -129,14 +110,11 @@ async fn session_with_nested_calls_arrives_by_otlp() {
         .build();
     let tracer = tracer_provider.tracer("otlp-test");
 
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
-            .base_url(format!("http://{endpoint_addr}/v4"))
-            .api_key("hl-test")
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .base_url(&endpoint.base_url)
+            .api_key("hl-test"),
+    );
     let subscriber = tracing_subscriber::registry()
         .with(hl.tracing_layer())
         .with(tracing_opentelemetry::layer().with_tracer(tracer));

@@ -3,7 +3,7 @@
 //! the provider's error message never shows in any span attribute (read back from an
 //! in-memory OpenTelemetry exporter), any log, or any `Debug` output.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, otel::*, provider::*};
 
 const KEY: &str = "sk-PLANTED-0123456789abcdefXYZ";
 
@@ -38,7 +38,7 @@ async fn a_planted_key_is_never_recorded() {
         16,
     )
     .await;
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let mut expected_logs = 0;
     for adapter in ADAPTERS {
         let otel = otel();

@@ -2,7 +2,8 @@
 //! config names (`gen_ai.request.model`, and the span name `chat {model}`), the provider's
 //! `gen_ai.response.model`, `gen_ai.prompt.name` = the model config id, usage and finish
 //! reasons; the rendered template and every sample as messages only with capture on. For
-//! plain and streamed calls, against the crate's own endpoint (its `mock` provider).
+//! plain and streamed calls, against the crate's own endpoint (its `mock` provider), whose
+//! logs of the calls carry `gen_ai.prompt.name` in their metadata.
 
 use std::time::Duration;
 
@@ -29,8 +30,7 @@ fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
     serde_json::from_str(&v.as_str()).unwrap()
 }
 
-async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+async fn completion_spans(capture: bool) -> (Vec<SpanData>, String, Vec<serde_json::Value>) {
     let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -69,12 +69,10 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
 
     let mut inputs = JsonMap::new();
     inputs.insert("name".into(), json!("Ada"));
-    let request = CompletionModelConfigRequest {
-        project: Some("sc".into()),
-        inputs: Some(inputs),
-        num_samples: Some(2),
-        ..CompletionModelConfigRequest::new(config_id.clone())
-    };
+    let request = CompletionModelConfigRequest::new(config_id.clone())
+        .with_project("sc")
+        .with_inputs(inputs)
+        .with_num_samples(2u32);
     let client = hl.client().clone();
     async {
         client.completion_model_config(&request).await.unwrap();
@@ -90,6 +88,7 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
     .await;
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
     let _ = provider.force_flush();
+    let logs = stored_logs(&base, "sc-session").await;
     endpoint.shutdown().await.unwrap();
     let spans = exporter
         .get_finished_spans()
@@ -97,13 +96,49 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String) {
         .into_iter()
         .filter(|s| attr(s, "gen_ai.provider.name").is_some())
         .collect();
-    (spans, config_id)
+    (spans, config_id, logs)
+}
+
+/// Every log the endpoint stored in `session`, in full.
+async fn stored_logs(base: &str, session: &str) -> Vec<serde_json::Value> {
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let list = get(format!(
+        "{base}/logs?session_reference_id={session}&size=100"
+    ))
+    .await;
+    let mut out = Vec::new();
+    for record in list["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"))
+    {
+        let id = record["id"].as_str().unwrap();
+        out.push(get(format!("{base}/logs/{id}")).await);
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_spans_carry_the_real_model_prompt_and_usage() {
-    let (spans, config_id) = completion_spans(false).await;
+    let (spans, config_id, logs) = completion_spans(false).await;
     assert_eq!(spans.len(), 2, "{spans:#?}");
+    // The endpoint's logs (two samples per call) carry the prompt identity in their
+    // metadata: the v4 log has no field for it.
+    assert_eq!(logs.len(), 4, "{logs:#?}");
+    for log in &logs {
+        assert_eq!(log["config_id"], config_id.as_str(), "{log:#}");
+        assert_eq!(
+            log["metadata"]["gen_ai.prompt.name"],
+            config_id.as_str(),
+            "{log:#}"
+        );
+    }
     for span in &spans {
         assert_eq!(span.name, "chat mock-1", "{span:#?}");
         assert_eq!(
@@ -135,7 +170,7 @@ async fn completion_spans_carry_the_real_model_prompt_and_usage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_capture_on_the_rendered_template_and_every_sample_are_recorded() {
-    let (spans, _) = completion_spans(true).await;
+    let (spans, _, _) = completion_spans(true).await;
     assert_eq!(spans.len(), 2, "{spans:#?}");
     for span in &spans {
         let input = json_attr(span, "gen_ai.input.messages");

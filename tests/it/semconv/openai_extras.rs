@@ -4,7 +4,7 @@
 //! `gen_ai.request.encoding_formats` and `gen_ai.embeddings.dimension.count`; and
 //! `gen_ai.tool.definitions`, only with content capture on.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 
 async fn one_span(
     capture: bool,
@@ -12,7 +12,7 @@ async fn one_span(
     body: String,
     fixture: &str,
 ) -> opentelemetry_sdk::trace::SpanData {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let server = provider().await;
     let otel = otel();
     let hl = humanloop(&sink, |b| b.capture_content(capture));

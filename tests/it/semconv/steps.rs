@@ -4,14 +4,14 @@
 //! `record_output` record reaches the span only with content capture on (through the
 //! redaction hook); the steps are still logged as before.
 
-use crate::capture_support::*;
+use crate::harness::{endpoint::*, otel::*};
 use humanloop_tracing::hierarchy::{record_error, record_input, record_output};
 use humanloop_tracing::{agent, session, step, tool};
 use opentelemetry_sdk::trace::SpanData;
 use tracing::Instrument;
 
 async fn run(capture: bool) -> (Vec<SpanData>, Vec<serde_json::Value>) {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let hl = humanloop(&sink, |b| {
         b.capture_content(capture)
             .redact(|s: &mut String| *s = s.replace("secret", "***"))

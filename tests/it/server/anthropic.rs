@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::server_support::{get, model_config, post, sse_json, start_with};
+use crate::harness::fixtures::sse_json;
+use crate::harness::server::{completion, joined_output};
+use crate::harness::server::{get, model_config, post, start_with};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -99,18 +101,10 @@ async fn completes_and_streams_through_the_messages_api() {
 
     let mut streamed = req.clone();
     streamed["stream"] = json!(true);
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&streamed)
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(&http, &base, &streamed).await;
     assert_eq!(resp.status(), 200);
     let events = sse_json(&resp.text().await.unwrap());
-    let text: String = events
-        .iter()
-        .map(|e| e["data"][0]["output"].as_str().unwrap())
-        .collect();
+    let text: String = joined_output(&events);
     assert_eq!(text, "Hello!");
     let last = events.last().unwrap();
     assert_eq!(last["data"][0]["finish_reason"], "stop");
@@ -132,13 +126,13 @@ async fn a_mid_stream_error_ends_the_stream_without_a_finish() {
         "model": "claude-sonnet-4-5", "provider": "anthropic", "prompt_template": "please overload"
     }))
     .await;
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&json!({"model_config_id": config, "stream": true,
-                      "provider_api_keys": {"anthropic": "sk-ant-test"}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(
+        &http,
+        &base,
+        &json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"anthropic": "sk-ant-test"}}),
+    )
+    .await;
     assert_eq!(resp.status(), 200, "the provider accepted the request");
     // The connection is cut: either the body read fails, or what arrived has no finish.
     if let Ok(text) = resp.text().await {
@@ -165,13 +159,13 @@ async fn streamed_tool_use_is_assembled() {
                    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}]
     }))
     .await;
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&json!({"model_config_id": config, "stream": true,
-                      "provider_api_keys": {"anthropic": "sk-ant-test"}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(
+        &http,
+        &base,
+        &json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"anthropic": "sk-ant-test"}}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let events = sse_json(&resp.text().await.unwrap());
     let last = &events.last().unwrap()["data"][0];

@@ -87,9 +87,11 @@ fn body() -> impl Strategy<Value = Value> {
 #[test]
 fn no_body_makes_the_endpoint_fail() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (server, http) = rt.block_on(crate::server_support::start());
+    let (server, http) = rt.block_on(crate::harness::server::start());
     let base = server.base_url();
-    let config = rt.block_on(crate::server_support::mock_config(&http, &base, "Hi {{x}}"));
+    let config = rt.block_on(crate::harness::server::mock_config(
+        &http, &base, "Hi {{x}}",
+    ));
     let paths: Vec<&str> = vec![
         "/logs",
         "/completion-model-config",
@@ -107,7 +109,7 @@ fn no_body_makes_the_endpoint_fail() {
                     }
                 }
                 let (status, answer) =
-                    rt.block_on(crate::server_support::post(&http, &base, path, &body));
+                    rt.block_on(crate::harness::server::post(&http, &base, path, &body));
                 prop_assert!(status < 500, "{path} {body} -> {status} {answer}");
                 if status >= 400 {
                     prop_assert!(answer.get("detail").is_some(), "{path} {body} -> {answer}");
@@ -117,6 +119,6 @@ fn no_body_makes_the_endpoint_fail() {
         )
         .unwrap();
     // Still serving.
-    let (status, _) = rt.block_on(crate::server_support::get(&http, &base, "/logs"));
+    let (status, _) = rt.block_on(crate::harness::server::get(&http, &base, "/logs"));
     assert_eq!(status, 200);
 }

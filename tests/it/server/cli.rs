@@ -7,7 +7,6 @@ use std::process::{Command, Stdio};
 
 #[tokio::test]
 async fn keys_come_from_flags_and_the_environment() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_humanloop-tracing"))
         .args([
             "serve",

@@ -2,7 +2,7 @@
 //! projects and sessions, jinja, secrets never kept.
 #![cfg(feature = "server")]
 
-use crate::server_support::{get, mock_config, model_config, post, start};
+use crate::harness::server::{get, mock_config, model_config, post, start};
 use serde_json::{json, Value};
 
 #[tokio::test]

@@ -32,7 +32,6 @@ fn serve(db: &std::path::Path, extra: &[&str]) -> (Child, String) {
 
 #[tokio::test]
 async fn a_logged_datapoint_survives_sigkill() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hl.db");
     let (mut child, base) = serve(&db, &["--api-key", "local-key"]);

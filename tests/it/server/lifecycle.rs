@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::server_support::{get, post, start_with};
+use crate::harness::server::{get, post, start_with};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::json;
 

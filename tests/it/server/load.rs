@@ -249,7 +249,6 @@ async fn client(base: String, c: usize, n: usize) -> Tally {
 }
 
 async fn run(clients: usize, per_client: usize) -> Figures {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("load.db");
     let endpoint = server::spawn(

@@ -4,7 +4,8 @@
 //! fields the types do not know are kept.
 #![cfg(feature = "server")]
 
-use crate::server_support::{get, post, start};
+use crate::harness::server::post_raw;
+use crate::harness::server::{get, post, start};
 use serde_json::{json, Value};
 
 fn config() -> Value {
@@ -106,26 +107,14 @@ async fn bodies_the_typed_path_refuses_are_stored_alike() {
     let base = server.base_url();
     let body = r#"[{"config": {"type": "model", "model": "m"}, "output": "first", "output": "second",
         "inputs": {"api_key": "sk-9", "q": 1}, "reference_id": "dup-1"}]"#;
-    let resp = http
-        .post(format!("{base}/logs"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_raw(&http, &base, "/logs", body).await;
     assert_eq!(resp.status(), 200);
     let answer: Value = resp.json().await.unwrap();
     let log = stored(&http, &base, answer[0]["id"].as_str().unwrap()).await;
     assert_eq!(log["output"], "second");
     assert_eq!(log["inputs"], json!({"q": 1}));
     // A retry with the same reference id answers the same datapoint (dedupe).
-    let resp = http
-        .post(format!("{base}/logs"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_raw(&http, &base, "/logs", body).await;
     let again: Value = resp.json().await.unwrap();
     assert_eq!(again[0]["id"], answer[0]["id"]);
 }

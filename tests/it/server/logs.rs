@@ -2,7 +2,7 @@
 //! idempotent retries, PATCH by reference, the session tree.
 #![cfg(feature = "server")]
 
-use crate::server_support::{get, post, start};
+use crate::harness::server::{get, post, start};
 use serde_json::{json, Value};
 
 fn step(name: &str) -> Value {

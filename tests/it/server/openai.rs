@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::server_support::{get, model_config, post, sse_json, start, start_with};
+use crate::harness::fixtures::sse_json;
+use crate::harness::server::{completion, joined_output};
+use crate::harness::server::{get, model_config, post, start, start_with};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -151,19 +153,16 @@ async fn streams_through_an_openai_compatible_server() {
         json!({"model": "gpt-4o-mini", "provider": "openai", "prompt_template": "Hi"}),
     )
     .await;
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&json!({"model_config_id": config, "stream": true,
-                      "provider_api_keys": {"openai": "sk-test-123"}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(
+        &http,
+        &base,
+        &json!({"model_config_id": config, "stream": true,
+                      "provider_api_keys": {"openai": "sk-test-123"}}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let events = sse_json(&resp.text().await.unwrap());
-    let text: String = events
-        .iter()
-        .map(|e| e["data"][0]["output"].as_str().unwrap())
-        .collect();
+    let text: String = joined_output(&events);
     assert_eq!(text, "Hello! How can I help?");
     let last = events.last().unwrap();
     assert_eq!(last["data"][0]["finish_reason"], "stop");
@@ -214,12 +213,7 @@ async fn tool_calls_are_returned_whole_and_streamed_assembled() {
 
     let mut streamed = req.clone();
     streamed["stream"] = json!(true);
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&streamed)
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(&http, &base, &streamed).await;
     let events = sse_json(&resp.text().await.unwrap());
     let last = &events.last().unwrap()["data"][0];
     assert_eq!(last["finish_reason"], "tool_call");

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::server_support::{get, mock_config, post, sse_json, start};
+use crate::harness::fixtures::sse_json;
+use crate::harness::server::completion;
+use crate::harness::server::{get, mock_config, post, start};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -21,12 +23,7 @@ async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {
 
     let mut streamed = req.clone();
     streamed["stream"] = json!(true);
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&streamed)
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(&http, &base, &streamed).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let text = resp.text().await.unwrap();
@@ -99,12 +96,12 @@ async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {
 async fn stream_errors_come_before_the_stream() {
     let (server, http) = start().await;
     let base = server.base_url();
-    let resp = http
-        .post(format!("{base}/completion-model-config"))
-        .json(&json!({"model_config_id": "config_absent", "stream": true}))
-        .send()
-        .await
-        .unwrap();
+    let resp = completion(
+        &http,
+        &base,
+        &json!({"model_config_id": "config_absent", "stream": true}),
+    )
+    .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let body: Value = resp.json().await.unwrap();

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::server_support::{get, post, start};
+use crate::harness::server::{get, post, start};
 
 async fn send(
     http: &reqwest::Client,

@@ -2,7 +2,7 @@
 //! types, oversize bodies, unknown routes.
 #![cfg(feature = "server")]
 
-use crate::server_support::{post, start, start_with};
+use crate::harness::server::{post, start, start_with};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::{json, Value};
 

@@ -2,7 +2,7 @@
 //! still gets a finished span: status error, `error.type = cancelled`, the partial
 //! output and what usage came; and a log with the partial output.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*};
 use opentelemetry::Value;
 
 const BODY: &str =
@@ -26,7 +26,7 @@ async fn read_two_chunks_and_drop(adapter: Adapter, hl: &humanloop_tracing::Huma
 
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_a_stream_after_two_chunks_finishes_the_span_as_cancelled() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b.capture_content(true));
@@ -49,7 +49,7 @@ async fn dropping_a_stream_after_two_chunks_finishes_the_span_as_cancelled() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_cancelled_stream_is_logged_with_its_partial_output() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for (n, adapter) in ADAPTERS.into_iter().enumerate() {
         let _otel = otel();
         let hl = humanloop(&sink, |b| b);
@@ -68,7 +68,7 @@ async fn a_cancelled_stream_is_logged_with_its_partial_output() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_the_request_before_the_head_finishes_the_span_as_cancelled() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b);

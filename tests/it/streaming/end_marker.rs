@@ -3,7 +3,7 @@
 //! do, has made a complete call: the span and the log carry no error, and the full
 //! output and usage.
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*};
 
 async fn read_all_events_then_drop(
     adapter: Adapter,
@@ -33,7 +33,7 @@ async fn read_all_events_then_drop(
 
 #[tokio::test(flavor = "current_thread")]
 async fn openai_done_marker_completes_the_call() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for (n, adapter) in ADAPTERS.into_iter().enumerate() {
         let otel = otel();
         let hl = humanloop(&sink, |b| b.capture_content(true));
@@ -62,7 +62,7 @@ async fn openai_done_marker_completes_the_call() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn anthropic_message_stop_completes_the_call() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     for adapter in ADAPTERS {
         let otel = otel();
         let hl = humanloop(&sink, |b| b);

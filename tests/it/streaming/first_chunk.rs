@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use crate::capture_support::*;
+use crate::harness::{adapters::*, endpoint::*, fixtures::*, otel::*};
 use opentelemetry::Value;
 
 #[tokio::test(flavor = "current_thread")]
 async fn first_chunk_arrives_before_the_server_sends_the_second() {
-    let sink = log_sink().await;
+    let sink = Recorder::start().await;
     let chunks = sse_chunks("openai/chat_stream_include_usage.sse");
     assert!(chunks.len() > 3);
     for adapter in ADAPTERS {

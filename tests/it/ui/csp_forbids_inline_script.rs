@@ -3,11 +3,11 @@
 //! inline `<script>`, no `on…=` handler, no `style=` attribute, nothing from another host.
 #![cfg(feature = "server")]
 
-use crate::ui_support::{browser, call, links, log, origin, page};
+use crate::harness::server::{browser, call, links, log, origin, page};
 
 #[tokio::test]
 async fn pages_carry_a_policy_they_comply_with() {
-    let (server, _) = crate::server_support::start().await;
+    let (server, _) = crate::harness::server::start().await;
     let base = server.base_url();
     let http = browser();
     let ui = origin(&base);

@@ -2,7 +2,7 @@
 //! `javascript:` URLs in image parts never become markup or links.
 #![cfg(feature = "server")]
 
-use crate::ui_support::{browser, links, log, origin, page};
+use crate::harness::server::{browser, links, log, origin, page};
 use serde_json::json;
 
 const SCRIPT: &str = "<script>alert('x')</script>";
@@ -38,7 +38,7 @@ fn assert_inert(what: &str, html: &str) {
 
 #[tokio::test]
 async fn hostile_strings_render_as_text_on_every_page() {
-    let (server, _) = crate::server_support::start().await;
+    let (server, _) = crate::harness::server::start().await;
     let base = server.base_url();
     let http = browser();
     let ui = origin(&base);

@@ -2,7 +2,7 @@
 //! cookie holding a random token (not the key); no page ever contains a key.
 #![cfg(feature = "server")]
 
-use crate::ui_support::{browser, origin, page};
+use crate::harness::server::{browser, origin, page};
 use humanloop_tracing::server::ServerConfig;
 use serde_json::json;
 
@@ -20,7 +20,7 @@ async fn post_form(http: &reqwest::Client, url: &str, form: &str) -> reqwest::Re
 #[tokio::test]
 async fn pages_need_a_login_and_never_show_the_key() {
     let (server, _) =
-        crate::server_support::start_with(ServerConfig::in_memory().api_key(KEY)).await;
+        crate::harness::server::start_with(ServerConfig::in_memory().api_key(KEY)).await;
     let base = server.base_url();
     let ui = origin(&base);
     let http = browser();
@@ -92,7 +92,7 @@ async fn pages_need_a_login_and_never_show_the_key() {
     let (status, list) = with_cookie("/".into()).await;
     assert_eq!(status, 200, "{list}");
     assert!(list.contains("Log out"));
-    let session = crate::ui_support::links(&list, "/sessions/")[0].clone();
+    let session = crate::harness::server::links(&list, "/sessions/")[0].clone();
     for path in [
         "/".to_owned(),
         format!("/sessions/{session}"),

@@ -4,7 +4,7 @@
 //! project's numbers and the model configs with the logs that used them.
 #![cfg(feature = "server")]
 
-use crate::ui_support::{browser, call, links, log, origin, page};
+use crate::harness::server::{browser, call, links, log, origin, page};
 use serde_json::json;
 
 /// The text of the element with `id="ID"`, tags removed.
@@ -19,7 +19,7 @@ fn text_of(html: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn sessions_tree_and_log_show_the_stored_numbers() {
-    let (server, _) = crate::server_support::start().await;
+    let (server, _) = crate::harness::server::start().await;
     let base = server.base_url();
     let http = browser();
     let ui = origin(&base);

@@ -1,7 +1,6 @@
-//! A recording endpoint on 127.0.0.1 for the hierarchy and export tests: it answers
-//! `POST /v4/logs` and `PATCH /v4/logs`, records every request with its arrival and answer
-//! order (one counter for both), and can be scripted to fail or stall.
-#![allow(dead_code)]
+//! The fake log endpoint: one recorder on 127.0.0.1 that answers `POST /v4/logs` and
+//! `PATCH /v4/logs`, records every request with its arrival and answer order (one counter
+//! for both), and can be scripted to fail or stall.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -11,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use humanloop_tracing::{ConfigBuilder, Humanloop};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -83,7 +83,7 @@ impl Recorder {
             max_in_flight: 0,
         }));
         let (release, released) = watch::channel(false);
-        let app = axum::Router::new().fallback(handle).with_state(AppState {
+        let app = axum::Router::new().fallback(answer).with_state(AppState {
             inner: inner.clone(),
             released,
         });
@@ -132,6 +132,19 @@ impl Recorder {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// The POST requests, in order of arrival.
+    pub fn posts(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
+    /// Every log POSTed, in order of arrival (a batch is its logs).
+    pub fn bodies(&self) -> Vec<Value> {
+        self.logs().into_iter().map(|(_, l)| l).collect()
     }
 
     /// Every log created, with the request that carried it.
@@ -243,7 +256,7 @@ impl Recorder {
     }
 }
 
-async fn handle(State(st): State<AppState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn answer(State(st): State<AppState>, method: Method, uri: Uri, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (index, behaviour) = {
         let mut inner = st.inner.lock().unwrap();
@@ -322,4 +335,36 @@ fn uuid_like() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A `Humanloop` logging to `rec`, in project `capture-tests`, configured further by `f`.
+pub fn humanloop(rec: &Recorder, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Humanloop {
+    let builder = rec
+        .config()
+        .project("capture-tests")
+        .schedule_delay(Duration::from_millis(10));
+    Humanloop::new(f(builder).build().unwrap()).unwrap()
+}
+
+/// Flush `hl`, then wait (bounded) until `rec` has at least `expected` logs; all its logs.
+pub async fn flushed_logs(hl: &Humanloop, rec: &Recorder, expected: usize) -> Vec<Value> {
+    let _ = hl.flush(Duration::from_secs(10)).await;
+    for _ in 0..200 {
+        if rec.bodies().len() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rec.bodies()
+}
+
+/// The `Humanloop` that `config` builds (a test's configuration is valid).
+pub fn handle(config: ConfigBuilder) -> Humanloop {
+    Humanloop::new(config.build().unwrap()).unwrap()
+}
+
+/// `hl`'s tracing layer as this thread's subscriber, until the guard drops.
+pub fn traced(hl: &Humanloop) -> tracing::subscriber::DefaultGuard {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::subscriber::set_default(tracing_subscriber::registry().with(hl.tracing_layer()))
 }

@@ -1,8 +1,7 @@
-//! A hand-written HTTP/1.1 server on 127.0.0.1 for the client tests: it records each
+//! A hand-written HTTP/1.1 server on 127.0.0.1 for the endpoint client's tests: it records each
 //! request (with the tokio clock's time of arrival) and plays scripted answers, writing
 //! bodies in separate TCP writes with pauses in between, so the client sees events split
 //! across reads exactly where the script splits them.
-#![allow(dead_code)] // each test file uses a part
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -270,4 +269,41 @@ pub fn fast_retries(max_attempts: u32) -> RetryPolicy {
     p.initial_backoff = Duration::from_millis(1);
     p.max_backoff = Duration::from_millis(20);
     p
+}
+
+/// A client of a wiremock server's `/v4` with the default configuration.
+pub fn client_of(server: &wiremock::MockServer) -> Client {
+    Client::builder()
+        .base_url(format!("{}/v4", server.uri()))
+        .build()
+        .unwrap()
+}
+
+/// Streams `request` through `client` (the call must succeed) and collects its samples.
+async fn collect(
+    client: &Client,
+    request: &humanloop_tracing::api::CompletionModelConfigRequest,
+) -> Result<Vec<humanloop_tracing::client::Sample>, humanloop_tracing::Error> {
+    client
+        .completion_model_config_stream(request)
+        .await
+        .unwrap()
+        .collect_samples()
+        .await
+}
+
+/// [`collect`]'s samples (collecting must succeed).
+pub async fn collected(
+    client: &Client,
+    request: &humanloop_tracing::api::CompletionModelConfigRequest,
+) -> Vec<humanloop_tracing::client::Sample> {
+    collect(client, request).await.unwrap()
+}
+
+/// The error [`collect`] ends with.
+pub async fn collect_error(
+    client: &Client,
+    request: &humanloop_tracing::api::CompletionModelConfigRequest,
+) -> humanloop_tracing::Error {
+    collect(client, request).await.unwrap_err()
 }

@@ -1,53 +1,9 @@
-//! Shared by the codec tests: fixtures and a small SSE splitter.
-#![allow(dead_code)]
+//! For the codec tests: request heads, and decoding a body or an SSE stream with a codec.
 
+use super::fixtures::sse_events;
 use humanloop_tracing::provider::{
     Codec, Generation, LlmRequest, Message, Part, RequestHead, TokenUsage,
 };
-
-/// The bytes of `tests/fixtures/{path}`.
-pub fn fixture(path: &str) -> Vec<u8> {
-    let p = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-/// Splits an SSE body into `(event name, data)` pairs, the way the capture layer does:
-/// events end at a blank line, `data:` lines are joined by `\n`, comments are skipped.
-pub fn sse_events(body: &[u8]) -> Vec<(Option<String>, Vec<u8>)> {
-    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
-    let mut out = Vec::new();
-    let (mut event, mut data, mut has_data) = (None, String::new(), false);
-    for line in text.split('\n') {
-        if line.is_empty() {
-            if has_data {
-                out.push((event.take(), std::mem::take(&mut data).into_bytes()));
-            }
-            event = None;
-            has_data = false;
-            continue;
-        }
-        if line.starts_with(':') {
-            continue;
-        }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "event" => event = Some(value.to_owned()),
-            "data" => {
-                if has_data {
-                    data.push('\n');
-                }
-                data.push_str(value);
-                has_data = true;
-            }
-            _ => {}
-        }
-    }
-    if has_data {
-        out.push((event, data.into_bytes()));
-    }
-    out
-}
 
 /// A request head for `method url`.
 pub struct Head {
@@ -119,4 +75,15 @@ pub fn usage(
     u.cache_creation_input_tokens = cache_creation;
     u.reasoning_output_tokens = reasoning;
     u
+}
+
+/// Decodes fixture `path` with `codec`: event by event when it is an SSE file (`.sse`),
+/// else as one body.
+pub fn decoded(codec: &dyn Codec, request: &LlmRequest, path: &str) -> Generation {
+    let body = super::fixtures::fixture(path);
+    if path.ends_with(".sse") {
+        decode_stream(codec, request, &body)
+    } else {
+        decode_body(codec, request, &body)
+    }
 }

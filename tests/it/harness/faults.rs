@@ -1,50 +1,19 @@
-//! Shared by the `faults_*` tests: an OpenAI-compatible provider on loopback answering the
-//! documented fixture (tests/fixtures/openai/chat_basic.json), a client going through
-//! `hl.middleware()`, the exactly-once check, a `Humanloop` whose exporter runs on a
-//! paused test runtime, log families and an event recorder.
-#![allow(dead_code)]
+//! For the fault tests: a traced call to the provider's chat fixture, the exactly-once
+//! check, a `Humanloop` whose exporter runs on a paused test runtime, log families and an
+//! event recorder.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use std::sync::{Arc, Mutex};
 
-use humanloop_tracing::api::{LogConfig, LogRequest, ToolConfig};
+use humanloop_tracing::api::{LogRequest, ToolConfig};
 use humanloop_tracing::export::LogExporter;
 use humanloop_tracing::{Config, Humanloop};
 
-use crate::export_support::Recorder;
-
-pub fn fixture() -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/openai/chat_basic.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-async fn chat() -> Response {
-    ([(CONTENT_TYPE, "application/json")], Body::from(fixture())).into_response()
-}
-
-/// Start the provider; its chat completions URL.
-pub async fn provider() -> String {
-    let app = axum::Router::new().route("/v1/chat/completions", post(chat));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1/chat/completions")
-}
-
-pub fn client(hl: &Humanloop) -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(hl.middleware())
-        .build()
-}
+use super::endpoint::Recorder;
+use super::fixtures::fixture;
+use super::provider::CHAT_FIXTURE;
 
 /// One LLM call; asserts the caller got the provider's bytes unchanged.
 pub async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) {
@@ -59,7 +28,7 @@ pub async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) {
         .await
         .unwrap();
     assert!(resp.status().is_success());
-    assert_eq!(resp.bytes().await.unwrap().to_vec(), fixture());
+    assert_eq!(resp.bytes().await.unwrap(), fixture(CHAT_FIXTURE));
 }
 
 /// Wait (bounded) until `cond` holds.
@@ -114,15 +83,14 @@ pub fn paused_humanloop(base_url: &str) -> Humanloop {
 
 /// A step log with this reference id (and parent), in session `session`.
 pub fn log(reference: &str, parent: Option<&str>, session: &str) -> LogRequest {
-    LogRequest {
-        reference_id: Some(reference.to_owned()),
-        parent_reference_id: parent.map(str::to_owned),
-        session_reference_id: Some(session.to_owned()),
-        project: Some("faults".into()),
-        config: Some(LogConfig::Tool(ToolConfig::new("step"))),
-        output: Some(format!("output of {reference}")),
-        ..LogRequest::default()
-    }
+    let mut log = LogRequest::default()
+        .with_reference_id(reference)
+        .with_session_reference_id(session)
+        .with_project("faults")
+        .with_config(ToolConfig::new("step"))
+        .with_output(format!("output of {reference}"));
+    log.parent_reference_id = parent.map(str::to_owned);
+    log
 }
 
 /// Log a parent and its child (in a session named `name`); their reference ids. Both
@@ -180,4 +148,28 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
             .unwrap()
             .push((*event.metadata().level(), m.0));
     }
+}
+
+/// `hl`'s layer as this thread's subscriber, and a client through `hl.middleware()`.
+pub fn traced_client(
+    hl: &Humanloop,
+) -> (
+    tracing::subscriber::DefaultGuard,
+    reqwest_middleware::ClientWithMiddleware,
+) {
+    (
+        super::endpoint::traced(hl),
+        super::adapters::reqwest_client(hl),
+    )
+}
+
+/// `(sent, retried, dropped, failed, queued)`: what the fault tests compare at once.
+pub fn tally(stats: &humanloop_tracing::export::ExportStats) -> (u64, u64, u64, u64, u64) {
+    (
+        stats.sent,
+        stats.retried,
+        stats.dropped,
+        stats.failed,
+        stats.queued,
+    )
 }

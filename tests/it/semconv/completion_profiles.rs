@@ -1,0 +1,112 @@
+//! The `completion-model-config` span follows the chosen profile's rules like the
+//! middleware's: a streamed completion the caller drops after its first chunk is
+//! `cancelled`, with `finish_reasons = ["error"]` under v0.1 and only what arrived under
+//! v1.41; outside any session v1.41 names the conversation after the trace, v0.1
+//! synthesizes no `gen_ai.conversation.id`. Against the crate's own endpoint.
+
+use futures_util::StreamExt;
+use humanloop_tracing::api::CompletionModelConfigRequest;
+use humanloop_tracing::semconv::Profile;
+use humanloop_tracing::server::{self, ServerConfig};
+use humanloop_tracing::{Config, Humanloop};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use std::time::Duration;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::harness::otel::{attrs, s, strings};
+
+/// A plain call, then a stream dropped after its first chunk, under `profile`, outside
+/// any session: (plain span, stream span).
+async fn spans(profile: Profile) -> (SpanData, SpanData) {
+    let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = endpoint.base_url();
+    let registered: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/model-configs"))
+        .json(&serde_json::json!({
+            "model": "mock-1", "provider": "mock", "project": "cp",
+            "chat_template": [{"role": "user", "content": "Tell a long story about the sea"}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = registered["config"]["id"].as_str().unwrap();
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let hl = Humanloop::new(
+        Config::builder()
+            .base_url(&base)
+            .project("cp")
+            .semconv_profile(profile)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(hl.tracing_layer())
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let request = CompletionModelConfigRequest::new(id).with_project("cp");
+    hl.client().completion_model_config(&request).await.unwrap();
+    let mut stream = hl
+        .client()
+        .completion_model_config_stream(&request)
+        .await
+        .unwrap();
+    let first = stream.next().await.expect("a first chunk").unwrap();
+    assert!(
+        first.data.iter().all(|d| d.finish_reason.is_none()),
+        "the first chunk already finished the sample: {first:?}"
+    );
+    drop(stream);
+    hl.shutdown(Duration::from_secs(10)).await.unwrap();
+    let _ = provider.force_flush();
+    endpoint.shutdown().await.unwrap();
+    let mut spans: Vec<SpanData> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|s| attrs(s).contains_key("gen_ai.provider.name"))
+        .collect();
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    spans.sort_by_key(|s| attrs(s).contains_key("gen_ai.request.stream"));
+    let stream = spans.pop().unwrap();
+    (spans.pop().unwrap(), stream)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_completion_stream_and_a_sessionless_call_follow_the_profile() {
+    let (plain, cut) = spans(Profile::V1_41).await;
+    let (plain, cut) = (attrs(&plain), attrs(&cut));
+    assert_eq!(cut.get("error.type"), Some(&s("cancelled")), "{cut:#?}");
+    assert!(
+        !cut.contains_key("gen_ai.response.finish_reasons"),
+        "{cut:#?}"
+    );
+    assert!(plain.contains_key("gen_ai.conversation.id"), "{plain:#?}");
+
+    let (plain, cut) = spans(Profile::GenAiV0_1).await;
+    let (plain, cut) = (attrs(&plain), attrs(&cut));
+    assert_eq!(cut.get("error.type"), Some(&s("cancelled")), "{cut:#?}");
+    assert_eq!(
+        cut.get("gen_ai.response.finish_reasons"),
+        Some(&strings(&["error"])),
+        "{cut:#?}"
+    );
+    assert!(!plain.contains_key("gen_ai.conversation.id"), "{plain:#?}");
+    assert!(!cut.contains_key("gen_ai.conversation.id"), "{cut:#?}");
+    // The plain call finished normally under both.
+    assert_eq!(
+        plain.get("gen_ai.response.finish_reasons"),
+        Some(&strings(&["stop"]))
+    );
+}

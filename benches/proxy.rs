@@ -160,9 +160,7 @@ async fn call(http: &reqwest::Client, base: &str, kind: Kind) -> Duration {
     let (body, chunks) = match kind {
         Kind::Plain => (PLAIN_REQ, "64"),
         Kind::Stream1 => (STREAM_REQ, "1"),
-        Kind::Stream64 | Kind::FirstChunk64SameThread | Kind::FirstChunk64 => {
-            (STREAM_REQ, "64")
-        }
+        Kind::Stream64 | Kind::FirstChunk64SameThread | Kind::FirstChunk64 => (STREAM_REQ, "64"),
     };
     let mut resp = http
         .post(format!("{base}/chat/completions"))

@@ -2,8 +2,10 @@
 //! same bytes into a `serde_json::Value` (the baseline a naive decoder would pay before
 //! even looking at the fields).
 //!
-//! Plain bodies are decoded with `on_body`; streams as their sequence of SSE events with
-//! `on_event`, `finish` included in both. Run:
+//! Plain bodies are decoded with `on_body`; streams as their sequence of SSE events (NDJSON
+//! lines for Ollama) with `on_event`, `finish` included in both. The head decoders, what
+//! the span needs on the caller's path, have rows of their own: `on_body_head` of a
+//! response body, `decode_request_head` of a request body. Run:
 //! `cargo bench --bench codecs -- --warm-up-time 1 --measurement-time 2`.
 //!
 //! After criterion's groups, a second table measures the same pairs interleaved (codec
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use humanloop_tracing::provider::{
-    AnthropicMessages, Codec, Gemini, LlmRequest, OpenAiChat, OpenAiEmbeddings, OpenAiResponses,
-    Operation,
+    AnthropicMessages, Codec, Gemini, LlmRequest, Ollama, OpenAiChat, OpenAiCompletions,
+    OpenAiEmbeddings, OpenAiResponses, Operation, RequestHead,
 };
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -60,12 +62,25 @@ fn codecs(c: &mut Criterion) {
     }
 }
 
+/// How a case's bytes are decoded.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// A response body, `on_body`.
+    Body,
+    /// A stream, `on_event` per event.
+    Stream,
+    /// A response body's head (what the span needs), `on_body_head`.
+    BodyHead,
+    /// A request body's head, `decode_request_head` (the request's URL).
+    RequestHead(&'static str),
+}
+
 /// One benchmark case: a codec and its input, as a plain body or a stream of events.
 struct Case {
     name: &'static str,
     codec: &'static dyn Codec,
     events: Vec<(Option<String>, Vec<u8>)>,
-    stream: bool,
+    kind: Kind,
 }
 
 fn cases() -> Vec<Case> {
@@ -73,13 +88,35 @@ fn cases() -> Vec<Case> {
         name,
         codec,
         events: vec![(None, fixture(file))],
-        stream: false,
+        kind: Kind::Body,
     };
     let stream = |name, codec: &'static dyn Codec, file| Case {
         name,
         codec,
         events: sse_events(&fixture(file)),
-        stream: true,
+        kind: Kind::Stream,
+    };
+    let body_head = |name, codec: &'static dyn Codec, file| Case {
+        name,
+        codec,
+        events: vec![(None, fixture(file))],
+        kind: Kind::BodyHead,
+    };
+    let request_head = |name, codec: &'static dyn Codec, url, file| Case {
+        name,
+        codec,
+        events: vec![(None, fixture(file))],
+        kind: Kind::RequestHead(url),
+    };
+    let lines = |name, codec: &'static dyn Codec, file| Case {
+        name,
+        codec,
+        events: fixture(file)
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"{"))
+            .map(|l| (None, l.to_vec()))
+            .collect(),
+        kind: Kind::Stream,
     };
     vec![
         body(
@@ -134,16 +171,81 @@ fn cases() -> Vec<Case> {
         ),
         stream("gemini_stream", &Gemini, "gemini/stream_alt_sse.sse"),
         stream("azure_chat_stream", &OpenAiChat, "azure/chat_stream.sse"),
+        stream(
+            "openai_completions_stream",
+            &OpenAiCompletions,
+            "openai/completions_stream.sse",
+        ),
+        lines("ollama_chat_stream", &Ollama, "ollama/chat_stream.ndjson"),
+        // The head decoders: what the span needs, on the caller's path.
+        body_head(
+            "openai_chat_body_head",
+            &OpenAiChat,
+            "openai/chat_tool_calls.json",
+        ),
+        body_head(
+            "openai_responses_body_head",
+            &OpenAiResponses,
+            "openai/responses_basic.json",
+        ),
+        body_head(
+            "anthropic_body_head",
+            &AnthropicMessages,
+            "anthropic/message_tool_use.json",
+        ),
+        body_head(
+            "gemini_body_head",
+            &Gemini,
+            "gemini/generate_thinking_cached.json",
+        ),
+        request_head(
+            "openai_chat_request_head",
+            &OpenAiChat,
+            "https://api.openai.com/v1/chat/completions",
+            "openai/chat_request_tools.json",
+        ),
+        request_head(
+            "openai_responses_request_head",
+            &OpenAiResponses,
+            "https://api.openai.com/v1/responses",
+            "openai/responses_request.json",
+        ),
+        request_head(
+            "anthropic_request_head",
+            &AnthropicMessages,
+            "https://api.anthropic.com/v1/messages",
+            "anthropic/request_tools.json",
+        ),
+        request_head(
+            "gemini_request_head",
+            &Gemini,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent",
+            "gemini/request_function_calling.json",
+        ),
     ]
 }
 
 fn run_codec(case: &Case, req: &LlmRequest) {
+    if let Kind::RequestHead(url) = case.kind {
+        let (method, headers) = (http::Method::POST, http::HeaderMap::new());
+        let uri = http::Uri::from_static(url);
+        let head = RequestHead {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+        };
+        black_box(
+            case.codec
+                .decode_request_head(&head, black_box(&case.events[0].1)),
+        );
+        return;
+    }
     let mut d = case.codec.response_decoder(req);
     for (event, data) in &case.events {
-        if case.stream {
-            d.on_event(event.as_deref(), black_box(data));
-        } else {
-            d.on_body(black_box(data));
+        match case.kind {
+            Kind::Stream => d.on_event(event.as_deref(), black_box(data)),
+            Kind::BodyHead => d.on_body_head(black_box(data)),
+            _ => d.on_body(black_box(data)),
         }
     }
     black_box(d.finish());
@@ -168,7 +270,7 @@ fn interleaved_report() {
     let req = LlmRequest::empty(Operation::Chat);
     println!("\ninterleaved (best of 300 alternating rounds of 20 runs each):");
     println!(
-        "{:<26} {:>6} {:>10} {:>10} {:>7}",
+        "{:<30} {:>6} {:>10} {:>10} {:>7}",
         "case", "bytes", "codec", "Value", "ratio"
     );
     for case in cases() {
@@ -179,7 +281,7 @@ fn interleaved_report() {
             v = v.min(batch(20, &mut || run_value(&case)));
         }
         println!(
-            "{:<26} {:>6} {:>8.2}us {:>8.2}us {:>6.2}x",
+            "{:<30} {:>6} {:>8.2}us {:>8.2}us {:>6.2}x",
             case.name,
             bytes,
             c.as_secs_f64() * 1e6,

@@ -67,6 +67,9 @@ async fn start_server(plain: Bytes, frames: Arc<Vec<Bytes>>) -> SocketAddr {
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
+            // Without it each SSE frame waits for the client's delayed ACK (Nagle): the
+            // 64-chunk stream took 44 ms for every client and measured nothing else.
+            stream.set_nodelay(true).unwrap();
             let plain = plain.clone();
             let frames = frames.clone();
             tokio::spawn(async move {
@@ -213,6 +216,9 @@ fn overhead(c: &mut Criterion) {
         ),
         ("reqwest-middleware, none, otel sink", &mw_none, &otel),
     ];
+    if let Ok(spec) = std::env::var("OVERHEAD_PROFILE") {
+        profile(&rt, &url, &cases, &spec);
+    }
     for (kind, body) in [("plain_2KB", PLAIN_REQ), ("stream_64", STREAM_REQ)] {
         let mut group = c.benchmark_group(format!("overhead/reqwest/{kind}"));
         group.bench_function("bare reqwest", |b| {
@@ -235,7 +241,8 @@ fn overhead(c: &mut Criterion) {
         }
         group.finish();
     }
-    interleaved_report(&rt, &url, &cases[..6]);
+    interleaved_report(&rt, &url, &cases, "plain_2KB", PLAIN_REQ);
+    interleaved_report(&rt, &url, &cases, "stream_64", STREAM_REQ);
 
     // hyper-util's client in a tower ServiceBuilder, bare and with our layer.
     let hyper_client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
@@ -273,7 +280,7 @@ fn overhead(c: &mut Criterion) {
 /// one client after the other, so on a machine whose load drifts (a shared CI box) its
 /// medians compare runs made under different load; interleaving keeps the added times
 /// comparable.
-fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>]) {
+fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>], kind: &str, body: &'static str) {
     let args: Vec<String> = std::env::args().collect();
     if args
         .iter()
@@ -290,7 +297,7 @@ fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>]) {
             let start = std::time::Instant::now();
             rt.block_on(async {
                 for _ in 0..CALLS {
-                    std::hint::black_box(call(client, url, PLAIN_REQ).await);
+                    std::hint::black_box(call(client, url, body).await);
                 }
             });
             means[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS));
@@ -302,12 +309,36 @@ fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>]) {
     };
     let medians: Vec<f64> = means.iter_mut().map(median).collect();
     println!(
-        "\noverhead/reqwest/plain_2KB interleaved (median of {ROUNDS} rounds of {CALLS} calls per client):"
+        "\noverhead/reqwest/{kind} interleaved (median of {ROUNDS} rounds of {CALLS} calls per client):"
     );
     println!("{:<40} {:>10} {:>12}", "client", "per call", "added");
     for ((name, _, _), m) in cases.iter().zip(&medians) {
         println!("{name:<40} {m:>8.1}us {:>+10.1}us", m - medians[0]);
     }
+}
+
+/// `OVERHEAD_PROFILE=<case>,<plain|stream>,<calls>`: run `calls` calls of one case (its
+/// index in the reqwest table) after a warm-up of 100, then exit, for a profiler:
+/// `valgrind --tool=callgrind --separate-threads=yes` with two call counts, whose
+/// difference on the runtime's thread divided by the difference in calls is the cost of
+/// one call on the caller's thread (client and loopback server share it).
+fn profile(rt: &Runtime, url: &str, cases: &[Case<'_>], spec: &str) -> ! {
+    let mut it = spec.split(',');
+    let case: usize = it.next().and_then(|s| s.parse().ok()).expect("case index");
+    let body = match it.next() {
+        Some("stream") => STREAM_REQ,
+        _ => PLAIN_REQ,
+    };
+    let calls: usize = it.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let (name, client, dispatch) = cases[case];
+    let _guard = tracing::dispatcher::set_default(dispatch);
+    rt.block_on(async {
+        for _ in 0..100 + calls {
+            std::hint::black_box(call(client, url, body).await);
+        }
+    });
+    eprintln!("profiled {calls} calls of {name}");
+    std::process::exit(0);
 }
 
 criterion_group!(benches, overhead);

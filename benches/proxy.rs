@@ -8,7 +8,13 @@
 //! * `stream_1` and `stream_64`: a stream of 1 or 64 content chunks (plus usage and
 //!   `[DONE]`), whole call; the added time per chunk is
 //!   `(Δ stream_64 − Δ stream_1) / 63`;
-//! * `first_chunk_64`: from sending to the first chunk of a 64-chunk stream in hand.
+//! * `first_chunk_64`: from sending to the first chunk of a 64-chunk stream in hand, the
+//!   upstream sending all 64 at once. Here the client runs on a thread of its own (its
+//!   own current-thread runtime), the upstream and proxy on another, as a client in
+//!   another process would: on one shared thread the client cannot read the first chunk,
+//!   already written to its socket, until the proxy has forwarded the rest of the burst
+//!   and the runtime polls its I/O driver again, which measures the runtime, not the
+//!   proxy (that variant is kept as `first_chunk_64_same_thread`).
 //!
 //! Run: `cargo bench --bench proxy`. After criterion's groups it prints interleaved
 //! medians and the ratios the README reports.
@@ -132,6 +138,7 @@ enum Kind {
     Plain,
     Stream1,
     Stream64,
+    FirstChunk64SameThread,
     FirstChunk64,
 }
 
@@ -141,6 +148,7 @@ impl Kind {
             Kind::Plain => "plain_2KB",
             Kind::Stream1 => "stream_1",
             Kind::Stream64 => "stream_64",
+            Kind::FirstChunk64SameThread => "first_chunk_64_same_thread",
             Kind::FirstChunk64 => "first_chunk_64",
         }
     }
@@ -152,7 +160,7 @@ async fn call(http: &reqwest::Client, base: &str, kind: Kind) -> Duration {
     let (body, chunks) = match kind {
         Kind::Plain => (PLAIN_REQ, "64"),
         Kind::Stream1 => (STREAM_REQ, "1"),
-        Kind::Stream64 | Kind::FirstChunk64 => (STREAM_REQ, "64"),
+        Kind::Stream64 | Kind::FirstChunk64SameThread | Kind::FirstChunk64 => (STREAM_REQ, "64"),
     };
     let mut resp = http
         .post(format!("{base}/chat/completions"))
@@ -169,7 +177,7 @@ async fn call(http: &reqwest::Client, base: &str, kind: Kind) -> Duration {
         std::hint::black_box(c);
     }
     match kind {
-        Kind::FirstChunk64 => to_first,
+        Kind::FirstChunk64SameThread | Kind::FirstChunk64 => to_first,
         _ => started.elapsed(),
     }
 }
@@ -194,33 +202,8 @@ fn proxy_bench(c: &mut Criterion) {
         .unwrap();
     let upstream = rt.block_on(start_upstream());
     let (off, on) = (humanloop(false), humanloop(true));
-    let serve = |hl: &Humanloop| {
-        let proxy = Proxy::new(
-            hl.layer(),
-            ProxyConfig::new()
-                .upstream(&format!("up=http://{upstream}/v1"))
-                .unwrap(),
-        )
-        .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            // As the binary does: without TCP_NODELAY small SSE writes wait on delayed ACKs.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            tokio::spawn(async move { axum::serve(listener, proxy.router()).await });
-            format!("http://{addr}/up/v1")
-        })
-    };
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(Sink)
-        .build();
-    let traced = tracing::Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
-            .with(on.tracing_layer()),
-    );
+    let serve = |hl: &Humanloop| rt.block_on(serve_proxy(hl, upstream));
+    let (_provider, traced) = traced_dispatch(&on);
     let targets = [
         Target {
             name: "direct",
@@ -238,19 +221,44 @@ fn proxy_bench(c: &mut Criterion) {
             dispatch: traced,
         },
     ];
+    // The same three, served from threads of their own (see `first_chunk_64`).
+    let (direct_apart, off_apart) = server_thread(false, false);
+    let (_, on_apart) = server_thread(true, true);
+    let apart = [
+        Target {
+            name: "direct",
+            base: direct_apart,
+            dispatch: tracing::Dispatch::none(),
+        },
+        Target {
+            name: "proxy, tracing off",
+            base: off_apart,
+            dispatch: tracing::Dispatch::none(),
+        },
+        Target {
+            name: "proxy, traced (otel sink)",
+            base: on_apart,
+            dispatch: tracing::Dispatch::none(),
+        },
+    ];
     let http = reqwest::Client::new();
     let kinds = [
         Kind::Plain,
         Kind::Stream1,
         Kind::Stream64,
+        Kind::FirstChunk64SameThread,
         Kind::FirstChunk64,
     ];
+    let targets_for = |kind: Kind| match kind {
+        Kind::FirstChunk64 => &apart,
+        _ => &targets,
+    };
     for kind in kinds {
         let mut group = c.benchmark_group(format!("proxy/{}", kind.name()));
         group
             .sample_size(30)
             .measurement_time(Duration::from_secs(3));
-        for t in &targets {
+        for t in targets_for(kind) {
             group.bench_function(t.name, |b| {
                 let _guard = tracing::dispatcher::set_default(&t.dispatch);
                 b.to_async(&rt).iter_custom(|iters| {
@@ -267,16 +275,83 @@ fn proxy_bench(c: &mut Criterion) {
         }
         group.finish();
     }
-    interleaved_report(&rt, &http, &targets, &kinds);
+    interleaved_report(&rt, &http, &targets_for, &kinds);
+}
+
+/// The proxy around `hl.layer()` for `upstream`, served by axum on loopback; its base URL.
+async fn serve_proxy(hl: &Humanloop, upstream: SocketAddr) -> String {
+    let proxy = Proxy::new(
+        hl.layer(),
+        ProxyConfig::new()
+            .upstream(&format!("up=http://{upstream}/v1"))
+            .unwrap(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // As the binary does: without TCP_NODELAY small SSE writes wait on delayed ACKs.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, proxy.router()).await });
+    format!("http://{addr}/up/v1")
+}
+
+/// Spans to a sink through OpenTelemetry, and the hierarchy layer of `hl`.
+fn traced_dispatch(hl: &Humanloop) -> (SdkTracerProvider, tracing::Dispatch) {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(Sink)
+        .build();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
+            .with(hl.tracing_layer()),
+    );
+    (provider, dispatch)
+}
+
+/// An upstream and a proxy in front of it (tracing on or off, spans recorded or not) on a
+/// thread of their own, with its own current-thread runtime; answers the base URLs of
+/// the upstream and of the proxy.
+fn server_thread(enabled: bool, traced: bool) -> (String, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let hl = humanloop(enabled);
+        let (_provider, dispatch) = if traced {
+            let (p, d) = traced_dispatch(&hl);
+            (Some(p), d)
+        } else {
+            (None, tracing::Dispatch::none())
+        };
+        // The thread's default: every task this runtime polls records under it.
+        let _guard = tracing::dispatcher::set_default(&dispatch);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let upstream = start_upstream().await;
+            let proxy = serve_proxy(&hl, upstream).await;
+            tx.send((format!("http://{upstream}/v1"), proxy)).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().unwrap()
 }
 
 /// Medians of rounds that alternate the targets call by call (drift hits all alike), and
 /// the ratios against `direct`.
-fn interleaved_report(rt: &Runtime, http: &reqwest::Client, targets: &[Target], kinds: &[Kind]) {
+fn interleaved_report<'a>(
+    rt: &Runtime,
+    http: &reqwest::Client,
+    targets_for: &dyn Fn(Kind) -> &'a [Target; 3],
+    kinds: &[Kind],
+) {
     const ROUNDS: usize = 400;
     println!("\ninterleaved medians over {ROUNDS} rounds (µs), ratio to direct:");
     let mut medians = std::collections::BTreeMap::new();
     for &kind in kinds {
+        let targets = targets_for(kind);
         let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); targets.len()];
         for _ in 0..ROUNDS {
             for (i, t) in targets.iter().enumerate() {
@@ -299,14 +374,15 @@ fn interleaved_report(rt: &Runtime, http: &reqwest::Client, targets: &[Target], 
         println!("  {:<15} {}", kind.name(), line.join(" | "));
         medians.insert(kind.name(), med);
     }
-    for (i, t) in targets.iter().enumerate().skip(1) {
+    for (i, t) in targets_for(Kind::Plain).iter().enumerate().skip(1) {
         let added = |k: &str| medians[k][i] - medians[k][0];
         println!(
-            "  {}: added per call {:.1} µs (plain), added per chunk {:.2} µs, added to first chunk {:.1} µs",
+            "  {}: added per call {:.1} µs (plain), added per chunk {:.2} µs, added to first chunk {:.1} µs (client on its own thread; {:.1} µs on the same thread)",
             t.name,
             added("plain_2KB"),
             (added("stream_64") - added("stream_1")) / 63.0,
             added("first_chunk_64"),
+            added("first_chunk_64_same_thread"),
         );
     }
 }

@@ -101,10 +101,10 @@ impl SecretKeys {
     pub fn named_in(&self, json: &[u8]) -> bool {
         let longest = self.names.iter().map(|n| n.len()).max().unwrap_or(0);
         let mut rest = json;
-        while let Some(open) = rest.iter().position(|b| *b == b'"') {
+        while let Some(open) = memchr::memchr(b'"', rest) {
             rest = &rest[open + 1..];
             let window = &rest[..rest.len().min(longest + 1)];
-            if let Some(close) = window.iter().position(|b| *b == b'"') {
+            if let Some(close) = memchr::memchr(b'"', window) {
                 if self.matches_bytes(&window[..close]) {
                     return true;
                 }

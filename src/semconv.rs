@@ -1056,12 +1056,6 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
         return;
     }
     let g = outcome.generation;
-    if let Some(id) = &g.response_id {
-        span.record(GEN_AI_RESPONSE_ID, id.as_str());
-    }
-    if let Some(model) = &g.response_model {
-        span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
-    }
     match outcome
         .profile
         .cut_off_finish_reasons()
@@ -1070,28 +1064,85 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
         Some(reasons) => record_finish_reasons(span, reasons),
         None => record_finish_reasons(span, &g.finish_reasons()),
     }
-    if let Some(t) = outcome.time_to_first_chunk {
-        span.record(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, t);
-    }
     let u = &g.usage;
-    for (key, value) in [
-        (GEN_AI_USAGE_INPUT_TOKENS, u.input_tokens),
-        (GEN_AI_USAGE_OUTPUT_TOKENS, u.output_tokens),
-        (
-            GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-            u.cache_read_input_tokens,
-        ),
-        (
-            outcome.profile.cache_write_input_tokens(),
-            u.cache_creation_input_tokens,
-        ),
-        (
-            GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-            u.reasoning_output_tokens,
-        ),
-    ] {
-        if let Some(v) = value {
-            record_count(span, key, v);
+    let cache_write = outcome.profile.cache_write_input_tokens();
+    // The declared fields in one `record_all` (each `record` is a round through every
+    // layer); a name the span could not declare goes through OpenTelemetry.
+    let recorded = span.metadata().is_some_and(|meta| {
+        let fields = meta.fields();
+        let (
+            Some(id),
+            Some(model),
+            Some(ttfc),
+            Some(input),
+            Some(output),
+            Some(cache_read),
+            Some(cache_creation),
+            Some(reasoning),
+            Some(error),
+            Some(status),
+        ) = (
+            fields.field(GEN_AI_RESPONSE_ID),
+            fields.field(GEN_AI_RESPONSE_MODEL),
+            fields.field(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+            fields.field(GEN_AI_USAGE_INPUT_TOKENS),
+            fields.field(GEN_AI_USAGE_OUTPUT_TOKENS),
+            fields.field(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+            fields.field(cache_write),
+            fields.field(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+            fields.field(ERROR_TYPE),
+            fields.field(OTEL_STATUS_CODE),
+        )
+        else {
+            return false;
+        };
+        use tracing::field::Value as V;
+        fn some<T: V>(v: &Option<T>) -> Option<&dyn V> {
+            v.as_ref().map(|v| v as &dyn V)
+        }
+        let response_id = g.response_id.as_deref();
+        let response_model = g.response_model.as_deref();
+        let status_code = outcome.error_type.map(|_| "ERROR");
+        span.record_all(&fields.value_set(&[
+            (&id, some(&response_id)),
+            (&model, some(&response_model)),
+            (&ttfc, some(&outcome.time_to_first_chunk)),
+            (&input, some(&u.input_tokens)),
+            (&output, some(&u.output_tokens)),
+            (&cache_read, some(&u.cache_read_input_tokens)),
+            (&cache_creation, some(&u.cache_creation_input_tokens)),
+            (&reasoning, some(&u.reasoning_output_tokens)),
+            (&error, some(&outcome.error_type)),
+            (&status, some(&status_code)),
+        ]));
+        true
+    });
+    if !recorded {
+        if let Some(id) = &g.response_id {
+            span.record(GEN_AI_RESPONSE_ID, id.as_str());
+        }
+        if let Some(model) = &g.response_model {
+            span.record(GEN_AI_RESPONSE_MODEL, model.as_str());
+        }
+        if let Some(t) = outcome.time_to_first_chunk {
+            span.record(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, t);
+        }
+        for (key, value) in [
+            (GEN_AI_USAGE_INPUT_TOKENS, u.input_tokens),
+            (GEN_AI_USAGE_OUTPUT_TOKENS, u.output_tokens),
+            (
+                GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                u.cache_read_input_tokens,
+            ),
+            (cache_write, u.cache_creation_input_tokens),
+            (
+                GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                u.reasoning_output_tokens,
+            ),
+        ] {
+            if let Some(v) = value {
+                record_count(span, key, v);
+            }
         }
     }
     #[cfg(feature = "otel")]
@@ -1109,7 +1160,7 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
     }
     #[cfg(not(feature = "otel"))]
     let _ = outcome.truncated;
-    if let Some(error_type) = outcome.error_type {
+    if let (false, Some(error_type)) = (recorded, outcome.error_type) {
         record_error_type(span, error_type);
     }
 }

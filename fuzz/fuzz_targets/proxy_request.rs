@@ -107,8 +107,10 @@ fuzz_target!(|data: &[u8]| {
     let body = bytes::Bytes::copy_from_slice(rest);
     *req.body_mut() = Body::from(body.clone());
     let to_echo = req.uri().path().starts_with("/echo/") || req.uri().path() == "/echo";
+    // Built outside `block_on`: building it blocks on the runtime itself.
+    let app = app().clone();
     let (status, got) = runtime().block_on(async {
-        let resp = app().clone().oneshot(req).await.unwrap();
+        let resp = app.oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.into_body().collect().await.map(|c| c.to_bytes()))
     });

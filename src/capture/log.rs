@@ -289,7 +289,7 @@ fn build(config: &Config, finished: Finished) -> Option<LogRequest> {
     let mut log = LogRequest {
         session_reference_id: ctx.session_reference_id,
         parent_reference_id: ctx.parent_reference_id,
-        reference_id: Some(ctx.reference_id),
+        reference_id: Some(ctx.reference_id.into_string()),
         save: Some(ctx.save.unwrap_or(config.save())),
         created_at: Some(humantime::format_rfc3339_millis(created_at).to_string()),
         duration: Some(duration),

@@ -27,7 +27,7 @@ impl LineSplitter {
 
     pub(crate) fn feed(&mut self, chunk: &[u8], on_line: &mut dyn FnMut(Option<&str>, &[u8])) {
         let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest) {
             let (line, after) = (&rest[..i], &rest[i + 1..]);
             if self.skipping {
                 self.skipping = false;

@@ -165,8 +165,9 @@ impl SseSplitter {
     }
 }
 
+/// The first `needle` in `haystack` (SIMD: a stream's lines are scanned once per chunk).
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 #[cfg(test)]

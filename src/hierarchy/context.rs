@@ -37,12 +37,43 @@ impl Resolved {
 /// This span's own reference id: its OpenTelemetry span id (hex) where an OpenTelemetry
 /// layer runs, a UUID otherwise.
 pub(crate) fn reference_id(id: &Id, dispatch: &Dispatch) -> String {
+    ref_id(id, dispatch).into_string()
+}
+
+/// A reference id not yet formatted: an LLM call's is formatted when its log is built, on
+/// the exporter's thread.
+#[derive(Clone, Debug)]
+pub(crate) enum RefId {
+    Uuid(uuid::Uuid),
+    #[cfg(feature = "otel")]
+    Span(opentelemetry::trace::SpanId),
+}
+
+impl Default for RefId {
+    fn default() -> Self {
+        RefId::Uuid(uuid::Uuid::nil())
+    }
+}
+
+impl RefId {
+    /// The id as the log carries it.
+    pub(crate) fn into_string(self) -> String {
+        match self {
+            RefId::Uuid(u) => u.to_string(),
+            #[cfg(feature = "otel")]
+            RefId::Span(s) => s.to_string(),
+        }
+    }
+}
+
+/// [`reference_id`], unformatted.
+pub(crate) fn ref_id(id: &Id, dispatch: &Dispatch) -> RefId {
     #[cfg(feature = "otel")]
     if let Some(sc) = super::otel::span_context(id, dispatch) {
-        return sc.span_id().to_string();
+        return RefId::Span(sc.span_id());
     }
     let _ = (id, dispatch);
-    uuid::Uuid::new_v4().to_string()
+    RefId::Uuid(uuid::Uuid::new_v4())
 }
 
 /// Walk from `span` to the root: nearest session, nearest enclosing step (logging it first

@@ -177,8 +177,9 @@ pub(crate) struct CallContext {
     pub session_named: bool,
     /// The `reference_id` of the nearest enclosing step.
     pub parent_reference_id: Option<String>,
-    /// This call's own reference id (from its span id, or a UUID).
-    pub reference_id: String,
+    /// This call's own reference id (from its span id, or a UUID), formatted when the
+    /// log is built, off the caller's thread.
+    pub reference_id: context::RefId,
     /// Per-span `humanloop.save` override (nearest wins).
     pub save: Option<bool>,
     /// Per-span `humanloop.metadata.*`, nearest wins.
@@ -193,7 +194,7 @@ pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span_ref = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
-        let reference_id = context::reference_id(id, dispatch);
+        let reference_id = context::ref_id(id, dispatch);
         let resolved = context::resolve(&span_ref, dispatch, false);
         Some(CallContext {
             sampled: resolved.sampled(),
@@ -207,7 +208,7 @@ pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
     })
     .flatten()
     .unwrap_or_else(|| CallContext {
-        reference_id: uuid::Uuid::new_v4().to_string(),
+        reference_id: context::RefId::Uuid(uuid::Uuid::new_v4()),
         sampled: true,
         ..CallContext::default()
     })

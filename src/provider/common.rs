@@ -782,3 +782,256 @@ pub(crate) fn parse_object(body: &[u8], skip: &[&str]) -> Option<serde_json::Map
     de.end().ok()?;
     Some(object)
 }
+
+/// Any JSON value read for a request head without building a tree: a scalar as it is,
+/// an array or object skipped (syntax checked only). Reads the same as the
+/// `value_*` helpers do on a `Value`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    /// `null`, an array or an object.
+    #[default]
+    Other,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(Cow<'a, str>),
+}
+
+impl<'a> Scalar<'a> {
+    /// As [`value_f64`]: any number.
+    pub fn f64(&self) -> Option<f64> {
+        match *self {
+            Scalar::I64(i) => Some(i as f64),
+            Scalar::U64(u) => Some(u as f64),
+            Scalar::F64(f) => Some(f),
+            _ => None,
+        }
+    }
+    /// As [`value_i64`]: integers (saturated), finite floats truncated.
+    pub fn i64(&self) -> Option<i64> {
+        match *self {
+            Scalar::I64(i) => Some(i),
+            Scalar::U64(u) => Some(i64::try_from(u).unwrap_or(i64::MAX)),
+            Scalar::F64(f) => f.is_finite().then_some(f as i64),
+            _ => None,
+        }
+    }
+    /// As [`Value::as_bool`].
+    pub fn bool(&self) -> Option<bool> {
+        match *self {
+            Scalar::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+    /// As [`value_str`]: the string, owned.
+    pub fn string(self) -> Option<String> {
+        match self {
+            Scalar::Str(s) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+    /// The string, borrowed.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::I64(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::U64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::F64(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
+                while map.next_entry::<Str<'de>, Checked>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A request head's `stop`-like field read as [`string_list`] reads it: a string, or
+/// the strings of an array (the `bool`: it was an array).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct StrList(pub Vec<String>, pub bool);
+
+impl<'de> Deserialize<'de> for StrList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrList, E> {
+                Ok(StrList(vec![v.to_owned()], false))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = seq.next_element::<Scalar<'de>>()? {
+                    if let Some(s) = x.string() {
+                        out.push(s);
+                    }
+                }
+                Ok(StrList(out, true))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrList, A::Error> {
+                while map.next_entry::<Checked, Checked>()?.is_some() {}
+                Ok(StrList::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One field of a nested object in a request head (`response_format.type`,
+/// `stream_options.include_usage`), the last occurrence winning as in a `Value` map;
+/// anything but an object reads as absent.
+pub(crate) fn nested_field<'de, A, T>(map: &mut A, key: &str) -> Result<Option<T>, A::Error>
+where
+    A: MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<'k, T>(&'k str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<'_, T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("anything")
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Option<T>, S::Error> {
+            while seq.next_element::<Checked>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<T>, M::Error> {
+            let mut out = None;
+            while let Some(Str(k)) = map.next_key::<Str<'de>>()? {
+                if k.as_deref() == Some(self.0) {
+                    out = Some(map.next_value::<T>()?);
+                } else {
+                    map.next_value::<Checked>()?;
+                }
+            }
+            Ok(out)
+        }
+    }
+    struct Seed<'k, T>(&'k str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for Seed<'_, T> {
+        type Value = Option<T>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            d.deserialize_any(V(self.0, std::marker::PhantomData))
+        }
+    }
+    map.next_value_seed(Seed(key, std::marker::PhantomData))
+}
+
+/// A JSON value checked as `serde_json::from_slice::<Value>` would check it (strings
+/// valid UTF-8), nothing kept: the unknown fields of a head, so that a head decodes
+/// exactly the bodies the full decode does, except in its skipped content.
+pub(crate) struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Checked;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+                while map.next_entry::<Str<'de>, Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

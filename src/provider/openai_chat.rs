@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    normalise_role, parse_object, set_latest, set_once, string_list, url_part, value_f64,
-    value_i64, value_str, Choices, ErrorObject, Int, List, Str, Text, ToolAcc, MAX_CHOICES,
-    MAX_ITEMS,
+    nested_field, normalise_role, parse_object, set_latest, set_once, string_list, url_part,
+    value_f64, value_i64, value_str, Checked, Choices, ErrorObject, Int, List, Scalar, Str,
+    StrList, Text, ToolAcc, MAX_CHOICES, MAX_ITEMS,
 };
 use super::{
     path_of, Codec, Generation, LlmRequest, Message, Operation, Part, ProviderError, RequestHead,
@@ -49,7 +49,7 @@ impl Codec for OpenAiChat {
     }
 
     fn decode_request_head(&self, head: &RequestHead<'_>, body: &[u8]) -> LlmRequest {
-        let mut req = decode_chat_request(body, CONTENT_FIELDS);
+        let mut req = decode_chat_head(body);
         if req.model.is_none() {
             req.model = super::azure_deployment(head).map(str::to_owned);
         }
@@ -64,9 +64,6 @@ impl Codec for OpenAiChat {
         super::common::decode_error_envelope(body)
     }
 }
-
-/// The request fields that hold content, left out of the head.
-const CONTENT_FIELDS: &[&str] = &["messages", "tools", "functions"];
 
 /// Decodes a Chat Completions request body (best effort), without the fields in `skip`.
 pub(crate) fn decode_chat_request(body: &[u8], skip: &[&str]) -> LlmRequest {
@@ -102,6 +99,123 @@ pub(crate) fn decode_chat_request(body: &[u8], skip: &[&str]) -> LlmRequest {
     if let Some(Value::Array(tools)) = v.get("tools").or_else(|| v.get("functions")) {
         req.tools = tools.clone();
     }
+    req
+}
+
+/// The head of a Chat Completions request (what [`decode_chat_request`] gives without
+/// the content fields), decoded typed: no tree, no key allocated, content skipped.
+pub(crate) fn decode_chat_head(body: &[u8]) -> LlmRequest {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    #[derive(Default)]
+    struct Head<'a> {
+        model: Scalar<'a>,
+        stream: Scalar<'a>,
+        user: Scalar<'a>,
+        safety_identifier: Scalar<'a>,
+        temperature: Scalar<'a>,
+        top_p: Scalar<'a>,
+        top_k: Scalar<'a>,
+        max_completion_tokens: Scalar<'a>,
+        max_tokens: Scalar<'a>,
+        frequency_penalty: Scalar<'a>,
+        presence_penalty: Scalar<'a>,
+        seed: Scalar<'a>,
+        stop: StrList,
+        n: Scalar<'a>,
+        format_type: Option<Scalar<'a>>,
+        audio: bool,
+        include_usage: Option<Scalar<'a>>,
+        service_tier: Scalar<'a>,
+    }
+
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Head<'de>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head<'de>, A::Error> {
+            let mut h = Head::default();
+            while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                let slot = match key.as_deref().unwrap_or_default() {
+                    "model" => &mut h.model,
+                    "stream" => &mut h.stream,
+                    "user" => &mut h.user,
+                    "safety_identifier" => &mut h.safety_identifier,
+                    "temperature" => &mut h.temperature,
+                    "top_p" => &mut h.top_p,
+                    "top_k" => &mut h.top_k,
+                    "max_completion_tokens" => &mut h.max_completion_tokens,
+                    "max_tokens" => &mut h.max_tokens,
+                    "frequency_penalty" => &mut h.frequency_penalty,
+                    "presence_penalty" => &mut h.presence_penalty,
+                    "seed" => &mut h.seed,
+                    "n" => &mut h.n,
+                    "service_tier" => &mut h.service_tier,
+                    "stop" => {
+                        h.stop = map.next_value()?;
+                        continue;
+                    }
+                    "response_format" => {
+                        h.format_type = nested_field(&mut map, "type")?;
+                        continue;
+                    }
+                    "stream_options" => {
+                        h.include_usage = nested_field(&mut map, "include_usage")?;
+                        continue;
+                    }
+                    "modalities" => {
+                        let list = map.next_value::<StrList>()?;
+                        h.audio = list.1 && list.0.iter().any(|m| m == "audio");
+                        continue;
+                    }
+                    "messages" | "tools" | "functions" => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    _ => {
+                        map.next_value::<Checked>()?;
+                        continue;
+                    }
+                };
+                *slot = map.next_value()?;
+            }
+            Ok(h)
+        }
+    }
+
+    let mut req = LlmRequest::empty(Operation::Chat);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let Ok(h) = de.deserialize_map(V) else {
+        return req;
+    };
+    if de.end().is_err() {
+        return req;
+    }
+    let output_type = match h.format_type.as_ref().and_then(Scalar::as_str) {
+        Some("json_object" | "json_schema") => Some("json".into()),
+        Some("text") => Some("text".into()),
+        _ => h.audio.then(|| "speech".into()),
+    };
+    req.model = h.model.string();
+    req.stream = h.stream.bool().unwrap_or(false);
+    req.user = h.user.string().or_else(|| h.safety_identifier.string());
+    req.params = RequestParams {
+        temperature: h.temperature.f64(),
+        top_p: h.top_p.f64(),
+        top_k: h.top_k.f64(),
+        max_tokens: h.max_completion_tokens.i64().or_else(|| h.max_tokens.i64()),
+        frequency_penalty: h.frequency_penalty.f64(),
+        presence_penalty: h.presence_penalty.f64(),
+        seed: h.seed.i64(),
+        stop_sequences: h.stop.0,
+        choice_count: h.n.i64(),
+        output_type,
+        include_usage: h.include_usage.as_ref().and_then(Scalar::bool),
+        response_format: None,
+        service_tier: h.service_tier.string(),
+    };
     req
 }
 

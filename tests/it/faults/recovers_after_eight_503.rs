@@ -4,6 +4,7 @@
 //! exporter runs on this test's runtime, whose clock is paused, so its backoff is real
 //! (500 ms doubling, full jitter) without the test waiting for it.
 
+use crate::harness::endpoint::assert_stats;
 use std::time::Duration;
 
 use crate::harness::endpoint::{Behaviour, Recorder};
@@ -21,17 +22,15 @@ async fn eight_503s_then_recovery_deliver_everything_once_and_shutdown_is_ok() {
     }
     hl.shutdown(Duration::from_secs(300)).await.unwrap();
 
-    let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.failed,
-            stats.dropped,
-            stats.queued,
-            stats.retried
-        ),
-        (20, 0, 0, 0, 8),
-        "{stats:?}"
+    assert_stats(
+        &hl,
+        &[
+            ("sent", 20),
+            ("failed", 0),
+            ("dropped", 0),
+            ("queued", 0),
+            ("retried", 8),
+        ],
     );
     expected.sort();
     assert_eq!(delivered_once(&rec), expected);

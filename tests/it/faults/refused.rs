@@ -3,7 +3,6 @@
 //! provider's bytes while the exporter is retrying; once it is up each record is
 //! delivered exactly once.
 
-use crate::harness::endpoint::handle;
 use crate::harness::endpoint::shut_down_settled;
 use crate::harness::faults::traced_client;
 use std::time::Duration;
@@ -11,19 +10,12 @@ use std::time::Duration;
 use crate::harness::endpoint::Recorder;
 use crate::harness::faults::{call, delivered_once, until};
 use crate::harness::provider::chat_url;
-use humanloop_tracing::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_then_the_endpoint_comes_up() {
     let port = crate::harness::adapters::free_port();
     let url = chat_url().await;
-    let hl = handle(
-        Config::builder()
-            .base_url(format!("http://127.0.0.1:{port}/v4"))
-            .api_key("hl-test-key")
-            .schedule_delay(Duration::from_millis(20))
-            .max_queue_size(16),
-    );
+    let hl = crate::harness::faults::small_queue_humanloop(format!("http://127.0.0.1:{port}/v4"));
     let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;

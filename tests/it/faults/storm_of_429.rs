@@ -4,6 +4,7 @@
 //! delivers each exactly once when the storm passes; `stats()` and `shutdown` are exact.
 //! Paused clock, the exporter on this runtime.
 
+use crate::harness::endpoint::assert_stats;
 use std::time::Duration;
 
 use crate::harness::endpoint::{Behaviour, Recorder};
@@ -25,17 +26,15 @@ async fn a_429_storm_is_waited_out_as_told() {
     }
     hl.shutdown(Duration::from_secs(600)).await.unwrap();
 
-    let stats = hl.stats();
-    assert_eq!(
-        (
-            stats.sent,
-            stats.failed,
-            stats.dropped,
-            stats.queued,
-            stats.retried
-        ),
-        (20, 0, 0, 0, 20),
-        "{stats:?}"
+    assert_stats(
+        &hl,
+        &[
+            ("sent", 20),
+            ("failed", 0),
+            ("dropped", 0),
+            ("queued", 0),
+            ("retried", 20),
+        ],
     );
     // Each wait after a 429 was the 7 s asked for (the paused clock makes it exact).
     let gaps = gaps(&rec);

@@ -5,7 +5,6 @@
 //! shutdown whose deadline passes says how many records were not delivered; the caller's
 //! LLM calls complete with the provider's bytes throughout.
 
-use crate::harness::endpoint::handle;
 use crate::harness::endpoint::{assert_stats, assert_undelivered};
 use crate::harness::faults::traced_client;
 use std::io::Read;
@@ -16,7 +15,6 @@ use std::time::Duration;
 
 use crate::harness::faults::{call, until};
 use crate::harness::provider::chat_url;
-use humanloop_tracing::Config;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -66,13 +64,7 @@ async fn a_tls_handshake_failure_is_an_outage_and_never_reaches_the_caller() {
     let connections = Arc::new(AtomicU64::new(0));
     let port = start_tls_server(connections.clone());
     let url = chat_url().await;
-    let hl = handle(
-        Config::builder()
-            .base_url(format!("https://127.0.0.1:{port}/v4"))
-            .api_key("hl-test-key")
-            .schedule_delay(Duration::from_millis(20))
-            .max_queue_size(16),
-    );
+    let hl = crate::harness::faults::small_queue_humanloop(format!("https://127.0.0.1:{port}/v4"));
     let (_guard, http) = traced_client(&hl);
 
     call(&http, &url).await;

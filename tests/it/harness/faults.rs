@@ -173,3 +173,15 @@ pub fn tally(stats: &humanloop_tracing::export::ExportStats) -> (u64, u64, u64, 
         stats.queued,
     )
 }
+
+/// A `Humanloop` exporting to `base_url` every 20 ms with a queue of 16 records: the fault
+/// tests' endpoint that is down or unreachable.
+pub fn small_queue_humanloop(base_url: String) -> Humanloop {
+    super::endpoint::handle(
+        humanloop_tracing::Config::builder()
+            .base_url(base_url)
+            .api_key("hl-test-key")
+            .schedule_delay(Duration::from_millis(20))
+            .max_queue_size(16),
+    )
+}

@@ -4,6 +4,7 @@
 
 use crate::harness::server::Api;
 use humanloop_tracing::server::ServerConfig;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn send_raw(http: &reqwest::Client, url: String, body: Vec<u8>) -> (u16, Value) {
@@ -180,26 +181,21 @@ async fn oversize_bodies_are_413_with_detail() {
 async fn unknown_routes_and_methods_answer_json() {
     let api = Api::start().await;
     let (http, base) = (&api.http, &api.base);
-    let resp = http
-        .get(format!("{base}/nothing-here"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
-    let body: Value = resp.json().await.unwrap();
-    assert!(body["detail"].is_string());
-    let resp = http
-        .delete(format!("{base}/sessions"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 405);
-    let body: Value = resp.json().await.unwrap();
-    assert!(body["detail"].is_string());
-    let resp = http
-        .get(format!("{base}/logs/data_unknown"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+    // (method, path, status, whether the answer is a JSON `detail`)
+    for (method, path, status, has_detail) in [
+        (Method::GET, "/nothing-here", 404, true),
+        (Method::DELETE, "/sessions", 405, true),
+        (Method::GET, "/logs/data_unknown", 404, false),
+    ] {
+        let resp = http
+            .request(method.clone(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{method} {path}");
+        if has_detail {
+            let body: Value = resp.json().await.unwrap();
+            assert!(body["detail"].is_string(), "{method} {path}: {body}");
+        }
+    }
 }

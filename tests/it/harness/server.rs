@@ -223,6 +223,22 @@ impl Api {
         answer
     }
 
+    /// `method` on `path`, with `body` as JSON when given; answers status and JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// See [`model_config`].
     pub async fn model_config(&self, config: Value) -> String {
         model_config(&self.http, &self.base, config).await

@@ -4,29 +4,14 @@
 //! `.prompt` files, inline-config calls, and 501 for what is out of scope.
 #![cfg(feature = "server")]
 
-use serde_json::{json, Value};
+use reqwest::Method;
+use serde_json::json;
 
 use crate::harness::server::Api;
-
-async fn send(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = http.request(method, url);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn projects_configs_and_deployments() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
     let (s, p) = api.post("/projects", &json!({"name": "shop"})).await;
     assert_eq!(s, 200, "{p}");
     for key in [
@@ -88,12 +73,7 @@ async fn projects_configs_and_deployments() {
         .await;
     assert_eq!(s, 404);
 
-    let (s, deployed) = send(
-        &http,
-        reqwest::Method::PATCH,
-        format!("{base}/projects/{pid}/deploy-config"),
-        Some(json!({"config_id": cid, "environments": [{"id": "env_staging", "name": "staging"}]})),
-    )
+    let (s, deployed) = api.send(Method::PATCH, &format!("/projects/{pid}/deploy-config"), Some(json!({"config_id": cid, "environments": [{"id": "env_staging", "name": "staging"}]})))
     .await;
     assert_eq!(s, 200, "{deployed}");
     assert_eq!(
@@ -123,24 +103,24 @@ async fn projects_configs_and_deployments() {
     );
     assert_eq!(log["config"]["model"], "mock-1");
 
-    let (s, _) = send(
-        &http,
-        reqwest::Method::DELETE,
-        format!("{base}/projects/{pid}/deployed-config/env_staging"),
-        None,
-    )
-    .await;
+    let (s, _) = api
+        .send(
+            Method::DELETE,
+            &format!("/projects/{pid}/deployed-config/env_staging"),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     let (_, left) = api.get(&format!("/projects/{pid}/deployed-configs")).await;
     assert_eq!(left, json!([]));
 
-    let (s, renamed) = send(
-        &http,
-        reqwest::Method::PATCH,
-        format!("{base}/projects/{pid}"),
-        Some(json!({"name": "store", "active_config_id": cid})),
-    )
-    .await;
+    let (s, renamed) = api
+        .send(
+            Method::PATCH,
+            &format!("/projects/{pid}"),
+            Some(json!({"name": "store", "active_config_id": cid})),
+        )
+        .await;
     assert_eq!(s, 200, "{renamed}");
     assert_eq!(renamed["name"], "store");
     assert_eq!(renamed["active_config"]["config"]["id"], cid.as_str());
@@ -152,13 +132,9 @@ async fn projects_configs_and_deployments() {
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["records"][0]["id"], pid.as_str());
 
-    let (s, _) = send(
-        &http,
-        reqwest::Method::DELETE,
-        format!("{base}/projects/{pid}"),
-        None,
-    )
-    .await;
+    let (s, _) = api
+        .send(Method::DELETE, &format!("/projects/{pid}"), None)
+        .await;
     assert_eq!(s, 204);
     let (s, _) = api.get(&format!("/projects/{pid}")).await;
     assert_eq!(s, 404);
@@ -169,7 +145,6 @@ async fn projects_configs_and_deployments() {
 #[tokio::test]
 async fn feedback_sessions_and_deletion() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
     let (_, session) = api.post("/sessions", &json!({})).await;
     let sid = session["id"].as_str().unwrap().to_owned();
     let (s, logs) = api
@@ -265,23 +240,15 @@ async fn feedback_sessions_and_deletion() {
     let (s, _) = api.get("/logs?start_date=soon").await;
     assert_eq!(s, 422);
 
-    let (s, _) = send(
-        &http,
-        reqwest::Method::DELETE,
-        format!("{base}/logs?id={a}&id={b}"),
-        None,
-    )
-    .await;
+    let (s, _) = api
+        .send(Method::DELETE, &format!("/logs?id={a}&id={b}"), None)
+        .await;
     assert_eq!(s, 204);
     let (s, _) = api.get(&format!("/logs/{a}")).await;
     assert_eq!(s, 404);
-    let (s, _) = send(
-        &http,
-        reqwest::Method::DELETE,
-        format!("{base}/logs?id={a}"),
-        None,
-    )
-    .await;
+    let (s, _) = api
+        .send(Method::DELETE, &format!("/logs?id={a}"), None)
+        .await;
     assert_eq!(s, 404, "an unknown id");
 }
 
@@ -343,17 +310,16 @@ async fn inline_configs_chats_and_prompt_files() {
 #[tokio::test]
 async fn datasets_evaluations_and_evaluators_answer_501() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
     for (method, path) in [
-        (reqwest::Method::GET, "/datasets"),
-        (reqwest::Method::POST, "/projects/pr_1/datasets"),
-        (reqwest::Method::GET, "/datasets/ds_1/datapoints"),
-        (reqwest::Method::PATCH, "/datapoints/dp_1"),
-        (reqwest::Method::GET, "/evaluations/ev_1"),
-        (reqwest::Method::POST, "/projects/pr_1/evaluations"),
-        (reqwest::Method::DELETE, "/evaluators/e_1"),
+        (Method::GET, "/datasets"),
+        (Method::POST, "/projects/pr_1/datasets"),
+        (Method::GET, "/datasets/ds_1/datapoints"),
+        (Method::PATCH, "/datapoints/dp_1"),
+        (Method::GET, "/evaluations/ev_1"),
+        (Method::POST, "/projects/pr_1/evaluations"),
+        (Method::DELETE, "/evaluators/e_1"),
     ] {
-        let (s, body) = send(&http, method.clone(), format!("{base}{path}"), None).await;
+        let (s, body) = api.send(method.clone(), path, None).await;
         assert_eq!(s, 501, "{method} {path}: {body}");
         assert!(
             body["detail"].as_str().unwrap().contains("not implemented"),

@@ -25,13 +25,10 @@ async fn main() -> Result<(), local::BoxError> {
         "stream_options": {"include_usage": true}
     });
 
+    let send = || http.post(&url).bearer_auth("sk-demo").json(&request).send();
+
     // 1. Read the whole stream, chunk by chunk, as it arrives.
-    let resp = http
-        .post(&url)
-        .bearer_auth("sk-demo")
-        .json(&request)
-        .send()
-        .await?;
+    let resp = send().await?;
     let mut events = eventsource_stream::EventStream::new(resp.bytes_stream());
     print!("streamed: ");
     while let Some(event) = events.next().await {
@@ -48,12 +45,7 @@ async fn main() -> Result<(), local::BoxError> {
 
     // 2. Stop reading after three chunks: the span still ends, marked cancelled, with
     //    the partial output in the log.
-    let resp = http
-        .post(&url)
-        .bearer_auth("sk-demo")
-        .json(&request)
-        .send()
-        .await?;
+    let resp = send().await?;
     let mut body = resp.bytes_stream();
     for _ in 0..3 {
         body.next().await;

@@ -14,11 +14,7 @@ async fn client_for(template: ResponseTemplate) -> (MockServer, Client) {
         .respond_with(template)
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(format!("{}/v4", server.uri()))
-        .api_key("hl-wrong-key")
-        .build()
-        .unwrap();
+    let client = crate::harness::raw::client_with_key(&server, "hl-wrong-key");
     (server, client)
 }
 

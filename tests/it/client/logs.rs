@@ -8,11 +8,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn setup() -> (MockServer, Client) {
     let server = MockServer::start().await;
-    let client = Client::builder()
-        .base_url(format!("{}/v4", server.uri()))
-        .api_key("hl-test-key")
-        .build()
-        .unwrap();
+    let client = crate::harness::raw::client_with_key(&server, "hl-test-key");
     (server, client)
 }
 

@@ -307,3 +307,12 @@ pub async fn collect_error(
 ) -> humanloop_tracing::Error {
     collect(client, request).await.unwrap_err()
 }
+
+/// A client of a wiremock server's `/v4` with `key`, otherwise the default configuration.
+pub fn client_with_key(server: &wiremock::MockServer, key: &str) -> Client {
+    Client::builder()
+        .base_url(format!("{}/v4", server.uri()))
+        .api_key(key)
+        .build()
+        .unwrap()
+}

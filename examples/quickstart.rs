@@ -291,6 +291,18 @@ struct Llm<'a> {
 }
 
 impl Llm<'_> {
+    /// POST `body` to the chat completions URL; a non-2xx answer is an error.
+    async fn post(&self, body: &Value) -> Result<reqwest::Response, BoxError> {
+        let resp = self
+            .http
+            .post(self.url)
+            .bearer_auth(self.key)
+            .json(body)
+            .send()
+            .await?;
+        Ok(resp.error_for_status()?)
+    }
+
     async fn chat(&self, prompt: &str) -> Result<String, BoxError> {
         let body = json!({
             "model": self.model,
@@ -300,16 +312,7 @@ impl Llm<'_> {
             ],
             "temperature": 0.2,
         });
-        let resp: Value = self
-            .http
-            .post(self.url)
-            .bearer_auth(self.key)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let resp: Value = self.post(&body).await?.json().await?;
         Ok(resp["choices"][0]["message"]["content"]
             .as_str()
             .unwrap_or_default()
@@ -323,14 +326,7 @@ impl Llm<'_> {
             "stream": true,
             "stream_options": {"include_usage": true},
         });
-        let resp = self
-            .http
-            .post(self.url)
-            .bearer_auth(self.key)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?;
+        let resp = self.post(&body).await?;
         // The caller reads the raw SSE bytes as they arrive; the middleware tees them.
         let mut text = String::new();
         let mut events = eventsource_stream::EventStream::new(resp.bytes_stream());

@@ -15,6 +15,20 @@ async fn one_call(adapter: Adapter, hl: &humanloop_tracing::Humanloop, server: &
     assert_eq!(got.status, 200);
 }
 
+/// The one log of one chat call through `adapter`, with the configuration `configure` makes.
+async fn logged_once(
+    adapter: Adapter,
+    configure: impl FnOnce(humanloop_tracing::ConfigBuilder) -> humanloop_tracing::ConfigBuilder,
+) -> serde_json::Value {
+    let server = provider().await;
+    let _otel = otel();
+    let sink = Recorder::start().await;
+    let hl = humanloop(&sink, configure);
+    one_call(adapter, &hl, &server).await;
+    let mut logs = flushed_logs(&hl, &sink, 1).await;
+    logs.swap_remove(0)
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_call_becomes_a_complete_log() {
     let server = provider().await;
@@ -73,13 +87,7 @@ async fn a_call_becomes_a_complete_log() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn log_content_off_keeps_numbers_and_drops_content() {
-    let server = provider().await;
-    let _otel = otel();
-    let sink = Recorder::start().await;
-    let hl = humanloop(&sink, |b| b.log_content(false));
-    one_call(Adapter::Reqwest, &hl, &server).await;
-    let logs = flushed_logs(&hl, &sink, 1).await;
-    let log = &logs[0];
+    let log = &logged_once(Adapter::Reqwest, |b| b.log_content(false)).await;
     for key in [
         "messages",
         "output",
@@ -95,10 +103,7 @@ async fn log_content_off_keeps_numbers_and_drops_content() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn redaction_and_on_log_shape_the_log() {
-    let server = provider().await;
-    let _otel = otel();
-    let sink = Recorder::start().await;
-    let hl = humanloop(&sink, |b| {
+    let log = &logged_once(Adapter::Tower, |b| {
         b.redact(|t: &mut String| *t = t.replace("Hello", "[greeting]"))
             .on_log(|log| {
                 log.metadata
@@ -106,10 +111,8 @@ async fn redaction_and_on_log_shape_the_log() {
                     .insert("seen".into(), true.into());
                 log.output.as_deref() != Some("drop me")
             })
-    });
-    one_call(Adapter::Tower, &hl, &server).await;
-    let logs = flushed_logs(&hl, &sink, 1).await;
-    let log = &logs[0];
+    })
+    .await;
     assert_eq!(log["messages"][1]["content"], "[greeting]!");
     assert_eq!(
         log["output"],

@@ -125,26 +125,19 @@ async fn nested_steps_share_the_session_and_name_their_parents() {
     // Inputs at open, output/error/duration at close.
     assert_eq!(rec.step("search")["inputs"]["query"], "Lisbon");
     assert_eq!(rec.step("summarise")["inputs"]["n"], 3);
-    assert_eq!(
-        rec.patch_for(reference(&rec.step("search")))["output"],
-        "3 flights for Lisbon"
-    );
-    assert_eq!(
-        rec.patch_for(reference(&rec.step("summarise")))["output"],
-        "a summary"
-    );
-    assert_eq!(
-        rec.patch_for(reference(&rec.step("in-thread")))["output"],
-        "done"
-    );
-    assert_eq!(
-        rec.patch_for(reference(&rec.step("book")))["error"],
-        "no seats left"
-    );
-    assert_eq!(
-        rec.patch_for(reference(&rec.step("answer")))["output"],
-        "42"
-    );
+    for (step, field, expected) in [
+        ("search", "output", "3 flights for Lisbon"),
+        ("summarise", "output", "a summary"),
+        ("in-thread", "output", "done"),
+        ("book", "error", "no seats left"),
+        ("answer", "output", "42"),
+    ] {
+        assert_eq!(
+            rec.patch_for(reference(&rec.step(step)))[field],
+            expected,
+            "{step}: {field}"
+        );
+    }
     // Every step patched exactly once, with a duration.
     for s in &steps {
         let patch = rec.patch_for(reference(s));

@@ -90,20 +90,18 @@ fn per_run_fields_out(value: &mut serde_json::Value) {
 #[tokio::test]
 async fn both_sinks_send_the_same_requests_and_retry_an_outage() {
     let script = [Behaviour::Fail(503), Behaviour::RetryAfter(0)];
-    let (stats, result, reqwest_seen) = one_step(Sink::Reqwest, &script).await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(
-        (stats.sent, stats.retried, stats.failed),
-        (2, 2, 0),
-        "{stats:?}"
-    );
-    let (stats, result, plain_seen) = one_step(Sink::PlainHttp, &script).await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(
-        (stats.sent, stats.retried, stats.failed),
-        (2, 2, 0),
-        "{stats:?}"
-    );
+    let mut seen = Vec::new();
+    for sink in [Sink::Reqwest, Sink::PlainHttp] {
+        let (stats, result, requests) = one_step(sink, &script).await;
+        assert_eq!(result, Ok(()), "{sink:?}");
+        assert_eq!(
+            (stats.sent, stats.retried, stats.failed),
+            (2, 2, 0),
+            "{sink:?}: {stats:?}"
+        );
+        seen.push(requests);
+    }
+    let (reqwest_seen, plain_seen) = (&seen[0], &seen[1]);
     assert_eq!(plain_seen, reqwest_seen);
     // Three creates (two answered with an outage), then the patch of the same record.
     assert_eq!(plain_seen.len(), 4, "{plain_seen:#?}");

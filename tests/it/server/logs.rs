@@ -143,7 +143,7 @@ async fn retries_with_the_same_reference_id_do_not_duplicate() {
 #[tokio::test]
 async fn patch_by_reference_completes_a_step() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
+    let (http, base) = (api.http.clone(), api.base.clone());
     let (_, created) = api.post("/logs",
         &json!({
             "session_reference_id": "trace-5", "reference_id": "open-step", "config": step("agent")
@@ -189,7 +189,7 @@ async fn patch_by_reference_completes_a_step() {
 #[tokio::test]
 async fn explicit_sessions_and_filters() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
+    let (http, base) = (api.http.clone(), api.base.clone());
     let resp = http.post(format!("{base}/sessions")).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     let session: Value = resp.json().await.unwrap();

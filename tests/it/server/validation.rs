@@ -59,7 +59,7 @@ async fn api_keys_are_checked_when_configured() {
 #[tokio::test]
 async fn bad_json_and_wrong_types_are_422_with_locations() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
+    let (http, base) = (api.http.clone(), api.base.clone());
 
     let (s, body) = send_raw(&http, format!("{base}/logs"), b"{\"config\": ".to_vec()).await;
     assert_eq!(s, 422, "{body}");
@@ -180,7 +180,7 @@ async fn oversize_bodies_are_413_with_detail() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let api = Api::start().await;
-    let (http, base) = (&api.http, &api.base);
+    let (http, base) = (api.http.clone(), api.base.clone());
     // (method, path, status, whether the answer is a JSON `detail`)
     for (method, path, status, has_detail) in [
         (Method::GET, "/nothing-here", 404, true),

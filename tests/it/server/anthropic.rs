@@ -57,8 +57,7 @@ async fn completes_and_streams_through_the_messages_api() {
     .await;
     let req = json!({"model_config_id": config, "inputs": {"name": "Claude"},
                      "provider_api_keys": {"anthropic": "sk-ant-test"}});
-    let (s, body) = api.post("/completion-model-config", &req).await;
-    assert_eq!(s, 200, "{body}");
+    let body = api.post_ok("/completion-model-config", &req).await;
     assert_eq!(body["data"][0]["output"], "Hi! My name is Claude.");
     assert_eq!(body["data"][0]["finish_reason"], "stop");
     assert_eq!(

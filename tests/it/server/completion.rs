@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 async fn two_samples_are_answered_and_logged() {
     let api = Api::start().await;
     let config = api.mock_config("Say hello to {{name}}").await;
-    let (s, body) = api
-        .post(
+    let body = api
+        .post_ok(
             "/completion-model-config",
             &json!({
                 "model_config_id": config, "project": "demo", "inputs": {"name": "Ada"},
@@ -19,7 +19,6 @@ async fn two_samples_are_answered_and_logged() {
             }),
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     let data = body["data"].as_array().unwrap();
     assert_eq!(data.len(), 2);
     for (i, item) in data.iter().enumerate() {
@@ -70,15 +69,14 @@ async fn two_samples_are_answered_and_logged() {
 async fn return_inputs_false_and_no_project() {
     let api = Api::start().await;
     let config = api.mock_config("{{a}} and {{ b }}").await;
-    let (s, body) = api
-        .post(
+    let body = api
+        .post_ok(
             "/completion-model-config",
             &json!({
                 "model_config_id": config, "inputs": {"a": "x", "b": 2}, "return_inputs": false
             }),
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     assert_eq!(body["data"][0]["inputs"], json!({}));
     assert_eq!(body["data"][0]["output"], "Mock response 0 to: x and 2");
     assert!(body.get("project_id").is_none(), "no project named: {body}");
@@ -88,22 +86,19 @@ async fn return_inputs_false_and_no_project() {
 async fn save_false_stores_no_payloads() {
     let api = Api::start().await;
     let config = api.mock_config("secret prompt about {{topic}}").await;
-    let (s, body) = api.post("/completion-model-config", &json!({
+    let body = api.post_ok("/completion-model-config", &json!({
         "model_config_id": config, "project": "demo", "inputs": {"topic": "payroll"}, "save": false
-    }))
-    .await;
-    assert_eq!(s, 200, "{body}");
+    })).await;
     assert!(body["data"][0]["output"]
         .as_str()
         .unwrap()
         .contains("payroll"));
-    let (s, log) = api
-        .get(&format!(
+    let log = api
+        .get_ok(&format!(
             "/logs/{}",
             body["data"][0]["id"].as_str().unwrap()
         ))
         .await;
-    assert_eq!(s, 200);
     assert_eq!(log["save"], false);
     assert_eq!(log["finish_reason"], "stop");
     assert!(
@@ -135,11 +130,9 @@ async fn jinja_templates_and_chat_templates() {
             ]
         }))
         .await;
-    let (s, body) = api.post("/completion-model-config", &json!({
+    let body = api.post_ok("/completion-model-config", &json!({
         "model_config_id": config, "inputs": {"items": ["tea", "milk"]}, "template_language": "jinja"
-    }))
-    .await;
-    assert_eq!(s, 200, "{body}");
+    })).await;
     assert_eq!(
         body["data"][0]["output"],
         "Mock response 0 to: You list things. TEA MILK"
@@ -171,8 +164,8 @@ async fn parents_and_errors() {
             }),
         )
         .await;
-    let (s, body) = api
-        .post(
+    let body = api
+        .post_ok(
             "/completion-model-config",
             &json!({
                 "model_config_id": config, "inputs": {"name": "Bo"},
@@ -180,7 +173,6 @@ async fn parents_and_errors() {
             }),
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     let (_, log) = api
         .get(&format!(
             "/logs/{}",
@@ -236,8 +228,7 @@ async fn model_configs_round_trip() {
             "project": "demo"
         }))
         .await;
-    let (s, config) = api.get(&format!("/model-configs/{id}")).await;
-    assert_eq!(s, 200);
+    let config = api.get_ok(&format!("/model-configs/{id}")).await;
     assert_eq!(config["model"], "gpt-4o-mini");
     assert_eq!(config["temperature"], 0.2);
     assert_eq!(config["stop"], json!(["\n"]));

@@ -13,8 +13,8 @@ fn step(name: &str) -> Value {
 async fn parents_by_reference_build_the_session_tree() {
     let api = Api::start().await;
 
-    let (s, root) = api
-        .post(
+    let root = api
+        .post_ok(
             "/logs",
             &json!({
                 "project": "agents", "session_reference_id": "trace-1", "reference_id": "root",
@@ -22,7 +22,6 @@ async fn parents_by_reference_build_the_session_tree() {
             }),
         )
         .await;
-    assert_eq!(s, 200, "{root}");
     let root_id = root["id"].as_str().unwrap().to_owned();
     assert!(root_id.starts_with("data_"));
     assert!(root["project_id"].as_str().unwrap().starts_with("pr_"));
@@ -30,32 +29,26 @@ async fn parents_by_reference_build_the_session_tree() {
     assert!(session.starts_with("sesh_"));
 
     // Two children in one later request (an array), then a grandchild.
-    let (s, kids) = api.post("/logs", &json!([
+    let kids = api.post_ok("/logs", &json!([
         {"project": "agents", "session_reference_id": "trace-1", "parent_reference_id": "root",
          "reference_id": "tool-a", "config": step("search"), "output": "found"},
         {"project": "agents", "session_reference_id": "trace-1", "parent_reference_id": "root",
          "config": {"type": "model", "model": "gpt-4o", "provider": "openai"}, "output": "answer"}
-    ]))
-    .await;
-    assert_eq!(s, 200, "{kids}");
+    ])).await;
     let kids = kids.as_array().expect("array answer mirrors an array body");
     assert_eq!(kids.len(), 2);
     assert!(kids.iter().all(|k| k["session_id"] == session.as_str()));
-    let (s, grandchild) = api.post("/logs", &json!({
+    let grandchild = api.post_ok("/logs", &json!({
         "session_reference_id": "trace-1", "parent_reference_id": "tool-a", "config": step("fetch")
-    }))
-    .await;
-    assert_eq!(s, 200, "{grandchild}");
+    })).await;
 
-    let (s, log) = api
-        .get(&format!("/logs/{}", kids[0]["id"].as_str().unwrap()))
+    let log = api
+        .get_ok(&format!("/logs/{}", kids[0]["id"].as_str().unwrap()))
         .await;
-    assert_eq!(s, 200);
     assert_eq!(log["parent_id"], root_id.as_str());
     assert_eq!(log["output"], "found");
 
-    let (s, tree) = api.get(&format!("/sessions/{session}")).await;
-    assert_eq!(s, 200, "{tree}");
+    let tree = api.get_ok(&format!("/sessions/{session}")).await;
     assert_eq!(tree["reference_id"], "trace-1");
     let roots = tree["datapoints"].as_array().unwrap();
     assert_eq!(roots.len(), 1, "{tree}");
@@ -135,8 +128,7 @@ async fn retries_with_the_same_reference_id_do_not_duplicate() {
     assert_eq!(list["total"], 1, "{list}");
     let elsewhere = json!({"project": "q", "session_reference_id": "trace-4", "reference_id": "step-1",
                            "config": step("s")});
-    let (s, d) = api.post("/logs", &elsewhere).await;
-    assert_eq!(s, 200, "{d}");
+    let d = api.post_ok("/logs", &elsewhere).await;
     assert_ne!(d["id"], a["id"]);
 }
 
@@ -196,18 +188,16 @@ async fn explicit_sessions_and_filters() {
     let sid = session["id"].as_str().unwrap().to_owned();
     assert!(sid.starts_with("sesh_"));
 
-    let (s, a) = api
-        .post(
+    let a = api
+        .post_ok(
             "/logs",
             &json!({"session_id": sid, "project": "one", "config": step("a")}),
         )
         .await;
-    assert_eq!(s, 200, "{a}");
     assert_eq!(a["session_id"], sid.as_str());
-    let (s, _) = api
-        .post("/logs", &json!({"project": "two", "config": step("b")}))
+    let _ = api
+        .post_ok("/logs", &json!({"project": "two", "config": step("b")}))
         .await;
-    assert_eq!(s, 200);
 
     let (_, by_session) = api.get(&format!("/logs?session_id={sid}")).await;
     assert_eq!(by_session["total"], 1);

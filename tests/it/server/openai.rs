@@ -73,14 +73,11 @@ async fn completes_through_an_openai_compatible_server() {
                "other": {"base_url": upstream_url}}),
     )
     .await;
-    let (s, body) = api.post("/completion-model-config",
+    let body = api.post_ok("/completion-model-config",
         &json!({
             "model_config_id": config, "project": "demo", "inputs": {"name": "Ada"}, "user": "u-1",
             "provider_api_keys": {"openai": "sk-test-123"}
-        }),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
+        })).await;
     let item = &body["data"][0];
     assert_eq!(item["output"], "Hello there, how may I assist you today?");
     assert_eq!(
@@ -172,8 +169,7 @@ async fn tool_calls_are_returned_whole_and_streamed_assembled() {
     .await;
     let req = json!({"model_config_id": config, "inputs": {"city": "Paris"},
                      "provider_api_keys": {"openai": "sk-test-123"}});
-    let (s, body) = api.post("/completion-model-config", &req).await;
-    assert_eq!(s, 200, "{body}");
+    let body = api.post_ok("/completion-model-config", &req).await;
     assert_eq!(body["data"][0]["finish_reason"], "tool_call");
     assert_eq!(
         body["data"][0]["tool_calls"][0]["function"]["name"],

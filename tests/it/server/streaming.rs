@@ -83,8 +83,7 @@ async fn three_samples_interleave_and_each_ends_with_a_finish_reason() {
 
     // Each finished sample was committed before its last chunk went out.
     for i in 0..3u64 {
-        let (s, log) = api.get(&format!("/logs/{}", ids[&i])).await;
-        assert_eq!(s, 200);
+        let log = api.get_ok(&format!("/logs/{}", ids[&i])).await;
         assert_eq!(log["raw_output"].as_str().unwrap(), outputs[&i]);
         assert_eq!(log["output"].as_str().unwrap(), outputs[&i].trim());
     }

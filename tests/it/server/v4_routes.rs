@@ -12,8 +12,7 @@ use crate::harness::server::Api;
 #[tokio::test]
 async fn projects_configs_and_deployments() {
     let api = Api::start().await;
-    let (s, p) = api.post("/projects", &json!({"name": "shop"})).await;
-    assert_eq!(s, 200, "{p}");
+    let p = api.post_ok("/projects", &json!({"name": "shop"})).await;
     for key in [
         "id",
         "name",
@@ -30,11 +29,8 @@ async fn projects_configs_and_deployments() {
     let (s, _) = api.post("/projects", &json!({"name": "shop"})).await;
     assert_eq!(s, 409, "a taken name");
 
-    let (s, reg) = api.post("/model-configs",
-        &json!({"project_id": pid, "model": "mock-1", "provider": "mock", "prompt_template": "Hi {{n}}"}),
-    )
-    .await;
-    assert_eq!(s, 200, "{reg}");
+    let reg = api.post_ok("/model-configs",
+        &json!({"project_id": pid, "model": "mock-1", "provider": "mock", "prompt_template": "Hi {{n}}"})).await;
     for key in [
         "project_id",
         "project_name",
@@ -82,13 +78,12 @@ async fn projects_configs_and_deployments() {
                 "environment_name": "staging", "environment_tag": "other",
                 "model_config_id": cid, "model_config_name": null}])
     );
-    let (s, out) = api
-        .post(
+    let out = api
+        .post_ok(
             "/completion-deployed",
             &json!({"project": "shop", "environment": "staging", "inputs": {"n": "Ada"}}),
         )
         .await;
-    assert_eq!(s, 200, "{out}");
     assert!(
         out["data"][0]["output"].as_str().unwrap().contains("Ada"),
         "{out}"
@@ -147,8 +142,8 @@ async fn feedback_sessions_and_deletion() {
     let api = Api::start().await;
     let (_, session) = api.post("/sessions", &json!({})).await;
     let sid = session["id"].as_str().unwrap().to_owned();
-    let (s, logs) = api
-        .post(
+    let logs = api
+        .post_ok(
             "/logs",
             &json!([
                 {"project": "fb", "session_id": sid, "reference_id": "a", "inputs": {"q": 1},
@@ -159,7 +154,6 @@ async fn feedback_sessions_and_deletion() {
             ]),
         )
         .await;
-    assert_eq!(s, 200, "{logs}");
     let a = logs[0]["id"].as_str().unwrap().to_owned();
     let b = logs[1]["id"].as_str().unwrap().to_owned();
 
@@ -182,13 +176,12 @@ async fn feedback_sessions_and_deletion() {
         "an inline config keeps its id"
     );
 
-    let (s, one) = api
-        .post(
+    let one = api
+        .post_ok(
             "/feedback",
             &json!({"type": "rating", "value": "good", "data_id": a}),
         )
         .await;
-    assert_eq!(s, 200, "{one}");
     assert!(one["id"].as_str().unwrap().starts_with("feedback_"));
     let (s, many) = api.post("/feedback",
         &json!([{"type": "comment", "value": "ok", "data_id": a}, {"type": "issue", "value": "x", "data_id": b}]),
@@ -255,15 +248,14 @@ async fn feedback_sessions_and_deletion() {
 #[tokio::test]
 async fn inline_configs_chats_and_prompt_files() {
     let api = Api::start().await;
-    let (s, chat) = api
-        .post(
+    let chat = api
+        .post_ok(
             "/chat",
             &json!({"project": "c", "messages": [{"role": "user", "content": "primes?"}],
                 "model_config": {"model": "mock-1", "provider": "mock",
                                  "chat_template": [{"role": "system", "content": "Be brief."}]}}),
         )
         .await;
-    assert_eq!(s, 200, "{chat}");
     let item = &chat["data"][0];
     assert_eq!(item["output_message"]["role"], "assistant");
     assert_eq!(item["output_message"]["content"], item["output"]);
@@ -282,17 +274,13 @@ async fn inline_configs_chats_and_prompt_files() {
         "the template, then the caller's messages: {log}"
     );
 
-    let (s, text) = api.post("/model-configs/serialize",
-        &json!({"model": "m", "temperature": 0.2, "chat_template": [{"role": "user", "content": "Hi {{x}}"}]}),
-    )
-    .await;
-    assert_eq!(s, 200, "{text}");
+    let text = api.post_ok("/model-configs/serialize",
+        &json!({"model": "m", "temperature": 0.2, "chat_template": [{"role": "user", "content": "Hi {{x}}"}]})).await;
     let text = text.as_str().unwrap().to_owned();
     assert!(text.contains("<user>\nHi {{x}}\n</user>"), "{text}");
-    let (s, back) = api
-        .post("/model-configs/deserialize", &json!({"config": text}))
+    let back = api
+        .post_ok("/model-configs/deserialize", &json!({"config": text}))
         .await;
-    assert_eq!(s, 200, "{back}");
     assert_eq!(
         (back["type"].as_str(), back["model"].as_str()),
         (Some("model"), Some("m"))

@@ -187,7 +187,7 @@ fn a_request_gives_model_stream_user_params_and_messages() {
     );
     assert_eq!(r.tools.len(), 1);
     assert_eq!(
-        serde_json::to_value(&r.messages).unwrap(),
+        messages_of(&r),
         json!([
             {"role": "user", "parts": [
                 {"type": "blob", "mime_type": "image/jpeg", "modality": "image", "content": "/9j/4AAQSkZJRg=="},

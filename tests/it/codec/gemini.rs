@@ -145,7 +145,7 @@ fn request_decoding_takes_the_model_from_the_path() {
     );
     assert_eq!(r.tools.len(), 1);
     assert_eq!(
-        serde_json::to_value(&r.messages).unwrap(),
+        messages_of(&r),
         json!([
             {"role": "user", "parts": [
                 {"type": "text", "content": "Turn the lights down to a romantic level"},

@@ -144,7 +144,7 @@ fn chat_request_gives_model_params_messages_and_tools() {
     assert_eq!(p.output_type.as_deref(), Some("json"));
     assert_eq!(r.tools.len(), 1);
     assert_eq!(r.tools[0]["function"]["name"], "get_current_weather");
-    let msgs = serde_json::to_value(&r.messages).unwrap();
+    let msgs = messages_of(&r);
     assert_eq!(
         msgs,
         json!([
@@ -343,7 +343,7 @@ fn responses_request_gives_model_stream_user_and_params() {
         json!([{"type": "text", "content": "You are a helpful assistant."}])
     );
     assert_eq!(
-        serde_json::to_value(&r.messages).unwrap(),
+        messages_of(&r),
         json!([
             {"role": "user", "parts": [
                 {"type": "text", "content": "what is in this image?"},
@@ -363,8 +363,8 @@ fn responses_request_gives_model_stream_user_and_params() {
         br#"{"model":"gpt-4.1","input":"Tell me a three sentence bedtime story about a unicorn."}"#,
     );
     assert_eq!(
-        serde_json::to_value(&r.messages).unwrap(),
-        json!([{"role": "user", "parts": [{"type": "text", "content": "Tell me a three sentence bedtime story about a unicorn."}]}])
+        messages_of(&r),
+        user_text("Tell me a three sentence bedtime story about a unicorn.")
     );
 }
 
@@ -374,11 +374,7 @@ fn responses_request_gives_model_stream_user_and_params() {
 fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
     use humanloop_tracing::provider::OpenAiCompletions;
     let req = LlmRequest::empty(Operation::TextCompletion);
-    let g = decode_body(
-        &OpenAiCompletions,
-        &req,
-        &fixture("openai/completions_basic.json"),
-    );
+    let g = decoded(&OpenAiCompletions, &req, "openai/completions_basic.json");
     assert_eq!(
         g.response_id.as_deref(),
         Some("cmpl-uqkvlQyYK7bGYrRHQ0eXlWi7")
@@ -387,11 +383,7 @@ fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
     assert_eq!(g.choices, said("\n\nThis is indeed a test", Some("length")));
     assert_eq!(g.usage, usage(Some(5), Some(7), None, None, None));
 
-    let s = decode_stream(
-        &OpenAiCompletions,
-        &req,
-        &fixture("openai/completions_stream.sse"),
-    );
+    let s = decoded(&OpenAiCompletions, &req, "openai/completions_stream.sse");
     assert_eq!(s.choices, said("This is a test", Some("stop")));
 
     let head = Head::post("https://api.openai.com/v1/completions");
@@ -404,21 +396,14 @@ fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
     assert_eq!(r.params.max_tokens, Some(7));
     assert_eq!(r.params.temperature, Some(0.0));
     assert_eq!(r.params.stop_sequences, vec!["\n".to_string()]);
-    assert_eq!(
-        serde_json::to_value(&r.messages).unwrap(),
-        json!([{"role": "user", "parts": [{"type": "text", "content": "Say this is a test"}]}])
-    );
+    assert_eq!(messages_of(&r), user_text("Say this is a test"));
 }
 
 #[test]
 fn embeddings_keep_only_the_count() {
     use humanloop_tracing::provider::OpenAiEmbeddings;
     let req = LlmRequest::empty(Operation::Embeddings);
-    let g = decode_body(
-        &OpenAiEmbeddings,
-        &req,
-        &fixture("openai/embeddings_basic.json"),
-    );
+    let g = decoded(&OpenAiEmbeddings, &req, "openai/embeddings_basic.json");
     assert_eq!(g.embeddings, Some(2));
     assert_eq!(g.response_model.as_deref(), Some("text-embedding-ada-002"));
     assert_eq!(g.usage, usage(Some(8), None, None, None, None));

@@ -106,3 +106,13 @@ pub fn one(parts: Vec<Part>, finish_reason: Option<&str>) -> Vec<Message> {
 pub fn said(said: &str, finish_reason: Option<&str>) -> Vec<Message> {
     one(vec![text(said)], finish_reason)
 }
+
+/// The messages of a decoded request, as JSON.
+pub fn messages_of(request: &LlmRequest) -> serde_json::Value {
+    serde_json::to_value(&request.messages).unwrap()
+}
+
+/// [`messages_of`] a request that is one user message of one text part, `content`.
+pub fn user_text(content: &str) -> serde_json::Value {
+    serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": content}]}])
+}

@@ -15,13 +15,10 @@ fn req() -> LlmRequest {
 #[test]
 fn a_message_gives_its_id_model_text_stop_reason_and_usage() {
     let g = chat(&AnthropicMessages, "anthropic/message_basic.json");
-    assert_eq!(
-        g.response_id.as_deref(),
-        Some("msg_013Zva2CMHLNnXjNJJKqJ2EF")
-    );
-    assert_eq!(
-        g.response_model.as_deref(),
-        Some("claude-sonnet-4-5-20250929")
+    assert_id_and_model(
+        &g,
+        "msg_013Zva2CMHLNnXjNJJKqJ2EF",
+        "claude-sonnet-4-5-20250929",
     );
     assert_eq!(g.choices, said("Hi! My name is Claude.", Some("end_turn")));
     assert_eq!(g.usage, usage(Some(2095), Some(503), None, None, None));
@@ -64,13 +61,10 @@ fn cache_tokens_are_added_to_input_and_kept_apart() {
 #[test]
 fn a_stream_gives_the_text_and_message_delta_replaces_the_output_count() {
     let g = chat(&AnthropicMessages, "anthropic/stream_basic.sse");
-    assert_eq!(
-        g.response_id.as_deref(),
-        Some("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY")
-    );
-    assert_eq!(
-        g.response_model.as_deref(),
-        Some("claude-opus-4-1-20250805")
+    assert_id_and_model(
+        &g,
+        "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
+        "claude-opus-4-1-20250805",
     );
     assert_eq!(g.choices, said("Hello!", Some("end_turn")));
     // message_delta's cumulative output count replaces message_start's.

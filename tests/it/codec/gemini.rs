@@ -17,8 +17,7 @@ fn gemini(path: &str) -> humanloop_tracing::provider::Generation {
 #[test]
 fn an_answer_gives_id_model_text_finish_reason_and_usage() {
     let g = gemini("gemini/generate_basic.json");
-    assert_eq!(g.response_id.as_deref(), Some("Aq9SaJ3lOYqRjMcP0ezwqQE"));
-    assert_eq!(g.response_model.as_deref(), Some("gemini-2.0-flash"));
+    assert_id_and_model(&g, "Aq9SaJ3lOYqRjMcP0ezwqQE", "gemini-2.0-flash");
     assert_eq!(
         g.choices,
         said("AI learns patterns from data to make predictions or decisions without being explicitly programmed.\n", Some("STOP"))

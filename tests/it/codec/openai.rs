@@ -14,8 +14,7 @@ fn chat_request() -> LlmRequest {
 #[test]
 fn chat_answer_gives_id_model_text_finish_reason_and_usage() {
     let g = chat(&OpenAiChat, "openai/chat_basic.json");
-    assert_eq!(g.response_id.as_deref(), Some("chatcmpl-123"));
-    assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini"));
+    assert_id_and_model(&g, "chatcmpl-123", "gpt-4o-mini");
     assert_eq!(
         g.choices,
         said("\n\nHello there, how may I assist you today?", Some("stop"))
@@ -70,8 +69,7 @@ fn chat_usage_keeps_cached_and_reasoning_tokens() {
 #[test]
 fn chat_stream_joins_deltas_and_takes_the_final_usage_chunk() {
     let g = chat(&OpenAiChat, "openai/chat_stream_include_usage.sse");
-    assert_eq!(g.response_id.as_deref(), Some("chatcmpl-123"));
-    assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini"));
+    assert_id_and_model(&g, "chatcmpl-123", "gpt-4o-mini");
     assert_eq!(g.choices, said("Hello! How can I help?", Some("stop")));
     assert_eq!(g.usage, usage(Some(9), Some(5), Some(0), None, Some(0)));
 }
@@ -217,11 +215,11 @@ const LUMINA: &str = "In a peaceful grove beneath a silver moon, a unicorn named
 #[test]
 fn responses_answer_gives_text_completed_status_and_usage() {
     let g = chat(&OpenAiResponses, "openai/responses_basic.json");
-    assert_eq!(
-        g.response_id.as_deref(),
-        Some("resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b")
+    assert_id_and_model(
+        &g,
+        "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b",
+        "gpt-4.1-2025-04-14",
     );
-    assert_eq!(g.response_model.as_deref(), Some("gpt-4.1-2025-04-14"));
     assert_eq!(g.choices, one(vec![text(LUMINA)], Some("completed")));
     assert_eq!(g.usage, usage(Some(36), Some(87), Some(0), None, Some(0)));
 }
@@ -256,11 +254,11 @@ fn responses_reasoning_and_function_call_with_cache_usage() {
 #[test]
 fn responses_stream_text_deltas_equal_the_final_response() {
     let g = chat(&OpenAiResponses, "openai/responses_stream_text.sse");
-    assert_eq!(
-        g.response_id.as_deref(),
-        Some("resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654")
+    assert_id_and_model(
+        &g,
+        "resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654",
+        "gpt-4.1-2025-04-14",
     );
-    assert_eq!(g.response_model.as_deref(), Some("gpt-4.1-2025-04-14"));
     assert_eq!(
         g.choices,
         said("Hi there! How can I assist you today?", Some("completed"))
@@ -375,11 +373,11 @@ fn completions_body_stream_and_request_give_text_finish_reason_and_prompt() {
     use humanloop_tracing::provider::OpenAiCompletions;
     let req = LlmRequest::empty(Operation::TextCompletion);
     let g = decoded(&OpenAiCompletions, &req, "openai/completions_basic.json");
-    assert_eq!(
-        g.response_id.as_deref(),
-        Some("cmpl-uqkvlQyYK7bGYrRHQ0eXlWi7")
+    assert_id_and_model(
+        &g,
+        "cmpl-uqkvlQyYK7bGYrRHQ0eXlWi7",
+        "gpt-3.5-turbo-instruct",
     );
-    assert_eq!(g.response_model.as_deref(), Some("gpt-3.5-turbo-instruct"));
     assert_eq!(g.choices, said("\n\nThis is indeed a test", Some("length")));
     assert_eq!(g.usage, usage(Some(5), Some(7), None, None, None));
 

@@ -116,3 +116,9 @@ pub fn messages_of(request: &LlmRequest) -> serde_json::Value {
 pub fn user_text(content: &str) -> serde_json::Value {
     serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": content}]}])
 }
+
+/// Assert the answer's response id and model.
+pub fn assert_id_and_model(g: &Generation, id: &str, model: &str) {
+    assert_eq!(g.response_id.as_deref(), Some(id), "response id");
+    assert_eq!(g.response_model.as_deref(), Some(model), "response model");
+}

@@ -32,11 +32,11 @@ fn a_tool_use_block_is_a_tool_call_part_after_the_text() {
         one(
             vec![
                 text("I'll check the current weather in San Francisco for you."),
-                Part::ToolCall {
-                    id: Some("toolu_01A09q90qw90lq917835lq9".into()),
-                    name: "get_weather".into(),
-                    arguments: json!({"location": "San Francisco, CA", "unit": "celsius"}),
-                }
+                tool_call(
+                    Some("toolu_01A09q90qw90lq917835lq9"),
+                    "get_weather",
+                    json!({"location": "San Francisco, CA", "unit": "celsius"})
+                )
             ],
             Some("tool_use")
         )
@@ -80,11 +80,11 @@ fn tool_use_stream_joins_input_json() {
         one(
             vec![
                 text("Okay, let's check the weather for San Francisco, CA:"),
-                Part::ToolCall {
-                    id: Some("toolu_01T1x1fJ34qAmk2tNTrN7Up6".into()),
-                    name: "get_weather".into(),
-                    arguments: json!({"location": "San Francisco, CA", "unit": "fahrenheit"}),
-                }
+                tool_call(
+                    Some("toolu_01T1x1fJ34qAmk2tNTrN7Up6"),
+                    "get_weather",
+                    json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
+                )
             ],
             Some("tool_use")
         )
@@ -117,11 +117,7 @@ fn a_server_tool_use_is_a_tool_call_and_message_delta_cache_fields_count() {
         g.choices,
         one(vec![
                 text("I'll check the current weather in New York City for you."),
-                Part::ToolCall {
-                    id: Some("srvtoolu_014hJH82Qum7Td6UV8gDXThB".into()),
-                    name: "web_search".into(),
-                    arguments: json!({"query": "weather NYC today"}),
-                },
+                tool_call(Some("srvtoolu_014hJH82Qum7Td6UV8gDXThB"), "web_search", json!({"query": "weather NYC today"})),
                 text("Here's the current weather information for New York City:\n\n# Weather in New York City\n\n"),
             ],
             Some("end_turn")

@@ -51,11 +51,11 @@ fn a_function_call_part_is_a_tool_call_without_an_id() {
     assert_eq!(
         g.choices,
         one(
-            vec![Part::ToolCall {
-                id: None,
-                name: "set_light_values".into(),
-                arguments: json!({"brightness": 25, "color_temp": "warm"}),
-            }],
+            vec![tool_call(
+                None,
+                "set_light_values",
+                json!({"brightness": 25, "color_temp": "warm"})
+            )],
             Some("STOP")
         )
     );

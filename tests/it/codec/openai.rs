@@ -29,11 +29,11 @@ fn chat_tool_calls_are_tool_call_parts_with_parsed_arguments() {
     assert_eq!(
         g.choices,
         one(
-            vec![Part::ToolCall {
-                id: Some("call_abc123".into()),
-                name: "get_current_weather".into(),
-                arguments: json!({"location": "Boston, MA"}),
-            }],
+            vec![tool_call(
+                Some("call_abc123"),
+                "get_current_weather",
+                json!({"location": "Boston, MA"})
+            )],
             Some("tool_calls")
         )
     );
@@ -80,11 +80,11 @@ fn chat_stream_tool_call_fragments_are_joined() {
     assert_eq!(
         g.choices,
         one(
-            vec![Part::ToolCall {
-                id: Some("call_DdmO9pD3xa9XTPNJ32zg2hcA".into()),
-                name: "get_weather".into(),
-                arguments: json!({"location": "Paris, France"}),
-            }],
+            vec![tool_call(
+                Some("call_DdmO9pD3xa9XTPNJ32zg2hcA"),
+                "get_weather",
+                json!({"location": "Paris, France"})
+            )],
             Some("tool_calls")
         )
     );
@@ -236,11 +236,7 @@ fn responses_reasoning_and_function_call_with_cache_usage() {
                 Part::Reasoning {
                     content: "**Checking the weather**\n\nThe user wants the weather in Paris, so I should call get_weather.".into()
                 },
-                Part::ToolCall {
-                    id: Some("call_12345xyz".into()),
-                    name: "get_weather".into(),
-                    arguments: json!({"location": "Paris, France"}),
-                }
+                tool_call(Some("call_12345xyz"), "get_weather", json!({"location": "Paris, France"}))
             ],
             Some("completed")
         )
@@ -273,11 +269,11 @@ fn responses_stream_function_call_arguments_are_joined() {
         "openai/responses_stream_function_call.sse",
     );
     let want = one(
-        vec![Part::ToolCall {
-            id: Some("call_1234xyz".into()),
-            name: "get_weather".into(),
-            arguments: json!({"location": "Paris, France"}),
-        }],
+        vec![tool_call(
+            Some("call_1234xyz"),
+            "get_weather",
+            json!({"location": "Paris, France"}),
+        )],
         Some("completed"),
     );
     assert_eq!(g.choices, want);

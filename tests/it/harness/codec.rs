@@ -122,3 +122,12 @@ pub fn assert_id_and_model(g: &Generation, id: &str, model: &str) {
     assert_eq!(g.response_id.as_deref(), Some(id), "response id");
     assert_eq!(g.response_model.as_deref(), Some(model), "response model");
 }
+
+/// A tool call part.
+pub fn tool_call(id: Option<&str>, name: &str, arguments: serde_json::Value) -> Part {
+    Part::ToolCall {
+        id: id.map(str::to_owned),
+        name: name.into(),
+        arguments,
+    }
+}

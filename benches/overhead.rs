@@ -6,176 +6,23 @@
 //! Run: `cargo bench --bench overhead`. The README's "Performance" section reports the
 //! medians of one run as ratios against `bare reqwest` measured in the same run.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
 
 use bytes::Bytes;
+use common::{call, humanloop, Case, PLAIN_REQ, STREAM_REQ};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use http_body_util::{BodyExt, Full, StreamBody};
-use humanloop_tracing::{Config, Humanloop};
-use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioExecutor;
 use tokio::runtime::Runtime;
-use tracing_subscriber::layer::SubscriberExt;
-
-/// A 2 KB OpenAI chat completion.
-fn plain_body() -> Bytes {
-    let content = "Lisbon in three days: Alfama, Belém, Sintra. ".repeat(38);
-    Bytes::from(
-        serde_json::json!({
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": 1741569952,
-            "model": "gpt-4o-mini-2024-07-18",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": null},
-                "logprobs": null,
-                "finish_reason": "stop"
-            }],
-            "usage": {"prompt_tokens": 19, "completion_tokens": 410, "total_tokens": 429,
-                      "prompt_tokens_details": {"cached_tokens": 0},
-                      "completion_tokens_details": {"reasoning_tokens": 0}}
-        })
-        .to_string(),
-    )
-}
-
-/// A 64-chunk OpenAI chat stream (with a final usage chunk), one SSE event per frame.
-fn stream_frames(chunks: usize) -> Arc<Vec<Bytes>> {
-    let mut frames = Vec::with_capacity(chunks + 2);
-    for i in 0..chunks {
-        frames.push(Bytes::from(format!(
-            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1741569952,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"
-        )));
-    }
-    frames.push(Bytes::from_static(b"data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1741569952,\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":64,\"total_tokens\":83}}\n\n"));
-    frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    Arc::new(frames)
-}
-
-type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
-
-async fn start_server(plain: Bytes, frames: Arc<Vec<Bytes>>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            // Without it each SSE frame waits for the client's delayed ACK (Nagle): the
-            // 64-chunk stream took 44 ms for every client and measured nothing else.
-            stream.set_nodelay(true).unwrap();
-            let plain = plain.clone();
-            let frames = frames.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                    let plain = plain.clone();
-                    let frames = frames.clone();
-                    async move {
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let streaming = body.windows(13).any(|w| w == b"\"stream\":true");
-                        let resp = if streaming {
-                            let iter = (0..frames.len())
-                                .map(move |i| Ok::<_, Infallible>(Frame::data(frames[i].clone())));
-                            hyper::Response::builder()
-                                .header("content-type", "text/event-stream")
-                                .body(BoxBody::new(StreamBody::new(futures_util::stream::iter(
-                                    iter,
-                                ))))
-                                .unwrap()
-                        } else {
-                            hyper::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(BoxBody::new(Full::new(plain)))
-                                .unwrap()
-                        };
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-#[derive(Debug)]
-struct Sink;
-
-impl SpanExporter for Sink {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
-
-fn otel_subscriber(hl: Option<&Humanloop>) -> tracing::Dispatch {
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(Sink)
-        .build();
-    let tracer = provider.tracer("bench");
-    let registry =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
-    match hl {
-        Some(hl) => tracing::Dispatch::new(registry.with(hl.tracing_layer())),
-        None => tracing::Dispatch::new(registry),
-    }
-}
-
-const PLAIN_REQ: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a travel agent."},{"role":"user","content":"Plan three days in Lisbon."}],"temperature":0.7,"max_tokens":512}"#;
-const STREAM_REQ: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a travel agent."},{"role":"user","content":"Plan three days in Lisbon."}],"temperature":0.7,"max_tokens":512,"stream":true,"stream_options":{"include_usage":true}}"#;
-
-/// A client compared in the reqwest groups: its name, the client, the subscriber.
-type Case<'a> = (
-    &'a str,
-    &'a reqwest_middleware::ClientWithMiddleware,
-    &'a tracing::Dispatch,
-);
-
-/// One chat call through `client`, its body drained.
-async fn call(
-    client: &reqwest_middleware::ClientWithMiddleware,
-    url: &str,
-    body: &'static str,
-) -> Bytes {
-    let resp = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    resp.bytes().await.unwrap()
-}
-
-fn humanloop(capture_content: bool) -> Humanloop {
-    // The endpoint is never reached within a bench iteration: logs are queued and the
-    // exporter's worker ships them off the caller's path (to a closed port here; the
-    // bounded queue drops the overflow and counts it).
-    Humanloop::new(
-        Config::builder()
-            .base_url("http://127.0.0.1:9/v4")
-            .capture_content(capture_content)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 fn overhead(c: &mut Criterion) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt: Runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let addr = rt.block_on(start_server(plain_body(), stream_frames(64)));
+    let rt = common::runtime();
+    let frames = common::stream_frames(64);
+    let addr = rt.block_on(common::start_provider(
+        common::plain_body(),
+        move |_, body| common::asks_stream(body).then(|| frames.clone()),
+    ));
     let url = format!("http://{addr}/v1/chat/completions");
 
     let bare = reqwest::Client::new();
@@ -183,8 +30,8 @@ fn overhead(c: &mut Criterion) {
     let mw_tracing = reqwest_middleware::ClientBuilder::new(bare.clone())
         .with(reqwest_tracing::TracingMiddleware::default())
         .build();
-    let hl = humanloop(false);
-    let hl_content = humanloop(true);
+    let hl = humanloop(|c| c.capture_content(false));
+    let hl_content = humanloop(|c| c.capture_content(true));
     let ours = reqwest_middleware::ClientBuilder::new(bare.clone())
         .with(hl.middleware())
         .build();
@@ -193,9 +40,9 @@ fn overhead(c: &mut Criterion) {
         .build();
 
     let no_subscriber = tracing::Dispatch::none();
-    let otel = otel_subscriber(None);
-    let otel_hl = otel_subscriber(Some(&hl));
-    let otel_hl_content = otel_subscriber(Some(&hl_content));
+    let otel = common::otel_subscriber(None);
+    let otel_hl = common::otel_subscriber(Some(&hl));
+    let otel_hl_content = common::otel_subscriber(Some(&hl_content));
 
     // Every middleware compared runs inside reqwest-middleware: the first case is the
     // baseline of the interleaved table.
@@ -223,14 +70,8 @@ fn overhead(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("overhead/reqwest/{kind}"));
         group.bench_function("bare reqwest", |b| {
             b.to_async(&rt).iter(|| async {
-                let resp = bare
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                resp.bytes().await.unwrap()
+                let resp = bare.execute(common::chat_request(&url, body)).await;
+                resp.unwrap().bytes().await.unwrap()
             })
         });
         for (name, client, dispatch) in cases {
@@ -281,33 +122,12 @@ fn overhead(c: &mut Criterion) {
 /// medians compare runs made under different load; interleaving keeps the added times
 /// comparable.
 fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>], kind: &str, body: &'static str) {
-    let args: Vec<String> = std::env::args().collect();
-    if args
-        .iter()
-        .any(|a| a == "--list" || a == "--test" || a == "--profile-time")
-    {
+    if common::no_report() {
         return;
     }
     const ROUNDS: usize = 60;
     const CALLS: u32 = 50;
-    let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
-    for _ in 0..ROUNDS {
-        for (i, (_, client, dispatch)) in cases.iter().enumerate() {
-            let _guard = tracing::dispatcher::set_default(dispatch);
-            let start = std::time::Instant::now();
-            rt.block_on(async {
-                for _ in 0..CALLS {
-                    std::hint::black_box(call(client, url, body).await);
-                }
-            });
-            means[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS));
-        }
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let medians: Vec<f64> = means.iter_mut().map(median).collect();
+    let medians = common::interleaved_medians(rt, url, cases, body, ROUNDS, CALLS);
     println!(
         "\noverhead/reqwest/{kind} interleaved (median of {ROUNDS} rounds of {CALLS} calls per client):"
     );

@@ -5,12 +5,14 @@
 //!
 //! Run: `cargo bench --bench per_chunk`.
 
+mod common;
+
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use http_body_util::{BodyExt, Full, StreamBody};
-use humanloop_tracing::{Config, Humanloop};
+use humanloop_tracing::Humanloop;
 use hyper::body::Frame;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -45,6 +47,14 @@ impl Format {
                 .map(|f| Bytes::from_static(f.as_bytes())),
         );
         v
+    }
+
+    /// The request the provider is sent.
+    fn request(&self) -> http::Request<Full<Bytes>> {
+        http::Request::post(self.url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(self.request.as_bytes())))
+            .unwrap()
     }
 
     /// The JSON of one delta event, for the yardstick.
@@ -167,19 +177,8 @@ fn provider(
 }
 
 fn per_chunk(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let hl = rt.block_on(async {
-        Humanloop::new(
-            Config::builder()
-                .base_url("http://127.0.0.1:9/v4")
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
-    });
+    let rt = common::runtime();
+    let hl = rt.block_on(async { common::humanloop(|c| c) });
 
     let formats = formats();
     for f in &formats {
@@ -187,16 +186,10 @@ fn per_chunk(c: &mut Criterion) {
         for n in [1usize, 64, 1024] {
             let frames = f.frames(n);
             group.throughput(Throughput::Elements(n as u64));
-            let request = || {
-                http::Request::post(f.url)
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from_static(f.request.as_bytes())))
-                    .unwrap()
-            };
             let bare = provider(frames.clone(), f.content_type);
             group.bench_function(BenchmarkId::new("bare", n), |b| {
                 b.to_async(&rt).iter(|| async {
-                    let resp = bare.clone().oneshot(request()).await.unwrap();
+                    let resp = bare.clone().oneshot(f.request()).await.unwrap();
                     resp.into_body().collect().await.unwrap()
                 })
             });
@@ -205,7 +198,7 @@ fn per_chunk(c: &mut Criterion) {
                 .service(provider(frames.clone(), f.content_type));
             group.bench_function(BenchmarkId::new("humanloop", n), |b| {
                 b.to_async(&rt).iter(|| async {
-                    let resp = ours.clone().oneshot(request()).await.unwrap();
+                    let resp = ours.clone().oneshot(f.request()).await.unwrap();
                     resp.into_body().collect().await.unwrap()
                 })
             });
@@ -226,11 +219,7 @@ fn per_chunk(c: &mut Criterion) {
 /// table alternates bare, ours and the `Value` parse within each round and takes each
 /// one's best round, so the ratio compares runs made under the same load.
 fn interleaved_report(rt: &tokio::runtime::Runtime, hl: &Humanloop, formats: &[Format]) {
-    let args: Vec<String> = std::env::args().collect();
-    if args
-        .iter()
-        .any(|a| a == "--list" || a == "--test" || a == "--profile-time")
-    {
+    if common::no_report() {
         return;
     }
     const N: usize = 1024;
@@ -242,12 +231,6 @@ fn interleaved_report(rt: &tokio::runtime::Runtime, hl: &Humanloop, formats: &[F
     );
     for f in formats {
         let frames = f.frames(N);
-        let request = || {
-            http::Request::post(f.url)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from_static(f.request.as_bytes())))
-                .unwrap()
-        };
         let bare = provider(frames.clone(), f.content_type);
         let ours = ServiceBuilder::new()
             .layer(hl.layer())
@@ -257,13 +240,13 @@ fn interleaved_report(rt: &tokio::runtime::Runtime, hl: &Humanloop, formats: &[F
         for _ in 0..ROUNDS {
             let t = std::time::Instant::now();
             rt.block_on(async {
-                let resp = bare.clone().oneshot(request()).await.unwrap();
+                let resp = bare.clone().oneshot(f.request()).await.unwrap();
                 std::hint::black_box(resp.into_body().collect().await.unwrap());
             });
             t_bare = t_bare.min(t.elapsed().as_secs_f64());
             let t = std::time::Instant::now();
             rt.block_on(async {
-                let resp = ours.clone().oneshot(request()).await.unwrap();
+                let resp = ours.clone().oneshot(f.request()).await.unwrap();
                 std::hint::black_box(resp.into_body().collect().await.unwrap());
             });
             t_ours = t_ours.min(t.elapsed().as_secs_f64());

@@ -19,111 +19,30 @@
 //! Run: `cargo bench --bench proxy`. After criterion's groups it prints interleaved
 //! medians and the ratios the README reports.
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use common::{PLAIN_REQ, STREAM_REQ};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http_body_util::{BodyExt, Full, StreamBody};
 use humanloop_tracing::proxy::{Proxy, ProxyConfig};
-use humanloop_tracing::{Config, Humanloop};
-use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use humanloop_tracing::Humanloop;
 use tokio::runtime::Runtime;
-use tracing_subscriber::layer::SubscriberExt;
-
-fn plain_body() -> Bytes {
-    let content = "Lisbon in three days: Alfama, Belém, Sintra. ".repeat(38);
-    Bytes::from(
-        serde_json::json!({
-            "id": "chatcmpl-bench", "object": "chat.completion", "created": 1741569952,
-            "model": "gpt-4o-mini-2024-07-18",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "logprobs": null, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 19, "completion_tokens": 410, "total_tokens": 429}
-        })
-        .to_string(),
-    )
-}
-
-fn stream_frames(chunks: usize) -> Arc<Vec<Bytes>> {
-    let mut frames: Vec<Bytes> = (0..chunks)
-        .map(|i| Bytes::from(format!(
-            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1741569952,\"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}},\"finish_reason\":null}}]}}\n\n"
-        )))
-        .collect();
-    frames.push(Bytes::from_static(b"data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1741569952,\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":64,\"total_tokens\":83}}\n\n"));
-    frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    Arc::new(frames)
-}
-
-type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// Plain JSON, or (body with `"stream":true`) as many chunks as header `x-chunks` says.
 async fn start_upstream() -> SocketAddr {
-    let (plain, one, many) = (plain_body(), stream_frames(1), stream_frames(64));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let _ = stream.set_nodelay(true);
-            let (plain, one, many) = (plain.clone(), one.clone(), many.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                    let (plain, one, many) = (plain.clone(), one.clone(), many.clone());
-                    async move {
-                        let frames = if req.headers().get("x-chunks").is_some_and(|v| v == "1") {
-                            one
-                        } else {
-                            many
-                        };
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let resp = if body.windows(13).any(|w| w == b"\"stream\":true") {
-                            let iter = (0..frames.len())
-                                .map(move |i| Ok::<_, Infallible>(Frame::data(frames[i].clone())));
-                            hyper::Response::builder()
-                                .header("content-type", "text/event-stream")
-                                .body(BoxBody::new(StreamBody::new(futures_util::stream::iter(
-                                    iter,
-                                ))))
-                                .unwrap()
-                        } else {
-                            hyper::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(BoxBody::new(Full::new(plain)))
-                                .unwrap()
-                        };
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    let (one, many) = (common::stream_frames(1), common::stream_frames(64));
+    common::start_provider(common::plain_body(), move |headers, body| {
+        let frames = if headers.get("x-chunks").is_some_and(|v| v == "1") {
+            &one
+        } else {
+            &many
+        };
+        common::asks_stream(body).then(|| frames.clone())
+    })
+    .await
 }
-
-#[derive(Debug)]
-struct Sink;
-
-impl SpanExporter for Sink {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
-
-const PLAIN_REQ: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a travel agent."},{"role":"user","content":"Plan three days in Lisbon."}],"temperature":0.7,"max_tokens":512}"#;
-const STREAM_REQ: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a travel agent."},{"role":"user","content":"Plan three days in Lisbon."}],"temperature":0.7,"max_tokens":512,"stream":true,"stream_options":{"include_usage":true}}"#;
 
 /// A client target: name, base URL (`…/v1` direct, `…/up/v1` through a proxy), the
 /// subscriber to run under.
@@ -183,27 +102,16 @@ async fn call(http: &reqwest::Client, base: &str, kind: Kind) -> Duration {
 }
 
 fn humanloop(enabled: bool) -> Humanloop {
-    // Logs go to a closed port off the caller's path (the bounded queue drops overflow).
-    Humanloop::new(
-        Config::builder()
-            .base_url("http://127.0.0.1:9/v4")
-            .enabled(enabled)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    common::humanloop(|c| c.enabled(enabled))
 }
 
 fn proxy_bench(c: &mut Criterion) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt: Runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let upstream = rt.block_on(start_upstream());
     let (off, on) = (humanloop(false), humanloop(true));
     let serve = |hl: &Humanloop| rt.block_on(serve_proxy(hl, upstream));
-    let (_provider, traced) = traced_dispatch(&on);
+    let traced = common::otel_subscriber(Some(&on));
     let targets = [
         Target {
             name: "direct",
@@ -297,19 +205,6 @@ async fn serve_proxy(hl: &Humanloop, upstream: SocketAddr) -> String {
     format!("http://{addr}/up/v1")
 }
 
-/// Spans to a sink through OpenTelemetry, and the hierarchy layer of `hl`.
-fn traced_dispatch(hl: &Humanloop) -> (SdkTracerProvider, tracing::Dispatch) {
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(Sink)
-        .build();
-    let dispatch = tracing::Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
-            .with(hl.tracing_layer()),
-    );
-    (provider, dispatch)
-}
-
 /// An upstream and a proxy in front of it (tracing on or off, spans recorded or not) on a
 /// thread of their own, with its own current-thread runtime; answers the base URLs of
 /// the upstream and of the proxy.
@@ -317,19 +212,14 @@ fn server_thread(enabled: bool, traced: bool) -> (String, String) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let hl = humanloop(enabled);
-        let (_provider, dispatch) = if traced {
-            let (p, d) = traced_dispatch(&hl);
-            (Some(p), d)
+        let dispatch = if traced {
+            common::otel_subscriber(Some(&hl))
         } else {
-            (None, tracing::Dispatch::none())
+            tracing::Dispatch::none()
         };
         // The thread's default: every task this runtime polls records under it.
         let _guard = tracing::dispatcher::set_default(&dispatch);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        common::runtime().block_on(async {
             let upstream = start_upstream().await;
             let proxy = serve_proxy(&hl, upstream).await;
             tx.send((format!("http://{upstream}/v1"), proxy)).unwrap();

@@ -5,11 +5,12 @@
 //!
 //! Run: `cargo bench --bench exporter`.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use humanloop_tracing::api::{ChatMessage, LogRequest, ModelConfig};
-use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{Config, Humanloop};
 
 fn sample_log(i: u64) -> LogRequest {
@@ -33,18 +34,8 @@ fn sample_log(i: u64) -> LogRequest {
 
 fn exporter(c: &mut Criterion) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let endpoint = rt
-        .block_on(server::spawn(
-            ServerConfig::with_db(dir.path().join("bench.db")),
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .unwrap();
+    let rt = common::multi_thread_runtime(1);
+    let (_dir, endpoint) = common::local_endpoint(&rt, "bench.db");
 
     let mut group = c.benchmark_group("exporter");
     group.sample_size(10);

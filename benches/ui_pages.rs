@@ -8,10 +8,11 @@
 //!
 //! Run: `cargo bench --bench ui_pages` (goal: every page under 200 ms).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use humanloop_tracing::server::{self, ServerConfig};
 use serde_json::{json, Value};
 
 const SESSIONS: usize = 10_000;
@@ -115,18 +116,8 @@ fn first_link(html: &str, prefix: &str) -> String {
 
 fn ui_pages(c: &mut Criterion) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let endpoint = rt
-        .block_on(server::spawn(
-            ServerConfig::with_db(dir.path().join("ui.db")),
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .unwrap();
+    let rt = common::multi_thread_runtime(2);
+    let (_dir, endpoint) = common::local_endpoint(&rt, "ui.db");
     let http = reqwest::Client::new();
     let started = Instant::now();
     let (config_id, ui) = fill(&rt, &http, &endpoint.base_url());

@@ -1,6 +1,6 @@
-//! What the loopback benches share (`mod common;` in overhead, peers and proxy): the chat
-//! requests, a loopback hyper provider answering them, an OpenTelemetry sink, a
-//! `Humanloop` that ships to a closed port, and the interleaved medians.
+//! What the benches share (`mod common;`): the chat requests, a loopback hyper provider
+//! answering them, an OpenTelemetry sink, a `Humanloop` that ships to a closed port, the
+//! interleaved medians, the runtimes, and the crate's own endpoint on a SQLite file.
 #![allow(dead_code)] // each bench uses a part
 
 use std::convert::Infallible;
@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
+use humanloop_tracing::server::{self, ServerConfig, ServerHandle};
 use humanloop_tracing::{Config, ConfigBuilder, Humanloop};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
@@ -159,6 +160,24 @@ pub fn runtime() -> Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A runtime of `workers` threads, for the benches of the endpoint (exporter, UI pages).
+pub fn multi_thread_runtime(workers: usize) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The crate's own endpoint on `rt`, on the SQLite file `db` in a fresh temporary
+/// directory that lives as long as the returned guard.
+pub fn local_endpoint(rt: &Runtime, db: &str) -> (tempfile::TempDir, ServerHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig::with_db(dir.path().join(db));
+    let endpoint = rt.block_on(server::spawn(config, "127.0.0.1:0".parse().unwrap()));
+    (dir, endpoint.unwrap())
 }
 
 /// A client compared in the reqwest tables: its name, the client, the subscriber.

@@ -18,7 +18,6 @@ use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::hierarchy::{record_error, record_input, record_output};
 use humanloop_tracing::semconv::{self, Kind, Name, Profile, TABLE};
-use humanloop_tracing::server::{self, ServerConfig};
 use humanloop_tracing::{agent, session, step, tool, Config, Humanloop};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -237,45 +236,18 @@ async fn run(
 
 /// A plain and a streamed `completion-model-config` call against the crate's own endpoint.
 async fn completion_call(profile: Profile) {
-    let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let base = endpoint.base_url();
-    let registered: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/model-configs"))
-        .json(&serde_json::json!({
-            "model": "mock-1", "provider": "mock", "project": "table", "name": "greeter",
-            "chat_template": [{"role": "user", "content": "Say hello"}]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = registered["config"]["id"].as_str().unwrap();
-    let hl = Humanloop::new(
+    let (endpoint, _, id) = harness::server::start_with_mock_chat("table", "Say hello").await;
+    let hl = handle(
         Config::builder()
-            .base_url(&base)
+            .base_url(endpoint.base_url())
             .project("table")
             .semconv_profile(profile)
-            .capture_content(true)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            .capture_content(true),
+    );
     let request = CompletionModelConfigRequest::new(id)
         .with_project("table")
         .with_num_samples(2);
-    hl.client().completion_model_config(&request).await.unwrap();
-    let mut stream = hl
-        .client()
-        .completion_model_config_stream(&request)
-        .await
-        .unwrap();
-    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
-        chunk.unwrap();
-    }
+    harness::server::complete_plain_then_streamed(hl.client(), &request).await;
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
     endpoint.shutdown().await.unwrap();
 }

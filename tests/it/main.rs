@@ -25,8 +25,7 @@
 //!   `session_order_every_ordering`: each runs its cases one after another under
 //!   per-thread subscribers; beside the rest of the suite the callsite-interest cache made
 //!   them flaky (not yet moved in: this session had no time to make them independent).
-//! * `module_dependencies`, `plain_client_traces_nothing`: no process-global state; to move
-//!   in (`.ci/run` names the first).
+//! * `module_dependencies`: no process-global state; to move in (`.ci/run` names it).
 
 mod api;
 mod capture;

@@ -5,6 +5,7 @@ mod completion;
 mod debug_redacts_key;
 mod hierarchy;
 mod logs;
+mod plain_client_traces_nothing;
 mod request_timeout;
 mod retry_5xx;
 mod retry_after;

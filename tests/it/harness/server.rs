@@ -1,6 +1,7 @@
 //! The endpoint (`humanloop_tracing::server`) in-process on 127.0.0.1, its API through
 //! plain reqwest, and its web UI's pages as text.
 
+use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
 use humanloop_tracing::server::{self, ServerConfig, ServerHandle};
 use serde_json::{json, Value};
 
@@ -49,6 +50,50 @@ pub async fn model_config(http: &reqwest::Client, base: &str, config: Value) -> 
     let id = body["config"]["id"].as_str().expect("config id").to_owned();
     assert!(id.starts_with("config_"), "{id}");
     id
+}
+
+/// The endpoint on an in-memory database with a model config saved for the `mock`
+/// provider in `project`, its chat template the one user message `template`: the
+/// endpoint, a plain HTTP client and the config's id.
+pub async fn start_with_mock_chat(
+    project: &str,
+    template: &str,
+) -> (ServerHandle, reqwest::Client, String) {
+    let (endpoint, http) = start().await;
+    let config = json!({
+        "model": "mock-1", "provider": "mock", "project": project,
+        "chat_template": [{"role": "user", "content": template}]
+    });
+    let id = model_config(&http, &endpoint.base_url(), config).await;
+    (endpoint, http, id)
+}
+
+/// Two samples of the config `config_id` (a template naming `{{name}}`) in `project`,
+/// for `name` = Ada.
+pub fn greet_ada(config_id: &str, project: &str) -> CompletionModelConfigRequest {
+    let mut inputs = JsonMap::new();
+    inputs.insert("name".into(), json!("Ada"));
+    CompletionModelConfigRequest::new(config_id)
+        .with_project(project)
+        .with_inputs(inputs)
+        .with_num_samples(2u32)
+}
+
+/// One plain `completion-model-config` call through `client`, then one streamed, the
+/// stream read to its end.
+pub async fn complete_plain_then_streamed(
+    client: &humanloop_tracing::TracedClient,
+    request: &CompletionModelConfigRequest,
+) {
+    use futures_util::StreamExt;
+    client.completion_model_config(request).await.unwrap();
+    let mut stream = client
+        .completion_model_config_stream(request)
+        .await
+        .unwrap();
+    while let Some(chunk) = stream.next().await {
+        chunk.unwrap();
+    }
 }
 
 /// A mock config with `template` as its prompt.

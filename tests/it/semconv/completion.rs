@@ -7,94 +7,43 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
-use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{session, Config, Humanloop};
-use opentelemetry::trace::TracerProvider as _;
+use crate::harness::endpoint::handle;
+use crate::harness::otel::{attrs, otel_with_hierarchy, s};
+use crate::harness::server::{complete_plain_then_streamed, greet_ada, start_with_mock_chat};
+use humanloop_tracing::{session, Config};
 use opentelemetry::Value;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use serde_json::json;
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
-
-fn attr(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
-}
 
 fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
-    let v = attr(span, key).unwrap_or_else(|| panic!("no {key} on {span:#?}"));
+    let v = attrs(span).remove(key);
+    let v = v.unwrap_or_else(|| panic!("no {key} on {span:#?}"));
     serde_json::from_str(&v.as_str()).unwrap()
 }
 
 async fn completion_spans(capture: bool) -> (Vec<SpanData>, String, Vec<serde_json::Value>) {
-    let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (endpoint, _, config_id) = start_with_mock_chat("sc", "Say hello to {{name}}").await;
     let base = endpoint.base_url();
-    let config: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/model-configs"))
-        .json(&json!({
-            "model": "mock-1", "provider": "mock", "project": "sc", "name": "greeter",
-            "chat_template": [{"role": "user", "content": "Say hello to {{name}}"}]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let config_id = config["config"]["id"].as_str().unwrap().to_owned();
-
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let hl = Humanloop::new(
+    let hl = handle(
         Config::builder()
             .base_url(&base)
             .project("sc")
-            .capture_content(capture)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let subscriber = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
-    let _guard = tracing::subscriber::set_default(subscriber);
+            .capture_content(capture),
+    );
+    let otel = otel_with_hierarchy(&hl);
 
-    let mut inputs = JsonMap::new();
-    inputs.insert("name".into(), json!("Ada"));
-    let request = CompletionModelConfigRequest::new(config_id.clone())
-        .with_project("sc")
-        .with_inputs(inputs)
-        .with_num_samples(2u32);
-    let client = hl.client().clone();
-    async {
-        client.completion_model_config(&request).await.unwrap();
-        let mut stream = client
-            .completion_model_config_stream(&request)
-            .await
-            .unwrap();
-        while let Some(chunk) = stream.next().await {
-            chunk.unwrap();
-        }
-    }
-    .instrument(session("sc-session"))
-    .await;
+    let request = greet_ada(&config_id, "sc");
+    complete_plain_then_streamed(hl.client(), &request)
+        .instrument(session("sc-session"))
+        .await;
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
-    let _ = provider.force_flush();
     let logs = stored_logs(&base, "sc-session").await;
     endpoint.shutdown().await.unwrap();
-    let spans = exporter
-        .get_finished_spans()
-        .unwrap()
+    let spans = otel
+        .spans()
         .into_iter()
-        .filter(|s| attr(s, "gen_ai.provider.name").is_some())
+        .filter(|s| attrs(s).contains_key("gen_ai.provider.name"))
         .collect();
     (spans, config_id, logs)
 }
@@ -141,30 +90,19 @@ async fn completion_spans_carry_the_real_model_prompt_and_usage() {
     }
     for span in &spans {
         assert_eq!(span.name, "chat mock-1", "{span:#?}");
-        assert_eq!(
-            attr(span, "gen_ai.request.model"),
-            Some(Value::from("mock-1"))
-        );
-        assert!(attr(span, "gen_ai.response.model").is_some(), "{span:#?}");
-        assert_eq!(
-            attr(span, "gen_ai.prompt.name"),
-            Some(Value::from(config_id.clone()))
-        );
-        assert_eq!(
-            attr(span, "gen_ai.operation.name"),
-            Some(Value::from("chat"))
-        );
-        assert_eq!(
-            attr(span, "gen_ai.conversation.id"),
-            Some(Value::from("sc-session"))
-        );
-        let input = attr(span, "gen_ai.usage.input_tokens").expect("input tokens");
-        assert!(matches!(input, Value::I64(n) if n > 0), "{input:?}");
-        assert!(attr(span, "gen_ai.usage.output_tokens").is_some());
-        assert!(attr(span, "gen_ai.response.finish_reasons").is_some());
+        let a = attrs(span);
+        assert_eq!(a.get("gen_ai.request.model"), Some(&s("mock-1")));
+        assert!(a.contains_key("gen_ai.response.model"), "{span:#?}");
+        assert_eq!(a.get("gen_ai.prompt.name"), Some(&s(&config_id)));
+        assert_eq!(a.get("gen_ai.operation.name"), Some(&s("chat")));
+        assert_eq!(a.get("gen_ai.conversation.id"), Some(&s("sc-session")));
+        let input = a.get("gen_ai.usage.input_tokens").expect("input tokens");
+        assert!(matches!(input, Value::I64(n) if *n > 0), "{input:?}");
+        assert!(a.contains_key("gen_ai.usage.output_tokens"));
+        assert!(a.contains_key("gen_ai.response.finish_reasons"));
         // Capture off: no content.
-        assert!(attr(span, "gen_ai.input.messages").is_none());
-        assert!(attr(span, "gen_ai.output.messages").is_none());
+        assert!(!a.contains_key("gen_ai.input.messages"));
+        assert!(!a.contains_key("gen_ai.output.messages"));
     }
 }
 

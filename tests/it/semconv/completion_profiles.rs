@@ -7,53 +7,25 @@
 use futures_util::StreamExt;
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::semconv::Profile;
-use humanloop_tracing::server::{self, ServerConfig};
-use humanloop_tracing::{Config, Humanloop};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use humanloop_tracing::Config;
+use opentelemetry_sdk::trace::SpanData;
 use std::time::Duration;
-use tracing_subscriber::layer::SubscriberExt;
 
-use crate::harness::otel::{attrs, s, strings};
+use crate::harness::endpoint::handle;
+use crate::harness::otel::{attrs, otel_with_hierarchy, s, strings};
+use crate::harness::server::start_with_mock_chat;
 
 /// A plain call, then a stream dropped after its first chunk, under `profile`, outside
 /// any session: (plain span, stream span).
 async fn spans(profile: Profile) -> (SpanData, SpanData) {
-    let endpoint = server::spawn(ServerConfig::in_memory(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let base = endpoint.base_url();
-    let registered: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/model-configs"))
-        .json(&serde_json::json!({
-            "model": "mock-1", "provider": "mock", "project": "cp",
-            "chat_template": [{"role": "user", "content": "Tell a long story about the sea"}]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = registered["config"]["id"].as_str().unwrap();
-
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let hl = Humanloop::new(
+    let (endpoint, _, id) = start_with_mock_chat("cp", "Tell a long story about the sea").await;
+    let hl = handle(
         Config::builder()
-            .base_url(&base)
+            .base_url(endpoint.base_url())
             .project("cp")
-            .semconv_profile(profile)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let subscriber = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
-    let _guard = tracing::subscriber::set_default(subscriber);
+            .semconv_profile(profile),
+    );
+    let otel = otel_with_hierarchy(&hl);
 
     let request = CompletionModelConfigRequest::new(id).with_project("cp");
     hl.client().completion_model_config(&request).await.unwrap();
@@ -69,11 +41,9 @@ async fn spans(profile: Profile) -> (SpanData, SpanData) {
     );
     drop(stream);
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
-    let _ = provider.force_flush();
     endpoint.shutdown().await.unwrap();
-    let mut spans: Vec<SpanData> = exporter
-        .get_finished_spans()
-        .unwrap()
+    let mut spans: Vec<SpanData> = otel
+        .spans()
         .into_iter()
         .filter(|s| attrs(s).contains_key("gen_ai.provider.name"))
         .collect();

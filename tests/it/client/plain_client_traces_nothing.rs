@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
+use crate::harness::endpoint::handle;
+use crate::harness::otel::otel_with_hierarchy;
 use humanloop_tracing::api::CompletionModelConfigRequest;
-use humanloop_tracing::{session, Client, Config, Humanloop};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use humanloop_tracing::{session, Client, Config};
 use serde_json::{json, Value};
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -28,22 +27,8 @@ async fn only_the_facade_traces_and_files_completion_calls() {
         .await;
     let base = format!("{}/v4", server.uri());
 
-    let spans = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(spans.clone())
-        .build();
-    let hl = Humanloop::new(
-        Config::builder()
-            .base_url(&base)
-            .return_inputs(false)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let subscriber = tracing_subscriber::registry()
-        .with(hl.tracing_layer())
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let hl = handle(Config::builder().base_url(&base).return_inputs(false));
+    let otel = otel_with_hierarchy(&hl);
 
     let plain = Client::builder().base_url(&base).build().unwrap();
     let request = CompletionModelConfigRequest::new("config_abc");
@@ -68,7 +53,7 @@ async fn only_the_facade_traces_and_files_completion_calls() {
     assert_eq!(bodies[1]["session_reference_id"], "s-1", "{}", bodies[1]);
     assert_eq!(bodies[1]["return_inputs"], false, "{}", bodies[1]);
 
-    let finished = spans.get_finished_spans().unwrap();
+    let finished = otel.spans();
     let calls: Vec<_> = finished
         .iter()
         .filter(|s| s.name == "chat config_abc")

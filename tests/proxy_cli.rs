@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
-use proxy_support::{demo_upstream, PROVIDER_KEY};
+use proxy_support::{demo_upstream, get_json, PROVIDER_KEY};
 use serde_json::{json, Value};
 
 type Spans = Arc<Mutex<Vec<(String, Vec<(String, String)>, Vec<(String, String)>)>>>;
@@ -116,14 +116,7 @@ async fn proxy_cli() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let log = loop {
-        let logs: Value = http
-            .get(format!("{endpoint}/logs"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let logs = get_json(&http, &format!("{endpoint}/logs")).await;
         if let Some(log) = logs["records"].as_array().and_then(|r| r.first()).cloned() {
             break log;
         }

@@ -33,6 +33,13 @@ pub struct Stack {
     pub provider: SdkTracerProvider,
 }
 
+/// GET `url`, asserting a 200; its JSON body.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let resp = http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    resp.json().await.unwrap()
+}
+
 /// The demo provider's base URL (`http://127.0.0.1:P/v1`).
 pub async fn demo_upstream() -> String {
     demo_provider::start().await.expect("demo provider starts")
@@ -106,14 +113,11 @@ impl Stack {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let _ = self.hl.flush(Duration::from_secs(5)).await;
-            let body: Value = http
-                .get(format!("{}/logs?size=100", self.endpoint.base_url()))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body = get_json(
+                &http,
+                &format!("{}/logs?size=100", self.endpoint.base_url()),
+            )
+            .await;
             let records = body["records"].as_array().cloned().unwrap_or_default();
             if records.len() >= n || tokio::time::Instant::now() > deadline {
                 return records;

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use crate::harness::server::get;
 use serde_json::{json, Value};
 
 /// Start `humanloop-tracing serve` on a free port; answers the child and its base URL.
@@ -75,14 +76,9 @@ async fn a_logged_datapoint_survives_sigkill() {
     let (mut child, base) = serve(&db, &[]);
     let again = post_log(&http, &base, None, &datapoint).await;
     assert_eq!(again["id"], created["id"]);
-    let log: Value = http
-        .get(format!("{base}/logs/{}", created["id"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/logs/{}", created["id"].as_str().unwrap());
+    let (status, log) = get(&http, &base, &path).await;
+    assert_eq!(status, 200, "{log}");
     assert_eq!(log["output"], "kept");
     child.kill().unwrap();
     child.wait().unwrap();

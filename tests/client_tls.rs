@@ -3,37 +3,22 @@
 //! untrusted certificate is a clear error, not a panic. The server is a rustls server on
 //! 127.0.0.1 with the test certificates in `tests/fixtures/tls/`.
 
+#[path = "it/harness/mod.rs"]
+mod harness;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::error::TransportKind;
 use humanloop_tracing::{Client, Error};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use harness::fixtures::{tls_fixture, tls_server_config};
+use harness::raw::assert_transport;
 
 /// A TLS server answering every request with a session; returns its port.
 fn start_tls_server() -> u16 {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let config = Arc::new(config);
+    let config = tls_server_config(&[b"http/1.1"]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -72,7 +57,7 @@ async fn https_with_a_private_ca_and_no_global_provider() {
     let port = start_tls_server();
     let client = Client::builder()
         .base_url(format!("https://localhost:{port}/v4"))
-        .root_certificate_pem(std::fs::read(fixture("ca.pem")).unwrap())
+        .root_certificate_pem(std::fs::read(tls_fixture("ca.pem")).unwrap())
         .build()
         .unwrap();
     let session = client.create_session().await.unwrap();
@@ -100,16 +85,7 @@ async fn an_untrusted_certificate_is_a_tls_error_not_retried() {
         Err(e) => panic!("{e:?}"),
     };
     let err = client.create_session().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Connect,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_transport(&err, TransportKind::Connect);
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
         "{err}"

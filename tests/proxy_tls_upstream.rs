@@ -4,40 +4,21 @@
 //! an upstream whose certificate is not trusted → `502` whose `detail` names the upstream
 //! and the certificate failure.
 
+#[path = "it/harness/mod.rs"]
+mod harness;
 mod proxy_support;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
+use harness::fixtures::{tls_fixture, tls_server_config};
 use http_body_util::Full;
 use humanloop_tracing::proxy::{Proxy, ProxyConfig};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A TLS upstream offering `alpn`; answers each request with the HTTP version it came in.
 async fn tls_upstream(alpn: &[&[u8]]) -> u16 {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls_server_config(alpn));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -69,7 +50,7 @@ async fn tls_upstream(alpn: &[&[u8]]) -> u16 {
 async fn proxy_tls_upstream() {
     let h2 = tls_upstream(&[b"h2", b"http/1.1"]).await;
     let h1 = tls_upstream(&[b"http/1.1"]).await;
-    let ca = std::fs::read(fixture("ca.pem")).unwrap();
+    let ca = std::fs::read(tls_fixture("ca.pem")).unwrap();
     let stack = proxy_support::start(|c| {
         c.upstream(&format!("h2=https://localhost:{h2}/v1"))
             .unwrap()

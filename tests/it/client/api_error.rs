@@ -1,6 +1,7 @@
 //! Error answers other than 422: status, headers and raw body are kept, whatever the body
 //! is (SPEC.md: "a body may also be non-JSON"), and the message says what to do.
 
+use crate::harness::raw::assert_transport;
 use humanloop_tracing::api::{CompletionModelConfigRequest, LogRequest};
 use humanloop_tracing::error::TransportKind;
 use humanloop_tracing::{Client, Error};
@@ -78,16 +79,7 @@ async fn connection_refused_is_a_retryable_transport_error() {
         .build()
         .unwrap();
     let err = client.create_session().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Connect,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_transport(&err, TransportKind::Connect);
     assert!(err.is_retryable());
     assert_eq!(err.status(), None);
     let message = err.to_string();

@@ -5,7 +5,7 @@
 use crate::harness::raw::collected;
 use std::time::Duration;
 
-use crate::harness::raw::{RawServer, Reply};
+use crate::harness::raw::{assert_transport, RawServer, Reply};
 use humanloop_tracing::api::{CompletionModelConfigRequest, LogRequest};
 use humanloop_tracing::config::RetryPolicy;
 use humanloop_tracing::error::TransportKind;
@@ -67,16 +67,7 @@ async fn a_whole_answer_may_not() {
         .log(&LogRequest::default())
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Timeout,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_transport(&err, TransportKind::Timeout);
     assert!(err.is_retryable());
     let waited = started.elapsed();
     assert!(

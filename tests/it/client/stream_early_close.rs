@@ -5,7 +5,7 @@
 use crate::harness::raw::collect_error;
 use std::time::Duration;
 
-use crate::harness::raw::{client, RawServer, Reply};
+use crate::harness::raw::{assert_transport, client, RawServer, Reply};
 use futures_util::StreamExt;
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::error::TransportKind;
@@ -121,16 +121,7 @@ async fn an_aborted_chunked_transfer_is_a_transport_error() {
     let first = stream.next().await.unwrap().unwrap();
     assert_eq!(first.data[0].output.as_deref(), Some("Hel"));
     let err = stream.next().await.unwrap().unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Body,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_transport(&err, TransportKind::Body);
     assert!(!err.is_retryable());
     assert!(stream.next().await.is_none(), "nothing after the error");
     // Cut after the first byte: not retried.

@@ -14,31 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::harness::faults::{call, until};
+use crate::harness::fixtures::tls_server_config;
 use crate::harness::provider::chat_url;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A TLS server counting connections (each one a failed handshake here); its port.
 fn start_tls_server(connections: Arc<AtomicU64>) -> u16 {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap(),
-    );
+    let config = tls_server_config(&[]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {

@@ -3,9 +3,13 @@
 //! Events are split by the `eventsource-stream` crate (the library's own dependency), not
 //! by a test-side copy of the capture layer's splitter.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::{FutureExt, StreamExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 
 /// The bytes of `tests/fixtures/{path}`.
@@ -17,6 +21,33 @@ pub fn fixture(path: &str) -> Bytes {
 /// [`fixture`] as text.
 pub fn fixture_text(path: &str) -> String {
     String::from_utf8(fixture(path).to_vec()).expect("a UTF-8 fixture")
+}
+
+/// The path of `tests/fixtures/tls/{name}`: the test CA (`ca.pem`), the server's
+/// certificate (`server.pem`, for `localhost` and 127.0.0.1) and key (`server.key`).
+pub fn tls_fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A rustls server configuration with the test certificate, offering `alpn`; built on
+/// ring explicitly, so no process-wide crypto provider is needed or installed.
+pub fn tls_server_config(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(tls_fixture("server.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_fixture("server.key")).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
 }
 
 /// The `(event name, data)` pairs of an SSE body, as a decoder is handed them: the name

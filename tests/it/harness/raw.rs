@@ -9,9 +9,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use humanloop_tracing::config::RetryPolicy;
-use humanloop_tracing::Client;
+use humanloop_tracing::error::TransportKind;
+use humanloop_tracing::{Client, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Assert that `err` is an [`Error::Transport`] of `kind`.
+pub fn assert_transport(err: &Error, kind: TransportKind) {
+    assert!(
+        matches!(err, Error::Transport { kind: k, .. } if *k == kind),
+        "{err:?}"
+    );
+}
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]

@@ -4,11 +4,10 @@
 //! exporter runs on this test's runtime, whose clock is paused, so its backoff is real
 //! (500 ms doubling, full jitter) without the test waiting for it.
 
-use crate::harness::endpoint::assert_stats;
 use std::time::Duration;
 
 use crate::harness::endpoint::{Behaviour, Recorder};
-use crate::harness::faults::{delivered_once, family, paused_humanloop};
+use crate::harness::faults::{assert_all_sent, delivered_once, families, paused_humanloop};
 
 #[tokio::test(start_paused = true)]
 async fn eight_503s_then_recovery_deliver_everything_once_and_shutdown_is_ok() {
@@ -16,22 +15,10 @@ async fn eight_503s_then_recovery_deliver_everything_once_and_shutdown_is_ok() {
     rec.script([Behaviour::Fail(503); 8]);
     let hl = paused_humanloop(&rec.base_url);
 
-    let mut expected = Vec::new();
-    for i in 0..10 {
-        expected.extend(family(&hl, &format!("s{i}")));
-    }
+    let mut expected = families(&hl, "s", 0..10);
     hl.shutdown(Duration::from_secs(300)).await.unwrap();
 
-    assert_stats(
-        &hl,
-        &[
-            ("sent", 20),
-            ("failed", 0),
-            ("dropped", 0),
-            ("queued", 0),
-            ("retried", 8),
-        ],
-    );
+    assert_all_sent(&hl, 20, 8);
     expected.sort();
     assert_eq!(delivered_once(&rec), expected);
     rec.assert_causal_order(&[]);

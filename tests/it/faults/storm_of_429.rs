@@ -4,38 +4,23 @@
 //! delivers each exactly once when the storm passes; `stats()` and `shutdown` are exact.
 //! Paused clock, the exporter on this runtime.
 
-use crate::harness::endpoint::assert_stats;
 use std::time::Duration;
 
 use crate::harness::endpoint::{Behaviour, Recorder};
-use crate::harness::faults::{delivered_once, family, gaps, paused_humanloop};
+use crate::harness::faults::{assert_all_sent, delivered_once, families, gaps, paused_humanloop};
 
 #[tokio::test(start_paused = true)]
 async fn a_429_storm_is_waited_out_as_told() {
     let rec = Recorder::start().await;
     rec.script([Behaviour::RetryAfter(7); 20]);
     let hl = paused_humanloop(&rec.base_url);
-    let mut expected = Vec::new();
-    for i in 0..5 {
-        expected.extend(family(&hl, &format!("s{i}")));
-    }
+    let mut expected = families(&hl, "s", 0..5);
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(hl.stats().sent, 0);
-    for i in 5..10 {
-        expected.extend(family(&hl, &format!("s{i}")));
-    }
+    expected.extend(families(&hl, "s", 5..10));
     hl.shutdown(Duration::from_secs(600)).await.unwrap();
 
-    assert_stats(
-        &hl,
-        &[
-            ("sent", 20),
-            ("failed", 0),
-            ("dropped", 0),
-            ("queued", 0),
-            ("retried", 20),
-        ],
-    );
+    assert_all_sent(&hl, 20, 20);
     // Each wait after a 429 was the 7 s asked for (the paused clock makes it exact).
     let gaps = gaps(&rec);
     for gap in &gaps[..20] {

@@ -31,6 +31,19 @@ pub async fn call(http: &reqwest_middleware::ClientWithMiddleware, url: &str) {
     assert_eq!(resp.bytes().await.unwrap(), fixture(CHAT_FIXTURE));
 }
 
+/// Assert that `hl`'s exporter sent `sent` records after `retried` retries and lost none:
+/// none failed, dropped or still queued.
+pub fn assert_all_sent(hl: &Humanloop, sent: u64, retried: u64) {
+    let expected = [
+        ("sent", sent),
+        ("failed", 0),
+        ("dropped", 0),
+        ("queued", 0),
+        ("retried", retried),
+    ];
+    super::endpoint::assert_stats(hl, &expected);
+}
+
 /// Wait (bounded) until `cond` holds.
 pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..2000 {
@@ -104,6 +117,13 @@ pub fn family(hl: &Humanloop, name: &str) -> [String; 2] {
         "accepted without waiting"
     );
     [parent, child]
+}
+
+/// A [`family`] for each session `{prefix}{i}`, `i` in `sessions`; every reference id.
+pub fn families(hl: &Humanloop, prefix: &str, sessions: std::ops::Range<usize>) -> Vec<String> {
+    sessions
+        .flat_map(|i| family(hl, &format!("{prefix}{i}")))
+        .collect()
 }
 
 /// Gaps between consecutive requests the endpoint saw (by arrival, tokio clock).

@@ -2,7 +2,6 @@
 //! config, tokens, cost, timing, ids, and the project settings of the configuration.
 
 use crate::harness::{adapters::*, endpoint::*, otel::*, provider::*};
-use serde_json::json;
 
 const REQUEST: &str = r#"{"model":"gpt-4o-mini","temperature":0.5,"max_tokens":100,"stop":["END"],
     "api_key":"sk-in-body-should-vanish",
@@ -48,19 +47,9 @@ async fn a_call_becomes_a_complete_log() {
         assert_eq!(log["environment"], "ci");
         assert_eq!(log["metadata"]["team"], "core");
         assert_eq!(log["save"], true);
-        assert_eq!(
-            log["messages"],
-            json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello!"}])
-        );
-        assert_eq!(
-            log["output"],
-            "\n\nHello there, how may I assist you today?"
-        );
+        assert_hello_chat(log);
         assert_eq!(log["output_message"]["role"], "assistant");
-        assert_eq!(
-            log["output_message"]["content"],
-            "\n\nHello there, how may I assist you today?"
-        );
+        assert_eq!(log["output_message"]["content"], CHAT_ANSWER);
         let config = &log["config"];
         assert_eq!(config["type"], "model");
         assert_eq!(config["model"], "gpt-4o-mini");

@@ -358,6 +358,20 @@ pub async fn flushed_logs(hl: &Humanloop, rec: &Recorder, expected: usize) -> Ve
     rec.bodies()
 }
 
+/// The answer of [`CHAT_FIXTURE`](super::provider::CHAT_FIXTURE).
+pub const CHAT_ANSWER: &str = "\n\nHello there, how may I assist you today?";
+
+/// Assert that `log` holds the tests' chat call: the messages `Be brief.` (system) and
+/// `Hello!` (user), the output [`CHAT_ANSWER`].
+pub fn assert_hello_chat(log: &Value) {
+    assert_eq!(
+        log["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello!"}]),
+        "{log:#}"
+    );
+    assert_eq!(log["output"], CHAT_ANSWER, "{log:#}");
+}
+
 /// The `Humanloop` that `config` builds (a test's configuration is valid).
 pub fn handle(config: ConfigBuilder) -> Humanloop {
     Humanloop::new(config.build().unwrap()).unwrap()

@@ -81,6 +81,16 @@ pub fn attrs(span: &SpanData) -> HashMap<String, Value> {
     out
 }
 
+/// The first value `span` recorded under `key`. [`attrs`] asserts each key is recorded
+/// once; a completion span may record `gen_ai.request.model` again (same value) for a
+/// streamed call, so its tests read the first.
+pub fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
 pub fn is_error(span: &SpanData) -> bool {
     matches!(span.status, Status::Error { .. })
 }

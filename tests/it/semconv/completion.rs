@@ -8,17 +8,15 @@
 use std::time::Duration;
 
 use crate::harness::endpoint::handle;
-use crate::harness::otel::{attrs, otel_with_hierarchy, s};
+use crate::harness::otel::{attr, otel_with_hierarchy, s};
 use crate::harness::server::{complete_plain_then_streamed, greet_ada, start_with_mock_chat};
 use humanloop_tracing::{session, Config};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
-use serde_json::json;
 use tracing::Instrument;
 
 fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
-    let v = attrs(span).remove(key);
-    let v = v.unwrap_or_else(|| panic!("no {key} on {span:#?}"));
+    let v = attr(span, key).unwrap_or_else(|| panic!("no {key} on {span:#?}"));
     serde_json::from_str(&v.as_str()).unwrap()
 }
 
@@ -43,7 +41,7 @@ async fn completion_spans(capture: bool) -> (Vec<SpanData>, String, Vec<serde_js
     let spans = otel
         .spans()
         .into_iter()
-        .filter(|s| attrs(s).contains_key("gen_ai.provider.name"))
+        .filter(|s| attr(s, "gen_ai.provider.name").is_some())
         .collect();
     (spans, config_id, logs)
 }
@@ -90,19 +88,18 @@ async fn completion_spans_carry_the_real_model_prompt_and_usage() {
     }
     for span in &spans {
         assert_eq!(span.name, "chat mock-1", "{span:#?}");
-        let a = attrs(span);
-        assert_eq!(a.get("gen_ai.request.model"), Some(&s("mock-1")));
-        assert!(a.contains_key("gen_ai.response.model"), "{span:#?}");
-        assert_eq!(a.get("gen_ai.prompt.name"), Some(&s(&config_id)));
-        assert_eq!(a.get("gen_ai.operation.name"), Some(&s("chat")));
-        assert_eq!(a.get("gen_ai.conversation.id"), Some(&s("sc-session")));
-        let input = a.get("gen_ai.usage.input_tokens").expect("input tokens");
-        assert!(matches!(input, Value::I64(n) if *n > 0), "{input:?}");
-        assert!(a.contains_key("gen_ai.usage.output_tokens"));
-        assert!(a.contains_key("gen_ai.response.finish_reasons"));
+        assert_eq!(attr(span, "gen_ai.request.model"), Some(s("mock-1")));
+        assert!(attr(span, "gen_ai.response.model").is_some(), "{span:#?}");
+        assert_eq!(attr(span, "gen_ai.prompt.name"), Some(s(&config_id)));
+        assert_eq!(attr(span, "gen_ai.operation.name"), Some(s("chat")));
+        assert_eq!(attr(span, "gen_ai.conversation.id"), Some(s("sc-session")));
+        let input = attr(span, "gen_ai.usage.input_tokens").expect("input tokens");
+        assert!(matches!(input, Value::I64(n) if n > 0), "{input:?}");
+        assert!(attr(span, "gen_ai.usage.output_tokens").is_some());
+        assert!(attr(span, "gen_ai.response.finish_reasons").is_some());
         // Capture off: no content.
-        assert!(!a.contains_key("gen_ai.input.messages"));
-        assert!(!a.contains_key("gen_ai.output.messages"));
+        assert!(attr(span, "gen_ai.input.messages").is_none());
+        assert!(attr(span, "gen_ai.output.messages").is_none());
     }
 }
 

@@ -293,7 +293,9 @@ async fn run(clients: usize, per_client: usize) -> Figures {
     );
 
     // Plain SQLite: each (session, reference) once, under the id answered.
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    // One read transaction: every query below sees the same snapshot.
+    let conn = conn.transaction().unwrap();
     let mut stmt = conn
         .prepare(
             "SELECT s.reference_id, d.reference_id, d.id, d.body FROM datapoints d

@@ -77,7 +77,7 @@ fn fill(rt: &tokio::runtime::Runtime, http: &reqwest::Client, base: &str) -> (St
             .json()
             .await
             .unwrap();
-        let config_id = config["id"].as_str().unwrap().to_owned();
+        let config_id = config["config"]["id"].as_str().unwrap().to_owned();
         let post = |batch: Vec<Value>| async move {
             let resp = http
                 .post(format!("{base}/logs"))

@@ -32,7 +32,7 @@ fn at(i: usize) -> String {
 fn step(s: usize) -> Value {
     json!({
         "project": "bench", "session_reference_id": format!("session-{s}"),
-        "reference_id": "agent", "config": {"type": "tool", "name": "agent"},
+        "reference_id": format!("agent-{s}"), "config": {"type": "tool", "name": "agent"},
         "created_at": at(s), "duration": 2.5, "output": "done",
     })
 }
@@ -42,7 +42,7 @@ fn call(s: usize, k: usize, config_id: &str) -> Value {
     let model = MODELS[n % MODELS.len()];
     let mut log = json!({
         "project": "bench", "session_reference_id": format!("session-{s}"),
-        "reference_id": format!("call-{k}"),
+        "reference_id": format!("call-{s}-{k}"),
         "config": {"type": "model", "model": model, "provider": "openai", "temperature": 0.2},
         "messages": [
             {"role": "system", "content": "You are a concise travel agent."},
@@ -55,7 +55,7 @@ fn call(s: usize, k: usize, config_id: &str) -> Value {
         "metadata": {"gen_ai.response.time_to_first_chunk": 0.08},
     });
     if k < 4 {
-        log["parent_reference_id"] = json!("agent");
+        log["parent_reference_id"] = json!(format!("agent-{s}"));
     }
     if n % 100 == 7 {
         log["error"] = json!("provider answered 500");

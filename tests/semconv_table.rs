@@ -18,7 +18,7 @@ use harness::{adapters::*, endpoint::*, fixtures::*, otel::*, provider::*};
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::hierarchy::{record_error, record_input, record_output};
 use humanloop_tracing::semconv::{self, Kind, Name, Profile, TABLE};
-use humanloop_tracing::{agent, session, step, tool, Config, Humanloop};
+use humanloop_tracing::{agent, session, step, tool, Humanloop};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{
@@ -237,13 +237,8 @@ async fn run(
 /// A plain and a streamed `completion-model-config` call against the crate's own endpoint.
 async fn completion_call(profile: Profile) {
     let (endpoint, _, id) = harness::server::start_with_mock_chat("table", "Say hello").await;
-    let hl = handle(
-        Config::builder()
-            .base_url(endpoint.base_url())
-            .project("table")
-            .semconv_profile(profile)
-            .capture_content(true),
-    );
+    let config = harness::server::config_for(&endpoint, "table");
+    let hl = handle(config.semconv_profile(profile).capture_content(true));
     let request = CompletionModelConfigRequest::new(id)
         .with_project("table")
         .with_num_samples(2);

@@ -8,7 +8,7 @@
 mod harness;
 
 use harness::endpoint::handle;
-use std::sync::{Arc, Mutex};
+use harness::faults::Events;
 use std::time::Duration;
 
 use axum::response::IntoResponse;
@@ -55,39 +55,16 @@ fn call(
     }
 }
 
-/// Counts the crate's warnings.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
-    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if *e.metadata().level() == tracing::Level::WARN
-            && e.metadata().target() == "humanloop_tracing"
-        {
-            struct V(String);
-            impl tracing::field::Visit for V {
-                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                    if f.name() == "message" {
-                        self.0 = format!("{v:?}");
-                    }
-                }
-            }
-            let mut v = V(String::new());
-            e.record(&mut v);
-            self.0.lock().unwrap().push(v.0);
-        }
-    }
-}
-
 #[tokio::test]
 async fn session_order_every_ordering() {
     let rec = Recorder::start().await;
     let url = llm_server().await;
     let hl = handle(rec.config());
-    let warnings = Warnings::default();
+    let events = Events::default();
+    let warnings = || events.at(tracing::Level::WARN);
     let _guard = tracing_subscriber::registry()
         .with(hl.tracing_layer())
-        .with(warnings.clone())
+        .with(events.clone())
         .set_default();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())
@@ -137,11 +114,7 @@ async fn session_order_every_ordering() {
     async { call(h, u, "mixed").instrument(step("s-mixed")).await }
         .in_session("k-mixed")
         .await;
-    assert!(
-        warnings.0.lock().unwrap().is_empty(),
-        "{:?}",
-        warnings.0.lock().unwrap()
-    );
+    assert!(warnings().is_empty(), "{:?}", warnings());
 
     // 8. The natural `.instrument` chain makes the step before the session: it is not in
     //    the session (tracing gives a span its parent when it is made), and that is what
@@ -150,7 +123,7 @@ async fn session_order_every_ordering() {
         .instrument(step("s-instrument-chain"))
         .instrument(session("k-instrument-chain"))
         .await;
-    let warned = warnings.0.lock().unwrap().clone();
+    let warned = warnings();
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(
         warned[0].contains("in_step(..).in_session(..)"),
@@ -158,7 +131,7 @@ async fn session_order_every_ordering() {
     );
     // Once per process.
     call(h, u, "outside-again").in_step("s-outside-again").await;
-    assert_eq!(warnings.0.lock().unwrap().len(), 1);
+    assert_eq!(warnings().len(), 1);
 
     hl.shutdown(Duration::from_secs(10)).await.unwrap();
     let logs: Vec<Value> = rec.logs().into_iter().map(|(_, l)| l).collect();

@@ -4,7 +4,9 @@
 
 use crate::harness::endpoint::handle;
 use crate::harness::otel::{attr, i, otel, otel_with_hierarchy, s};
-use crate::harness::server::{get, greet_ada, model_config, start, start_with_mock_chat};
+use crate::harness::server::{
+    config_for, get, greet_ada, model_config, start, start_with_mock_chat,
+};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,13 +20,8 @@ use tracing::Instrument;
 async fn completion_calls_join_the_session_and_step() {
     let (endpoint, http, config_id) = start_with_mock_chat("hier", "Say hello to {{name}}").await;
     let base = endpoint.base_url();
-    let hl = handle(
-        Config::builder()
-            .base_url(&base)
-            .project("hier")
-            // A long delay: only the barrier before the call can have delivered the step.
-            .schedule_delay(Duration::from_secs(30)),
-    );
+    // A long delay: only the barrier before the call can have delivered the step.
+    let hl = handle(config_for(&endpoint, "hier").schedule_delay(Duration::from_secs(30)));
     let otel = otel_with_hierarchy(&hl);
 
     let request = greet_ada(&config_id, "hier");

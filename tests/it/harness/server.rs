@@ -68,6 +68,13 @@ pub async fn start_with_mock_chat(
     (endpoint, http, id)
 }
 
+/// The configuration of a `Humanloop` logging to `endpoint` in `project`.
+pub fn config_for(endpoint: &ServerHandle, project: &str) -> humanloop_tracing::ConfigBuilder {
+    humanloop_tracing::Config::builder()
+        .base_url(endpoint.base_url())
+        .project(project)
+}
+
 /// Two samples of the config `config_id` (a template naming `{{name}}`) in `project`,
 /// for `name` = Ada.
 pub fn greet_ada(config_id: &str, project: &str) -> CompletionModelConfigRequest {

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use crate::harness::endpoint::handle;
 use crate::harness::otel::{attr, otel_with_hierarchy, s};
-use crate::harness::server::{complete_plain_then_streamed, greet_ada, start_with_mock_chat};
-use humanloop_tracing::{session, Config};
+use crate::harness::server::{
+    complete_plain_then_streamed, config_for, greet_ada, start_with_mock_chat,
+};
+use humanloop_tracing::session;
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use tracing::Instrument;
@@ -23,12 +25,7 @@ fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
 async fn completion_spans(capture: bool) -> (Vec<SpanData>, String, Vec<serde_json::Value>) {
     let (endpoint, _, config_id) = start_with_mock_chat("sc", "Say hello to {{name}}").await;
     let base = endpoint.base_url();
-    let hl = handle(
-        Config::builder()
-            .base_url(&base)
-            .project("sc")
-            .capture_content(capture),
-    );
+    let hl = handle(config_for(&endpoint, "sc").capture_content(capture));
     let otel = otel_with_hierarchy(&hl);
 
     let request = greet_ada(&config_id, "sc");

@@ -7,24 +7,18 @@
 use futures_util::StreamExt;
 use humanloop_tracing::api::CompletionModelConfigRequest;
 use humanloop_tracing::semconv::Profile;
-use humanloop_tracing::Config;
 use opentelemetry_sdk::trace::SpanData;
 use std::time::Duration;
 
 use crate::harness::endpoint::handle;
 use crate::harness::otel::{attrs, otel_with_hierarchy, s, strings};
-use crate::harness::server::start_with_mock_chat;
+use crate::harness::server::{config_for, start_with_mock_chat};
 
 /// A plain call, then a stream dropped after its first chunk, under `profile`, outside
 /// any session: (plain span, stream span).
 async fn spans(profile: Profile) -> (SpanData, SpanData) {
     let (endpoint, _, id) = start_with_mock_chat("cp", "Tell a long story about the sea").await;
-    let hl = handle(
-        Config::builder()
-            .base_url(endpoint.base_url())
-            .project("cp")
-            .semconv_profile(profile),
-    );
+    let hl = handle(config_for(&endpoint, "cp").semconv_profile(profile));
     let otel = otel_with_hierarchy(&hl);
 
     let request = CompletionModelConfigRequest::new(id).with_project("cp");

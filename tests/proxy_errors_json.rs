@@ -11,6 +11,19 @@ use std::time::Duration;
 use proxy_support::{closed_port, upstream_fn, PROVIDER_KEY};
 use serde_json::{json, Value};
 
+/// POST `pieces` pieces of 200 bytes `byte` to `url`, a body of no declared length.
+async fn post_streamed(
+    http: &reqwest::Client,
+    url: String,
+    pieces: usize,
+    byte: u8,
+) -> reqwest::Response {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..pieces).map(|_| Ok(vec![byte; 200])).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    http.post(url).body(body).send().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_errors_json() {
     let (upstream, mut seen) =
@@ -92,29 +105,13 @@ async fn proxy_errors_json() {
     );
 
     // Over the body limit, streamed without a length.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..8).map(|_| Ok(vec![b'y'; 200])).collect();
-    let resp = http
-        .post(format!("{}/openai/v1/chat/completions", stack.proxy_url))
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{}/openai/v1/chat/completions", stack.proxy_url);
+    let resp = post_streamed(&http, url, 8, b'y').await;
     assert_eq!(resp.status(), 413);
 
     // Under the limit, streamed without a length: forwarded whole.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..4).map(|_| Ok(vec![b'z'; 200])).collect();
-    let resp = http
-        .post(format!("{}/openai/v1/files", stack.proxy_url))
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{}/openai/v1/files", stack.proxy_url);
+    let resp = post_streamed(&http, url, 4, b'z').await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), "ok");
     let got = seen.recv().await.unwrap();

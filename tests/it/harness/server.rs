@@ -5,6 +5,20 @@ use humanloop_tracing::api::{CompletionModelConfigRequest, JsonMap};
 use humanloop_tracing::server::{self, ServerConfig, ServerHandle};
 use serde_json::{json, Value};
 
+/// The base URL a `humanloop-tracing serve` child prints on its first line (`listening on
+/// {url}`), its stdout piped.
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout piped"))
+        .read_line(&mut line)
+        .expect("a ready line");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("serve printed {line:?}"))
+        .to_owned()
+}
+
 /// The endpoint with `config`, and a plain HTTP client.
 pub async fn start_with(config: ServerConfig) -> (ServerHandle, reqwest::Client) {
     let handle = server::spawn(config, "127.0.0.1:0".parse().unwrap())

@@ -2,8 +2,9 @@
 //! `HUMANLOOP_SERVER_API_KEYS`, and clear failures.
 #![cfg(feature = "server")]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+
+use crate::harness::server::listening_url;
 
 #[tokio::test]
 async fn keys_come_from_flags_and_the_environment() {
@@ -21,15 +22,7 @@ async fn keys_come_from_flags_and_the_environment() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let base = listening_url(&mut child);
     let http = reqwest::Client::new();
     let status = |key: Option<&'static str>| {
         let (http, url) = (http.clone(), format!("{base}/sessions"));

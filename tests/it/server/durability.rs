@@ -2,10 +2,9 @@
 //! and the datapoint is in the database file afterwards.
 #![cfg(feature = "server")]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::harness::server::get;
+use crate::harness::server::{get, listening_url};
 use serde_json::{json, Value};
 
 /// Start `humanloop-tracing serve` on a free port; answers the child and its base URL.
@@ -19,15 +18,7 @@ fn serve(db: &std::path::Path, extra: &[&str]) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("a ready line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let url = listening_url(&mut child);
     (child, url)
 }
 

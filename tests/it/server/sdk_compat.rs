@@ -12,7 +12,6 @@
 //! on purpose (e.g. offline, where PyPI cannot be reached).
 #![cfg(feature = "server")]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -24,6 +23,8 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
+use crate::harness::server::listening_url;
 
 const SDK: &str = "humanloop==0.7.35";
 
@@ -134,15 +135,7 @@ async fn the_real_v4_python_sdk_runs_every_operation_against_serve() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("serve printed {line:?}"))
-        .to_owned();
+    let base = listening_url(&mut serve);
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_compat/run_sdk.py");
     let run_started = Instant::now();

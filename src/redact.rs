@@ -130,16 +130,20 @@ impl SecretKeys {
     /// Keys are written verbatim between quotes, so none is missed; a string value that
     /// spells a name only costs the caller its slow path. One pass, no allocation.
     pub fn named_in(&self, json: &[u8]) -> bool {
-        let mut rest = json;
-        while let Some(open) = memchr::memchr(b'"', rest) {
-            rest = &rest[open + 1..];
-            let window = &rest[..rest.len().min(self.longest + 1)];
-            // A plain loop: memchr's call costs more than it saves on a few bytes.
-            if let Some(close) = window.iter().position(|&b| b == b'"') {
-                if self.matches_bytes(&window[..close]) {
+        // Each quote opens a candidate that the next quote closes: one pass over the
+        // quotes, and most candidates are ruled out by their length alone.
+        let mut open = None;
+        for quote in memchr::memchr_iter(b'"', json) {
+            if let Some(start) = open {
+                let len = quote - start;
+                if len <= self.longest
+                    && self.lengths >> len & 1 == 1
+                    && self.matches_bytes(&json[start..quote])
+                {
                     return true;
                 }
             }
+            open = Some(quote + 1);
         }
         false
     }
@@ -301,6 +305,11 @@ mod tests {
         assert!(CAPTURED_SECRET_KEYS.named_in(br#"{"AUTHORIZATION": 1}"#));
         assert!(STORED_SECRET_KEYS.named_in(br#"{"x-API_key": 1}"#));
         assert!(!STORED_SECRET_KEYS.named_in(br#"{"api_keys": 1}"#));
+        // The longest name, after an empty string and a long value; a name as a value.
+        assert!(STORED_SECRET_KEYS
+            .named_in(br#"{"": "", "m": "a long ordinary value", "Provider_Api_Keys": {}}"#));
+        assert!(CAPTURED_SECRET_KEYS.named_in(br#"["key"]"#));
+        assert!(!CAPTURED_SECRET_KEYS.named_in(br#"{"": "", "k": "ey"}"#));
     }
 
     #[test]

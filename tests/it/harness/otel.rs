@@ -81,9 +81,8 @@ pub fn attrs(span: &SpanData) -> HashMap<String, Value> {
     out
 }
 
-/// The first value `span` recorded under `key`. [`attrs`] asserts each key is recorded
-/// once; a completion span may record `gen_ai.request.model` again (same value) for a
-/// streamed call, so its tests read the first.
+/// The first value `span` recorded under `key` ([`attrs`] also asserts that no key is
+/// recorded twice).
 pub fn attr(span: &SpanData, key: &str) -> Option<Value> {
     span.attributes
         .iter()

@@ -1580,6 +1580,8 @@ pub(crate) mod completion {
         input: Option<Value>,
         /// What of the models is on the span already.
         models: Recorded,
+        /// The latest usage (input, output tokens), recorded once when the stream ends.
+        usage: (Option<i64>, Option<i64>),
         finished: bool,
     }
 
@@ -1593,6 +1595,7 @@ pub(crate) mod completion {
                 outputs: BTreeMap::new(),
                 input: None,
                 models: Recorded::default(),
+                usage: (None, None),
                 finished: false,
             }
         }
@@ -1613,7 +1616,8 @@ pub(crate) mod completion {
                 }
             }
             if let Some(usage) = &chunk.usage {
-                record_usage(&self.span, usage.prompt_tokens, usage.generation_tokens);
+                self.usage.0 = usage.prompt_tokens.or(self.usage.0);
+                self.usage.1 = usage.generation_tokens.or(self.usage.1);
             }
             let cap = self
                 .capture
@@ -1638,6 +1642,7 @@ pub(crate) mod completion {
             if std::mem::replace(&mut self.finished, true) {
                 return;
             }
+            record_usage(&self.span, self.usage.0, self.usage.1);
             match self.profile.cut_off_finish_reasons().filter(|_| cut_off) {
                 Some(reasons) => record_finish_reasons(&self.span, reasons),
                 None => {

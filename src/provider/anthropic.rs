@@ -412,10 +412,7 @@ fn new_block(cb: &ContentBlock<'_>) -> Option<Block> {
 
 impl ResponseDecoder for AnthropicDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(ev) = serde_json::from_slice::<Event<'_>>(data) {
+        if let Some(ev) = super::common::decode_object::<Event<'_>>(data) {
             self.apply(ev);
         }
     }

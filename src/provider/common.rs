@@ -642,6 +642,22 @@ pub(crate) fn looks_like_object(data: &[u8]) -> bool {
     data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
+/// `data` decoded as `T` when it looks like a JSON object ([`looks_like_object`]).
+///
+/// Valid UTF-8 is checked once for the whole input, then decoded from `&str`: serde_json
+/// then skips checking each string and key on its own, which on short fields costs more
+/// than the rest of the decode. Input that is not UTF-8 is decoded from bytes, exactly
+/// as `serde_json::from_slice` would (an invalid byte in a skipped string is no error).
+pub(crate) fn decode_object<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T> {
+    if !looks_like_object(data) {
+        return None;
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => serde_json::from_str(text).ok(),
+        Err(_) => serde_json::from_slice(data).ok(),
+    }
+}
+
 /// An error body: the common `{"error": {...}}` (OpenAI, Azure, Anthropic, Gemini) or
 /// `{"error": "text"}`, or the flat `{"object": "error", "message", "type", "code"}` of
 /// Mistral and vLLM, or FastAPI's `{"detail": "text"}`.

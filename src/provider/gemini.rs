@@ -477,10 +477,7 @@ impl GeminiDecoder {
 
 impl ResponseDecoder for GeminiDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
+        if let Some(chunk) = super::common::decode_object::<Chunk<'_>>(data) {
             self.apply(&chunk);
         }
     }

@@ -336,10 +336,7 @@ impl OllamaDecoder {
 
 impl ResponseDecoder for OllamaDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(line) = serde_json::from_slice::<Line<'_>>(data) {
+        if let Some(line) = super::common::decode_object::<Line<'_>>(data) {
             self.apply(line);
         }
     }

@@ -664,12 +664,9 @@ fn push_function(tool: &mut ToolAcc, f: &FunctionChunk<'_>) {
 
 impl ResponseDecoder for ChatDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            self.done |= data.trim_ascii() == b"[DONE]";
-            return;
-        }
-        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
-            self.apply(chunk);
+        match super::common::decode_object::<Chunk<'_>>(data) {
+            Some(chunk) => self.apply(chunk),
+            None => self.done |= data.trim_ascii() == b"[DONE]",
         }
     }
 
@@ -678,10 +675,7 @@ impl ResponseDecoder for ChatDecoder {
     }
 
     fn on_body_head(&mut self, body: &[u8]) {
-        if !super::common::looks_like_object(body) {
-            return;
-        }
-        if let Ok(head) = serde_json::from_slice::<BodyHead<'_>>(body) {
+        if let Some(head) = super::common::decode_object::<BodyHead<'_>>(body) {
             self.apply_head(head);
         }
     }

@@ -206,8 +206,10 @@ struct Event<'a, C = FullContent<'a>> {
     stop_reason: Str<'a>,
 }
 
-/// A message's content blocks, decoded.
+/// A message's content blocks, decoded: boxed in a stream event (a `message_start`
+/// once per stream), inline in a plain body (no allocation per block).
 type FullContent<'a> = List<Box<ContentBlock<'a>>>;
+type BodyContent<'a> = List<ContentBlock<'a>>;
 
 #[derive(Deserialize, Default)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
@@ -230,10 +232,10 @@ trait Content {
     fn open(&self, d: &mut AnthropicDecoder);
 }
 
-impl Content for FullContent<'_> {
+impl<'a, B: std::borrow::Borrow<ContentBlock<'a>>> Content for List<B> {
     fn open(&self, d: &mut AnthropicDecoder) {
         for (i, cb) in self.iter().enumerate() {
-            d.start_block(Int(i64::try_from(i).ok()), cb);
+            d.start_block(Int(i64::try_from(i).ok()), cb.borrow());
         }
     }
 }
@@ -438,7 +440,9 @@ impl ResponseDecoder for AnthropicDecoder {
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        self.on_event(None, body);
+        if let Some(ev) = super::common::decode_object::<Event<'_, BodyContent<'_>>>(body) {
+            self.apply(ev);
+        }
     }
 
     fn on_body_head(&mut self, body: &[u8]) {

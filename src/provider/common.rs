@@ -552,7 +552,7 @@ impl ChoiceAcc {
         }
         parts.extend(self.tools.into_iter().map(ToolAcc::into_part));
         Some(Message {
-            role: normalise_output_role(self.role.as_deref()).to_owned(),
+            role: normalise_output_role(self.role),
             parts,
             name: None,
             finish_reason: self.finish_reason,
@@ -586,10 +586,11 @@ impl Choices {
     }
 }
 
-fn normalise_output_role(role: Option<&str>) -> &str {
+/// An output role in the GenAI terms (the provider's string kept when it already is).
+fn normalise_output_role(role: Option<String>) -> String {
     match role {
-        None | Some("") | Some("model") => "assistant",
-        Some(r) => r,
+        Some(r) if !matches!(r.as_str(), "" | "model") => r,
+        _ => "assistant".to_owned(),
     }
 }
 

@@ -560,6 +560,20 @@ impl ChoiceAcc {
     }
 }
 
+/// For a streamed request, how many choices end its stream: the requested count (`n`,
+/// `candidateCount`), 1 when absent, capped at [`MAX_CHOICES`]. `None` when it does not
+/// stream (or was not decoded): then only the protocol's end marker or the body's end
+/// ends it.
+pub(crate) fn expected_choices(request: &super::LlmRequest) -> Option<usize> {
+    let n = request
+        .params
+        .choice_count
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_CHOICES);
+    request.stream.then_some(n)
+}
+
 /// Choices by index, capped at [`MAX_CHOICES`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Choices(pub Vec<ChoiceAcc>);
@@ -576,6 +590,14 @@ impl Choices {
         let c = &mut self.0[index];
         c.seen = true;
         Some(c)
+    }
+
+    /// How many choices have a (non-empty) finish reason.
+    pub fn finished(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
+            .count()
     }
 
     pub fn into_messages(self) -> Vec<Message> {

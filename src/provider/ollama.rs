@@ -131,14 +131,7 @@ fn decode_request(head: &RequestHead<'_>, body: &[u8], skip: &[&str]) -> LlmRequ
             }
         }
         _ => {
-            let inputs: Vec<String> = match v.get("input").or_else(|| v.get("prompt")) {
-                Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let inputs = string_list(v.get("input").or_else(|| v.get("prompt")));
             if !inputs.is_empty() {
                 req.messages.push(Message {
                     role: "user".into(),

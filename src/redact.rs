@@ -32,12 +32,16 @@ pub struct SecretKeys {
     names: &'static [&'static str],
     /// A `-` in a key matches a `_` in a name (`x-api-key` is `x_api_key`).
     dash_as_underscore: bool,
+    /// Bit `n` is set when a name is `n` bytes long: most quoted strings are ruled out by
+    /// their length alone, before any byte is compared.
+    lengths: u64,
+    longest: usize,
 }
 
 /// Keys whose values captured bodies never show: request bodies, provider answers, query
 /// parameters (Gemini's `key=`).
-pub const CAPTURED_SECRET_KEYS: SecretKeys = SecretKeys {
-    names: &[
+pub const CAPTURED_SECRET_KEYS: SecretKeys = SecretKeys::new(
+    &[
         "api_key",
         "apikey",
         "api-key",
@@ -48,21 +52,21 @@ pub const CAPTURED_SECRET_KEYS: SecretKeys = SecretKeys {
         "secret",
         "password",
     ],
-    dash_as_underscore: false,
-};
+    false,
+);
 
 /// Keys the local endpoint removes, with their values, before it stores a body (`-` and
 /// `_` alike).
-pub const STORED_SECRET_KEYS: SecretKeys = SecretKeys {
-    names: &[
+pub const STORED_SECRET_KEYS: SecretKeys = SecretKeys::new(
+    &[
         "provider_api_keys",
         "api_key",
         "apikey",
         "authorization",
         "x_api_key",
     ],
-    dash_as_underscore: true,
-};
+    true,
+);
 
 /// Request headers that carry provider keys (parsed once: looking a header up by `&str`
 /// parses the name on every call).
@@ -75,18 +79,45 @@ pub const SECRET_HEADERS: [http::HeaderName; 5] = [
 ];
 
 impl SecretKeys {
+    /// Names (lower case, each shorter than 64 bytes) and whether `-` matches `_`.
+    const fn new(names: &'static [&'static str], dash_as_underscore: bool) -> Self {
+        let (mut lengths, mut longest, mut i) = (0u64, 0, 0);
+        while i < names.len() {
+            let len = names[i].len();
+            assert!(len < 64, "a secret key name is shorter than 64 bytes");
+            lengths |= 1 << len;
+            if len > longest {
+                longest = len;
+            }
+            i += 1;
+        }
+        SecretKeys {
+            names,
+            dash_as_underscore,
+            lengths,
+            longest,
+        }
+    }
+
     /// The names, lower case.
     pub fn names(&self) -> &'static [&'static str] {
         self.names
     }
 
     fn matches_bytes(&self, key: &[u8]) -> bool {
+        if key.len() >= 64 || self.lengths >> key.len() & 1 == 0 {
+            return false;
+        }
         self.names.iter().any(|name| {
             name.len() == key.len()
-                && key.iter().zip(name.bytes()).all(|(&c, n)| {
-                    let c = c.to_ascii_lowercase();
-                    c == n || (self.dash_as_underscore && c == b'-' && n == b'_')
-                })
+                && if self.dash_as_underscore {
+                    key.iter().zip(name.bytes()).all(|(&c, n)| {
+                        let c = c.to_ascii_lowercase();
+                        c == n || (c == b'-' && n == b'_')
+                    })
+                } else {
+                    key.eq_ignore_ascii_case(name.as_bytes())
+                }
         })
     }
 
@@ -99,16 +130,20 @@ impl SecretKeys {
     /// Keys are written verbatim between quotes, so none is missed; a string value that
     /// spells a name only costs the caller its slow path. One pass, no allocation.
     pub fn named_in(&self, json: &[u8]) -> bool {
-        let longest = self.names.iter().map(|n| n.len()).max().unwrap_or(0);
-        let mut rest = json;
-        while let Some(open) = memchr::memchr(b'"', rest) {
-            rest = &rest[open + 1..];
-            let window = &rest[..rest.len().min(longest + 1)];
-            if let Some(close) = memchr::memchr(b'"', window) {
-                if self.matches_bytes(&window[..close]) {
+        // Each quote opens a candidate that the next quote closes: one pass over the
+        // quotes, and most candidates are ruled out by their length alone.
+        let mut open = None;
+        for quote in memchr::memchr_iter(b'"', json) {
+            if let Some(start) = open {
+                let len = quote - start;
+                if len <= self.longest
+                    && self.lengths >> len & 1 == 1
+                    && self.matches_bytes(&json[start..quote])
+                {
                     return true;
                 }
             }
+            open = Some(quote + 1);
         }
         false
     }
@@ -270,6 +305,11 @@ mod tests {
         assert!(CAPTURED_SECRET_KEYS.named_in(br#"{"AUTHORIZATION": 1}"#));
         assert!(STORED_SECRET_KEYS.named_in(br#"{"x-API_key": 1}"#));
         assert!(!STORED_SECRET_KEYS.named_in(br#"{"api_keys": 1}"#));
+        // The longest name, after an empty string and a long value; a name as a value.
+        assert!(STORED_SECRET_KEYS
+            .named_in(br#"{"": "", "m": "a long ordinary value", "Provider_Api_Keys": {}}"#));
+        assert!(CAPTURED_SECRET_KEYS.named_in(br#"["key"]"#));
+        assert!(!CAPTURED_SECRET_KEYS.named_in(br#"{"": "", "k": "ey"}"#));
     }
 
     #[test]

@@ -1441,27 +1441,34 @@ pub(crate) mod completion {
         span.record("otel.name", name.as_str());
     }
 
+    /// Which of the models (request, response) and the version are on the span.
+    type Recorded = [bool; 3];
+
     /// The model, version and input messages the answer reveals: from `provider_request`
-    /// (the rendered template) and the first provider response.
-    fn record_models(span: &Span, resp: &CompletionResponse) {
+    /// (the rendered template) and the first provider response. Each is recorded once
+    /// (`done`): OpenTelemetry keeps every value recorded, and stream chunks repeat them.
+    fn record_models(span: &Span, resp: &CompletionResponse, done: &mut Recorded) {
         let request = resp.provider_request.as_ref().map(|m| m.get("model"));
         if let Some(model) = request
             .flatten()
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && !done[0])
         {
             span.record(GEN_AI_REQUEST_MODEL, model);
             rename(span, format!("chat {model}"));
+            done[0] = true;
         }
-        if let Some(model) = str_at(resp.provider_responses.first(), "model") {
+        if let Some(model) = str_at(resp.provider_responses.first(), "model").filter(|_| !done[1]) {
             span.record(GEN_AI_RESPONSE_MODEL, model);
+            done[1] = true;
         }
         let version = resp
             .data
             .iter()
             .find_map(|d| d.extra.get("model_config_version").and_then(Value::as_str));
-        if let Some(v) = version {
+        if let Some(v) = version.filter(|_| !done[2]) {
             span.record(GEN_AI_PROMPT_VERSION, v);
+            done[2] = true;
         }
     }
 
@@ -1517,7 +1524,7 @@ pub(crate) mod completion {
         if let Some(id) = resp.data.first().and_then(|d| d.id.as_deref()) {
             span.record(GEN_AI_RESPONSE_ID, id);
         }
-        record_models(span, resp);
+        record_models(span, resp, &mut Recorded::default());
         if let Some(usage) = &resp.usage {
             record_usage(span, usage.prompt_tokens, usage.generation_tokens);
         }
@@ -1571,6 +1578,8 @@ pub(crate) mod completion {
         /// cap) and its finish reason.
         outputs: BTreeMap<u32, (String, Option<String>)>,
         input: Option<Value>,
+        /// What of the models is on the span already.
+        models: Recorded,
         finished: bool,
     }
 
@@ -1583,6 +1592,7 @@ pub(crate) mod completion {
                 first_chunk: false,
                 outputs: BTreeMap::new(),
                 input: None,
+                models: Recorded::default(),
                 finished: false,
             }
         }
@@ -1597,7 +1607,7 @@ pub(crate) mod completion {
                 }
             }
             if chunk.provider_request.is_some() || !chunk.provider_responses.is_empty() {
-                record_models(&self.span, chunk);
+                record_models(&self.span, chunk, &mut self.models);
                 if self.capture.is_some() && self.input.is_none() {
                     self.input = input_messages(chunk);
                 }

@@ -11,6 +11,9 @@
 //! After criterion's groups, a second table measures the same pairs interleaved (codec
 //! and baseline alternate, best of many rounds), which keeps the ratio meaningful on a
 //! loaded machine where the two sides of a criterion group run under different load.
+//!
+//! `CODECS_PROFILE=<case>` runs only that case's codec, 10 000 times, for a profiler
+//! (`CODECS_PROFILE=value:<case>` its baseline).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -294,6 +297,23 @@ fn interleaved_report() {
 criterion_group!(benches, codecs);
 
 fn main() {
+    if let Ok(name) = std::env::var("CODECS_PROFILE") {
+        let req = LlmRequest::empty(Operation::Chat);
+        let (value, name) = match name.strip_prefix("value:") {
+            Some(n) => (true, n.to_owned()),
+            None => (false, name),
+        };
+        for case in cases().into_iter().filter(|c| c.name == name) {
+            for _ in 0..10_000 {
+                if value {
+                    run_value(&case);
+                } else {
+                    run_codec(&case, &req);
+                }
+            }
+        }
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     let args: Vec<String> = std::env::args().collect();

@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -171,15 +172,17 @@ fn block_part(b: &Value) -> Option<Part> {
 
 /// A Messages response body, or one stream event (the union of the events' fields).
 /// Fields that appear once per stream are boxed: the struct stays small, and the
-/// deltas (nearly every event) do not pay for moving them around.
+/// deltas (nearly every event) do not pay for moving them around. `C` is how a
+/// message's content blocks are read: decoded ([`FullContent`]), or skipped by the head
+/// decoder ([`IgnoredAny`]: syntax checked, nothing built).
 #[derive(Deserialize, Default)]
-#[serde(default)]
-struct Event<'a> {
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+struct Event<'a, C = FullContent<'a>> {
     #[serde(borrow, rename = "type")]
     kind: Str<'a>,
     /// `message_start`.
     #[serde(borrow)]
-    message: Option<Box<MessageObj<'a>>>,
+    message: Option<Box<MessageObj<'a, C>>>,
     /// Content block events.
     index: Int,
     #[serde(borrow)]
@@ -198,26 +201,47 @@ struct Event<'a> {
     model: Str<'a>,
     #[serde(borrow)]
     role: Str<'a>,
-    #[serde(borrow)]
-    content: List<Box<ContentBlock<'a>>>,
+    content: C,
     #[serde(borrow)]
     stop_reason: Str<'a>,
 }
 
+/// A message's content blocks, decoded: boxed in a stream event (a `message_start`
+/// once per stream), inline in a plain body (no allocation per block).
+type FullContent<'a> = List<Box<ContentBlock<'a>>>;
+type BodyContent<'a> = List<ContentBlock<'a>>;
+
 #[derive(Deserialize, Default)]
-#[serde(default)]
-struct MessageObj<'a> {
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+struct MessageObj<'a, C> {
     #[serde(borrow)]
     id: Str<'a>,
     #[serde(borrow)]
     model: Str<'a>,
     #[serde(borrow)]
     role: Str<'a>,
-    #[serde(borrow)]
-    content: List<ContentBlock<'a>>,
+    content: C,
     #[serde(borrow)]
     stop_reason: Str<'a>,
     usage: Option<Usage>,
+}
+
+/// What a plain body's content blocks open: output blocks when decoded, nothing when
+/// skipped.
+trait Content {
+    fn open(&self, d: &mut AnthropicDecoder);
+}
+
+impl<'a, B: std::borrow::Borrow<ContentBlock<'a>>> Content for List<B> {
+    fn open(&self, d: &mut AnthropicDecoder) {
+        for (i, cb) in self.iter().enumerate() {
+            d.start_block(Int(i64::try_from(i).ok()), cb.borrow());
+        }
+    }
+}
+
+impl Content for IgnoredAny {
+    fn open(&self, _: &mut AnthropicDecoder) {}
 }
 
 #[derive(Deserialize, Default)]
@@ -339,7 +363,7 @@ impl AnthropicDecoder {
         }
     }
 
-    fn apply(&mut self, ev: Event<'_>) {
+    fn apply<C: Content>(&mut self, ev: Event<'_, C>) {
         if let Some(e) = &ev.error {
             self.error = Some(e.to_error());
         }
@@ -383,9 +407,7 @@ impl AnthropicDecoder {
                 if let Some(u) = &ev.usage {
                     self.usage(u);
                 }
-                for (i, cb) in ev.content.iter().enumerate() {
-                    self.start_block(Int(i64::try_from(i).ok()), cb);
-                }
+                ev.content.open(self);
             }
             _ => {}
         }
@@ -412,16 +434,23 @@ fn new_block(cb: &ContentBlock<'_>) -> Option<Block> {
 
 impl ResponseDecoder for AnthropicDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(ev) = serde_json::from_slice::<Event<'_>>(data) {
+        if let Some(ev) = super::common::decode_object::<Event<'_>>(data) {
             self.apply(ev);
         }
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        self.on_event(None, body);
+        if let Some(ev) = super::common::decode_object::<Event<'_, BodyContent<'_>>>(body) {
+            self.apply(ev);
+        }
+    }
+
+    fn on_body_head(&mut self, body: &[u8]) {
+        // Everything but the content blocks (the answer's text and tool inputs: most of
+        // the bytes), which are skipped unbuilt.
+        if let Some(ev) = super::common::decode_object::<Event<'_, IgnoredAny>>(body) {
+            self.apply(ev);
+        }
     }
 
     fn finish(&mut self) -> Generation {

@@ -552,12 +552,26 @@ impl ChoiceAcc {
         }
         parts.extend(self.tools.into_iter().map(ToolAcc::into_part));
         Some(Message {
-            role: normalise_output_role(self.role.as_deref()).to_owned(),
+            role: normalise_output_role(self.role),
             parts,
             name: None,
             finish_reason: self.finish_reason,
         })
     }
+}
+
+/// For a streamed request, how many choices end its stream: the requested count (`n`,
+/// `candidateCount`), 1 when absent, capped at [`MAX_CHOICES`]. `None` when it does not
+/// stream (or was not decoded): then only the protocol's end marker or the body's end
+/// ends it.
+pub(crate) fn expected_choices(request: &super::LlmRequest) -> Option<usize> {
+    let n = request
+        .params
+        .choice_count
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_CHOICES);
+    request.stream.then_some(n)
 }
 
 /// Choices by index, capped at [`MAX_CHOICES`].
@@ -578,6 +592,14 @@ impl Choices {
         Some(c)
     }
 
+    /// How many choices have a (non-empty) finish reason.
+    pub fn finished(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
+            .count()
+    }
+
     pub fn into_messages(self) -> Vec<Message> {
         self.0
             .into_iter()
@@ -586,10 +608,11 @@ impl Choices {
     }
 }
 
-fn normalise_output_role(role: Option<&str>) -> &str {
+/// An output role in the GenAI terms (the provider's string kept when it already is).
+fn normalise_output_role(role: Option<String>) -> String {
     match role {
-        None | Some("") | Some("model") => "assistant",
-        Some(r) => r,
+        Some(r) if !matches!(r.as_str(), "" | "model") => r,
+        _ => "assistant".to_owned(),
     }
 }
 
@@ -640,6 +663,22 @@ impl ErrorObject<'_> {
 /// `[DONE]` or other non-JSON data should not cost a parse attempt.
 pub(crate) fn looks_like_object(data: &[u8]) -> bool {
     data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// `data` decoded as `T` when it looks like a JSON object ([`looks_like_object`]).
+///
+/// Valid UTF-8 is checked once for the whole input, then decoded from `&str`: serde_json
+/// then skips checking each string and key on its own, which on short fields costs more
+/// than the rest of the decode. Input that is not UTF-8 is decoded from bytes, exactly
+/// as `serde_json::from_slice` would (an invalid byte in a skipped string is no error).
+pub(crate) fn decode_object<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T> {
+    if !looks_like_object(data) {
+        return None;
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => serde_json::from_str(text).ok(),
+        Err(_) => serde_json::from_slice(data).ok(),
+    }
 }
 
 /// An error body: the common `{"error": {...}}` (OpenAI, Azure, Anthropic, Gemini) or

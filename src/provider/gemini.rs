@@ -390,14 +390,8 @@ impl GeminiDecoder {
     /// candidate's `finishReason` with the final `usageMetadata`, and a client may drop
     /// the body there. For a request that was not decoded only the body's end ends it.
     pub fn expecting(request: &LlmRequest) -> Self {
-        let candidates = request
-            .params
-            .choice_count
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(1)
-            .clamp(1, MAX_CHOICES);
         Self {
-            expect: request.stream.then_some(candidates),
+            expect: super::common::expected_choices(request),
             ..Self::default()
         }
     }
@@ -405,13 +399,7 @@ impl GeminiDecoder {
     fn apply(&mut self, chunk: &Chunk<'_>) {
         self.apply_chunk(chunk);
         if let (Some(n), Some(_)) = (self.expect, &chunk.usage) {
-            let finished = self
-                .choices
-                .0
-                .iter()
-                .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
-                .count();
-            self.done |= finished >= n;
+            self.done |= self.choices.finished() >= n;
         }
     }
 
@@ -477,10 +465,7 @@ impl GeminiDecoder {
 
 impl ResponseDecoder for GeminiDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
+        if let Some(chunk) = super::common::decode_object::<Chunk<'_>>(data) {
             self.apply(&chunk);
         }
     }

@@ -131,14 +131,7 @@ fn decode_request(head: &RequestHead<'_>, body: &[u8], skip: &[&str]) -> LlmRequ
             }
         }
         _ => {
-            let inputs: Vec<String> = match v.get("input").or_else(|| v.get("prompt")) {
-                Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let inputs = string_list(v.get("input").or_else(|| v.get("prompt")));
             if !inputs.is_empty() {
                 req.messages.push(Message {
                     role: "user".into(),
@@ -336,10 +329,7 @@ impl OllamaDecoder {
 
 impl ResponseDecoder for OllamaDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(line) = serde_json::from_slice::<Line<'_>>(data) {
+        if let Some(line) = super::common::decode_object::<Line<'_>>(data) {
             self.apply(line);
         }
     }

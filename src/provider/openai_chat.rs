@@ -351,15 +351,15 @@ fn content_part(p: &Value) -> Option<Part> {
 // ---- responses ----------------------------------------------------------------------
 
 /// A chat completion or one chunk of its stream (`message` in a body, `delta` in a chunk).
+/// `C` is how a choice is read: whole, or its head only ([`BodyHead`]).
 #[derive(Deserialize, Default)]
-#[serde(default)]
-struct Chunk<'a> {
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+struct Chunk<'a, C = ChoiceChunk<'a>> {
     #[serde(borrow)]
     id: Str<'a>,
     #[serde(borrow)]
     model: Str<'a>,
-    #[serde(borrow)]
-    choices: List<ChoiceChunk<'a>>,
+    choices: List<C>,
     usage: Option<Usage>,
     /// `openai.response.system_fingerprint`, `openai.response.service_tier`.
     #[serde(borrow)]
@@ -432,24 +432,7 @@ struct FunctionChunk<'a> {
 
 /// A chat completion without its content: what the span needs (`on_body_head`). The
 /// fields left out are skipped by the parser, never built.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct BodyHead<'a> {
-    #[serde(borrow)]
-    id: Str<'a>,
-    #[serde(borrow)]
-    model: Str<'a>,
-    #[serde(borrow)]
-    choices: List<ChoiceHead<'a>>,
-    usage: Option<Usage>,
-    #[serde(borrow)]
-    system_fingerprint: Str<'a>,
-    #[serde(borrow)]
-    service_tier: Str<'a>,
-    #[serde(borrow)]
-    error: Option<ErrorObject<'a>>,
-    x_groq: Option<XGroq>,
-}
+type BodyHead<'a> = Chunk<'a, ChoiceHead<'a>>;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -542,47 +525,31 @@ impl ChatDecoder {
     /// compatible servers send it unasked; a stream without usage ends at `[DONE]`, as
     /// does one whose request was not decoded (it reads as not streaming).
     pub fn expecting(request: &LlmRequest) -> Self {
-        let choices = request
-            .params
-            .choice_count
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(1)
-            .clamp(1, MAX_CHOICES);
         Self {
-            expect: request.stream.then_some(choices),
+            expect: super::common::expected_choices(request),
             ..Self::default()
         }
     }
 
     fn said_everything(&self) -> bool {
-        let Some(choices) = self.expect else {
-            return false;
-        };
-        let finished = self
-            .choices
-            .0
-            .iter()
-            .filter(|c| c.finish_reason.as_deref().is_some_and(|r| !r.is_empty()))
-            .count();
-        finished >= choices && self.usage_seen
+        self.expect
+            .is_some_and(|n| self.usage_seen && self.choices.finished() >= n)
     }
 
-    fn apply_common(
-        &mut self,
-        id: &Str<'_>,
-        model: &Str<'_>,
-        usage: Option<&Usage>,
-        error: Option<&ErrorObject<'_>>,
-    ) {
-        set_once(&mut self.id, id);
-        set_once(&mut self.model, model);
-        if let Some(u) = usage {
+    /// What a chunk says besides its choices.
+    fn apply_common<C>(&mut self, chunk: &Chunk<'_, C>) {
+        set_once(&mut self.id, &chunk.id);
+        set_once(&mut self.model, &chunk.model);
+        let groq = chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref());
+        if let Some(u) = chunk.usage.as_ref().or(groq) {
             self.usage = u.to_usage();
             self.usage_seen = true;
         }
-        if let Some(e) = error {
+        if let Some(e) = &chunk.error {
             self.error = Some(e.to_error());
         }
+        set_once(&mut self.system_fingerprint, &chunk.system_fingerprint);
+        set_latest(&mut self.service_tier, &chunk.service_tier);
     }
 
     /// The choice at `index` (its position when absent), `None` past the cap.
@@ -595,11 +562,7 @@ impl ChatDecoder {
     }
 
     fn apply_head(&mut self, head: BodyHead<'_>) {
-        let usage = head.usage.as_ref();
-        let usage = usage.or(head.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
-        self.apply_common(&head.id, &head.model, usage, head.error.as_ref());
-        set_once(&mut self.system_fingerprint, &head.system_fingerprint);
-        set_latest(&mut self.service_tier, &head.service_tier);
+        self.apply_common(&head);
         for (pos, c) in head.choices.into_iter().enumerate() {
             let Some(acc) = self.choice(c.index, pos) else {
                 continue;
@@ -612,11 +575,7 @@ impl ChatDecoder {
     }
 
     fn apply(&mut self, chunk: Chunk<'_>) {
-        let usage = chunk.usage.as_ref();
-        let usage = usage.or(chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
-        self.apply_common(&chunk.id, &chunk.model, usage, chunk.error.as_deref());
-        set_once(&mut self.system_fingerprint, &chunk.system_fingerprint);
-        set_latest(&mut self.service_tier, &chunk.service_tier);
+        self.apply_common(&chunk);
         for (pos, c) in chunk.choices.into_iter().enumerate() {
             let Some(acc) = self.choice(c.index, pos) else {
                 continue;
@@ -664,12 +623,9 @@ fn push_function(tool: &mut ToolAcc, f: &FunctionChunk<'_>) {
 
 impl ResponseDecoder for ChatDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            self.done |= data.trim_ascii() == b"[DONE]";
-            return;
-        }
-        if let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(data) {
-            self.apply(chunk);
+        match super::common::decode_object::<Chunk<'_>>(data) {
+            Some(chunk) => self.apply(chunk),
+            None => self.done |= data.trim_ascii() == b"[DONE]",
         }
     }
 
@@ -678,10 +634,7 @@ impl ResponseDecoder for ChatDecoder {
     }
 
     fn on_body_head(&mut self, body: &[u8]) {
-        if !super::common::looks_like_object(body) {
-            return;
-        }
-        if let Ok(head) = serde_json::from_slice::<BodyHead<'_>>(body) {
+        if let Some(head) = super::common::decode_object::<BodyHead<'_>>(body) {
             self.apply_head(head);
         }
     }

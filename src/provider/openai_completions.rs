@@ -197,10 +197,7 @@ impl ResponseDecoder for EmbeddingsDecoder {
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        if !super::common::looks_like_object(body) {
-            return;
-        }
-        let Ok(b) = serde_json::from_slice::<EmbeddingsBody<'_>>(body) else {
+        let Some(b) = super::common::decode_object::<EmbeddingsBody<'_>>(body) else {
             return;
         };
         let g = &mut self.generation;

@@ -434,19 +434,13 @@ impl ResponsesDecoder {
 
 impl ResponseDecoder for ResponsesDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if !super::common::looks_like_object(data) {
-            return;
-        }
-        if let Ok(ev) = serde_json::from_slice::<Event<'_>>(data) {
+        if let Some(ev) = super::common::decode_object::<Event<'_>>(data) {
             self.apply(ev);
         }
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        if !super::common::looks_like_object(body) {
-            return;
-        }
-        if let Ok(r) = serde_json::from_slice::<ResponseObj<'_>>(body) {
+        if let Some(r) = super::common::decode_object::<ResponseObj<'_>>(body) {
             self.response(&r);
         }
     }

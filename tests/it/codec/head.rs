@@ -220,3 +220,39 @@ fn response_heads_match_the_full_decode() {
     assert_eq!(head.usage.input_tokens, Some(5));
     assert_eq!(head.choices[0].finish_reason.as_deref(), Some("tool_calls"));
 }
+
+#[test]
+fn anthropic_head_reads_the_message_without_its_content_blocks() {
+    let (full, head) = check_body(
+        &AnthropicMessages,
+        &fixture("anthropic/message_tool_use.json"),
+    );
+    assert_eq!(full.choices[0].parts.len(), 2);
+    assert!(head.choices[0].parts.is_empty());
+    assert_eq!(head.response_id.as_deref(), Some("msg_01Aq9w938a90dw8q"));
+    assert_eq!(head.response_model.as_deref(), Some("claude-sonnet-4-5"));
+    assert_eq!(head.choices[0].finish_reason.as_deref(), Some("tool_use"));
+    assert_eq!(head.usage.output_tokens, Some(86));
+    // Only the content is malformed: the full decode reads nothing, the head the rest.
+    let (full, head) = check_body(
+        &AnthropicMessages,
+        br#"{"type":"message","id":"msg_1","role":"assistant","content":["bad"],"stop_reason":"end_turn","usage":{"input_tokens":3,"cache_read_input_tokens":2}}"#,
+    );
+    assert_eq!(full, Generation::default());
+    assert_eq!(head.response_id.as_deref(), Some("msg_1"));
+    assert_eq!(head.usage.input_tokens, Some(5));
+    // Stream events and errors given as a body read as the full decode reads them.
+    for body in [
+        r#"{"type":"message_start","message":{"id":"msg_2","model":"m","role":"assistant","content":[{"type":"text","text":"x"}],"usage":{"input_tokens":4}}}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":9}}"#,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        r#"{"type":"message","content":[{"type":"text","text":"unterminated"#,
+    ] {
+        let (full, _) = check_body(&AnthropicMessages, body.as_bytes());
+        assert!(
+            body.contains("unterminated") || full != Generation::default(),
+            "{body}"
+        );
+    }
+}

@@ -14,7 +14,13 @@
 //!   another process would: on one shared thread the client cannot read the first chunk,
 //!   already written to its socket, until the proxy has forwarded the rest of the burst
 //!   and the runtime polls its I/O driver again, which measures the runtime, not the
-//!   proxy (that variant is kept as `first_chunk_64_same_thread`).
+//!   proxy (that variant is kept as `first_chunk_64_same_thread`). The upstream has a
+//!   thread of its own too: on the proxy's thread it writes its whole burst before the
+//!   proxy can read the head. The report also gives the time to the response head of the
+//!   same calls: what the proxy adds to the first chunk beyond what it adds to the head is
+//!   the time the first chunk waits in the proxy.
+//! * `plain_2KB_apart`: `plain_2KB` with the threads apart, the hop's cost in that set-up;
+//!   `first_chunk_1`: the first chunk of a 1-chunk stream, threads apart.
 //!
 //! Run: `cargo bench --bench proxy`. After criterion's groups it prints interleaved
 //! medians and the ratios the README reports.
@@ -140,6 +146,8 @@ enum Kind {
     Stream64,
     FirstChunk64SameThread,
     FirstChunk64,
+    PlainApart,
+    FirstChunk1,
 }
 
 impl Kind {
@@ -150,16 +158,23 @@ impl Kind {
             Kind::Stream64 => "stream_64",
             Kind::FirstChunk64SameThread => "first_chunk_64_same_thread",
             Kind::FirstChunk64 => "first_chunk_64",
+            Kind::PlainApart => "plain_2KB_apart",
+            Kind::FirstChunk1 => "first_chunk_1",
         }
     }
 }
 
 /// One call; answers the time measured (whole call, or up to the first chunk).
 async fn call(http: &reqwest::Client, base: &str, kind: Kind) -> Duration {
+    call_times(http, base, kind).await.0
+}
+
+/// One call; answers the time measured (as [`call`]) and the time to the response head.
+async fn call_times(http: &reqwest::Client, base: &str, kind: Kind) -> (Duration, Duration) {
     let started = Instant::now();
     let (body, chunks) = match kind {
-        Kind::Plain => (PLAIN_REQ, "64"),
-        Kind::Stream1 => (STREAM_REQ, "1"),
+        Kind::Plain | Kind::PlainApart => (PLAIN_REQ, "64"),
+        Kind::Stream1 | Kind::FirstChunk1 => (STREAM_REQ, "1"),
         Kind::Stream64 | Kind::FirstChunk64SameThread | Kind::FirstChunk64 => (STREAM_REQ, "64"),
     };
     let mut resp = http
@@ -170,16 +185,18 @@ async fn call(http: &reqwest::Client, base: &str, kind: Kind) -> Duration {
         .send()
         .await
         .unwrap();
+    let to_head = started.elapsed();
     let first = resp.chunk().await.unwrap();
     let to_first = started.elapsed();
     std::hint::black_box(first);
     while let Some(c) = resp.chunk().await.unwrap() {
         std::hint::black_box(c);
     }
-    match kind {
-        Kind::FirstChunk64SameThread | Kind::FirstChunk64 => to_first,
+    let measured = match kind {
+        Kind::FirstChunk64SameThread | Kind::FirstChunk64 | Kind::FirstChunk1 => to_first,
         _ => started.elapsed(),
-    }
+    };
+    (measured, to_head)
 }
 
 fn humanloop(enabled: bool) -> Humanloop {
@@ -221,9 +238,12 @@ fn proxy_bench(c: &mut Criterion) {
             dispatch: traced,
         },
     ];
-    // The same three, served from threads of their own (see `first_chunk_64`).
-    let (direct_apart, off_apart) = server_thread(false, false);
-    let (_, on_apart) = server_thread(true, true);
+    // The same three, client, proxy and upstream each on a thread of its own (see
+    // `first_chunk_64`).
+    let upstream_apart = upstream_thread();
+    let direct_apart = format!("http://{upstream_apart}/v1");
+    let off_apart = proxy_thread(upstream_apart, false, false);
+    let on_apart = proxy_thread(upstream_apart, true, true);
     let apart = [
         Target {
             name: "direct",
@@ -248,9 +268,11 @@ fn proxy_bench(c: &mut Criterion) {
         Kind::Stream64,
         Kind::FirstChunk64SameThread,
         Kind::FirstChunk64,
+        Kind::PlainApart,
+        Kind::FirstChunk1,
     ];
     let targets_for = |kind: Kind| match kind {
-        Kind::FirstChunk64 => &apart,
+        Kind::FirstChunk64 | Kind::PlainApart | Kind::FirstChunk1 => &apart,
         _ => &targets,
     };
     for kind in kinds {
@@ -310,10 +332,27 @@ fn traced_dispatch(hl: &Humanloop) -> (SdkTracerProvider, tracing::Dispatch) {
     (provider, dispatch)
 }
 
-/// An upstream and a proxy in front of it (tracing on or off, spans recorded or not) on a
-/// thread of their own, with its own current-thread runtime; answers the base URLs of
-/// the upstream and of the proxy.
-fn server_thread(enabled: bool, traced: bool) -> (String, String) {
+/// The upstream on a thread of its own, with its own current-thread runtime, as a server
+/// in another process would be: sharing the proxy's thread, it writes its whole burst
+/// before the proxy can read the head. Answers its address.
+fn upstream_thread() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tx.send(start_upstream().await).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().unwrap()
+}
+
+/// A proxy in front of `upstream` (tracing on or off, spans recorded or not) on a thread
+/// of its own, with its own current-thread runtime; answers its base URL.
+fn proxy_thread(upstream: SocketAddr, enabled: bool, traced: bool) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let hl = humanloop(enabled);
@@ -330,9 +369,7 @@ fn server_thread(enabled: bool, traced: bool) -> (String, String) {
             .build()
             .unwrap();
         rt.block_on(async {
-            let upstream = start_upstream().await;
-            let proxy = serve_proxy(&hl, upstream).await;
-            tx.send((format!("http://{upstream}/v1"), proxy)).unwrap();
+            tx.send(serve_proxy(&hl, upstream).await).unwrap();
             std::future::pending::<()>().await
         })
     });
@@ -353,19 +390,26 @@ fn interleaved_report<'a>(
     for &kind in kinds {
         let targets = targets_for(kind);
         let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); targets.len()];
+        let mut heads: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); targets.len()];
         for _ in 0..ROUNDS {
             for (i, t) in targets.iter().enumerate() {
                 let _guard = tracing::dispatcher::set_default(&t.dispatch);
-                samples[i].push(rt.block_on(call(http, &t.base, kind)));
+                let (measured, head) = rt.block_on(call_times(http, &t.base, kind));
+                samples[i].push(measured);
+                heads[i].push(head);
             }
         }
-        let med: Vec<f64> = samples
-            .iter_mut()
-            .map(|s| {
-                s.sort();
-                s[s.len() / 2].as_secs_f64() * 1e6
-            })
-            .collect();
+        let median = |v: &mut Vec<Duration>| -> Vec<f64> {
+            v.sort();
+            vec![v[v.len() / 2].as_secs_f64() * 1e6]
+        };
+        let med: Vec<f64> = samples.iter_mut().flat_map(median).collect();
+        if matches!(kind, Kind::FirstChunk64) {
+            // The head of the same calls: the first chunk's own wait in the proxy is what
+            // the proxy adds to it beyond what it adds to the head.
+            let head: Vec<f64> = heads.iter_mut().flat_map(median).collect();
+            medians.insert("head_64", head);
+        }
         let line: Vec<String> = targets
             .iter()
             .zip(&med)
@@ -377,12 +421,16 @@ fn interleaved_report<'a>(
     for (i, t) in targets_for(Kind::Plain).iter().enumerate().skip(1) {
         let added = |k: &str| medians[k][i] - medians[k][0];
         println!(
-            "  {}: added per call {:.1} µs (plain), added per chunk {:.2} µs, added to first chunk {:.1} µs (client on its own thread; {:.1} µs on the same thread)",
+            "  {}: added per call {:.1} µs (plain), added per chunk {:.2} µs, added to first chunk {:.1} µs (threads apart; {:.1} µs on one thread), of which to the response head {:.1} µs and the first chunk's own wait {:+.1} µs; a plain call, threads apart: {:.1} µs; the first chunk of a 1-chunk stream: {:.1} µs",
             t.name,
             added("plain_2KB"),
             (added("stream_64") - added("stream_1")) / 63.0,
             added("first_chunk_64"),
             added("first_chunk_64_same_thread"),
+            added("head_64"),
+            added("first_chunk_64") - added("head_64"),
+            added("plain_2KB_apart"),
+            added("first_chunk_1"),
         );
     }
 }

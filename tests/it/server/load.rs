@@ -293,7 +293,9 @@ async fn run(clients: usize, per_client: usize) -> Figures {
     );
 
     // Plain SQLite: each (session, reference) once, under the id answered.
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    // One read transaction: every query below sees the same snapshot.
+    let conn = conn.transaction().unwrap();
     let mut stmt = conn
         .prepare(
             "SELECT s.reference_id, d.reference_id, d.id, d.body FROM datapoints d
@@ -308,11 +310,23 @@ async fn run(clients: usize, per_client: usize) -> Figures {
     let total: i64 = conn
         .query_row("SELECT COUNT(*) FROM datapoints", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(
-        total as usize,
-        rows.len(),
-        "every datapoint is in a session"
-    );
+    if total as usize != rows.len() {
+        let mut stmt = conn
+            .prepare(
+                "SELECT d.id, d.session_id, d.reference_id, d.created_at FROM datapoints d
+                 LEFT JOIN sessions s ON s.id = d.session_id WHERE s.id IS NULL",
+            )
+            .unwrap();
+        let orphans: Vec<(String, Option<String>, Option<String>, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        panic!(
+            "{} of {total} datapoints are in no session: {orphans:#?}",
+            orphans.len()
+        );
+    }
     let mut seen: HashMap<(String, String), (usize, String, Value)> = HashMap::new();
     for (s, r, id, body) in rows {
         let e = seen

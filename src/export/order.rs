@@ -51,6 +51,9 @@ pub(crate) struct Batch {
     /// Updates of records refused for good: they fail without a request
     /// (`(reference_id, spool id)`).
     pub(crate) doomed: Vec<(String, Option<u64>)>,
+    /// The lowest sequence number in the batch (what a flush waits for while it is in
+    /// flight).
+    min_seq: Option<u64>,
 }
 
 impl Batch {
@@ -59,6 +62,11 @@ impl Batch {
     }
     pub(crate) fn len(&self) -> usize {
         self.creates.len() + self.updates.len() + self.doomed.len()
+    }
+    /// Whether it holds updates (at most one batch with updates is in flight, so the
+    /// updates of a record keep their order).
+    pub(crate) fn has_updates(&self) -> bool {
+        !self.updates.is_empty() || !self.doomed.is_empty()
     }
 }
 
@@ -107,8 +115,8 @@ pub(crate) struct Buffer {
     pending: HashMap<String, u32>,
     /// Sequence number of the next record received; flush waiters compare against it.
     next_seq: u64,
-    /// The lowest sequence number among records taken but not yet resolved.
-    in_flight_min: Option<u64>,
+    /// The lowest sequence number of each batch taken but not yet resolved.
+    in_flight: Vec<u64>,
     /// Creates refused for good.
     refused: Refused,
 }
@@ -147,7 +155,7 @@ impl Buffer {
 
     /// Whether every record below `watermark` has been resolved.
     pub(crate) fn done_below(&self, watermark: u64) -> bool {
-        self.in_flight_min.is_none_or(|m| m >= watermark)
+        self.in_flight.iter().all(|&m| m >= watermark)
             && self.slots.iter().all(|s| s.seq >= watermark)
     }
 
@@ -161,8 +169,11 @@ impl Buffer {
     }
 
     /// Take the records that may be sent now: up to `max` creates whose parent is resolved
-    /// (never a parent and its child together) and up to `max` updates whose create is.
-    pub(crate) fn take_ready(&mut self, max: usize) -> Batch {
+    /// (never a parent and its child together, nor a child while its parent is in flight)
+    /// and, with `updates`, up to `max` updates whose create is. Batches taken while others
+    /// are in flight are independent of them; the caller sends updates in one batch at a
+    /// time.
+    pub(crate) fn take_ready(&mut self, max: usize, updates: bool) -> Batch {
         let mut batch = Batch::default();
         let mut keep = VecDeque::with_capacity(self.slots.len());
         let mut min_seq: Option<u64> = None;
@@ -173,7 +184,9 @@ impl Buffer {
                         && !self.is_pending(log.parent_reference_id.as_deref())
                 }
                 Entry::Update { reference_id, .. } => {
-                    batch.updates.len() < max && !self.is_pending(Some(reference_id))
+                    updates
+                        && batch.updates.len() + batch.doomed.len() < max
+                        && !self.is_pending(Some(reference_id))
                 }
             };
             if !ready {
@@ -206,7 +219,8 @@ impl Buffer {
             }
         }
         self.slots = keep;
-        self.in_flight_min = min_seq;
+        self.in_flight.extend(min_seq);
+        batch.min_seq = min_seq;
         batch
     }
 
@@ -231,9 +245,13 @@ impl Buffer {
         }
     }
 
-    /// The batch taken last is fully resolved.
-    pub(crate) fn batch_done(&mut self) {
-        self.in_flight_min = None;
+    /// `batch` is fully resolved (or given up).
+    pub(crate) fn batch_done(&mut self, batch: &Batch) {
+        if let Some(m) = batch.min_seq {
+            if let Some(i) = self.in_flight.iter().position(|&x| x == m) {
+                self.in_flight.swap_remove(i);
+            }
+        }
     }
 
     /// Give up on everything still buffered; returns how many records that was.
@@ -241,7 +259,7 @@ impl Buffer {
         let n = self.slots.len();
         self.slots.clear();
         self.pending.clear();
-        self.in_flight_min = None;
+        self.in_flight.clear();
         n
     }
 }
@@ -282,23 +300,23 @@ mod tests {
         buf.push(update("a"), now, None);
         buf.push(create("x", Some("remote")), now, None);
 
-        let b1 = buf.take_ready(10);
+        let b1 = buf.take_ready(10, true);
         assert_eq!(refs(&b1), ["a", "x"]);
         assert!(b1.updates.is_empty());
         assert!(!buf.done_below(1));
         buf.resolve_creates(&b1.creates, &[]);
-        buf.batch_done();
+        buf.batch_done(&b1);
 
-        let b2 = buf.take_ready(10);
+        let b2 = buf.take_ready(10, true);
         assert_eq!(refs(&b2), ["b"]);
         assert_eq!(b2.updates.len(), 1);
         buf.resolve_creates(&b2.creates, &[]);
-        buf.batch_done();
+        buf.batch_done(&b2);
 
-        let b3 = buf.take_ready(10);
+        let b3 = buf.take_ready(10, true);
         assert_eq!(refs(&b3), ["c"]);
         buf.resolve_creates(&b3.creates, &[]);
-        buf.batch_done();
+        buf.batch_done(&b3);
         assert!(buf.is_empty());
         assert!(buf.done_below(buf.next_seq()));
     }
@@ -310,11 +328,11 @@ mod tests {
         buf.push(create("p", None), now, None);
         buf.push(create("c", Some("p")), now, None);
         buf.push(update("p"), now, None);
-        let b1 = buf.take_ready(10);
+        let b1 = buf.take_ready(10, true);
         assert_eq!(refs(&b1), ["p"]);
         buf.resolve_creates(&b1.creates, &[true]);
-        buf.batch_done();
-        let b2 = buf.take_ready(10);
+        buf.batch_done(&b1);
+        let b2 = buf.take_ready(10, true);
         assert_eq!(refs(&b2), ["c"]);
         let child = &b2.creates[0];
         assert_eq!(child.parent_reference_id, None);
@@ -324,13 +342,44 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_taken_while_another_is_in_flight_is_independent_of_it() {
+        let now = Instant::now();
+        let mut buf = Buffer::default();
+        buf.push(create("a", None), now, None);
+        buf.push(create("b", None), now, None);
+        buf.push(create("c", Some("a")), now, None);
+        buf.push(create("d", None), now, None);
+        let first = buf.take_ready(2, true);
+        assert_eq!(refs(&first), ["a", "b"]);
+        buf.push(update("d"), now, None);
+        buf.push(update("b"), now, None);
+        // While `first` is in flight: not the child of `a`, and no updates.
+        let second = buf.take_ready(2, false);
+        assert_eq!(refs(&second), ["d"]);
+        assert!(!second.has_updates());
+        // A flush waits for both rounds.
+        let watermark = buf.next_seq();
+        buf.resolve_creates(&second.creates, &[]);
+        buf.batch_done(&second);
+        assert!(!buf.done_below(watermark));
+        buf.resolve_creates(&first.creates, &[]);
+        buf.batch_done(&first);
+        let third = buf.take_ready(2, true);
+        assert_eq!(refs(&third), ["c"]);
+        assert_eq!(third.updates.len(), 2);
+        buf.resolve_creates(&third.creates, &[]);
+        buf.batch_done(&third);
+        assert!(buf.done_below(watermark));
+    }
+
+    #[test]
     fn batch_size_is_respected() {
         let now = Instant::now();
         let mut buf = Buffer::default();
         for i in 0..5 {
             buf.push(create(&i.to_string(), None), now, None);
         }
-        assert_eq!(buf.take_ready(2).creates.len(), 2);
+        assert_eq!(buf.take_ready(2, true).creates.len(), 2);
         assert_eq!(buf.len(), 3);
     }
 }

@@ -10,13 +10,13 @@
 
 use std::future::{poll_fn, Future};
 use std::ops::Range;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tracing::instrument::WithSubscriber;
 use tracing::Dispatch;
@@ -67,8 +67,10 @@ pub(super) fn spawn(
 
 /// What ended a wait during a delivery.
 enum Event {
-    /// The delivery is over, or its deadline passed.
-    Done,
+    /// This round's delivery is over.
+    Done(usize),
+    /// The shutdown deadline passed.
+    Cut,
     /// Time to spool what arrived.
     Tick,
     Control(Control),
@@ -93,7 +95,7 @@ struct Worker {
     batch_size: usize,
     delay: Duration,
     request_timeout: Duration,
-    sink: Box<dyn DynSink>,
+    sink: Arc<dyn DynSink>,
     shared: Arc<Shared>,
     records: mpsc::Receiver<ExportRecord>,
     control: mpsc::UnboundedReceiver<Control>,
@@ -152,7 +154,7 @@ impl Worker {
             batch_size: export.max_batch_size.max(1),
             delay: export.schedule_delay,
             request_timeout: export.export_timeout,
-            sink,
+            sink: Arc::from(sink),
             shared,
             records,
             control,
@@ -186,7 +188,7 @@ impl Worker {
 
             let hurry = !self.flushes.is_empty() || self.closing.is_some();
             if self.is_due(hurry) {
-                let batch = self.buffer.take_ready(self.batch_size);
+                let batch = self.buffer.take_ready(self.batch_size, true);
                 if !batch.is_empty() {
                     self.send(batch).await;
                     continue;
@@ -342,99 +344,120 @@ impl Worker {
         }
     }
 
-    /// Send one round. Under a shutdown deadline, whatever is not resolved by then is
-    /// abandoned (counted as dropped).
-    async fn send(&mut self, batch: Batch) {
-        let total = batch.len() as u64;
-        let mut progress = Progress {
-            refused_creates: vec![false; batch.creates.len()],
-            ..Progress::default()
+    /// Send one round, and while it is in flight, further rounds whose records are
+    /// independent of it (at most [`IN_FLIGHT`] requests at a time; a second one only while
+    /// the endpoint answers, and updates in one round at a time). Returns once none is in
+    /// flight. Under a shutdown deadline, whatever is not resolved by then is abandoned
+    /// (counted as dropped).
+    async fn send(&mut self, first: Batch) {
+        let sink = self.sink.clone();
+        let policy = self.policy.clone();
+        let shared = self.shared.clone();
+        let warned = Mutex::new(std::mem::take(&mut self.warned));
+        let gate = Semaphore::new(1);
+        let cx = Delivery {
+            sink: &*sink,
+            policy: &policy,
+            shared: &shared,
+            timeout: self.request_timeout,
+            warned: &warned,
+            gate: &gate,
         };
-        let deadline = self.closing.as_ref().map(|(d, _)| *d);
-        let mut later: Vec<Control> = Vec::new();
-        {
-            let shared = &*self.shared;
-            let shared_arc = self.shared.clone();
-            let cx = Delivery {
-                sink: &*self.sink,
-                policy: &self.policy,
-                shared,
-                timeout: self.request_timeout,
-            };
-            let delivery = deliver(&cx, &batch, &mut progress, &mut self.warned);
-            // While the delivery is in flight (an outage can keep it probing for long): with
-            // a spool, keep spooling what arrives, so that "accepted" soon means "on disk";
-            // and take control messages, so that a shutdown's deadline also cuts this
-            // delivery short (the others are handled once it is over).
-            let records = &mut self.records;
-            let control = &mut self.control;
-            let spool = &mut self.spool;
-            let buffer = &mut self.buffer;
-            let warned = &mut self.warned_spool;
-            let later = &mut later;
-            let delivery = async move {
-                let mut delivery = pin!(delivery);
-                let mut cut = deadline;
-                loop {
-                    let far = Instant::now() + Duration::from_secs(3600);
-                    let tick_at = if spool.is_some() {
-                        Instant::now() + SPOOL_TICK
-                    } else {
-                        far
-                    };
-                    let mut tick = pin!(tokio::time::sleep_until(tick_at));
-                    let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far)));
-                    let mut recv = pin!(control.recv());
-                    let event = poll_fn(|cx| {
-                        if delivery.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Event::Done);
-                        }
-                        if cut_at.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Event::Done);
-                        }
-                        if let Poll::Ready(Some(msg)) = recv.as_mut().poll(cx) {
-                            return Poll::Ready(Event::Control(msg));
-                        }
-                        if tick.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Event::Tick);
-                        }
-                        Poll::Pending
-                    })
-                    .await;
-                    match event {
-                        Event::Done => return,
-                        Event::Tick => drain_into(shared, records, spool, buffer, warned),
-                        Event::Control(msg) => {
-                            // A flush or shutdown probes at once (not the parent
-                            // barrier: it runs before every call naming a parent).
-                            if matches!(
-                                msg,
-                                Control::Shutdown { .. } | Control::Flush { report: true, .. }
-                            ) {
-                                shared.probe_now.notify_one();
-                            }
-                            match &msg {
-                                Control::Shutdown { timeout, .. } => {
-                                    let d = deadline_after(*timeout);
-                                    cut = Some(cut.map_or(d, |c| c.min(d)));
-                                }
-                                // Its deadline runs from now, whatever the delivery does.
-                                Control::Flush {
-                                    timeout,
-                                    reply,
-                                    report,
-                                } => arm(&shared_arc, *timeout, reply, *report),
-                            }
-                            later.push(msg);
-                        }
+        let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(IN_FLIGHT);
+        lanes.push(Lane::start(&cx, first));
+        // While requests are in flight (an outage can keep one probing for long): with a
+        // spool, keep spooling what arrives, so that "accepted" soon means "on disk"; take
+        // control messages (a shutdown's deadline also cuts the deliveries short); resolve
+        // each round as it ends.
+        loop {
+            // Another request, while the endpoint answers (no request is waiting out an
+            // outage) and records are ready that do not depend on those in flight.
+            if lanes.len() < IN_FLIGHT && gate.available_permits() > 0 && !lock(&warned).down {
+                self.drain_records();
+                let hurry = !self.flushes.is_empty() || self.closing.is_some();
+                if self.is_due(hurry) {
+                    let updates = !lanes.iter().any(|l| l.batch.has_updates());
+                    let batch = self.buffer.take_ready(self.batch_size, updates);
+                    if !batch.is_empty() {
+                        lanes.push(Lane::start(&cx, batch));
                     }
                 }
+            }
+            let now = Instant::now();
+            let far = now + Duration::from_secs(3600);
+            let tick_at = if self.spool.is_some() {
+                now + SPOOL_TICK
+            } else {
+                far
             };
-            delivery.await;
+            let cut = self.closing.as_ref().map(|(d, _)| *d);
+            let mut tick = pin!(tokio::time::sleep_until(tick_at));
+            let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far)));
+            let event = {
+                let mut recv = pin!(self.control.recv());
+                poll_fn(|c| {
+                    for (i, lane) in lanes.iter_mut().enumerate() {
+                        if lane.delivery.as_mut().poll(c).is_ready() {
+                            return Poll::Ready(Event::Done(i));
+                        }
+                    }
+                    if cut.is_some() && cut_at.as_mut().poll(c).is_ready() {
+                        return Poll::Ready(Event::Cut);
+                    }
+                    if let Poll::Ready(Some(msg)) = recv.as_mut().poll(c) {
+                        return Poll::Ready(Event::Control(msg));
+                    }
+                    if tick.as_mut().poll(c).is_ready() {
+                        return Poll::Ready(Event::Tick);
+                    }
+                    Poll::Pending
+                })
+                .await
+            };
+            match event {
+                Event::Done(i) => {
+                    let lane = lanes.swap_remove(i);
+                    self.resolve(lane);
+                    self.answer_flushes();
+                }
+                Event::Cut => {
+                    for lane in lanes.drain(..) {
+                        self.resolve(lane);
+                    }
+                }
+                Event::Tick => self.drain_records(),
+                Event::Control(msg) => {
+                    // A flush or shutdown probes at once (not the parent barrier: it runs
+                    // before every call naming a parent).
+                    if matches!(
+                        msg,
+                        Control::Shutdown { .. } | Control::Flush { report: true, .. }
+                    ) {
+                        shared.probe_now.notify_one();
+                    }
+                    // A flush's deadline runs from now, whatever the deliveries do.
+                    self.on_control(msg, false);
+                }
+            }
+            if lanes.is_empty() {
+                break;
+            }
         }
-        for msg in later {
-            self.on_control(msg, true);
-        }
+        drop(lanes);
+        self.warned = warned.into_inner().unwrap_or_else(|e| e.into_inner());
+    }
+
+    /// A round is over (or cut short): count what it left unresolved, tombstone what it
+    /// resolved, and let the records that waited for it go.
+    fn resolve(&mut self, lane: Lane<'_>) {
+        let Lane {
+            batch,
+            progress,
+            delivery,
+        } = lane;
+        drop(delivery);
+        let progress = std::mem::take(&mut *lock(&progress));
+        let total = batch.len() as u64;
         if progress.resolved < total {
             self.shared.counters.abandoned(total - progress.resolved);
         }
@@ -445,8 +468,40 @@ impl Worker {
         }
         self.buffer
             .resolve_creates(&batch.creates, &progress.refused_creates);
-        self.buffer.batch_done();
+        self.buffer.batch_done(&batch);
     }
+}
+
+/// At most this many requests in flight: the endpoint decodes one while it stores the
+/// other.
+const IN_FLIGHT: usize = 2;
+
+/// A round in flight.
+struct Lane<'a> {
+    batch: Arc<Batch>,
+    progress: Arc<Mutex<Progress>>,
+    delivery: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+}
+
+impl<'a> Lane<'a> {
+    fn start(cx: &'a Delivery<'a>, batch: Batch) -> Lane<'a> {
+        let batch = Arc::new(batch);
+        let progress = Arc::new(Mutex::new(Progress {
+            refused_creates: vec![false; batch.creates.len()],
+            ..Progress::default()
+        }));
+        let (b, p) = (batch.clone(), progress.clone());
+        Lane {
+            batch,
+            progress,
+            delivery: Box::pin(async move { deliver(cx, &b, &p).await }),
+        }
+    }
+}
+
+/// The lock, also after a panic elsewhere (the data is counters and flags).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Start a flush's deadline timer: at `timeout`, it is answered with what is still queued
@@ -549,6 +604,9 @@ struct Delivery<'a> {
     policy: &'a RetryPolicy,
     shared: &'a Shared,
     timeout: Duration,
+    warned: &'a Mutex<Warned>,
+    /// Held by the request waiting out an outage: one probe at a time.
+    gate: &'a Semaphore,
 }
 
 /// What a delivery got done, as it goes (a shutdown deadline may cut it short).
@@ -576,16 +634,16 @@ enum Fail {
 /// Deliver a round: updates of refused records fail at once; the creates go in one request,
 /// split in halves while refused without saying which records are at fault; then each
 /// update. Counts every record as it is resolved.
-async fn deliver(cx: &Delivery<'_>, batch: &Batch, p: &mut Progress, warned: &mut Warned) {
+async fn deliver(cx: &Delivery<'_>, batch: &Batch, p: &Mutex<Progress>) {
     let counters = &cx.shared.counters;
     for (reference_id, spool) in &batch.doomed {
         counters.failed(1);
         refused(
             cx,
-            warned,
             Some(reference_id),
             "an update of a log the endpoint refused",
         );
+        let mut p = lock(p);
         p.resolved += 1;
         p.acked.extend(spool);
     }
@@ -597,22 +655,17 @@ async fn deliver(cx: &Delivery<'_>, batch: &Batch, p: &mut Progress, warned: &mu
         }
         let part = &batch.creates[range.clone()];
         let n = part.len() as u64;
-        match attempt(cx, warned, || cx.sink.create(part)).await {
+        match attempt(cx, || cx.sink.create(part)).await {
             Ok(()) => {
                 counters.sent(n);
-                p.resolved += n;
+                lock(p).resolved += n;
             }
             Err(Fail::GaveUp(reason)) => {
                 counters.failed(n);
-                p.resolved += n;
+                lock(p).resolved += n;
                 for i in range.clone() {
-                    p.refused_creates[i] = true;
-                    refused(
-                        cx,
-                        warned,
-                        batch.creates[i].reference_id.as_deref(),
-                        &reason,
-                    );
+                    lock(p).refused_creates[i] = true;
+                    refused(cx, batch.creates[i].reference_id.as_deref(), &reason);
                 }
             }
             Err(Fail::Refused { reason, records }) => {
@@ -638,14 +691,12 @@ async fn deliver(cx: &Delivery<'_>, batch: &Batch, p: &mut Progress, warned: &mu
                 for &i in &at_fault {
                     let i = range.start + i;
                     counters.failed(1);
-                    p.resolved += 1;
-                    p.refused_creates[i] = true;
-                    refused(
-                        cx,
-                        warned,
-                        batch.creates[i].reference_id.as_deref(),
-                        &reason,
-                    );
+                    {
+                        let mut p = lock(p);
+                        p.resolved += 1;
+                        p.refused_creates[i] = true;
+                    }
+                    refused(cx, batch.creates[i].reference_id.as_deref(), &reason);
                     runs.push(from..i);
                     from = i + 1;
                 }
@@ -654,24 +705,25 @@ async fn deliver(cx: &Delivery<'_>, batch: &Batch, p: &mut Progress, warned: &mu
             }
         }
     }
-    p.acked.extend(&batch.create_spool);
+    lock(p).acked.extend(&batch.create_spool);
     for ((reference_id, update), spool) in batch.updates.iter().zip(&batch.update_spool) {
-        match attempt(cx, warned, || cx.sink.update(reference_id, update)).await {
+        match attempt(cx, || cx.sink.update(reference_id, update)).await {
             Ok(()) => counters.sent(1),
             Err(Fail::Refused { reason, .. } | Fail::GaveUp(reason)) => {
                 counters.failed(1);
-                refused(cx, warned, Some(reference_id), &reason);
+                refused(cx, Some(reference_id), &reason);
             }
         }
+        let mut p = lock(p);
         p.resolved += 1;
         p.acked.extend(spool);
     }
 }
 
 /// A record failed for good: named in the next report, warned about once.
-fn refused(cx: &Delivery<'_>, warned: &mut Warned, reference_id: Option<&str>, reason: &str) {
+fn refused(cx: &Delivery<'_>, reference_id: Option<&str>, reason: &str) {
     cx.shared.note_refused(reference_id, reason);
-    if !std::mem::replace(&mut warned.refused, true) {
+    if !std::mem::replace(&mut lock(cx.warned).refused, true) {
         tracing::warn!(
             target: "humanloop_tracing",
             reference_id,
@@ -683,13 +735,17 @@ fn refused(cx: &Delivery<'_>, warned: &mut Warned, reference_id: Option<&str>, r
 
 /// One request through the shared retry loop with the export policy: an outage (or a
 /// refused key) is waited out, probing with this one request; a refusal ends it.
-async fn attempt<'b, F>(cx: &Delivery<'_>, warned: &mut Warned, mut op: F) -> Result<(), Fail>
+async fn attempt<'b, F>(cx: &Delivery<'_>, mut op: F) -> Result<(), Fail>
 where
     F: FnMut() -> super::sink::BoxFuture<'b, Result<(), SinkError>>,
 {
     let timeout = cx.timeout;
     let told = std::sync::atomic::AtomicBool::new(false);
     let told = &told;
+    // Held from the first retry to the end: with two requests in flight, only one waits
+    // out an outage, probing; the other waits for it.
+    let probing = Mutex::new(None);
+    let probing = &probing;
     let result = retry_with(
         cx.policy,
         || {
@@ -723,6 +779,7 @@ where
             ), Ordering::Relaxed);
             cx.shared.counters.retried();
             cx.shared.note_unavailable(&e.to_string());
+            let mut warned = lock(cx.warned);
             if let SinkError::Unauthorized { reason } = e {
                 if !std::mem::replace(&mut warned.unauthorized, true) {
                     tracing::error!(
@@ -749,6 +806,16 @@ where
             warned.down = true;
         },
         |delay| async move {
+            if lock(probing).is_none() {
+                let waited = cx.gate.available_permits() == 0;
+                if let Ok(permit) = cx.gate.acquire().await {
+                    *lock(probing) = Some(permit);
+                }
+                if waited && !lock(cx.warned).down {
+                    // The other request got through meanwhile: the endpoint answers.
+                    return;
+                }
+            }
             // A flush or shutdown arriving meanwhile probes at once: the endpoint may be
             // back, and their deadline may be shorter than the backoff. Not a wait the
             // endpoint asked for (`Retry-After`).
@@ -769,14 +836,14 @@ where
     .await;
     match result {
         Ok(()) => {
-            if std::mem::replace(&mut warned.down, false) {
+            if std::mem::replace(&mut lock(cx.warned).down, false) {
                 tracing::info!(target: "humanloop_tracing", "the log endpoint answers again; delivering the backlog");
             }
             Ok(())
         }
         Err(SinkError::Refused { reason, records }) => Err(Fail::Refused { reason, records }),
         Err(other) => {
-            if !std::mem::replace(&mut warned.gave_up, true) {
+            if !std::mem::replace(&mut lock(cx.warned).gave_up, true) {
                 tracing::warn!(target: "humanloop_tracing", "log export gave up on records: the retry budget of ExportConfig::retry is spent ({other})");
             }
             Err(Fail::GaveUp(format!(

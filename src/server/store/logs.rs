@@ -6,6 +6,8 @@
 //! same project is refused (409), so `PATCH /logs?reference_id=…`, which names no session,
 //! always finds one datapoint per project.
 
+use std::collections::HashSet;
+
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
@@ -29,6 +31,11 @@ pub(crate) fn create_logs(
     let names_parents = logs
         .iter()
         .any(|l| l.parent_id.is_some() || l.parent_reference_id.is_some());
+    // The reference ids of this request already stored anywhere, in one statement: only
+    // those, and those stored earlier in this request, can name a datapoint elsewhere in
+    // their project (checked row by row below).
+    let stored_refs = stored_references(&tx, &logs)?;
+    let mut this_refs: HashSet<String> = HashSet::new();
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(logs.len());
     // One timestamp for the rows of one request (one transaction).
@@ -60,7 +67,10 @@ pub(crate) fn create_logs(
             continue;
         };
         let reference = log.reference_id.clone();
-        if let (Some(reference), Some(project)) = (&reference, &p.project_id) {
+        let may_clash = reference
+            .as_ref()
+            .is_some_and(|r| stored_refs.contains(r) || this_refs.contains(r));
+        if let (true, Some(reference), Some(project)) = (may_clash, &reference, &p.project_id) {
             // One datapoint per reference within a project (see the module docs).
             let elsewhere: Option<(String, Option<String>)> = row(
                 &tx,
@@ -120,6 +130,9 @@ pub(crate) fn create_logs(
         if names_parents {
             this_request.created.insert(id.clone());
         }
+        if let Some(reference) = reference {
+            this_refs.insert(reference);
+        }
         out.push(log_response(id, p.project_id, p.session_id));
     }
     if !errors.is_empty() {
@@ -127,6 +140,27 @@ pub(crate) fn create_logs(
     }
     tx.commit()?;
     Ok(out)
+}
+
+/// The reference ids of `logs` that some stored datapoint already has.
+fn stored_references(c: &Connection, logs: &[LogRequest]) -> Result<HashSet<String>, StoreError> {
+    let refs: Vec<&str> = logs
+        .iter()
+        .filter_map(|l| l.reference_id.as_deref())
+        .collect();
+    if refs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let refs = serde_json::to_string(&refs)
+        .map_err(|e| StoreError::internal(format!("cannot encode the reference ids: {e}")))?;
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT d.reference_id FROM json_each(?1) AS j
+         JOIN datapoints AS d ON d.reference_id = j.value",
+    )?;
+    let found = stmt
+        .query_map([refs], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<HashSet<String>>>()?;
+    Ok(found)
 }
 
 fn log_response(

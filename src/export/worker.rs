@@ -73,6 +73,8 @@ enum Event {
     Cut,
     /// Time to spool what arrived.
     Tick,
+    /// A second round may be ready: a record was submitted, or the oldest one's delay passed.
+    Ready,
     Control(Control),
 }
 
@@ -372,19 +374,33 @@ impl Worker {
         loop {
             // Another request, while the endpoint answers (no request is waiting out an
             // outage) and records are ready that do not depend on those in flight.
+            let now = Instant::now();
+            let far = now + Duration::from_secs(3600);
+            // When a second round could go out but none is ready: wake for the oldest
+            // record's delay, or (nothing buffered) for the next record submitted.
+            let mut ready_at = far;
+            let mut on_submit = false;
             if lanes.len() < IN_FLIGHT && gate.available_permits() > 0 && !lock(&warned).down {
                 self.drain_records();
+                if self.buffer.is_empty() {
+                    // As in `wait`: from now on the next record submitted notifies.
+                    self.shared.since_wake.swap(0, Ordering::AcqRel);
+                    self.drain_records();
+                    on_submit = true;
+                }
                 let hurry = !self.flushes.is_empty() || self.closing.is_some();
                 if self.is_due(hurry) {
                     let updates = !lanes.iter().any(|l| l.batch.has_updates());
                     let batch = self.buffer.take_ready(self.batch_size, updates);
                     if !batch.is_empty() {
                         lanes.push(Lane::start(&cx, batch));
+                        continue;
                     }
+                    // Due but every record waits for a round in flight: its end wakes us.
+                } else if let Some(t) = self.buffer.oldest() {
+                    ready_at = t.checked_add(self.delay).unwrap_or(far).min(far);
                 }
             }
-            let now = Instant::now();
-            let far = now + Duration::from_secs(3600);
             let tick_at = if self.spool.is_some() {
                 now + SPOOL_TICK
             } else {
@@ -393,6 +409,9 @@ impl Worker {
             let cut = self.closing.as_ref().map(|(d, _)| *d);
             let mut tick = pin!(tokio::time::sleep_until(tick_at));
             let mut cut_at = pin!(tokio::time::sleep_until(cut.unwrap_or(far)));
+            let mut ready = pin!(tokio::time::sleep_until(ready_at));
+            let wake = self.shared.clone();
+            let mut submitted = pin!(wake.wake.notified());
             let event = {
                 let mut recv = pin!(self.control.recv());
                 poll_fn(|c| {
@@ -410,6 +429,11 @@ impl Worker {
                     if tick.as_mut().poll(c).is_ready() {
                         return Poll::Ready(Event::Tick);
                     }
+                    if (on_submit && submitted.as_mut().poll(c).is_ready())
+                        || (ready_at < far && ready.as_mut().poll(c).is_ready())
+                    {
+                        return Poll::Ready(Event::Ready);
+                    }
                     Poll::Pending
                 })
                 .await
@@ -426,6 +450,8 @@ impl Worker {
                     }
                 }
                 Event::Tick => self.drain_records(),
+                // The top of the loop takes the round.
+                Event::Ready => {}
                 Event::Control(msg) => {
                     // A flush or shutdown probes at once (not the parent barrier: it runs
                     // before every call naming a parent).

@@ -6,4 +6,5 @@ mod bounded;
 mod https_without_tls_fails_every_record;
 mod lifecycle;
 mod retry;
+mod two_in_flight;
 mod wakeups;

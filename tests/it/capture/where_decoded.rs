@@ -1,7 +1,7 @@
 //! Which decoding runs on the caller's path: a codec that notes the thread of each step.
-//! With no subscriber recording the span, none; with one, only the heads the span needs
-//! (`decode_request_head`, `on_body_head`); the log's full decode always runs on the
-//! exporter's thread. (Its own binary: the metrics test shares a global meter provider.)
+//! With no subscriber recording the span, none; with one, only the request head the span
+//! starts with (`decode_request_head`); the response head (`on_body_head`) is decoded on
+//! the finisher's thread, and the log's full decode always runs on the exporter's thread. (Its own binary: the metrics test shares a global meter provider.)
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -125,9 +125,9 @@ async fn the_caller_decodes_only_what_the_span_records() {
             ("decode_request", false),
             ("decode_request_head", true),
             ("on_body", false),
-            ("on_body_head", true),
+            ("on_body_head", false),
         ],
-        "with a subscriber: the span's heads on the caller's thread, the log's full decode on the exporter's"
+        "with a subscriber: the request head on the caller's thread, the rest elsewhere"
     );
     let mut steps = steps_of_one_call(false).await;
     steps.sort();

@@ -100,8 +100,11 @@ pub(crate) struct Call {
     pending: Vec<u8>,
     /// Past the capture cap: stream bytes are fed as they arrive.
     inline: bool,
-    /// The stream's decoder is to be made from the request's head (no subscriber).
-    needs_stream_decoder: bool,
+    /// The request is still to be decoded (see [`DeferredRequest`]), and the decoder with
+    /// it: by the finisher, or here when a stream outgrows the capture cap.
+    request_pending: bool,
+    /// Whether the request's head was decoded and its attributes recorded here.
+    request_head_here: bool,
     /// The bytes that end this stream, if its protocol has them.
     end_marker: Option<&'static [u8]>,
     /// How far `pending` was searched for `end_marker`.
@@ -155,24 +158,20 @@ impl Call {
                     d.is::<tracing::subscriber::NoSubscriber>()
                 });
         }
-        // Content on the span needs the messages now; otherwise the caller only pays for
-        // the head, and the log gets the rest on the exporter's thread.
+        // Content on the span needs the messages now. Otherwise nothing is decoded here:
+        // the finisher decodes the request's head (and records its attributes on the
+        // span), and the log gets the rest on the exporter's thread.
         let full_now = config.capture_content();
-        let decode = |full: bool| {
-            contain("codec", || {
-                let bytes = body.as_deref().unwrap_or_default();
-                if full {
-                    codec.decode_request(head, bytes)
-                } else {
-                    codec.decode_request_head(head, bytes)
-                }
-            })
-            .unwrap_or_else(|| LlmRequest::empty(detected.operation))
-        };
         if !quiet {
-            request = decode(full_now);
+            if full_now {
+                request = contain("codec", || {
+                    codec.decode_request(head, body.as_deref().unwrap_or_default())
+                })
+                .unwrap_or_else(|| LlmRequest::empty(detected.operation));
+            }
             span = semconv::inference_span(&detected, &request, config.semconv_profile());
         }
+        let decoded = !quiet && full_now;
         let mut ctx = hierarchy::call_context(&span);
         if let Some(attempt) = super::attempt::current() {
             ctx.metadata
@@ -191,11 +190,7 @@ impl Call {
         }
         let mode = match (quiet, ctx.sampled) {
             (true, true) => Mode::LogOnly,
-            (true, false) => {
-                // No log to decode it in: the metrics need the request's head now.
-                request = decode(false);
-                Mode::MetricsOnly
-            }
+            (true, false) => Mode::MetricsOnly,
             (false, sampled) => Mode::Traced {
                 content: full_now && sampled && !span.is_disabled(),
                 logged: sampled,
@@ -208,7 +203,9 @@ impl Call {
             config.semconv_profile(),
         );
         let mut secrets = Secrets::from_head(head);
-        if let Some(body) = &body {
+        // The secret-named fields of the body matter here only to clean content recorded
+        // now; otherwise the finisher looks for them.
+        if let Some(body) = body.as_ref().filter(|_| mode.content()) {
             secrets.add_from_body(body);
         }
         if mode.content() {
@@ -224,14 +221,15 @@ impl Call {
             }
             semconv::record_tool_definitions(&span, &request.tools, &clean, max);
         }
+        // Before the request is decoded the decoder only serves to name the stream's end
+        // marker; the finisher makes it again from the decoded request.
         let decoder = contain("codec", || codec.response_decoder(&request));
-        let whole = mode == Mode::LogOnly;
-        let deferred = (mode.logged() && (whole || !full_now)).then(|| DeferredRequest {
+        let deferred = (!decoded).then(|| DeferredRequest {
             codec: codec.clone(),
             method: head.method.clone(),
             uri: head.uri.clone(),
             body: body.clone().unwrap_or_default(),
-            whole,
+            whole: true,
         });
         let request_body = body.filter(|_| config.log_content() && mode.logged());
         Call {
@@ -256,7 +254,8 @@ impl Call {
             finished: false,
             pending: Vec::new(),
             inline: false,
-            needs_stream_decoder: false,
+            request_pending: !decoded,
+            request_head_here: false,
             end_marker: None,
             searched: 0,
             marker_seen: false,
@@ -297,9 +296,6 @@ impl Call {
         } else if !status.is_success() {
             Capture::Error(Vec::new())
         } else if sse || ndjson {
-            // A stream whose request was not decoded (no subscriber): the finisher makes
-            // its decoder from the request's head.
-            self.needs_stream_decoder = self.mode == Mode::LogOnly && self.deferred.is_some();
             self.end_marker = self
                 .decoder
                 .get_mut()
@@ -344,10 +340,17 @@ impl Call {
             Capture::Sse(_) => {
                 if !self.inline {
                     self.inline = true;
-                    if std::mem::take(&mut self.needs_stream_decoder) {
-                        let decoder = stream_decoder(self.deferred.as_ref());
-                        if decoder.is_some() {
-                            *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
+                    if std::mem::take(&mut self.request_pending) {
+                        // Fed here from now on: the decoder must know the request.
+                        self.request_head_here = true;
+                        self.request =
+                            request_head(self.deferred.as_ref(), self.detected.operation);
+                        let codec = &self.detected.codec;
+                        let decoder = contain("codec", || codec.response_decoder(&self.request));
+                        *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
+                        if let Mode::Traced { .. } = self.mode {
+                            let profile = self.recorder.config().semconv_profile();
+                            semconv::record_request(&self.span, &self.request, profile);
                         }
                     }
                     let pending = std::mem::take(&mut self.pending);
@@ -444,7 +447,8 @@ impl Call {
                 .get_mut()
                 .unwrap_or_else(|e| e.into_inner())
                 .take(),
-            needs_stream_decoder: self.needs_stream_decoder,
+            request_pending: self.request_pending,
+            request_head_here: self.request_head_here,
             truncated: self.truncated,
             end,
             now,
@@ -481,7 +485,8 @@ struct Ending {
     /// Stream bytes kept for the finisher to split and decode.
     pending: Vec<u8>,
     decoder: Option<Box<dyn ResponseDecoder>>,
-    needs_stream_decoder: bool,
+    request_pending: bool,
+    request_head_here: bool,
     truncated: bool,
     end: End,
     now: Instant,
@@ -497,16 +502,55 @@ impl Ending {
         kept + self.pending.capacity()
     }
 
+    /// The request was not decoded on the caller's path: its head now (what the span, the
+    /// metrics and the decoder need), the rest in the log. The secret-named fields of its
+    /// body are looked for too.
+    fn decode_request(&mut self) {
+        let Some(deferred) = self.deferred.as_mut() else {
+            return;
+        };
+        self.secrets.add_from_body(&deferred.body);
+        // Logged calls without a subscriber: the log decodes the whole request, and a JSON
+        // body is decoded there too.
+        let log_decodes = self.mode == Mode::LogOnly && !matches!(self.capture, Capture::Sse(_));
+        if log_decodes {
+            return;
+        }
+        if !self.request_head_here {
+            self.request = request_head(Some(deferred), self.detected.operation);
+            if self.request_pending {
+                self.decoder = contain("codec", || {
+                    self.detected.codec.response_decoder(&self.request)
+                });
+            }
+            if let Mode::Traced { .. } = self.mode {
+                semconv::record_request(
+                    &self.span,
+                    &self.request,
+                    self.recorder.config().semconv_profile(),
+                );
+            }
+        }
+        if self.mode == Mode::LogOnly {
+            return; // the log replaces the head with the whole request
+        }
+        if self.mode.logged() {
+            deferred.whole = false; // the log adds the messages, the system, the tools
+        } else {
+            self.deferred = None;
+        }
+    }
+
     /// Complete the call: make the [`Finished`] record, settle its outcome when the span
     /// or the metrics need it, hand it to the exporter when it is logged, close the span.
     fn run(mut self) {
         let now = self.now;
         let mut end = self.end;
-        if self.needs_stream_decoder {
-            self.decoder = stream_decoder(self.deferred.as_ref()).or(self.decoder);
+        if self.deferred.is_some() {
+            self.decode_request();
         }
-        let mut decoder = self.decoder.take();
         let config = self.recorder.config();
+        let mut decoder = self.decoder.take();
         let mut response_body = None;
         let mut deferred_output = false;
         let mut provider_error = None;
@@ -629,22 +673,19 @@ impl Drop for Call {
     }
 }
 
-/// A stream's decoder made again from the request's head when the request was not decoded
-/// (no subscriber), so that it knows when the stream has said everything that matters (the
-/// choices it ends with, whether usage follows). Streams only: a head decode skips the
-/// content.
-fn stream_decoder(d: Option<&DeferredRequest>) -> Option<Box<dyn ResponseDecoder>> {
-    let d = d?;
-    let headers = HeaderMap::new();
-    let head = RequestHead {
-        method: &d.method,
-        uri: &d.uri,
-        headers: &headers,
-    };
-    let codec = &d.codec;
-    contain("codec", || {
-        codec.response_decoder(&codec.decode_request_head(&head, &d.body))
+/// The head of a request not decoded on the caller's path (an empty one when the codec
+/// panics). Codecs decode from the method, the URI and the body, never the headers.
+fn request_head(d: Option<&DeferredRequest>, operation: crate::provider::Operation) -> LlmRequest {
+    d.and_then(|d| {
+        let headers = HeaderMap::new();
+        let head = RequestHead {
+            method: &d.method,
+            uri: &d.uri,
+            headers: &headers,
+        };
+        contain("codec", || d.codec.decode_request_head(&head, &d.body))
     })
+    .unwrap_or_else(|| LlmRequest::empty(operation))
 }
 
 fn feed_event(decoder: &mut Option<Box<dyn ResponseDecoder>>, event: Option<&str>, data: &[u8]) {

@@ -161,7 +161,10 @@ async fn the_end_marker_ends_the_span_while_the_body_is_held() {
             let span = otel.genai_span();
             let a = attrs(&span);
             assert!(!is_error(&span), "{fixture} {adapter:?}: {a:#?}");
-            assert!(!a.contains_key("error.type"), "{fixture} {adapter:?}: {a:#?}");
+            assert!(
+                !a.contains_key("error.type"),
+                "{fixture} {adapter:?}: {a:#?}"
+            );
             assert!(
                 a.contains_key("gen_ai.usage.output_tokens"),
                 "{fixture} {adapter:?}: {a:#?}"

@@ -262,8 +262,12 @@ fn insert_sql(rows: usize) -> &'static str {
         .position(|&n| n == rows)
         .unwrap_or(CHUNKS.len() - 1);
     SQL[i].get_or_init(|| {
+        // `OR IGNORE` rather than `ON CONFLICT (scope, reference_id) DO NOTHING`: the same
+        // rows are skipped (every other constraint holds for the values bound here: fresh
+        // ids, no NULL where one is refused), and a statement that cannot abort needs no
+        // statement journal, which spilled to a temporary file for every 64-row statement.
         let mut sql = String::from(
-            "INSERT INTO datapoints (id, project_id, session_id, parent_id, reference_id, scope, body, created_at) VALUES ",
+            "INSERT OR IGNORE INTO datapoints (id, project_id, session_id, parent_id, reference_id, scope, body, created_at) VALUES ",
         );
         for r in 0..CHUNKS[i] {
             if r > 0 {
@@ -271,7 +275,6 @@ fn insert_sql(rows: usize) -> &'static str {
             }
             sql.push_str("(?,?,?,?,?,?,?,?)");
         }
-        sql.push_str(" ON CONFLICT (scope, reference_id) DO NOTHING");
         sql
     })
 }

@@ -40,7 +40,10 @@ async fn large_batches_keep_row_semantics() {
     let answer = api.post_ok("/logs", &Value::Array(batch.clone())).await;
     let got = ids(&answer);
     assert_eq!(got.len(), 150);
-    assert_eq!(got[100], got[5], "a repeat answers the datapoint stored first");
+    assert_eq!(
+        got[100], got[5],
+        "a repeat answers the datapoint stored first"
+    );
     let distinct: std::collections::HashSet<&String> = got.iter().collect();
     assert_eq!(distinct.len(), 149);
 
@@ -57,7 +60,10 @@ async fn large_batches_keep_row_semantics() {
     assert_eq!(stored, sent, "rows keep the batch order");
 
     let with_feedback = api.get_ok(&format!("/logs/{}", got[7])).await;
-    assert_eq!(with_feedback["feedback"][0]["value"], "good", "{with_feedback}");
+    assert_eq!(
+        with_feedback["feedback"][0]["value"], "good",
+        "{with_feedback}"
+    );
     assert_eq!(
         api.get_ok(&format!("/logs/{}", got[8])).await["feedback"],
         json!([])

@@ -279,9 +279,9 @@ fn insert_sql(rows: usize) -> &'static str {
     })
 }
 
-/// Store `rows` in order with multi-row `INSERT`s (one statement per up to 64 rows instead
-/// of one per row: a statement's own cost, opening the table and its indexes and updating
-/// the `AUTOINCREMENT` counter, was most of a row's insert). Answers, per row, whether it
+/// Store `rows` in order with multi-row `INSERT`s: what a statement does once (its step and
+/// reset, opening the table and its five indexes, the `AUTOINCREMENT` counter) is done once
+/// per up to 64 rows instead of once per row. Answers, per row, whether it
 /// was stored: `false` when its session already holds a datapoint with its `reference_id`
 /// (nothing is stored for it), as [`insert_datapoint_text`] answers.
 pub(crate) fn insert_datapoints(

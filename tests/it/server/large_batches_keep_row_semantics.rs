@@ -3,7 +3,8 @@
 //! them one by one would: one answer per log in order, a repeat of a reference id within
 //! the batch answers the datapoint stored first, a retry of the batch stores nothing new
 //! and answers the same ids, feedback lands on its log, rows keep the batch order, and a
-//! log naming a parent from the same batch is refused with nothing stored.
+//! log naming a parent from the same batch, or a reference id given in two sessions of one
+//! batch, is refused with nothing stored.
 #![cfg(feature = "server")]
 
 use crate::harness::server::Api;
@@ -85,6 +86,23 @@ async fn large_batches_keep_row_semantics() {
     assert_eq!(
         refused["detail"][0]["loc"],
         json!(["body", 70, "parent_reference_id"])
+    );
+    assert_eq!(api.get_ok("/logs?project=batch").await["total"], 150);
+
+    // A reference id given in two sessions of the project within one batch, 70 logs apart:
+    // a 409 naming the first one's session, and nothing of the batch stored.
+    let mut two_sessions: Vec<Value> = (0..80).map(|i| log(&format!("t{i}"))).collect();
+    two_sessions[3]["session_reference_id"] = json!("trace-a");
+    two_sessions[73] = log("t3");
+    two_sessions[73]["session_reference_id"] = json!("trace-b");
+    let (status, clash) = api.post("/logs", &Value::Array(two_sessions)).await;
+    assert_eq!(status, 409, "{clash}");
+    assert!(
+        clash["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reference_id 't3'"),
+        "{clash}"
     );
     assert_eq!(api.get_ok("/logs?project=batch").await["total"], 150);
 }

@@ -207,9 +207,8 @@ struct Event<'a, C = FullContent<'a>> {
 }
 
 /// A message's content blocks, decoded: boxed in a stream event (a `message_start`
-/// once per stream), inline in a plain body (no allocation per block).
+/// once per stream).
 type FullContent<'a> = List<Box<ContentBlock<'a>>>;
-type BodyContent<'a> = List<ContentBlock<'a>>;
 
 #[derive(Deserialize, Default)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
@@ -229,11 +228,11 @@ struct MessageObj<'a, C> {
 /// What a plain body's content blocks open: output blocks when decoded, nothing when
 /// skipped.
 trait Content {
-    fn open(&self, d: &mut AnthropicDecoder);
+    fn open(self, d: &mut AnthropicDecoder);
 }
 
 impl<'a, B: std::borrow::Borrow<ContentBlock<'a>>> Content for List<B> {
-    fn open(&self, d: &mut AnthropicDecoder) {
+    fn open(self, d: &mut AnthropicDecoder) {
         for (i, cb) in self.iter().enumerate() {
             d.start_block(Int(i64::try_from(i).ok()), cb.borrow());
         }
@@ -241,7 +240,96 @@ impl<'a, B: std::borrow::Borrow<ContentBlock<'a>>> Content for List<B> {
 }
 
 impl Content for IgnoredAny {
-    fn open(&self, _: &mut AnthropicDecoder) {}
+    fn open(self, _: &mut AnthropicDecoder) {}
+}
+
+/// A plain body's content blocks, turned into output blocks as they are read: what
+/// [`List`]`<ContentBlock>` followed by [`AnthropicDecoder::start_block`] per block gives
+/// (same leniency, same errors), without the list in between. `blocks[i]` is block
+/// `i`'s output, [`Block::Other`] where block `i` is no output; nothing past the last
+/// output block or [`MAX_ITEMS`].
+#[derive(Default)]
+struct BodyContent {
+    blocks: Vec<Block>,
+}
+
+impl<'de> Deserialize<'de> for BodyContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BodyContent;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<BodyContent, E> {
+                Ok(BodyContent::default())
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<BodyContent, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyContent, A::Error> {
+                let mut blocks = Vec::new();
+                let mut i = 0usize;
+                while let Some(cb) = seq.next_element::<ContentBlock<'de>>()? {
+                    if i < MAX_ITEMS {
+                        if let Some(b) = new_block(&cb) {
+                            blocks.resize_with(i, || Block::Other);
+                            blocks.push(b);
+                        }
+                    }
+                    i += 1;
+                }
+                Ok(BodyContent { blocks })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyContent, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(BodyContent::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Content for BodyContent {
+    fn open(self, d: &mut AnthropicDecoder) {
+        if d.blocks.is_empty() {
+            if !self.blocks.is_empty() {
+                d.choice.seen = true;
+            }
+            d.blocks = self.blocks;
+            return;
+        }
+        // Blocks already open (a second body): each output block replaces its slot.
+        for (i, b) in self.blocks.into_iter().enumerate() {
+            if !matches!(b, Block::Other) {
+                if let Some(slot) = d.block(Int(i64::try_from(i).ok()), || Block::Other) {
+                    *slot = b;
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -440,7 +528,7 @@ impl ResponseDecoder for AnthropicDecoder {
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        if let Some(ev) = super::common::decode_object::<Event<'_, BodyContent<'_>>>(body) {
+        if let Some(ev) = super::common::decode_object::<Event<'_, BodyContent>>(body) {
             self.apply(ev);
         }
     }

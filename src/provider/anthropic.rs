@@ -231,10 +231,10 @@ trait Content {
     fn open(self, d: &mut AnthropicDecoder);
 }
 
-impl<'a, B: std::borrow::Borrow<ContentBlock<'a>>> Content for List<B> {
+impl Content for FullContent<'_> {
     fn open(self, d: &mut AnthropicDecoder) {
-        for (i, cb) in self.iter().enumerate() {
-            d.start_block(Int(i64::try_from(i).ok()), cb.borrow());
+        for (i, cb) in self.into_iter().enumerate() {
+            d.start_block(Int(i64::try_from(i).ok()), *cb);
         }
     }
 }
@@ -245,74 +245,86 @@ impl Content for IgnoredAny {
 
 /// A plain body's content blocks, turned into output blocks as they are read: what
 /// [`List`]`<ContentBlock>` followed by [`AnthropicDecoder::start_block`] per block gives
-/// (same leniency, same errors), without the list in between. `blocks[i]` is block
-/// `i`'s output, [`Block::Other`] where block `i` is no output; nothing past the last
-/// output block or [`MAX_ITEMS`].
-#[derive(Default)]
-struct BodyContent {
+/// (same leniency), without the list in between. `blocks[i]` is block `i`'s output,
+/// [`Block::Other`] where block `i` is no output; nothing past the last output block or
+/// [`MAX_ITEMS`]. `I` is how a tool input is read (see [`ToolInput`]).
+struct BodyContent<I> {
     blocks: Vec<Block>,
+    input: std::marker::PhantomData<I>,
 }
 
-impl<'de> Deserialize<'de> for BodyContent {
+impl<I> Default for BodyContent<I> {
+    fn default() -> Self {
+        BodyContent {
+            blocks: Vec::new(),
+            input: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, I: ToolInput + Deserialize<'de>> Deserialize<'de> for BodyContent<I> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{self, MapAccess, SeqAccess, Visitor};
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = BodyContent;
+        struct V<I>(std::marker::PhantomData<I>);
+        impl<'de, I: ToolInput + Deserialize<'de>> Visitor<'de> for V<I> {
+            type Value = BodyContent<I>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("anything")
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<BodyContent, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<BodyContent, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<BodyContent, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<BodyContent, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<BodyContent, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_unit<E: de::Error>(self) -> Result<BodyContent, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_none<E: de::Error>(self) -> Result<BodyContent, E> {
+            fn visit_none<E: de::Error>(self) -> Result<BodyContent<I>, E> {
                 Ok(BodyContent::default())
             }
             fn visit_some<D: serde::Deserializer<'de>>(
                 self,
                 d: D,
-            ) -> Result<BodyContent, D::Error> {
+            ) -> Result<BodyContent<I>, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyContent, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyContent<I>, A::Error> {
                 let mut blocks = Vec::new();
                 let mut i = 0usize;
-                while let Some(cb) = seq.next_element::<ContentBlock<'de>>()? {
+                while let Some(cb) = seq.next_element::<ContentBlock<'de, I>>()? {
                     if i < MAX_ITEMS {
-                        if let Some(b) = new_block(&cb) {
+                        if let Some(b) = new_block(cb) {
                             blocks.resize_with(i, || Block::Other);
                             blocks.push(b);
                         }
                     }
                     i += 1;
                 }
-                Ok(BodyContent { blocks })
+                Ok(BodyContent {
+                    blocks,
+                    input: std::marker::PhantomData,
+                })
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyContent, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyContent<I>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(BodyContent::default())
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
-impl Content for BodyContent {
+impl<I> Content for BodyContent<I> {
     fn open(self, d: &mut AnthropicDecoder) {
         if d.blocks.is_empty() {
             if !self.blocks.is_empty() {
@@ -332,9 +344,28 @@ impl Content for BodyContent {
     }
 }
 
+/// How a content block's tool `input` is read: borrowed raw and parsed on its own
+/// (`Option<&RawValue>`: an input that does not parse as a `Value` is absent), or parsed
+/// in place (`Option<Value>`: one pass, but such an input fails the whole event).
+trait ToolInput: Default {
+    fn into_value(self) -> Option<Value>;
+}
+
+impl ToolInput for Option<&RawValue> {
+    fn into_value(self) -> Option<Value> {
+        self.and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+}
+
+impl ToolInput for Option<Value> {
+    fn into_value(self) -> Option<Value> {
+        self
+    }
+}
+
 #[derive(Deserialize, Default)]
-#[serde(default)]
-struct ContentBlock<'a> {
+#[serde(default, bound(deserialize = "I: Deserialize<'de> + Default"))]
+struct ContentBlock<'a, I = Option<&'a RawValue>> {
     #[serde(borrow, rename = "type")]
     kind: Str<'a>,
     #[serde(borrow)]
@@ -345,8 +376,7 @@ struct ContentBlock<'a> {
     id: Str<'a>,
     #[serde(borrow)]
     name: Str<'a>,
-    #[serde(borrow)]
-    input: Option<&'a RawValue>,
+    input: I,
 }
 
 #[derive(Deserialize, Default)]
@@ -421,7 +451,7 @@ impl AnthropicDecoder {
         Some(b)
     }
 
-    fn start_block(&mut self, index: Int, cb: &ContentBlock<'_>) {
+    fn start_block(&mut self, index: Int, cb: ContentBlock<'_>) {
         let Some(new) = new_block(cb) else { return };
         if let Some(b) = self.block(index, || Block::Other) {
             *b = new;
@@ -467,8 +497,8 @@ impl AnthropicDecoder {
                 }
             }
             Some("content_block_start") => {
-                if let Some(cb) = &ev.content_block {
-                    self.start_block(ev.index, cb);
+                if let Some(cb) = ev.content_block {
+                    self.start_block(ev.index, *cb);
                 }
             }
             Some("content_block_delta") => {
@@ -503,18 +533,16 @@ impl AnthropicDecoder {
 }
 
 /// The output block a `content_block_start` (or a body's content block) opens.
-fn new_block(cb: &ContentBlock<'_>) -> Option<Block> {
+fn new_block<I: ToolInput>(cb: ContentBlock<'_, I>) -> Option<Block> {
     match cb.kind.as_deref()? {
         "text" => Some(Block::Text(cb.text.owned().unwrap_or_default())),
         "thinking" => Some(Block::Reasoning(cb.thinking.owned().unwrap_or_default())),
         "tool_use" | "server_tool_use" => Some(Block::Tool(ToolAcc {
-            id: cb.id.owned(),
-            name: cb.name.owned().unwrap_or_default(),
+            id: cb.id.0.map(Cow::into_owned),
+            name: cb.name.0.map(Cow::into_owned).unwrap_or_default(),
             arguments: String::new(),
             // The start event's `{}` is replaced by the streamed deltas, if any.
-            value: cb
-                .input
-                .and_then(|raw| serde_json::from_str(raw.get()).ok()),
+            value: cb.input.into_value(),
         })),
         _ => None,
     }
@@ -528,8 +556,20 @@ impl ResponseDecoder for AnthropicDecoder {
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        if let Some(ev) = super::common::decode_object::<Event<'_, BodyContent>>(body) {
-            self.apply(ev);
+        // One pass, tool inputs parsed in place. Where that fails on anything but the
+        // body's end (a tool input with a number beyond `f64` or nested past serde_json's
+        // depth limit, which the general path keeps as `{}`), the general path decides.
+        match super::common::try_decode_object::<Event<'_, BodyContent<Option<Value>>>>(body) {
+            Ok(ev) => self.apply(ev),
+            // Not an object, or cut short: the general path fails alike.
+            Err(None) => {}
+            Err(Some(e)) if e.is_eof() => {}
+            Err(Some(_)) => {
+                type General<'a> = Event<'a, BodyContent<Option<&'a RawValue>>>;
+                if let Some(ev) = super::common::decode_object::<General<'_>>(body) {
+                    self.apply(ev);
+                }
+            }
         }
     }
 

@@ -681,6 +681,21 @@ pub(crate) fn decode_object<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T>
     }
 }
 
+/// As [`decode_object`], with why it failed: `Err(None)` when `data` does not look like
+/// an object, else serde_json's error (`is_eof`: the input ended early, as a body cut at
+/// the capture cap does).
+pub(crate) fn try_decode_object<'a, T: Deserialize<'a>>(
+    data: &'a [u8],
+) -> Result<T, Option<serde_json::Error>> {
+    if !looks_like_object(data) {
+        return Err(None);
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => serde_json::from_str(text).map_err(Some),
+        Err(_) => serde_json::from_slice(data).map_err(Some),
+    }
+}
+
 /// An error body: the common `{"error": {...}}` (OpenAI, Azure, Anthropic, Gemini) or
 /// `{"error": "text"}`, or the flat `{"object": "error", "message", "type", "code"}` of
 /// Mistral and vLLM, or FastAPI's `{"detail": "text"}`.

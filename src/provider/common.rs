@@ -279,6 +279,9 @@ impl Text<'_> {
         match self.body() {
             Some(b) => {
                 if out.len() < MAX_TEXT_BYTES {
+                    // Unescaped, the text is at most as long: one growth instead of one
+                    // per escape.
+                    out.reserve(b.len());
                     unescape_into(b, out);
                 }
                 true
@@ -543,8 +546,14 @@ impl ChoiceAcc {
         if !self.seen {
             return None;
         }
-        let mut parts = Vec::with_capacity(self.blocks.len() + self.tools.len() + 1);
-        parts.extend(self.blocks.into_iter().filter_map(Block::into_part));
+        // Collected in place: the blocks' buffer becomes the parts' (a block is at least
+        // as large as a part), one allocation less per choice.
+        let mut parts: Vec<Part> = self
+            .blocks
+            .into_iter()
+            .filter_map(Block::into_part)
+            .collect();
+        parts.reserve_exact(usize::from(!self.refusal.is_empty()) + self.tools.len());
         if !self.refusal.is_empty() {
             parts.push(Part::Text {
                 content: self.refusal,
@@ -1087,5 +1096,26 @@ impl<'de> Deserialize<'de> for Checked {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`ChoiceAcc::into_message`] reuses the blocks' buffer for the parts only while a
+    /// block is at least as large as a part, with the same alignment.
+    #[test]
+    fn a_block_can_hold_a_part() {
+        assert!(std::mem::size_of::<Block>() >= std::mem::size_of::<Part>());
+        assert_eq!(std::mem::align_of::<Block>(), std::mem::align_of::<Part>());
+    }
+
+    #[test]
+    fn text_with_escapes_is_unescaped_whole() {
+        let t: Text<'_> = serde_json::from_str(r#""{\n\"a\": \"\u00e9\ud83d\ude00\"}""#).unwrap();
+        let mut s = String::from("x");
+        assert!(t.append_to(&mut s));
+        assert_eq!(s, "x{\n\"a\": \"é😀\"}");
     }
 }

@@ -174,35 +174,40 @@ fn block_part(b: &Value) -> Option<Part> {
 /// Fields that appear once per stream are boxed: the struct stays small, and the
 /// deltas (nearly every event) do not pay for moving them around. `C` is how a
 /// message's content blocks are read: decoded ([`FullContent`]), or skipped by the head
-/// decoder ([`IgnoredAny`]: syntax checked, nothing built).
+/// decoder ([`IgnoredAny`]: syntax checked, nothing built). Defaults are per field, here
+/// and below (the same values as a container `default`, which would build a whole
+/// default struct first and move fields out of it on every event).
 #[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[serde(bound(deserialize = "C: Deserialize<'de> + Default"))]
 struct Event<'a, C = FullContent<'a>> {
-    #[serde(borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type")]
     kind: Str<'a>,
     /// `message_start`.
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     message: Option<Box<MessageObj<'a, C>>>,
     /// Content block events.
+    #[serde(default)]
     index: Int,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     content_block: Option<Box<ContentBlock<'a>>>,
     /// `content_block_delta` or `message_delta`.
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     delta: Option<Delta<'a>>,
     /// `message_delta`.
+    #[serde(default)]
     usage: Option<Usage>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     error: Option<Box<ErrorObject<'a>>>,
     // A plain body is a message object: its fields at the top level.
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     model: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     role: Str<'a>,
+    #[serde(default)]
     content: C,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     stop_reason: Str<'a>,
 }
 
@@ -211,17 +216,22 @@ struct Event<'a, C = FullContent<'a>> {
 type FullContent<'a> = List<Box<ContentBlock<'a>>>;
 
 #[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[serde(bound(deserialize = "C: Deserialize<'de> + Default"))]
 struct MessageObj<'a, C> {
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     model: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     role: Str<'a>,
+    /// Read but not opened: a `message_start` carries no content yet (a malformed one
+    /// still fails the event).
+    #[allow(dead_code)]
+    #[serde(default)]
     content: C,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     stop_reason: Str<'a>,
+    #[serde(default)]
     usage: Option<Usage>,
 }
 
@@ -233,8 +243,8 @@ trait Content {
 
 impl Content for FullContent<'_> {
     fn open(self, d: &mut AnthropicDecoder) {
-        for (i, cb) in self.into_iter().enumerate() {
-            d.start_block(Int(i64::try_from(i).ok()), *cb);
+        for (i, mut cb) in self.into_iter().enumerate() {
+            d.start_block(Int(i64::try_from(i).ok()), &mut cb);
         }
     }
 }
@@ -301,9 +311,9 @@ impl<'de, I: ToolInput + Deserialize<'de>> Deserialize<'de> for BodyContent<I> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyContent<I>, A::Error> {
                 let mut blocks = Vec::new();
                 let mut i = 0usize;
-                while let Some(cb) = seq.next_element::<ContentBlock<'de, I>>()? {
+                while let Some(mut cb) = seq.next_element::<ContentBlock<'de, I>>()? {
                     if i < MAX_ITEMS {
-                        if let Some(b) = new_block(cb) {
+                        if let Some(b) = new_block(&mut cb) {
                             blocks.resize_with(i, || Block::Other);
                             blocks.push(b);
                         }
@@ -364,42 +374,45 @@ impl ToolInput for Option<Value> {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "I: Deserialize<'de> + Default"))]
+#[serde(bound(deserialize = "I: Deserialize<'de> + Default"))]
 struct ContentBlock<'a, I = Option<&'a RawValue>> {
-    #[serde(borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type")]
     kind: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     text: Text<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     thinking: Text<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     id: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     name: Str<'a>,
+    #[serde(default)]
     input: I,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(default)]
 struct Delta<'a> {
-    #[serde(borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type")]
     kind: Str<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     text: Text<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     partial_json: Text<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     thinking: Text<'a>,
-    #[serde(borrow)]
+    #[serde(default, borrow)]
     stop_reason: Str<'a>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(default)]
 struct Usage {
+    #[serde(default)]
     input_tokens: Int,
+    #[serde(default)]
     output_tokens: Int,
+    #[serde(default)]
     cache_read_input_tokens: Int,
+    #[serde(default)]
     cache_creation_input_tokens: Int,
 }
 
@@ -451,7 +464,7 @@ impl AnthropicDecoder {
         Some(b)
     }
 
-    fn start_block(&mut self, index: Int, cb: ContentBlock<'_>) {
+    fn start_block(&mut self, index: Int, cb: &mut ContentBlock<'_>) {
         let Some(new) = new_block(cb) else { return };
         if let Some(b) = self.block(index, || Block::Other) {
             *b = new;
@@ -481,7 +494,7 @@ impl AnthropicDecoder {
         }
     }
 
-    fn apply<C: Content>(&mut self, ev: Event<'_, C>) {
+    fn apply<C: Content + Default>(&mut self, ev: &mut Event<'_, C>) {
         if let Some(e) = &ev.error {
             self.error = Some(e.to_error());
         }
@@ -497,8 +510,8 @@ impl AnthropicDecoder {
                 }
             }
             Some("content_block_start") => {
-                if let Some(cb) = ev.content_block {
-                    self.start_block(ev.index, *cb);
+                if let Some(cb) = &mut ev.content_block {
+                    self.start_block(ev.index, cb);
                 }
             }
             Some("content_block_delta") => {
@@ -525,7 +538,7 @@ impl AnthropicDecoder {
                 if let Some(u) = &ev.usage {
                     self.usage(u);
                 }
-                ev.content.open(self);
+                std::mem::take(&mut ev.content).open(self);
             }
             _ => {}
         }
@@ -533,16 +546,16 @@ impl AnthropicDecoder {
 }
 
 /// The output block a `content_block_start` (or a body's content block) opens.
-fn new_block<I: ToolInput>(cb: ContentBlock<'_, I>) -> Option<Block> {
+fn new_block<I: ToolInput>(cb: &mut ContentBlock<'_, I>) -> Option<Block> {
     match cb.kind.as_deref()? {
         "text" => Some(Block::Text(cb.text.owned().unwrap_or_default())),
         "thinking" => Some(Block::Reasoning(cb.thinking.owned().unwrap_or_default())),
         "tool_use" | "server_tool_use" => Some(Block::Tool(ToolAcc {
-            id: cb.id.0.map(Cow::into_owned),
-            name: cb.name.0.map(Cow::into_owned).unwrap_or_default(),
+            id: cb.id.0.take().map(Cow::into_owned),
+            name: cb.name.0.take().map(Cow::into_owned).unwrap_or_default(),
             arguments: String::new(),
             // The start event's `{}` is replaced by the streamed deltas, if any.
-            value: cb.input.into_value(),
+            value: std::mem::take(&mut cb.input).into_value(),
         })),
         _ => None,
     }
@@ -550,8 +563,8 @@ fn new_block<I: ToolInput>(cb: ContentBlock<'_, I>) -> Option<Block> {
 
 impl ResponseDecoder for AnthropicDecoder {
     fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
-        if let Some(ev) = super::common::decode_object::<Event<'_>>(data) {
-            self.apply(ev);
+        if let Some(mut ev) = super::common::decode_object::<Event<'_>>(data) {
+            self.apply(&mut ev);
         }
     }
 
@@ -560,14 +573,14 @@ impl ResponseDecoder for AnthropicDecoder {
         // body's end (a tool input with a number beyond `f64` or nested past serde_json's
         // depth limit, which the general path keeps as `{}`), the general path decides.
         match super::common::try_decode_object::<Event<'_, BodyContent<Option<Value>>>>(body) {
-            Ok(ev) => self.apply(ev),
+            Ok(mut ev) => self.apply(&mut ev),
             // Not an object, or cut short: the general path fails alike.
             Err(None) => {}
             Err(Some(e)) if e.is_eof() => {}
             Err(Some(_)) => {
                 type General<'a> = Event<'a, BodyContent<Option<&'a RawValue>>>;
-                if let Some(ev) = super::common::decode_object::<General<'_>>(body) {
-                    self.apply(ev);
+                if let Some(mut ev) = super::common::decode_object::<General<'_>>(body) {
+                    self.apply(&mut ev);
                 }
             }
         }
@@ -576,8 +589,8 @@ impl ResponseDecoder for AnthropicDecoder {
     fn on_body_head(&mut self, body: &[u8]) {
         // Everything but the content blocks (the answer's text and tool inputs: most of
         // the bytes), which are skipped unbuilt.
-        if let Some(ev) = super::common::decode_object::<Event<'_, IgnoredAny>>(body) {
-            self.apply(ev);
+        if let Some(mut ev) = super::common::decode_object::<Event<'_, IgnoredAny>>(body) {
+            self.apply(&mut ev);
         }
     }
 

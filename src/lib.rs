@@ -211,26 +211,56 @@ impl Humanloop {
         self.inner.exporter.stats()
     }
 
-    /// Deliver everything queued; an error says how many records were not delivered.
+    /// Deliver everything queued (after [`flush_spans`](Self::flush_spans)); an error
+    /// says how many records were not delivered.
     pub async fn flush(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.flush_spans();
         self.inner.exporter.flush(timeout).await
     }
 
     /// Flush, then stop the exporter. Calls made afterwards are traced but not logged.
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.flush_spans();
         self.inner.exporter.shutdown(timeout).await
     }
 
     /// [`Humanloop::flush`] for code outside async contexts
     /// (it blocks the calling thread; do not call it on an async executor thread).
     pub fn flush_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.flush_spans();
         self.inner.exporter.flush_blocking(timeout)
     }
 
     /// [`Humanloop::shutdown`] for code outside async contexts
     /// (it blocks the calling thread; do not call it on an async executor thread).
     pub fn shutdown_blocking(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.flush_spans();
         self.inner.exporter.shutdown_blocking(timeout)
+    }
+
+    /// Wait until every LLM call that has finished is completed: its span closed (so your
+    /// subscriber has it; an OpenTelemetry span processor exports it from there) and its
+    /// log queued for the exporter.
+    ///
+    /// A call's span ends (its end time is taken) on the caller's thread the moment the
+    /// call finishes; decoding the response, recording the response attributes and
+    /// metrics and closing the span happen on a background thread of this handle,
+    /// microseconds later, so that the caller's path stays short. Code that reads spans
+    /// right after a call (a test with an in-memory exporter, say) calls this first;
+    /// [`flush`](Self::flush) and [`shutdown`](Self::shutdown) call it too. It blocks
+    /// the calling thread only while the calls finished before it are completed (no
+    /// network, no lock held), so it may be called from async code.
+    ///
+    /// ```no_run
+    /// # async fn demo(hl: humanloop_tracing::Humanloop, client: reqwest_middleware::ClientWithMiddleware) {
+    /// let answer = client.post("http://127.0.0.1:11434/v1/chat/completions").send().await;
+    /// let _ = answer.unwrap().bytes().await;
+    /// hl.flush_spans(); // the call's span is now with the subscriber
+    /// # }
+    /// ```
+    pub fn flush_spans(&self) {
+        #[cfg(any(feature = "tower", feature = "reqwest"))]
+        self.inner.recorder.wait_finished();
     }
 
     /// The `tracing_subscriber::Layer` that maps spans onto sessions and steps and logs

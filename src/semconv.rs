@@ -740,15 +740,61 @@ pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest, profile:
     );
     #[cfg(feature = "otel")]
     if !span.is_disabled() {
-        record_request_extras(&span, detected, request, profile);
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        if let Some(api) = openai_api_type(detected) {
+            span.set_attribute(OPENAI_API_TYPE, api);
+        }
+        record_request_extras(&span, request, profile);
     }
     span
+}
+
+/// The start attributes [`inference_span`] takes from the request, for a span opened
+/// before its request was decoded (the finisher decodes it): its name and the request
+/// attributes, recorded now.
+pub(crate) fn record_request(span: &Span, request: &LlmRequest, profile: Profile) {
+    if span.is_disabled() {
+        return;
+    }
+    let nested = is_nested(span);
+    let name = if nested {
+        format!("{} (http)", span_name(request))
+    } else {
+        span_name(request)
+    };
+    span.record("otel.name", name.as_str());
+    #[cfg(feature = "otel")]
+    {
+        // A span whose context was taken (to inject `traceparent`) is already started: its
+        // name is set on the OpenTelemetry span itself.
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        span.context().span().update_name(name);
+    }
+    if nested {
+        return;
+    }
+    let p = &request.params;
+    let top_k_double = p.top_k.filter(|_| profile == Profile::V1_41);
+    span.record(GEN_AI_REQUEST_MODEL, request.model.as_deref());
+    span.record(GEN_AI_REQUEST_TEMPERATURE, p.temperature);
+    span.record(GEN_AI_REQUEST_TOP_P, p.top_p);
+    span.record(GEN_AI_REQUEST_TOP_K, top_k_double);
+    span.record(GEN_AI_REQUEST_MAX_TOKENS, p.max_tokens);
+    span.record(GEN_AI_REQUEST_FREQUENCY_PENALTY, p.frequency_penalty);
+    span.record(GEN_AI_REQUEST_PRESENCE_PENALTY, p.presence_penalty);
+    span.record(GEN_AI_REQUEST_SEED, p.seed);
+    span.record(GEN_AI_REQUEST_CHOICE_COUNT, choice_count(request));
+    span.record(GEN_AI_REQUEST_STREAM, request.stream.then_some(true));
+    span.record(GEN_AI_OUTPUT_TYPE, p.output_type.as_deref());
+    #[cfg(feature = "otel")]
+    record_request_extras(span, request, profile);
 }
 
 /// The start attributes a `tracing` span cannot declare (it holds at most 32 fields) or
 /// that are arrays: set through the OpenTelemetry span.
 #[cfg(feature = "otel")]
-fn record_request_extras(span: &Span, detected: &Detected, request: &LlmRequest, profile: Profile) {
+fn record_request_extras(span: &Span, request: &LlmRequest, profile: Profile) {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let p = &request.params;
     if !p.stop_sequences.is_empty() {
@@ -758,9 +804,6 @@ fn record_request_extras(span: &Span, detected: &Detected, request: &LlmRequest,
         if let Some(k) = p.top_k {
             span.set_attribute(GEN_AI_REQUEST_TOP_K, k.round() as i64);
         }
-    }
-    if let Some(api) = openai_api_type(detected) {
-        span.set_attribute(OPENAI_API_TYPE, api);
     }
     if let Some(tier) = &p.service_tier {
         span.set_attribute(OPENAI_REQUEST_SERVICE_TIER, tier.clone());

@@ -147,6 +147,7 @@ async fn exporter_queue_caps_memory_while_the_endpoint_is_down() {
     }
     let full = LIVE.load(Ordering::Relaxed);
 
+    hl.flush_spans(); // every finished call's record handed to the exporter
     let stats = hl.stats();
     assert_eq!(stats.sent, 0, "{stats:?}");
     assert!(stats.queued <= QUEUE as u64, "{stats:?}");

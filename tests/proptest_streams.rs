@@ -113,12 +113,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn humanloop(rt: &tokio::runtime::Runtime) -> Humanloop {
     rt.block_on(async {
-        handle(
+        harness::track(handle(
             Config::builder()
                 .base_url("http://127.0.0.1:9/v4")
                 .max_queue_size(8)
                 .capture_content(true),
-        )
+        ))
     })
 }
 

@@ -24,6 +24,9 @@ use crate::semconv;
 /// Error bodies are kept up to this size (they are small; the cap is a guard).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// A stream's first reservation for the bytes it keeps (a short completion fits).
+const PENDING_START: usize = 16 * 1024;
+
 /// How the response body is being watched.
 enum Capture {
     /// No response head yet.
@@ -93,6 +96,21 @@ pub(crate) struct Call {
     decoder: Mutex<Option<Box<dyn ResponseDecoder>>>,
     truncated: bool,
     finished: bool,
+    /// Stream bytes kept for the finisher (see [`Call::on_data`]).
+    pending: Vec<u8>,
+    /// Past the capture cap: stream bytes are fed as they arrive.
+    inline: bool,
+    /// The request is still to be decoded (see [`DeferredRequest`]), and the decoder with
+    /// it: by the finisher, or here when a stream outgrows the capture cap.
+    request_pending: bool,
+    /// Whether the request's head was decoded and its attributes recorded here.
+    request_head_here: bool,
+    /// The bytes that end this stream, if its protocol has them.
+    end_marker: Option<&'static [u8]>,
+    /// How far `pending` was searched for `end_marker`.
+    searched: usize,
+    /// `end_marker` is in `pending`.
+    marker_seen: bool,
 }
 
 impl fmt::Debug for Call {
@@ -140,24 +158,20 @@ impl Call {
                     d.is::<tracing::subscriber::NoSubscriber>()
                 });
         }
-        // Content on the span needs the messages now; otherwise the caller only pays for
-        // the head, and the log gets the rest on the exporter's thread.
+        // Content on the span needs the messages now. Otherwise nothing is decoded here:
+        // the finisher decodes the request's head (and records its attributes on the
+        // span), and the log gets the rest on the exporter's thread.
         let full_now = config.capture_content();
-        let decode = |full: bool| {
-            contain("codec", || {
-                let bytes = body.as_deref().unwrap_or_default();
-                if full {
-                    codec.decode_request(head, bytes)
-                } else {
-                    codec.decode_request_head(head, bytes)
-                }
-            })
-            .unwrap_or_else(|| LlmRequest::empty(detected.operation))
-        };
         if !quiet {
-            request = decode(full_now);
+            if full_now {
+                request = contain("codec", || {
+                    codec.decode_request(head, body.as_deref().unwrap_or_default())
+                })
+                .unwrap_or_else(|| LlmRequest::empty(detected.operation));
+            }
             span = semconv::inference_span(&detected, &request, config.semconv_profile());
         }
+        let decoded = !quiet && full_now;
         let mut ctx = hierarchy::call_context(&span);
         if let Some(attempt) = super::attempt::current() {
             ctx.metadata
@@ -176,11 +190,7 @@ impl Call {
         }
         let mode = match (quiet, ctx.sampled) {
             (true, true) => Mode::LogOnly,
-            (true, false) => {
-                // No log to decode it in: the metrics need the request's head now.
-                request = decode(false);
-                Mode::MetricsOnly
-            }
+            (true, false) => Mode::MetricsOnly,
             (false, sampled) => Mode::Traced {
                 content: full_now && sampled && !span.is_disabled(),
                 logged: sampled,
@@ -193,7 +203,9 @@ impl Call {
             config.semconv_profile(),
         );
         let mut secrets = Secrets::from_head(head);
-        if let Some(body) = &body {
+        // The secret-named fields of the body matter here only to clean content recorded
+        // now; otherwise the finisher looks for them.
+        if let Some(body) = body.as_ref().filter(|_| mode.content()) {
             secrets.add_from_body(body);
         }
         if mode.content() {
@@ -209,14 +221,15 @@ impl Call {
             }
             semconv::record_tool_definitions(&span, &request.tools, &clean, max);
         }
+        // Before the request is decoded the decoder only serves to name the stream's end
+        // marker; the finisher makes it again from the decoded request.
         let decoder = contain("codec", || codec.response_decoder(&request));
-        let whole = mode == Mode::LogOnly;
-        let deferred = (mode.logged() && (whole || !full_now)).then(|| DeferredRequest {
+        let deferred = (!decoded).then(|| DeferredRequest {
             codec: codec.clone(),
             method: head.method.clone(),
             uri: head.uri.clone(),
             body: body.clone().unwrap_or_default(),
-            whole,
+            whole: true,
         });
         let request_body = body.filter(|_| config.log_content() && mode.logged());
         Call {
@@ -239,6 +252,13 @@ impl Call {
             decoder: Mutex::new(decoder),
             truncated: false,
             finished: false,
+            pending: Vec::new(),
+            inline: false,
+            request_pending: !decoded,
+            request_head_here: false,
+            end_marker: None,
+            searched: 0,
+            marker_seen: false,
         }
     }
 
@@ -276,7 +296,12 @@ impl Call {
         } else if !status.is_success() {
             Capture::Error(Vec::new())
         } else if sse || ndjson {
-            self.stream_decoder();
+            self.end_marker = self
+                .decoder
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .and_then(|d| d.end_marker());
             Capture::Sse(if sse {
                 Events::Sse(SseSplitter::new(max))
             } else {
@@ -287,34 +312,11 @@ impl Call {
         };
     }
 
-    /// A stream whose request was not decoded (no subscriber): the decoder is made again
-    /// from the request's head, so that it knows when the stream has said everything that
-    /// matters (the choices it ends with, whether usage follows). Streams only: a head
-    /// decode skips the content.
-    fn stream_decoder(&mut self) {
-        let Some(d) = self
-            .deferred
-            .as_ref()
-            .filter(|_| self.mode == Mode::LogOnly)
-        else {
-            return;
-        };
-        let headers = HeaderMap::new();
-        let head = RequestHead {
-            method: &d.method,
-            uri: &d.uri,
-            headers: &headers,
-        };
-        let codec = &d.codec;
-        let decoder = contain("codec", || {
-            codec.response_decoder(&codec.decode_request_head(&head, &d.body))
-        });
-        if decoder.is_some() {
-            *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
-        }
-    }
-
-    /// A body frame is on its way to the caller: note the time and feed the decoder.
+    /// A body frame is on its way to the caller: note the time and keep or feed it.
+    ///
+    /// A stream's bytes are kept, up to the capture cap, and split and decoded by the
+    /// finisher; past the cap they are fed here as they arrive (the splitter keeps what
+    /// an unfinished event needs and marks the output truncated).
     pub(crate) fn on_data(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
@@ -325,16 +327,39 @@ impl Call {
         }
         self.last_chunk = Some(now);
         let max = self.recorder.config().max_capture_bytes();
-        let decoder = self.decoder.get_mut().unwrap_or_else(|e| e.into_inner());
         match &mut self.capture {
-            Capture::Sse(splitter) => {
-                let events = &mut self.events;
-                splitter.feed(data, &mut |event, data| {
-                    *events += 1;
-                    feed_event(decoder, event, data);
-                });
+            Capture::Sse(_) if !self.inline && self.pending.len() + data.len() <= max => {
+                if self.pending.capacity() == 0 {
+                    self.pending.reserve(PENDING_START.min(max));
+                }
+                self.pending.extend_from_slice(data);
+                if self.ends_stream() {
+                    self.finish(End::Complete);
+                }
+            }
+            Capture::Sse(_) => {
+                if !self.inline {
+                    self.inline = true;
+                    if std::mem::take(&mut self.request_pending) {
+                        // Fed here from now on: the decoder must know the request.
+                        self.request_head_here = true;
+                        self.request =
+                            request_head(self.deferred.as_ref(), self.detected.operation);
+                        let codec = &self.detected.codec;
+                        let decoder = contain("codec", || codec.response_decoder(&self.request));
+                        *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
+                        if let Mode::Traced { .. } = self.mode {
+                            let profile = self.recorder.config().semconv_profile();
+                            semconv::record_request(&self.span, &self.request, profile);
+                        }
+                    }
+                    let pending = std::mem::take(&mut self.pending);
+                    self.feed_now(&pending);
+                }
+                self.feed_now(data);
                 // The protocol's end marker: finish now, so a caller that stops reading
                 // there and drops the body is not counted as cancelling the call.
+                let decoder = self.decoder.get_mut().unwrap_or_else(|e| e.into_inner());
                 let complete = decoder
                     .as_ref()
                     .is_some_and(|d| contain("codec", || d.is_complete()).unwrap_or(false));
@@ -351,21 +376,181 @@ impl Call {
         }
     }
 
-    /// Finish the call (once; later calls do nothing): make the [`Finished`] record,
-    /// settle its outcome now when the span or the metrics need it here, hand it to the
-    /// exporter when it is logged, end the span.
+    /// Split and decode stream bytes on the caller's path (past the capture cap).
+    fn feed_now(&mut self, data: &[u8]) {
+        let decoder = self.decoder.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Capture::Sse(splitter) = &mut self.capture {
+            let events = &mut self.events;
+            splitter.feed(data, &mut |event, data| {
+                *events += 1;
+                feed_event(decoder, event, data);
+            });
+        }
+    }
+
+    /// Whether the bytes kept so far end the stream: its end marker (see
+    /// [`ResponseDecoder::end_marker`]) arrived and the event it is in is complete. The
+    /// call is finished then, so that a caller that stops reading at the marker and holds
+    /// on to the body does not hold the span open.
+    fn ends_stream(&mut self) -> bool {
+        let Some(marker) = self.end_marker else {
+            return false;
+        };
+        if !self.marker_seen {
+            // Only the new bytes and the marker's length before them can hold it.
+            let from = self.searched.saturating_sub(marker.len());
+            self.searched = self.pending.len();
+            self.marker_seen = memchr::memmem::find(&self.pending[from..], marker).is_some();
+        }
+        self.marker_seen && (self.pending.ends_with(b"\n\n") || self.pending.ends_with(b"\r\n\r\n"))
+    }
+
+    /// Finish the call (once; later calls do nothing). Here, on the caller's path, only
+    /// the time is noted and the span's timing ended; the rest (decoding what was kept,
+    /// the response attributes and metrics, the log, closing the span) is one job for the
+    /// recorder's finisher thread: see [`Ending::run`].
     pub(crate) fn finish(&mut self, end: End) {
         if self.finished {
             return;
         }
         self.finished = true;
         let now = Instant::now();
-        let mut decoder = self
-            .decoder
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        // tracing-opentelemetry takes a span's end time from its last exit: enter it once
+        // more so that the end is now, not when the response head arrived nor when the
+        // finisher gets to it.
+        if self.mode != Mode::LogOnly {
+            drop(self.span.enter());
+        }
+        let ending = Ending {
+            recorder: self.recorder.clone(),
+            span: std::mem::replace(&mut self.span, Span::none()),
+            detected: self.detected.clone(),
+            request: std::mem::replace(
+                &mut self.request,
+                LlmRequest::empty(self.detected.operation),
+            ),
+            deferred: self.deferred.take(),
+            mode: self.mode,
+            request_body: self.request_body.take(),
+            secrets: std::mem::take(&mut self.secrets),
+            ctx: std::mem::take(&mut self.ctx),
+            started: self.started,
+            created_at: self.created_at,
+            first_chunk: self.first_chunk,
+            last_chunk: self.last_chunk,
+            events: self.events,
+            status: self.status,
+            capture: std::mem::replace(&mut self.capture, Capture::Done),
+            pending: std::mem::take(&mut self.pending),
+            decoder: self
+                .decoder
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+            request_pending: self.request_pending,
+            request_head_here: self.request_head_here,
+            truncated: self.truncated,
+            end,
+            now,
+        };
+        // Events the job emits (a codec's contained panic, say) go where the caller's
+        // would have.
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        let bytes = ending.held_bytes();
+        self.recorder.finish_later(
+            Box::new(move || tracing::dispatcher::with_default(&dispatch, || ending.run())),
+            bytes,
+        );
+    }
+}
+
+/// A finished call on its way from the caller's thread to the finisher's.
+struct Ending {
+    recorder: Recorder,
+    span: Span,
+    detected: Detected,
+    request: LlmRequest,
+    deferred: Option<DeferredRequest>,
+    mode: Mode,
+    request_body: Option<Bytes>,
+    secrets: Secrets,
+    ctx: CallContext,
+    started: Instant,
+    created_at: SystemTime,
+    first_chunk: Option<Instant>,
+    last_chunk: Option<Instant>,
+    events: u64,
+    status: Option<StatusCode>,
+    capture: Capture,
+    /// Stream bytes kept for the finisher to split and decode.
+    pending: Vec<u8>,
+    decoder: Option<Box<dyn ResponseDecoder>>,
+    request_pending: bool,
+    request_head_here: bool,
+    truncated: bool,
+    end: End,
+    now: Instant,
+}
+
+impl Ending {
+    /// The buffers this call holds until it is completed.
+    fn held_bytes(&self) -> usize {
+        let kept = match &self.capture {
+            Capture::Json(buf) | Capture::Error(buf) => buf.capacity(),
+            _ => 0,
+        };
+        kept + self.pending.capacity()
+    }
+
+    /// The request was not decoded on the caller's path: its head now (what the span, the
+    /// metrics and the decoder need), the rest in the log. The secret-named fields of its
+    /// body are looked for too.
+    fn decode_request(&mut self) {
+        let Some(deferred) = self.deferred.as_mut() else {
+            return;
+        };
+        self.secrets.add_from_body(&deferred.body);
+        // Logged calls without a subscriber: the log decodes the whole request, and a JSON
+        // body is decoded there too.
+        let log_decodes = self.mode == Mode::LogOnly && !matches!(self.capture, Capture::Sse(_));
+        if log_decodes {
+            return;
+        }
+        if !self.request_head_here {
+            self.request = request_head(Some(deferred), self.detected.operation);
+            if self.request_pending {
+                self.decoder = contain("codec", || {
+                    self.detected.codec.response_decoder(&self.request)
+                });
+            }
+            if let Mode::Traced { .. } = self.mode {
+                semconv::record_request(
+                    &self.span,
+                    &self.request,
+                    self.recorder.config().semconv_profile(),
+                );
+            }
+        }
+        if self.mode == Mode::LogOnly {
+            return; // the log replaces the head with the whole request
+        }
+        if self.mode.logged() {
+            deferred.whole = false; // the log adds the messages, the system, the tools
+        } else {
+            self.deferred = None;
+        }
+    }
+
+    /// Complete the call: make the [`Finished`] record, settle its outcome when the span
+    /// or the metrics need it, hand it to the exporter when it is logged, close the span.
+    fn run(mut self) {
+        let now = self.now;
+        let mut end = self.end;
+        if self.deferred.is_some() {
+            self.decode_request();
+        }
         let config = self.recorder.config();
+        let mut decoder = self.decoder.take();
         let mut response_body = None;
         let mut deferred_output = false;
         let mut provider_error = None;
@@ -373,11 +558,21 @@ impl Call {
         match std::mem::replace(&mut self.capture, Capture::Done) {
             Capture::Sse(mut splitter) => {
                 let events = &mut self.events;
-                splitter.finish(&mut |event, data| {
+                let mut on_event = |event: Option<&str>, data: &[u8]| {
                     *events += 1;
                     feed_event(&mut decoder, event, data);
-                });
+                };
+                splitter.feed(&self.pending, &mut on_event);
+                splitter.finish(&mut on_event);
                 self.truncated |= splitter.truncated();
+                // A caller that stops reading at the protocol's end marker and drops the
+                // body has not cancelled the call.
+                let complete = decoder
+                    .as_ref()
+                    .is_some_and(|d| contain("codec", || d.is_complete()).unwrap_or(false));
+                if end == End::Cancelled && complete {
+                    end = End::Complete;
+                }
             }
             Capture::Json(buf) if self.mode == Mode::LogOnly => {
                 deferred_output = decoder.is_some();
@@ -433,26 +628,26 @@ impl Call {
         };
         let logged_content = config.log_content();
         let mut finished = Finished {
-            detected: self.detected.clone(),
-            request: std::mem::replace(
-                &mut self.request,
-                LlmRequest::empty(self.detected.operation),
-            ),
-            deferred: self.deferred.take(),
-            request_body: self.request_body.take(),
+            detected: self.detected,
+            request: self.request,
+            deferred: self.deferred,
+            request_body: self.request_body,
             response_body_logged: logged_content,
             response_body: response_body.filter(|_| logged_content || deferred_output),
-            deferred_output: deferred_output.then(|| self.detected.codec.clone()),
+            deferred_output: None,
             generation,
             status: self.status,
             end,
             timing,
             error: None,
             created_at: self.created_at,
-            ctx: std::mem::take(&mut self.ctx),
-            secrets: std::mem::take(&mut self.secrets),
+            ctx: self.ctx,
+            secrets: self.secrets,
             truncated: self.truncated,
         };
+        if deferred_output {
+            finished.deferred_output = Some(finished.detected.codec.clone());
+        }
         // The one scheduling choice: settle here what the span or the metrics need now,
         // or leave it all to `log::complete` on the exporter's thread.
         match self.mode {
@@ -467,13 +662,8 @@ impl Call {
                     log::complete(recorder.config(), finished)
                 })));
         }
-        // End the span now, whatever the caller does with the response afterwards.
-        // tracing-opentelemetry takes a span's end time from its last exit: enter it
-        // once more so that the end is now, not when the response head arrived.
-        if self.mode != Mode::LogOnly {
-            drop(self.span.enter());
-        }
-        self.span = Span::none();
+        // Closing the span (dropping the last handle) is when a subscriber exports it.
+        drop(self.span);
     }
 }
 
@@ -481,6 +671,21 @@ impl Drop for Call {
     fn drop(&mut self) {
         self.finish(End::Cancelled);
     }
+}
+
+/// The head of a request not decoded on the caller's path (an empty one when the codec
+/// panics). Codecs decode from the method, the URI and the body, never the headers.
+fn request_head(d: Option<&DeferredRequest>, operation: crate::provider::Operation) -> LlmRequest {
+    d.and_then(|d| {
+        let headers = HeaderMap::new();
+        let head = RequestHead {
+            method: &d.method,
+            uri: &d.uri,
+            headers: &headers,
+        };
+        contain("codec", || d.codec.decode_request_head(&head, &d.body))
+    })
+    .unwrap_or_else(|| LlmRequest::empty(operation))
 }
 
 fn feed_event(decoder: &mut Option<Box<dyn ResponseDecoder>>, event: Option<&str>, data: &[u8]) {

@@ -41,6 +41,7 @@
 
 pub(crate) mod attempt;
 mod call;
+mod finisher;
 mod log;
 mod ndjson;
 mod outcome;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::finisher::{Finisher, Job};
 use crate::config::Config;
 use crate::export::{ExportRecord, LogExporter};
 
@@ -19,13 +20,18 @@ pub(crate) struct Recorder {
 struct Inner {
     config: Config,
     exporter: LogExporter,
+    finisher: Finisher,
 }
 
 impl Recorder {
     /// A recorder reading `config` and submitting to `exporter`.
     pub(crate) fn new(config: Config, exporter: LogExporter) -> Self {
         Self {
-            inner: Arc::new(Inner { config, exporter }),
+            inner: Arc::new(Inner {
+                config,
+                exporter,
+                finisher: Finisher::default(),
+            }),
         }
     }
 
@@ -37,5 +43,16 @@ impl Recorder {
     /// Hand a record to the exporter without blocking; `false` if it was dropped.
     pub(crate) fn submit(&self, record: ExportRecord) -> bool {
         self.inner.exporter.submit(record)
+    }
+
+    /// Complete a finished call on the finisher's thread (see [`Finisher`]).
+    pub(crate) fn finish_later(&self, job: Job, bytes: usize) {
+        self.inner.finisher.run(job, bytes);
+    }
+
+    /// Wait until every call finished so far is completed: its span closed, its log
+    /// handed to the exporter.
+    pub(crate) fn wait_finished(&self) {
+        self.inner.finisher.wait();
     }
 }

@@ -626,6 +626,10 @@ impl ResponseDecoder for AnthropicDecoder {
         self.done
     }
 
+    fn end_marker(&self) -> Option<&'static [u8]> {
+        Some(b"\nevent: message_stop")
+    }
+
     fn text_since(&self, offset: usize, out: &mut String) -> usize {
         super::common::text_since(&self.blocks, offset, out)
     }

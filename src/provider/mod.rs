@@ -397,6 +397,23 @@ pub trait ResponseDecoder: Send {
     fn is_complete(&self) -> bool {
         false
     }
+    /// Bytes that appear in a stream only where it ends, starting with the newline that
+    /// puts them at the start of a line (no JSON string can hold a raw newline, so no
+    /// model output can fake them): `b"\ndata: [DONE]"`, `b"\nevent: message_stop"`.
+    /// Where they arrive, and the event holding them is complete, the call is finished
+    /// without waiting for the body's end; the stream's events are decoded off the
+    /// caller's path. Default: none (the call ends with the body, or, when the caller drops
+    /// the body early, as complete if [`is_complete`](Self::is_complete) then holds).
+    ///
+    /// ```
+    /// use humanloop_tracing::provider::{Codec, LlmRequest, OpenAiChat, Operation};
+    ///
+    /// let d = OpenAiChat.response_decoder(&LlmRequest::empty(Operation::Chat));
+    /// assert_eq!(d.end_marker(), Some(&b"\ndata: [DONE]"[..]));
+    /// ```
+    fn end_marker(&self) -> Option<&'static [u8]> {
+        None
+    }
     /// Appends to `out` the first choice's output text (its text parts joined) past byte
     /// `offset`, and returns the text's length so far: a relay that forwards a stream's
     /// text as it arrives (the local endpoint's streamed completions) calls it after each

@@ -658,6 +658,10 @@ impl ResponseDecoder for ChatDecoder {
         self.done || self.said_everything()
     }
 
+    fn end_marker(&self) -> Option<&'static [u8]> {
+        Some(b"\ndata: [DONE]")
+    }
+
     fn text_since(&self, offset: usize, out: &mut String) -> usize {
         self.choices
             .0

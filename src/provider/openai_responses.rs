@@ -472,4 +472,8 @@ impl ResponseDecoder for ResponsesDecoder {
     fn is_complete(&self) -> bool {
         self.done
     }
+
+    fn end_marker(&self) -> Option<&'static [u8]> {
+        Some(b"\nevent: response.completed")
+    }
 }

@@ -1,7 +1,7 @@
 //! Which decoding runs on the caller's path: a codec that notes the thread of each step.
-//! With no subscriber recording the span, none; with one, only the heads the span needs
-//! (`decode_request_head`, `on_body_head`); the log's full decode always runs on the
-//! exporter's thread. (Its own binary: the metrics test shares a global meter provider.)
+//! By default none, with or without a subscriber recording the span: the heads the span
+//! needs are decoded on the finisher's thread, the log's full decode on the exporter's.
+//! With `capture_content`, the request's messages, which the span records at its start. (Its own binary: the metrics test shares a global meter provider.)
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -88,7 +88,7 @@ impl Codec for Watched {
 
 /// The decoding steps of one plain call and the thread each ran on, with or without a
 /// subscriber recording the span.
-async fn steps_of_one_call(with_subscriber: bool) -> Vec<(&'static str, bool)> {
+async fn steps_of_one_call(with_subscriber: bool, content: bool) -> Vec<(&'static str, bool)> {
     let server = provider().await;
     let sink = Recorder::start().await;
     let steps = Steps::default();
@@ -96,7 +96,7 @@ async fn steps_of_one_call(with_subscriber: bool) -> Vec<(&'static str, bool)> {
         caller: std::thread::current().id(),
         steps: steps.clone(),
     });
-    let hl = humanloop(&sink, |b| b.codec(watched));
+    let hl = humanloop(&sink, |b| b.codec(watched).capture_content(content));
     let _otel = with_subscriber.then(otel);
     let req = Req::post(server.url("/v1/chat/completions"), CHAT)
         .header("x-fixture", "openai/chat_basic.json");
@@ -117,23 +117,30 @@ async fn steps_of_one_call(with_subscriber: bool) -> Vec<(&'static str, bool)> {
 /// span unrecorded and the outcome depend on the other test.
 #[tokio::test(flavor = "current_thread")]
 async fn the_caller_decodes_only_what_the_span_records() {
-    let mut steps = steps_of_one_call(true).await;
+    let mut steps = steps_of_one_call(true, false).await;
     steps.sort();
     assert_eq!(
         steps,
         vec![
             ("decode_request", false),
-            ("decode_request_head", true),
+            ("decode_request_head", false),
             ("on_body", false),
-            ("on_body_head", true),
+            ("on_body_head", false),
         ],
-        "with a subscriber: the span's heads on the caller's thread, the log's full decode on the exporter's"
+        "with a subscriber: the span's heads on the finisher's thread, the log's full decode on the exporter's"
     );
-    let mut steps = steps_of_one_call(false).await;
+    let mut steps = steps_of_one_call(false, false).await;
     steps.sort();
     assert_eq!(
         steps,
         vec![("decode_request", false), ("on_body", false)],
         "without one: every decoding step on the exporter's thread"
+    );
+    let mut steps = steps_of_one_call(true, true).await;
+    steps.sort();
+    assert_eq!(
+        steps,
+        vec![("decode_request", true), ("on_body", false)],
+        "with capture_content: the request, whose messages the span starts with, on the caller's thread"
     );
 }

@@ -343,7 +343,7 @@ pub fn humanloop(rec: &Recorder, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder)
         .config()
         .project("capture-tests")
         .schedule_delay(Duration::from_millis(10));
-    Humanloop::new(f(builder).build().unwrap()).unwrap()
+    super::track(Humanloop::new(f(builder).build().unwrap()).unwrap())
 }
 
 /// Flush `hl`, then wait (bounded) until `rec` has at least `expected` logs; all its logs.

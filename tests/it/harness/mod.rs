@@ -26,3 +26,21 @@ pub mod otel;
 pub mod provider;
 pub mod raw;
 pub mod server;
+
+thread_local! {
+    /// The handles the harness made on this thread (tests run one per thread).
+    static HANDLES: std::cell::RefCell<Vec<humanloop_tracing::Humanloop>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `hl`, remembered so that reading spans first waits for its finished calls
+/// ([`Humanloop::flush_spans`](humanloop_tracing::Humanloop::flush_spans)).
+pub fn track(hl: humanloop_tracing::Humanloop) -> humanloop_tracing::Humanloop {
+    HANDLES.with(|h| h.borrow_mut().push(hl.clone()));
+    hl
+}
+
+/// Wait until the calls finished so far through any handle of this thread are completed.
+pub fn flush_spans() {
+    HANDLES.with(|h| h.borrow().iter().for_each(|hl| hl.flush_spans()));
+}

@@ -26,6 +26,9 @@ pub fn otel_with_hierarchy(hl: &Humanloop) -> Otel {
 }
 
 fn otel_inner(hl: Option<&Humanloop>) -> Otel {
+    if let Some(hl) = hl {
+        super::track(hl.clone());
+    }
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -45,6 +48,7 @@ fn otel_inner(hl: Option<&Humanloop>) -> Otel {
 impl Otel {
     /// Finished spans so far.
     pub fn spans(&self) -> Vec<SpanData> {
+        super::flush_spans();
         let _ = self.provider.force_flush();
         self.exporter.get_finished_spans().unwrap()
     }
@@ -126,6 +130,7 @@ pub fn points(
         .collect()
     }
     let mut out = Vec::new();
+    super::flush_spans();
     for rm in exporter.get_finished_metrics().unwrap() {
         for sm in rm.scope_metrics() {
             for m in sm.metrics().filter(|m| m.name() == name) {

@@ -146,6 +146,7 @@ async fn session_with_nested_calls_arrives_by_otlp() {
     .instrument(session("otlp-session"))
     .await;
 
+    hl.flush_spans(); // the calls' spans are closed on the finisher's thread
     tracer_provider.force_flush().unwrap();
     hl.shutdown(Duration::from_secs(5)).await.unwrap();
 

@@ -99,3 +99,77 @@ async fn the_end_marker_completes_the_call() {
         }
     }
 }
+
+/// The end marker finishes the call on the caller's path even while the caller still
+/// holds the body (the events are decoded off it): the span is closed, complete, before
+/// the body is dropped. Text that only looks like a marker (inside a JSON string, where a
+/// newline is escaped) does not end the call.
+#[tokio::test(flavor = "current_thread")]
+async fn the_end_marker_ends_the_span_while_the_body_is_held() {
+    let cases = [
+        (
+            "openai/chat_stream_include_usage.sse",
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}"#,
+        ),
+        (
+            "anthropic/stream_basic.sse",
+            "/v1/messages",
+            r#"{"model":"claude-sonnet-4-5","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#,
+        ),
+        (
+            "openai/responses_stream_text.sse",
+            "/v1/responses",
+            r#"{"model":"gpt-4.1","stream":true,"input":"Hi"}"#,
+        ),
+    ];
+    // A chunk whose text reads like each marker, as a model could write it.
+    let lookalike = bytes::Bytes::from_static(
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\\ndata: [DONE]\\n\\nevent: message_stop\\n\\nevent: response.completed\\n\\n\"}}]}\n\n",
+    );
+    let sink = Recorder::start().await;
+    for (fixture, path, body) in cases {
+        for adapter in ADAPTERS {
+            let otel = otel();
+            let hl = humanloop(&sink, |b| b);
+            let mut chunks = sse_chunks(fixture);
+            let last = chunks.pop().unwrap();
+            if path == "/v1/chat/completions" {
+                chunks.insert(1, lookalike.clone());
+            }
+            let server = stream_server("text/event-stream").await;
+            let (status, mut stream) = open(
+                adapter,
+                &hl,
+                Req::post(format!("http://{}{path}", server.addr), body),
+            )
+            .await;
+            assert_eq!(status, 200);
+            let before: usize = chunks.iter().map(|c| c.len()).sum();
+            for c in &chunks {
+                server.chunks.send(c.clone()).await.unwrap();
+            }
+            assert_eq!(stream.read_exact(before).await.len(), before);
+            hl.flush_spans();
+            assert!(
+                otel.genai_spans().is_empty(),
+                "{fixture} {adapter:?}: no marker yet, the call is open"
+            );
+            server.chunks.send(last.clone()).await.unwrap();
+            assert_eq!(stream.read_exact(last.len()).await.len(), last.len());
+            // Still held, and no end of body came.
+            let span = otel.genai_span();
+            let a = attrs(&span);
+            assert!(!is_error(&span), "{fixture} {adapter:?}: {a:#?}");
+            assert!(
+                !a.contains_key("error.type"),
+                "{fixture} {adapter:?}: {a:#?}"
+            );
+            assert!(
+                a.contains_key("gen_ai.usage.output_tokens"),
+                "{fixture} {adapter:?}: {a:#?}"
+            );
+            drop(stream);
+        }
+    }
+}

@@ -634,3 +634,106 @@ impl ResponseDecoder for AnthropicDecoder {
         super::common::text_since(&self.blocks, offset, out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `on_body` (one pass, tool inputs parsed in place, the general path where that
+    /// fails) against `on_event` on the same bytes: the general path alone (content
+    /// blocks listed, each opened by `start_block`, tool inputs parsed on their own),
+    /// which is how a plain body was decoded before the one-pass path.
+    fn both(bodies: &[&[u8]]) -> (Generation, Generation) {
+        let (mut fast, mut general) = (AnthropicDecoder::default(), AnthropicDecoder::default());
+        for b in bodies {
+            fast.on_body(b);
+            general.on_event(None, b);
+        }
+        let mut text = (String::new(), String::new());
+        fast.text_since(0, &mut text.0);
+        general.text_since(0, &mut text.1);
+        assert_eq!(text.0, text.1);
+        (fast.finish(), general.finish())
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let p = format!(
+            "{}/tests/fixtures/anthropic/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    #[test]
+    fn a_plain_body_decodes_as_the_general_path_does() {
+        let deep = format!(
+            r#"{{"type":"message","content":[{{"type":"tool_use","id":"t","name":"n","input":{}1{}}}]}}"#,
+            "[".repeat(126),
+            "]".repeat(126)
+        );
+        let mut bodies: Vec<Vec<u8>> = [
+            "message_basic.json",
+            "message_cache_usage.json",
+            "message_tool_use.json",
+            "error_not_found.json",
+        ]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+        let tool = fixture("message_tool_use.json");
+        bodies.push(tool[..tool.len() / 2].to_vec());
+        bodies.extend(
+            [
+                // A number beyond f64 in a tool input: the one pass fails, the general
+                // path keeps the call with `{}` arguments.
+                r#"{"type":"message","id":"m","content":[{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"n","input":{"x":1e400}}]}"#,
+                // Nested past serde_json's depth limit inside the body.
+                &deep,
+                // Blocks that are no output between output blocks; escapes; thinking.
+                r#"{"type":"message","role":"assistant","stop_reason":"end_turn","content":[{"type":"web_search_tool_result","content":[]},{"type":"thinking","thinking":"hm\n"},{"type":"redacted_thinking","data":"x"},{"type":"text","text":"a\"b\u00e9\ud83d\ude00"},{"type":"server_tool_use","id":"s","name":"web_search","input":{"q":[1,2.5,null,true,"\u00e9"]}}]}"#,
+                r#"{"type":"message","content":null}"#,
+                r#"{"type":"message","content":"text"}"#,
+                r#"{"type":"message","content":{"type":"text","text":"a"}}"#,
+                r#"{"type":"message","content":[]}"#,
+                r#"{"type":"message","content":[["text","by position"]]}"#,
+                r#"{"type":"message","content":[{"type":"text","text":"a"},7]}"#,
+                r#"{"type":"message","content":[{"type":"tool_use","input":null},{"type":"tool_use"}]}"#,
+                r#"{"type":"message","content":[{"type":"text","text":1}]}"#,
+                r#"{"type":"message","id":"a","id":"b","content":[]}"#,
+                r#"{"type":"message","content":[{"type":"text","text":"a","text":"b"}]}"#,
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}"#,
+                r#"{"type":"message","usage":{"input_tokens":"12","cache_read_input_tokens":1.5},"content":[{"type":"text","text":"x"}]} "#,
+                r#"{"type":"message","content":[{"type":"text","text":"x"}]} trailing"#,
+                "[1,2]",
+                "",
+            ]
+            .iter()
+            .map(|s| s.as_bytes().to_vec()),
+        );
+        // Not UTF-8 inside a string.
+        bodies.push(
+            b"{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"\xff\"}]}".to_vec(),
+        );
+        for body in &bodies {
+            let (fast, general) = both(&[body]);
+            assert_eq!(fast, general, "{}", String::from_utf8_lossy(body));
+        }
+        // The cases where the two paths differ from plain decoding, checked for what
+        // they give: the general path's `{}` for an input that is no `Value`.
+        let (fast, _) = both(&[bodies[5].as_slice()]);
+        let parts = &fast.choices[0].parts;
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(
+            matches!(&parts[1], Part::ToolCall { arguments, .. } if arguments == &serde_json::json!({})),
+            "{parts:?}"
+        );
+        // A second body over the first: its output blocks replace theirs by index.
+        let (a, b) = (
+            br#"{"type":"message","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}"#,
+            br#"{"type":"message","content":[{"type":"other"},{"type":"text","text":"c"},{"type":"text","text":"d"}]}"#,
+        );
+        let (fast, general) = both(&[a, b]);
+        assert_eq!(fast, general);
+        assert_eq!(fast.choices[0].parts.len(), 3);
+    }
+}

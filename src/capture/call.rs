@@ -196,12 +196,6 @@ impl Call {
                 logged: sampled,
             },
         };
-        semconv::record_conversation_id(
-            &span,
-            ctx.session_reference_id.as_deref(),
-            ctx.session_named,
-            config.semconv_profile(),
-        );
         let mut secrets = Secrets::from_head(head);
         // The secret-named fields of the body matter here only to clean content recorded
         // now; otherwise the finisher looks for them.
@@ -548,6 +542,14 @@ impl Ending {
         let mut end = self.end;
         if self.deferred.is_some() {
             self.decode_request();
+        }
+        if let Mode::Traced { .. } = self.mode {
+            semconv::record_conversation_id(
+                &self.span,
+                self.ctx.session_reference_id.as_deref(),
+                self.ctx.session_named,
+                self.recorder.config().semconv_profile(),
+            );
         }
         let config = self.recorder.config();
         let mut decoder = self.decoder.take();

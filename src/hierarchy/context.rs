@@ -168,7 +168,7 @@ where
 fn default_session(id: Id, dispatch: &Dispatch) -> Option<String> {
     #[cfg(feature = "otel")]
     if let Some(sc) = super::otel::span_context(&id, dispatch) {
-        return Some(sc.trace_id().to_string());
+        return Some(super::otel::trace_id_hex(sc.trace_id()));
     }
     let _ = (id, dispatch);
     None

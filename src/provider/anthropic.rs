@@ -258,12 +258,12 @@ impl Content for IgnoredAny {
 /// (same leniency), without the list in between. `blocks[i]` is block `i`'s output,
 /// [`Block::Other`] where block `i` is no output; nothing past the last output block or
 /// [`MAX_ITEMS`]. `I` is how a tool input is read (see [`ToolInput`]).
-struct BodyContent<I> {
+struct BodyContent<I, T> {
     blocks: Vec<Block>,
-    input: std::marker::PhantomData<I>,
+    input: std::marker::PhantomData<(I, T)>,
 }
 
-impl<I> Default for BodyContent<I> {
+impl<I, T> Default for BodyContent<I, T> {
     fn default() -> Self {
         BodyContent {
             blocks: Vec::new(),
@@ -272,46 +272,57 @@ impl<I> Default for BodyContent<I> {
     }
 }
 
-impl<'de, I: ToolInput + Deserialize<'de>> Deserialize<'de> for BodyContent<I> {
+impl<'de, I, T> Deserialize<'de> for BodyContent<I, T>
+where
+    I: ToolInput + Deserialize<'de>,
+    T: TextField + Deserialize<'de>,
+{
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{self, MapAccess, SeqAccess, Visitor};
-        struct V<I>(std::marker::PhantomData<I>);
-        impl<'de, I: ToolInput + Deserialize<'de>> Visitor<'de> for V<I> {
-            type Value = BodyContent<I>;
+        struct V<I, T>(std::marker::PhantomData<(I, T)>);
+        impl<'de, I, T> Visitor<'de> for V<I, T>
+        where
+            I: ToolInput + Deserialize<'de>,
+            T: TextField + Deserialize<'de>,
+        {
+            type Value = BodyContent<I, T>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("anything")
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<BodyContent<I>, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<BodyContent<I>, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<BodyContent<I>, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<BodyContent<I>, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<BodyContent<I>, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_unit<E: de::Error>(self) -> Result<BodyContent<I>, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
-            fn visit_none<E: de::Error>(self) -> Result<BodyContent<I>, E> {
+            fn visit_none<E: de::Error>(self) -> Result<BodyContent<I, T>, E> {
                 Ok(BodyContent::default())
             }
             fn visit_some<D: serde::Deserializer<'de>>(
                 self,
                 d: D,
-            ) -> Result<BodyContent<I>, D::Error> {
+            ) -> Result<BodyContent<I, T>, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BodyContent<I>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<BodyContent<I, T>, A::Error> {
                 let mut blocks = Vec::new();
                 let mut i = 0usize;
-                while let Some(mut cb) = seq.next_element::<ContentBlock<'de, I>>()? {
+                while let Some(mut cb) = seq.next_element::<ContentBlock<'de, I, T>>()? {
                     if i < MAX_ITEMS {
                         if let Some(b) = new_block(&mut cb) {
                             blocks.resize_with(i, || Block::Other);
@@ -325,7 +336,10 @@ impl<'de, I: ToolInput + Deserialize<'de>> Deserialize<'de> for BodyContent<I> {
                     input: std::marker::PhantomData,
                 })
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyContent<I>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<BodyContent<I, T>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(BodyContent::default())
             }
@@ -334,7 +348,7 @@ impl<'de, I: ToolInput + Deserialize<'de>> Deserialize<'de> for BodyContent<I> {
     }
 }
 
-impl<I> Content for BodyContent<I> {
+impl<I, T> Content for BodyContent<I, T> {
     fn open(self, d: &mut AnthropicDecoder) {
         if d.blocks.is_empty() {
             if !self.blocks.is_empty() {
@@ -373,15 +387,34 @@ impl ToolInput for Option<Value> {
     }
 }
 
+/// How a content block's `text` and `thinking` are read: raw and unescaped by us
+/// ([`Text`]: lone surrogates become U+FFFD), or by serde_json ([`Str`]: one pass, but a
+/// lone surrogate fails the whole event).
+trait TextField: Default {
+    fn into_string(self) -> Option<String>;
+}
+
+impl TextField for Text<'_> {
+    fn into_string(self) -> Option<String> {
+        self.owned()
+    }
+}
+
+impl TextField for Str<'_> {
+    fn into_string(self) -> Option<String> {
+        self.0.map(Cow::into_owned)
+    }
+}
+
 #[derive(Deserialize, Default)]
-#[serde(bound(deserialize = "I: Deserialize<'de> + Default"))]
-struct ContentBlock<'a, I = Option<&'a RawValue>> {
+#[serde(bound(deserialize = "I: Deserialize<'de> + Default, T: Deserialize<'de> + Default"))]
+struct ContentBlock<'a, I = Option<&'a RawValue>, T = Text<'a>> {
     #[serde(default, borrow, rename = "type")]
     kind: Str<'a>,
-    #[serde(default, borrow)]
-    text: Text<'a>,
-    #[serde(default, borrow)]
-    thinking: Text<'a>,
+    #[serde(default)]
+    text: T,
+    #[serde(default)]
+    thinking: T,
     #[serde(default, borrow)]
     id: Str<'a>,
     #[serde(default, borrow)]
@@ -546,10 +579,18 @@ impl AnthropicDecoder {
 }
 
 /// The output block a `content_block_start` (or a body's content block) opens.
-fn new_block<I: ToolInput>(cb: &mut ContentBlock<'_, I>) -> Option<Block> {
+fn new_block<I: ToolInput, T: TextField>(cb: &mut ContentBlock<'_, I, T>) -> Option<Block> {
     match cb.kind.as_deref()? {
-        "text" => Some(Block::Text(cb.text.owned().unwrap_or_default())),
-        "thinking" => Some(Block::Reasoning(cb.thinking.owned().unwrap_or_default())),
+        "text" => Some(Block::Text(
+            std::mem::take(&mut cb.text)
+                .into_string()
+                .unwrap_or_default(),
+        )),
+        "thinking" => Some(Block::Reasoning(
+            std::mem::take(&mut cb.thinking)
+                .into_string()
+                .unwrap_or_default(),
+        )),
         "tool_use" | "server_tool_use" => Some(Block::Tool(ToolAcc {
             id: cb.id.0.take().map(Cow::into_owned),
             name: cb.name.0.take().map(Cow::into_owned).unwrap_or_default(),
@@ -569,16 +610,18 @@ impl ResponseDecoder for AnthropicDecoder {
     }
 
     fn on_body(&mut self, body: &[u8]) {
-        // One pass, tool inputs parsed in place. Where that fails on anything but the
-        // body's end (a tool input with a number beyond `f64` or nested past serde_json's
-        // depth limit, which the general path keeps as `{}`), the general path decides.
-        match super::common::try_decode_object::<Event<'_, BodyContent<Option<Value>>>>(body) {
+        // One pass, tool inputs parsed in place and texts unescaped by serde_json. Where
+        // that fails on anything but the body's end (a tool input with a number beyond
+        // `f64` or nested past serde_json's depth limit, which the general path keeps as
+        // `{}`; a text with a lone surrogate), the general path decides.
+        type OnePass<'a> = Event<'a, BodyContent<Option<Value>, Str<'a>>>;
+        match super::common::try_decode_object::<OnePass<'_>>(body) {
             Ok(mut ev) => self.apply(&mut ev),
             // Not an object, or cut short: the general path fails alike.
             Err(None) => {}
             Err(Some(e)) if e.is_eof() => {}
             Err(Some(_)) => {
-                type General<'a> = Event<'a, BodyContent<Option<&'a RawValue>>>;
+                type General<'a> = Event<'a, BodyContent<Option<&'a RawValue>, Text<'a>>>;
                 if let Some(mut ev) = super::common::decode_object::<General<'_>>(body) {
                     self.apply(&mut ev);
                 }
@@ -691,6 +734,8 @@ mod tests {
                 &deep,
                 // Blocks that are no output between output blocks; escapes; thinking.
                 r#"{"type":"message","role":"assistant","stop_reason":"end_turn","content":[{"type":"web_search_tool_result","content":[]},{"type":"thinking","thinking":"hm\n"},{"type":"redacted_thinking","data":"x"},{"type":"text","text":"a\"b\u00e9\ud83d\ude00"},{"type":"server_tool_use","id":"s","name":"web_search","input":{"q":[1,2.5,null,true,"\u00e9"]}}]}"#,
+                r#"{"type":"message","content":[{"type":"text","text":"a\ud800b"},{"type":"text","text":"\udc00\ud800\ud800\u0041"}]}"#,
+                r#"{"type":"message","content":[{"type":"thinking","thinking":"\ud83d\ude00 \\ \/ \b\f\n\r\t"}]}"#,
                 r#"{"type":"message","content":null}"#,
                 r#"{"type":"message","content":"text"}"#,
                 r#"{"type":"message","content":{"type":"text","text":"a"}}"#,

@@ -391,10 +391,14 @@ impl Call {
             return false;
         };
         if !self.marker_seen {
-            // Only the new bytes and the marker's length before them can hold it.
+            // Only the new bytes and the marker's length before them can hold it. A marker
+            // starts a line: only the few newlines of a chunk are candidates (cheaper than
+            // building a substring searcher per chunk).
             let from = self.searched.saturating_sub(marker.len());
             self.searched = self.pending.len();
-            self.marker_seen = memchr::memmem::find(&self.pending[from..], marker).is_some();
+            let pending = &self.pending;
+            self.marker_seen = memchr::memchr_iter(b'\n', &pending[from..])
+                .any(|i| pending[from + i..].starts_with(marker));
         }
         self.marker_seen && (self.pending.ends_with(b"\n\n") || self.pending.ends_with(b"\r\n\r\n"))
     }

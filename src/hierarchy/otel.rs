@@ -16,29 +16,34 @@ pub(crate) fn span_context(id: &Id, dispatch: &Dispatch) -> Option<SpanContext> 
 /// `traceparent` for `sc`: `00-{trace id}-{span id}-{flags}` (written by hand: it is made
 /// on the caller's path of every call, where `format!` cost five times as much).
 pub(crate) fn traceparent(sc: &SpanContext) -> String {
-    let mut out = String::with_capacity(55);
-    out.push_str("00-");
-    push_hex(&mut out, &sc.trace_id().to_bytes());
-    out.push('-');
-    push_hex(&mut out, &sc.span_id().to_bytes());
-    out.push('-');
-    push_hex(&mut out, &[sc.trace_flags().to_u8()]);
-    out
+    let mut out = [0u8; 55];
+    out[..3].copy_from_slice(b"00-");
+    hex_into(&mut out[3..35], &sc.trace_id().to_bytes());
+    out[35] = b'-';
+    hex_into(&mut out[36..52], &sc.span_id().to_bytes());
+    out[52] = b'-';
+    hex_into(&mut out[53..], &[sc.trace_flags().to_u8()]);
+    ascii(&out)
 }
 
 /// A trace id as 32 lowercase hex digits, as its `Display` writes it.
 pub(crate) fn trace_id_hex(id: TraceId) -> String {
-    let mut out = String::with_capacity(32);
-    push_hex(&mut out, &id.to_bytes());
-    out
+    let mut out = [0u8; 32];
+    hex_into(&mut out, &id.to_bytes());
+    ascii(&out)
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// `bytes` as lowercase hex into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
+}
+
+fn ascii(bytes: &[u8]) -> String {
+    std::str::from_utf8(bytes).unwrap_or_default().to_owned()
 }
 
 /// Parse a `traceparent` header into a remote span context; `None` if it is malformed.

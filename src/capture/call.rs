@@ -105,8 +105,9 @@ pub(crate) struct Call {
     request_pending: bool,
     /// Whether the request's head was decoded and its attributes recorded here.
     request_head_here: bool,
-    /// The bytes that end this stream, if its protocol has them.
-    end_marker: Option<&'static [u8]>,
+    /// The bytes that end this stream, if its protocol has them (a searcher built once per
+    /// stream: building one per chunk cost more than the search).
+    end_marker: Option<memchr::memmem::Finder<'static>>,
     /// How far `pending` was searched for `end_marker`.
     searched: usize,
     /// `end_marker` is in `pending`.
@@ -295,7 +296,8 @@ impl Call {
                 .get_mut()
                 .unwrap_or_else(|e| e.into_inner())
                 .as_ref()
-                .and_then(|d| d.end_marker());
+                .and_then(|d| d.end_marker())
+                .map(memchr::memmem::Finder::new);
             Capture::Sse(if sse {
                 Events::Sse(SseSplitter::new(max))
             } else {
@@ -387,18 +389,14 @@ impl Call {
     /// call is finished then, so that a caller that stops reading at the marker and holds
     /// on to the body does not hold the span open.
     fn ends_stream(&mut self) -> bool {
-        let Some(marker) = self.end_marker else {
+        let Some(marker) = &self.end_marker else {
             return false;
         };
         if !self.marker_seen {
-            // Only the new bytes and the marker's length before them can hold it. A marker
-            // starts a line: only the few newlines of a chunk are candidates (cheaper than
-            // building a substring searcher per chunk).
-            let from = self.searched.saturating_sub(marker.len());
+            // Only the new bytes and the marker's length before them can hold it.
+            let from = self.searched.saturating_sub(marker.needle().len());
             self.searched = self.pending.len();
-            let pending = &self.pending;
-            self.marker_seen = memchr::memchr_iter(b'\n', &pending[from..])
-                .any(|i| pending[from + i..].starts_with(marker));
+            self.marker_seen = marker.find(&self.pending[from..]).is_some();
         }
         self.marker_seen && (self.pending.ends_with(b"\n\n") || self.pending.ends_with(b"\r\n\r\n"))
     }

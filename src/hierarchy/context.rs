@@ -88,6 +88,22 @@ pub(crate) fn resolve<'a, R>(
 where
     R: LookupSpan<'a>,
 {
+    resolve_with(span, dispatch, skip_self, || {
+        default_session(span.id(), dispatch)
+    })
+}
+
+/// [`resolve`], with the trace's default session key (its trace id) from `default_session`
+/// when it is needed: a caller that already holds the span context passes it.
+pub(crate) fn resolve_with<'a, R>(
+    span: &SpanRef<'a, R>,
+    dispatch: &Dispatch,
+    skip_self: bool,
+    default_session: impl FnOnce() -> Option<String>,
+) -> Resolved
+where
+    R: LookupSpan<'a>,
+{
     let mut out = Resolved {
         session: None,
         session_named: false,
@@ -159,7 +175,7 @@ where
         }
     }
     if out.shared.is_some() && out.session.is_none() {
-        out.session = default_session(span.id(), dispatch).or(root_key);
+        out.session = default_session().or(root_key);
     }
     out
 }

@@ -194,8 +194,23 @@ pub(crate) fn call_context(span: &tracing::Span) -> CallContext {
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span_ref = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
+        // One look at the OpenTelemetry span context serves the call's id and the trace's
+        // default session.
+        #[cfg(feature = "otel")]
+        let sc = otel::span_context(id, dispatch);
+        #[cfg(feature = "otel")]
+        let (reference_id, trace) = match &sc {
+            Some(sc) => (context::RefId::Span(sc.span_id()), Some(sc.trace_id())),
+            None => (context::RefId::Uuid(uuid::Uuid::new_v4()), None),
+        };
+        #[cfg(not(feature = "otel"))]
         let reference_id = context::ref_id(id, dispatch);
-        let resolved = context::resolve(&span_ref, dispatch, false);
+        let resolved = context::resolve_with(&span_ref, dispatch, false, || {
+            #[cfg(feature = "otel")]
+            return trace.map(otel::trace_id_hex);
+            #[cfg(not(feature = "otel"))]
+            None
+        });
         Some(CallContext {
             sampled: resolved.sampled(),
             session_named: resolved.session_named,

@@ -158,11 +158,7 @@ async fn create_logs(State(state): State<ServerState>, req: Request) -> Result<R
         }
         None => parse_logs_located(&bytes)?,
     };
-    let out = state
-        .inner
-        .store
-        .run(move |c| logs::create_logs(c, logs, many))
-        .await?;
+    let out = logs::create(&state.inner.store, logs, many).await?;
     let answer = if many {
         OneOrMany::Many(out)
     } else {

@@ -180,6 +180,25 @@ impl Store {
         })
     }
 
+    /// Run `prepare` on the blocking pool, then `f` with the connection and what `prepare`
+    /// made, on the same thread: work that needs no connection is done before the lock is
+    /// taken, while another request holds it.
+    pub(crate) async fn run_prepared<A, T, P, F>(&self, prepare: P, f: F) -> Result<T, StoreError>
+    where
+        P: FnOnce() -> Result<A, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection, A) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let made = prepare()?;
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard, made)
+        })
+        .await
+        .map_err(|_| StoreError::internal("storage task failed"))?
+    }
+
     /// Run `f` with the connection on the blocking pool.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where

@@ -2,12 +2,13 @@
 //! when a new `session_reference_id` names it) and its parent.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
 use super::{exists, new_id, now, project_named, row};
-use crate::api::{LogRequest, ValidationError};
+use crate::api::ValidationError;
 use crate::server::error::{body_loc, entry};
 
 /// Where a datapoint goes: what the request names, resolved against the database.
@@ -33,19 +34,6 @@ pub(crate) struct Route<'a> {
     pub(crate) session_reference_id: Option<&'a str>,
     pub(crate) parent_id: Option<&'a str>,
     pub(crate) parent_reference_id: Option<&'a str>,
-}
-
-impl<'a> Route<'a> {
-    pub(crate) fn of_log(log: &'a LogRequest) -> Self {
-        Route {
-            project: log.project.as_deref(),
-            project_id: log.project_id.as_deref(),
-            session_id: log.session_id.as_deref(),
-            session_reference_id: log.session_reference_id.as_deref(),
-            parent_id: log.parent_id.as_deref(),
-            parent_reference_id: log.parent_reference_id.as_deref(),
-        }
-    }
 }
 
 /// `Some(project_id)` when the session exists.
@@ -249,4 +237,89 @@ pub(crate) fn insert_datapoint_text(
         created_at
     ])?;
     Ok(inserted == 1)
+}
+
+/// A datapoint of [`insert_datapoints`]: its id, placement, reference id, stored JSON text
+/// and creation time.
+#[derive(Debug)]
+pub(crate) struct NewDatapoint {
+    pub(crate) id: String,
+    pub(crate) placement: Placement,
+    pub(crate) reference_id: Option<String>,
+    pub(crate) body: String,
+    pub(crate) created_at: String,
+}
+
+/// Rows per multi-row `INSERT`, largest first; a batch is split into these so that only
+/// these few statements are prepared (and cached).
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// The multi-row `INSERT` of `rows` datapoints (one of [`CHUNKS`]), built once.
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: [OnceLock<String>; CHUNKS.len()] = [const { OnceLock::new() }; CHUNKS.len()];
+    let i = CHUNKS
+        .iter()
+        .position(|&n| n == rows)
+        .unwrap_or(CHUNKS.len() - 1);
+    SQL[i].get_or_init(|| {
+        // `OR IGNORE` rather than `ON CONFLICT (scope, reference_id) DO NOTHING`: the same
+        // rows are skipped (every other constraint holds for the values bound here: fresh
+        // ids, no NULL where one is refused), and a statement that cannot abort needs no
+        // statement journal, which spilled to a temporary file for every 64-row statement.
+        let mut sql = String::from(
+            "INSERT OR IGNORE INTO datapoints (id, project_id, session_id, parent_id, reference_id, scope, body, created_at) VALUES ",
+        );
+        for r in 0..CHUNKS[i] {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?,?,?,?,?,?,?,?)");
+        }
+        sql
+    })
+}
+
+/// Store `rows` in order with multi-row `INSERT`s: what a statement does once (its step and
+/// reset, opening the table and its five indexes, the `AUTOINCREMENT` counter) is done once
+/// per up to 64 rows instead of once per row. Answers, per row, whether it
+/// was stored: `false` when its session already holds a datapoint with its `reference_id`
+/// (nothing is stored for it), as [`insert_datapoint_text`] answers.
+pub(crate) fn insert_datapoints(
+    c: &Connection,
+    rows: &[NewDatapoint],
+) -> rusqlite::Result<Vec<bool>> {
+    let mut stored = Vec::with_capacity(rows.len());
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = CHUNKS
+            .iter()
+            .copied()
+            .find(|&n| n <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let mut stmt = c.prepare_cached(insert_sql(n))?;
+        let mut i = 1;
+        for d in chunk {
+            let p = &d.placement;
+            stmt.raw_bind_parameter(i, &d.id)?;
+            stmt.raw_bind_parameter(i + 1, &p.project_id)?;
+            stmt.raw_bind_parameter(i + 2, &p.session_id)?;
+            stmt.raw_bind_parameter(i + 3, &p.parent_id)?;
+            stmt.raw_bind_parameter(i + 4, &d.reference_id)?;
+            stmt.raw_bind_parameter(i + 5, p.scope())?;
+            stmt.raw_bind_parameter(i + 6, &d.body)?;
+            stmt.raw_bind_parameter(i + 7, &d.created_at)?;
+            i += 8;
+        }
+        if stmt.raw_execute()? == n {
+            stored.extend(std::iter::repeat_n(true, n));
+        } else {
+            // Some rows were skipped (their reference id is taken): which ones.
+            for d in chunk {
+                stored.push(exists(c, "SELECT 1 FROM datapoints WHERE id = ?1", &d.id)?);
+            }
+        }
+    }
+    Ok(stored)
 }

@@ -6,6 +6,7 @@ mod cli;
 mod cli_refuses_open_unauthenticated;
 mod completion;
 mod durability;
+mod large_batches_keep_row_semantics;
 mod lifecycle;
 mod load;
 mod log_storage;

@@ -50,6 +50,7 @@ async fn genai_client_metrics_are_recorded() {
             .header("x-status", "401"),
     )
     .await;
+    hl.flush_spans(); // the finisher records the metrics
     meters.force_flush().unwrap();
 
     let tokens = points(&exporter, "gen_ai.client.token.usage");

@@ -67,6 +67,7 @@ async fn logs_and_metrics_are_complete_without_a_subscriber() {
         "{error}"
     );
 
+    hl.flush_spans(); // the finisher records the metrics
     meters.force_flush().unwrap();
     let tokens = points(&exporter, "gen_ai.client.token.usage");
     let openai_input: Vec<_> = tokens

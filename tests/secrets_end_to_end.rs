@@ -714,6 +714,7 @@ async fn scenario() {
     debugs.push(("the middleware", format!("{:?}", hl.middleware())));
     debugs.push(("the layer", format!("{:?}", hl.layer())));
     debugs.push(("the instrumented reqwest client", format!("{http:?}")));
+    hl.flush_spans();
     let _ = tracer_provider.force_flush();
     hl.shutdown(Duration::from_secs(5)).await.unwrap();
     // (The in-memory exporter forgets its spans on shutdown: read them first.)

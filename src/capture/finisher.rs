@@ -10,11 +10,31 @@
 //!
 //! The queue is bounded. When it is full, or the thread cannot be started, the job runs
 //! on the caller's thread as before: nothing is dropped and nothing waits.
+//!
+//! Waking a sleeping thread costs the waker a system call and, on a virtual machine, often
+//! tens of microseconds: more than the job. So callers do not wake the finisher for each
+//! job. While calls come, it looks at its queue every [`TICK`] on its own; after
+//! [`IDLE_TICKS`] empty looks it sleeps until woken, and only then does the next caller
+//! wake it (also past [`WAKE_JOBS`] queued jobs, and [`Finisher::wait`]). A span therefore
+//! reaches the subscriber within about a millisecond of its call's end.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
+use std::time::Duration;
+
+/// How often the finisher looks at its queue while calls come.
+const TICK: Duration = Duration::from_millis(1);
+
+/// Empty looks after which the finisher sleeps until a caller wakes it.
+const IDLE_TICKS: u32 = 200;
+
+/// Jobs, and bytes they hold, past which a caller wakes the finisher before its next look
+/// (under a burst of calls: one wake per so many, and little held meanwhile).
+const WAKE_JOBS: usize = 64;
+const WAKE_BYTES: usize = 1024 * 1024;
 
 /// Jobs queued at most; past this the caller runs its own job.
 const CAPACITY: usize = 1024;
@@ -37,70 +57,143 @@ enum Msg {
 /// It ends when the recorder is dropped and its queue is drained.
 #[derive(Default)]
 pub(crate) struct Finisher {
-    tx: OnceLock<Option<SyncSender<Msg>>>,
+    tx: OnceLock<Option<(SyncSender<Msg>, Thread)>>,
     /// Bytes held by the jobs in the queue.
     held: Arc<AtomicUsize>,
+    /// Jobs in the queue.
+    queued: Arc<AtomicUsize>,
+    /// The finisher sleeps until woken (see the module's notes).
+    asleep: Arc<AtomicBool>,
+}
+
+impl Drop for Finisher {
+    fn drop(&mut self) {
+        // A sleeping finisher must see its queue close (it drains what is left first).
+        if let Some(Some((_, thread))) = self.tx.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The finisher's loop: run what is queued, look again every [`TICK`], sleep when idle.
+fn finish_loop(
+    rx: Receiver<Msg>,
+    held: Arc<AtomicUsize>,
+    queued: Arc<AtomicUsize>,
+    asleep: Arc<AtomicBool>,
+) {
+    let mut idle = 0;
+    loop {
+        let mut ran = false;
+        loop {
+            match rx.try_recv() {
+                Ok(msg) => {
+                    queued.fetch_sub(1, Ordering::Relaxed);
+                    ran = true;
+                    match msg {
+                        // A job contains its codec panics; a panic elsewhere (a user's
+                        // subscriber) must not stop the jobs after it.
+                        Msg::Run(job, bytes) => {
+                            let _ = catch_unwind(AssertUnwindSafe(job));
+                            held.fetch_sub(bytes, Ordering::Relaxed);
+                        }
+                        Msg::Barrier(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        idle = if ran { 0 } else { idle + 1 };
+        if idle < IDLE_TICKS {
+            std::thread::park_timeout(TICK);
+            continue;
+        }
+        asleep.store(true, Ordering::SeqCst);
+        // A job queued before the flag was seen: run it (callers check the flag after
+        // queueing, so one of the two sees the other).
+        fence(Ordering::SeqCst);
+        if queued.load(Ordering::SeqCst) == 0 {
+            std::thread::park();
+        }
+        asleep.store(false, Ordering::SeqCst);
+        idle = 0;
+    }
 }
 
 impl Finisher {
-    fn sender(&self) -> Option<&SyncSender<Msg>> {
+    fn sender(&self) -> Option<&(SyncSender<Msg>, Thread)> {
         self.tx
             .get_or_init(|| {
                 let (tx, rx) = sync_channel::<Msg>(CAPACITY);
-                let held = self.held.clone();
+                let (held, queued, asleep) =
+                    (self.held.clone(), self.queued.clone(), self.asleep.clone());
                 std::thread::Builder::new()
                     .name("humanloop-finisher".into())
-                    .spawn(move || {
-                        while let Ok(msg) = rx.recv() {
-                            match msg {
-                                // A job contains its codec panics; a panic elsewhere (a
-                                // user's subscriber) must not stop the jobs after it.
-                                Msg::Run(job, bytes) => {
-                                    let _ = catch_unwind(AssertUnwindSafe(job));
-                                    held.fetch_sub(bytes, Ordering::Relaxed);
-                                }
-                                Msg::Barrier(done) => {
-                                    let _ = done.send(());
-                                }
-                            }
-                        }
-                    })
+                    .spawn(move || finish_loop(rx, held, queued, asleep))
                     .ok()
-                    .map(|_| tx)
+                    .map(|handle| (tx, handle.thread().clone()))
             })
             .as_ref()
+    }
+
+    /// Queue `msg`; wake the finisher if it sleeps or much is queued.
+    fn send(&self, tx: &SyncSender<Msg>, thread: &Thread, msg: Msg) -> Result<(), Msg> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if let Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) = tx.try_send(msg) {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            thread.unpark();
+            return Err(msg);
+        }
+        fence(Ordering::SeqCst);
+        if self.asleep.load(Ordering::SeqCst)
+            || self.queued.load(Ordering::Relaxed) > WAKE_JOBS
+            || self.held.load(Ordering::Relaxed) > WAKE_BYTES
+        {
+            thread.unpark();
+        }
+        Ok(())
     }
 
     /// Run `job`, which holds `bytes` of buffers, on the finisher's thread, or here when
     /// its queue is full.
     pub(crate) fn run(&self, job: Job, bytes: usize) {
-        let Some(tx) = self.sender() else {
+        let Some((tx, thread)) = self.sender() else {
             return job();
         };
         if self.held.fetch_add(bytes, Ordering::Relaxed) + bytes > BYTES {
             self.held.fetch_sub(bytes, Ordering::Relaxed);
+            thread.unpark();
             return job();
         }
-        if let Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) =
-            tx.try_send(Msg::Run(job, bytes))
-        {
+        if let Err(Msg::Run(job, _)) = self.send(tx, thread, Msg::Run(job, bytes)) {
             self.held.fetch_sub(bytes, Ordering::Relaxed);
-            if let Msg::Run(job, _) = msg {
-                job();
-            }
+            job();
         }
     }
 
     /// Wait until every job queued so far has run (at once when none ever was). Blocks
     /// the calling thread, for as long as the queued jobs take (microseconds each).
     pub(crate) fn wait(&self) {
-        let Some(Some(tx)) = self.tx.get() else {
+        let Some(Some((tx, thread))) = self.tx.get() else {
             return;
         };
         let (done, wait) = sync_channel(1);
-        if tx.send(Msg::Barrier(done)).is_ok() {
-            let _ = wait.recv();
+        let mut barrier = Msg::Barrier(done);
+        // Full: the finisher was woken and drains; try again in a moment (bounded, in case
+        // its thread is gone).
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while let Err(msg) = self.send(tx, thread, barrier) {
+            if std::time::Instant::now() > give_up {
+                return;
+            }
+            barrier = msg;
+            std::thread::sleep(Duration::from_micros(50));
         }
+        thread.unpark();
+        let _ = wait.recv();
     }
 }
 
@@ -204,6 +297,43 @@ mod tests {
         release.send(()).unwrap();
         finisher.wait();
         assert_eq!(finisher.held.load(Ordering::Relaxed), 0);
+    }
+
+    /// Without `wait`: a job runs on the finisher's own look while calls come, and wakes
+    /// it once it has gone to sleep.
+    #[test]
+    fn jobs_run_without_wait_awake_or_asleep() {
+        let finisher = Finisher::default();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let until_ran = |n: usize| {
+            let t = std::time::Instant::now();
+            while ran.load(Ordering::SeqCst) < n {
+                assert!(t.elapsed() < Duration::from_secs(5), "job {n} never ran");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let r = ran.clone();
+        finisher.run(
+            Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            }),
+            0,
+        );
+        until_ran(1);
+        // Idle for longer than the finisher looks: it sleeps until woken.
+        let t = std::time::Instant::now();
+        while !finisher.asleep.load(Ordering::SeqCst) {
+            assert!(t.elapsed() < Duration::from_secs(5), "never went to sleep");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = ran.clone();
+        finisher.run(
+            Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            }),
+            0,
+        );
+        until_ran(2);
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl Stack {
 
     /// The finished OpenTelemetry spans of LLM calls (those with `gen_ai.operation.name`).
     pub fn llm_spans(&self) -> Vec<SpanData> {
+        self.hl.flush_spans();
         let _ = self.provider.force_flush();
         self.spans
             .get_finished_spans()

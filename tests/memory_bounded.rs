@@ -132,22 +132,26 @@ async fn exporter_queue_caps_memory_while_the_endpoint_is_down() {
         }
     };
 
+    // Each reading after `flush_spans`: the finisher's queue (bounded on its own, see
+    // `capture::finisher`) drained into the exporter's, whose bound is the one under test.
     // Warm-up: the queue fills within the first calls, and the worker turns what it holds
     // into logs (larger than the records) as it gets to them.
     for _ in 0..10_000 {
         call().await;
     }
+    hl.flush_spans();
     let warm = LIVE.load(Ordering::Relaxed);
     for _ in 0..40_000 {
         call().await;
     }
+    hl.flush_spans();
     let half = LIVE.load(Ordering::Relaxed);
     for _ in 0..50_000 {
         call().await;
     }
+    hl.flush_spans();
     let full = LIVE.load(Ordering::Relaxed);
 
-    hl.flush_spans(); // every finished call's record handed to the exporter
     let stats = hl.stats();
     assert_eq!(stats.sent, 0, "{stats:?}");
     assert!(stats.queued <= QUEUE as u64, "{stats:?}");

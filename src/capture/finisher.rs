@@ -15,8 +15,7 @@
 //! tens of microseconds: more than the job. So callers do not wake the finisher for each
 //! job. While calls come, it looks at its queue every [`TICK`] on its own; after
 //! [`IDLE_TICKS`] empty looks it sleeps until woken, and only then does the next caller
-//! wake it (also past [`WAKE_JOBS`] queued jobs, and [`Finisher::wait`]). A span therefore
-//! reaches the subscriber within about a millisecond of its call's end.
+//! wake it (also past [`WAKE_JOBS`] queued jobs, and [`Finisher::wait`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -200,30 +199,45 @@ impl Finisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::mpsc::Receiver as Hold;
+    use std::thread::ThreadId;
+
+    /// A job counting its runs in `n`, only those on thread `on` when given.
+    fn count(n: &Arc<AtomicUsize>, on: Option<ThreadId>) -> Job {
+        let n = n.clone();
+        Box::new(move || {
+            if on.is_none_or(|t| t == std::thread::current().id()) {
+                n.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    }
+
+    /// A job holding the finisher's thread until `hold` is released.
+    fn hold(hold: Hold<()>) -> Job {
+        Box::new(move || {
+            let _ = hold.recv();
+        })
+    }
 
     #[test]
     fn jobs_run_off_the_thread_and_wait_sees_them_all() {
         let finisher = Finisher::default();
-        let ran = Arc::new(AtomicUsize::new(0));
-        let here = std::thread::current().id();
-        let elsewhere = Arc::new(AtomicUsize::new(0));
+        let (ran, here) = (Arc::new(AtomicUsize::new(0)), std::thread::current().id());
         for _ in 0..100 {
-            let (ran, elsewhere) = (ran.clone(), elsewhere.clone());
-            finisher.run(
-                Box::new(move || {
-                    ran.fetch_add(1, Ordering::SeqCst);
-                    if std::thread::current().id() != here {
-                        elsewhere.fetch_add(1, Ordering::SeqCst);
-                    }
-                }),
-                0,
-            );
+            finisher.run(count(&ran, None), 0);
         }
         finisher.wait();
         assert_eq!(ran.load(Ordering::SeqCst), 100);
-        assert_eq!(elsewhere.load(Ordering::SeqCst), 100);
+        let ran_here = Arc::new(AtomicUsize::new(0));
+        for _ in 0..100 {
+            finisher.run(count(&ran_here, Some(here)), 0);
+        }
+        finisher.wait();
+        assert_eq!(
+            ran_here.load(Ordering::SeqCst),
+            0,
+            "every job ran elsewhere"
+        );
     }
 
     #[test]
@@ -231,13 +245,7 @@ mod tests {
         let finisher = Finisher::default();
         finisher.run(Box::new(|| panic!("a subscriber panicked")), 0);
         let ran = Arc::new(AtomicUsize::new(0));
-        let r = ran.clone();
-        finisher.run(
-            Box::new(move || {
-                r.fetch_add(1, Ordering::SeqCst);
-            }),
-            0,
-        );
+        finisher.run(count(&ran, None), 0);
         finisher.wait();
         assert_eq!(ran.load(Ordering::SeqCst), 1);
     }
@@ -246,25 +254,12 @@ mod tests {
     fn a_full_queue_runs_the_job_here() {
         let finisher = Finisher::default();
         // Hold the thread in a job until every slot is taken.
-        let (release, hold) = sync_channel::<()>(0);
-        finisher.run(
-            Box::new(move || {
-                let _ = hold.recv();
-            }),
-            0,
-        );
+        let (release, held) = sync_channel::<()>(0);
+        finisher.run(hold(held), 0);
         let here = std::thread::current().id();
         let inline = Arc::new(AtomicUsize::new(0));
         for _ in 0..CAPACITY + 10 {
-            let inline = inline.clone();
-            finisher.run(
-                Box::new(move || {
-                    if std::thread::current().id() == here {
-                        inline.fetch_add(1, Ordering::SeqCst);
-                    }
-                }),
-                0,
-            );
+            finisher.run(count(&inline, Some(here)), 0);
         }
         // The held job took one job off the queue: at least ten ran here.
         assert!(inline.load(Ordering::SeqCst) >= 10);
@@ -275,24 +270,10 @@ mod tests {
     #[test]
     fn jobs_past_the_byte_budget_run_here() {
         let finisher = Finisher::default();
-        let (release, hold) = sync_channel::<()>(0);
-        finisher.run(
-            Box::new(move || {
-                let _ = hold.recv();
-            }),
-            BYTES - 10,
-        );
-        let here = std::thread::current().id();
+        let (release, held) = sync_channel::<()>(0);
+        finisher.run(hold(held), BYTES - 10);
         let ran_here = Arc::new(AtomicUsize::new(0));
-        let r = ran_here.clone();
-        finisher.run(
-            Box::new(move || {
-                if std::thread::current().id() == here {
-                    r.fetch_add(1, Ordering::SeqCst);
-                }
-            }),
-            11,
-        );
+        finisher.run(count(&ran_here, Some(std::thread::current().id())), 11);
         assert_eq!(ran_here.load(Ordering::SeqCst), 1);
         release.send(()).unwrap();
         finisher.wait();
@@ -305,35 +286,19 @@ mod tests {
     fn jobs_run_without_wait_awake_or_asleep() {
         let finisher = Finisher::default();
         let ran = Arc::new(AtomicUsize::new(0));
-        let until_ran = |n: usize| {
+        let until = |what: &str, done: &dyn Fn() -> bool| {
             let t = std::time::Instant::now();
-            while ran.load(Ordering::SeqCst) < n {
-                assert!(t.elapsed() < Duration::from_secs(5), "job {n} never ran");
+            while !done() {
+                assert!(t.elapsed() < Duration::from_secs(5), "{what}: never");
                 std::thread::sleep(Duration::from_millis(1));
             }
         };
-        let r = ran.clone();
-        finisher.run(
-            Box::new(move || {
-                r.fetch_add(1, Ordering::SeqCst);
-            }),
-            0,
-        );
-        until_ran(1);
+        finisher.run(count(&ran, None), 0);
+        until("first job ran", &|| ran.load(Ordering::SeqCst) == 1);
         // Idle for longer than the finisher looks: it sleeps until woken.
-        let t = std::time::Instant::now();
-        while !finisher.asleep.load(Ordering::SeqCst) {
-            assert!(t.elapsed() < Duration::from_secs(5), "never went to sleep");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let r = ran.clone();
-        finisher.run(
-            Box::new(move || {
-                r.fetch_add(1, Ordering::SeqCst);
-            }),
-            0,
-        );
-        until_ran(2);
+        until("asleep", &|| finisher.asleep.load(Ordering::SeqCst));
+        finisher.run(count(&ran, None), 0);
+        until("second job ran", &|| ran.load(Ordering::SeqCst) == 2);
     }
 
     #[test]

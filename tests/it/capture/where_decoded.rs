@@ -117,30 +117,36 @@ async fn steps_of_one_call(with_subscriber: bool, content: bool) -> Vec<(&'stati
 /// span unrecorded and the outcome depend on the other test.
 #[tokio::test(flavor = "current_thread")]
 async fn the_caller_decodes_only_what_the_span_records() {
-    let mut steps = steps_of_one_call(true, false).await;
-    steps.sort();
-    assert_eq!(
-        steps,
-        vec![
-            ("decode_request", false),
-            ("decode_request_head", false),
-            ("on_body", false),
-            ("on_body_head", false),
-        ],
-        "with a subscriber: the span's heads on the finisher's thread, the log's full decode on the exporter's"
-    );
-    let mut steps = steps_of_one_call(false, false).await;
-    steps.sort();
-    assert_eq!(
-        steps,
-        vec![("decode_request", false), ("on_body", false)],
-        "without one: every decoding step on the exporter's thread"
-    );
-    let mut steps = steps_of_one_call(true, true).await;
-    steps.sort();
-    assert_eq!(
-        steps,
-        vec![("decode_request", true), ("on_body", false)],
-        "with capture_content: the request, whose messages the span starts with, on the caller's thread"
-    );
+    // (a subscriber, capture_content, the steps and their threads, what it shows)
+    type Case = (bool, bool, &'static [(&'static str, bool)], &'static str);
+    let cases: [Case; 3] = [
+        (
+            true,
+            false,
+            &[
+                ("decode_request", false),
+                ("decode_request_head", false),
+                ("on_body", false),
+                ("on_body_head", false),
+            ],
+            "with a subscriber: the span's heads on the finisher's thread, the log's full decode on the exporter's",
+        ),
+        (
+            false,
+            false,
+            &[("decode_request", false), ("on_body", false)],
+            "without one: every decoding step on the exporter's thread",
+        ),
+        (
+            true,
+            true,
+            &[("decode_request", true), ("on_body", false)],
+            "with capture_content: the request, whose messages the span starts with, on the caller's thread",
+        ),
+    ];
+    for (subscriber, content, expected, what) in cases {
+        let mut steps = steps_of_one_call(subscriber, content).await;
+        steps.sort();
+        assert_eq!(steps, expected, "{what}");
+    }
 }

@@ -13,6 +13,7 @@ use common::{call, humanloop, Case, PLAIN_REQ, STREAM_REQ};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioExecutor;
+use humanloop_tracing::Humanloop;
 use tokio::runtime::Runtime;
 
 fn overhead(c: &mut Criterion) {
@@ -64,7 +65,7 @@ fn overhead(c: &mut Criterion) {
         ("reqwest-middleware, none, otel sink", &mw_none, &otel),
     ];
     if let Ok(spec) = std::env::var("OVERHEAD_PROFILE") {
-        profile(&rt, &url, &cases, &spec);
+        profile(&rt, &url, &cases, &[&hl, &hl_content], &spec);
     }
     for (kind, body) in [("plain_2KB", PLAIN_REQ), ("stream_64", STREAM_REQ)] {
         let mut group = c.benchmark_group(format!("overhead/reqwest/{kind}"));
@@ -142,7 +143,7 @@ fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>], kind: &str, b
 /// `valgrind --tool=callgrind --separate-threads=yes` with two call counts, whose
 /// difference on the runtime's thread divided by the difference in calls is the cost of
 /// one call on the caller's thread (client and loopback server share it).
-fn profile(rt: &Runtime, url: &str, cases: &[Case<'_>], spec: &str) -> ! {
+fn profile(rt: &Runtime, url: &str, cases: &[Case<'_>], hls: &[&Humanloop], spec: &str) -> ! {
     let mut it = spec.split(',');
     let case: usize = it.next().and_then(|s| s.parse().ok()).expect("case index");
     let body = match it.next() {
@@ -158,6 +159,12 @@ fn profile(rt: &Runtime, url: &str, cases: &[Case<'_>], spec: &str) -> ! {
         }
     });
     eprintln!("profiled {calls} calls of {name}");
+    for hl in hls {
+        // Every log shipped (none dropped): the exporter ran as against a live endpoint.
+        rt.block_on(hl.flush(std::time::Duration::from_secs(10)))
+            .expect("logs delivered");
+        eprintln!("{:?}", hl.stats());
+    }
     std::process::exit(0);
 }
 

@@ -99,8 +99,8 @@ fn main() {
     let with_tracing = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(reqwest_tracing::TracingMiddleware::default())
         .build();
-    // The endpoint is never reached within the run: logs queue for a closed port and the
-    // exporter's worker handles them off the caller's path.
+    // Logs go to the loopback log sink, shipped by the exporter's worker off the caller's
+    // path.
     let hl = common::humanloop(|c| c);
     let ours = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(hl.middleware())

@@ -1,5 +1,5 @@
 //! What the benches share (`mod common;`): the chat requests, a loopback hyper provider
-//! answering them, an OpenTelemetry sink, a `Humanloop` that ships to a closed port, the
+//! answering them, an OpenTelemetry sink, a `Humanloop` that ships to a loopback log sink, the
 //! interleaved medians, the runtimes, and the crate's own endpoint on a SQLite file.
 #![allow(dead_code)] // each bench uses a part
 
@@ -143,14 +143,56 @@ pub fn otel_subscriber(hl: Option<&Humanloop>) -> tracing::Dispatch {
     }
 }
 
-/// A `Humanloop` configured by `configure` whose endpoint is never reached within a
-/// bench iteration: logs are queued and the exporter's worker ships them off the caller's
-/// path (to a closed port; the bounded queue drops the overflow and counts it).
+/// A `Humanloop` configured by `configure` that ships its logs to [`log_sink`]: an
+/// endpoint that is up, as in use. (Shipping to a closed port, as these benches once did,
+/// measured the exporter's outage path: the queue full, every record dropped by the
+/// thread that completed it.)
 pub fn humanloop(configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Humanloop {
-    let config = configure(Config::builder().base_url("http://127.0.0.1:9/v4"))
+    let config = configure(Config::builder().base_url(format!("http://{}/v4", log_sink())))
         .build()
         .unwrap();
     Humanloop::new(config).unwrap()
+}
+
+/// A loopback log endpoint on a thread and runtime of its own, shared by the benches of
+/// one process: it reads each request's body to the end and answers `[]` (the exporter
+/// reads no ids from a batch's answer), so that the exporter ships as to a live endpoint
+/// at little cost to the machine.
+pub fn log_sink() -> SocketAddr {
+    static ADDR: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::Builder::new()
+            .name("bench-log-sink".into())
+            .spawn(move || {
+                runtime().block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(async move {
+                            let svc = service_fn(|req: hyper::Request<Incoming>| async move {
+                                let _ = req.into_body().collect().await;
+                                hyper::Response::builder()
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from_static(b"[]")))
+                            });
+                            let _ = hyper_util::server::conn::auto::Builder::new(
+                                TokioExecutor::new(),
+                            )
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                        });
+                    }
+                })
+            })
+            .unwrap();
+        addr
+    })
 }
 
 /// The runtime of the benches: one current thread (a multi-thread runtime is bimodal on

@@ -101,7 +101,7 @@ pub(crate) struct Call {
     /// Past the capture cap: stream bytes are fed as they arrive.
     inline: bool,
     /// The request is still to be decoded (see [`DeferredRequest`]), and the decoder with
-    /// it: by the finisher, or here when a stream outgrows the capture cap.
+    /// it: when the call is completed, or as soon as a stream outgrows the capture cap.
     request_pending: bool,
     /// Whether the request's head was decoded and its attributes recorded here.
     request_head_here: bool,
@@ -159,9 +159,9 @@ impl Call {
                     d.is::<tracing::subscriber::NoSubscriber>()
                 });
         }
-        // Content on the span needs the messages now. Otherwise nothing is decoded here:
-        // the finisher decodes the request's head (and records its attributes on the
-        // span), and the log gets the rest on the exporter's thread.
+        // Content on the span needs the messages now. Otherwise nothing is decoded at the
+        // start: the request's head is decoded (and its attributes recorded on the span)
+        // when the call is completed, and the log gets the rest on the exporter's thread.
         let full_now = config.capture_content();
         if !quiet {
             if full_now {
@@ -199,7 +199,7 @@ impl Call {
         };
         let mut secrets = Secrets::from_head(head);
         // The secret-named fields of the body matter here only to clean content recorded
-        // now; otherwise the finisher looks for them.
+        // now; otherwise they are looked for when the call is completed.
         if let Some(body) = body.as_ref().filter(|_| mode.content()) {
             secrets.add_from_body(body);
         }
@@ -217,7 +217,7 @@ impl Call {
             semconv::record_tool_definitions(&span, &request.tools, &clean, max);
         }
         // Before the request is decoded the decoder only serves to name the stream's end
-        // marker; the finisher makes it again from the decoded request.
+        // marker; it is made again from the decoded request when the call is completed.
         let decoder = contain("codec", || codec.response_decoder(&request));
         let deferred = (!decoded).then(|| DeferredRequest {
             codec: codec.clone(),
@@ -401,10 +401,10 @@ impl Call {
         self.marker_seen && (self.pending.ends_with(b"\n\n") || self.pending.ends_with(b"\r\n\r\n"))
     }
 
-    /// Finish the call (once; later calls do nothing). Here, on the caller's path, only
-    /// the time is noted and the span's timing ended; the rest (decoding what was kept,
-    /// the response attributes and metrics, the log, closing the span) is one job for the
-    /// recorder's finisher thread: see [`Ending::run`].
+    /// Finish the call (once; later calls do nothing): note the time, end the span's
+    /// timing, and complete it ([`Ending::run`]: decoding what was kept, the response
+    /// attributes and metrics, the log, closing the span): a plain call here, a stream as
+    /// one job for the recorder's finisher thread.
     pub(crate) fn finish(&mut self, end: End) {
         if self.finished {
             return;
@@ -449,6 +449,13 @@ impl Call {
             end,
             now,
         };
+        // A plain call is completed here: handing it over cost more than the job, in the
+        // caller's wall clock and in CPU (the other thread frees what this one allocated,
+        // and glibc's allocator serialises the two on its arena lock). A stream, whose
+        // chunks are decoded at the end, goes to the finisher.
+        if !matches!(ending.capture, Capture::Sse(_)) {
+            return ending.run();
+        }
         // Events the job emits (a codec's contained panic, say) go where the caller's
         // would have.
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
@@ -460,7 +467,7 @@ impl Call {
     }
 }
 
-/// A finished call on its way from the caller's thread to the finisher's.
+/// A finished call, to complete: on the caller's thread (a plain call) or the finisher's (a stream).
 struct Ending {
     recorder: Recorder,
     span: Span,

@@ -1,12 +1,14 @@
-//! [`Finisher`]: the thread where finished calls are completed, off the caller's path.
+//! [`Finisher`]: the thread where finished streams are completed, off the caller's path.
 //!
-//! When a call finishes, the caller's thread only notes the time and ends the span's
-//! timing (one more enter and exit, so the span's end time is the finish); decoding the
-//! response, recording the response attributes and metrics, handing the log to the
-//! exporter and closing the span (which is when an OpenTelemetry layer exports it) are one
-//! job for this thread. Jobs take microseconds and never wait on the network, so a span
-//! reaches the subscriber moments after its call finished;
-//! [`Humanloop::flush_spans`](crate::Humanloop::flush_spans) waits for that.
+//! When a stream finishes, the caller's thread only notes the time and ends the span's
+//! timing (one more enter and exit, so the span's end time is the finish); splitting and
+//! decoding the kept bytes, recording the response attributes and metrics, handing the log
+//! to the exporter and closing the span (which is when an OpenTelemetry layer exports it)
+//! are one job for this thread. Jobs take microseconds and never wait on the network, so a
+//! span reaches the subscriber moments after its call finished;
+//! [`Humanloop::flush_spans`](crate::Humanloop::flush_spans) waits for that. A plain call
+//! is completed on the caller's thread: its job is short, and handing it over cost more
+//! (`Call::finish`).
 //!
 //! The queue is bounded. When it is full, or the thread cannot be started, the job runs
 //! on the caller's thread as before: nothing is dropped and nothing waits.

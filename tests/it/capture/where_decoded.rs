@@ -1,7 +1,8 @@
-//! Which decoding runs on the caller's path: a codec that notes the thread of each step.
-//! By default none, with or without a subscriber recording the span: the heads the span
-//! needs are decoded on the finisher's thread, the log's full decode on the exporter's.
-//! With `capture_content`, the request's messages, which the span records at its start. (Its own binary: the metrics test shares a global meter provider.)
+//! Which decoding runs on the caller's thread for a plain call: a codec that notes the
+//! thread of each step. With a subscriber recording the span, the heads the span needs
+//! (the call is completed there), and with `capture_content` the whole request and
+//! response, whose messages the span records; the log's full decode is the exporter's.
+//! Without a subscriber, none. (Its own binary: the metrics test shares a global meter provider.)
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -125,11 +126,11 @@ async fn the_caller_decodes_only_what_the_span_records() {
             false,
             &[
                 ("decode_request", false),
-                ("decode_request_head", false),
+                ("decode_request_head", true),
                 ("on_body", false),
-                ("on_body_head", false),
+                ("on_body_head", true),
             ],
-            "with a subscriber: the span's heads on the finisher's thread, the log's full decode on the exporter's",
+            "with a subscriber: the span's heads on the caller's thread, the log's full decode on the exporter's",
         ),
         (
             false,
@@ -140,8 +141,8 @@ async fn the_caller_decodes_only_what_the_span_records() {
         (
             true,
             true,
-            &[("decode_request", true), ("on_body", false)],
-            "with capture_content: the request, whose messages the span starts with, on the caller's thread",
+            &[("decode_request", true), ("on_body", true)],
+            "with capture_content: the request and the response, whose messages the span records, on the caller's thread",
         ),
     ];
     for (subscriber, content, expected, what) in cases {

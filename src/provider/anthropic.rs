@@ -632,7 +632,7 @@ impl ResponseDecoder for AnthropicDecoder {
     fn on_body_head(&mut self, body: &[u8]) {
         // Everything but the content blocks (the answer's text and tool inputs: most of
         // the bytes), which are skipped unbuilt.
-        if let Some(mut ev) = super::common::decode_object::<Event<'_, IgnoredAny>>(body) {
+        if let Some(mut ev) = super::common::decode_head_object::<Event<'_, IgnoredAny>>(body) {
             self.apply(&mut ev);
         }
     }

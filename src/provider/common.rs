@@ -686,6 +686,17 @@ pub(crate) fn decode_object<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T>
     }
 }
 
+/// As [`decode_object`], for a head decoder, which skips most of the bytes (the content):
+/// decoded from bytes without checking the whole input as UTF-8 first. serde_json checks
+/// each string it builds, and the skipped ones need no check, so on a long answer this
+/// costs a fraction of the check (a 2 KB chat completion: 19.6 k instructions before).
+pub(crate) fn decode_head_object<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T> {
+    if !looks_like_object(data) {
+        return None;
+    }
+    serde_json::from_slice(data).ok()
+}
+
 /// As [`decode_object`], with why it failed: `Err(None)` when `data` does not look like
 /// an object, else serde_json's error (`is_eof`: the input ended early, as a body cut at
 /// the capture cap does).

@@ -634,7 +634,7 @@ impl ResponseDecoder for ChatDecoder {
     }
 
     fn on_body_head(&mut self, body: &[u8]) {
-        if let Some(head) = super::common::decode_object::<BodyHead<'_>>(body) {
+        if let Some(head) = super::common::decode_head_object::<BodyHead<'_>>(body) {
             self.apply_head(head);
         }
     }

@@ -126,8 +126,8 @@ fn interleaved_report(rt: &Runtime, url: &str, cases: &[Case<'_>], kind: &str, b
     if common::no_report() {
         return;
     }
-    const ROUNDS: usize = 60;
-    const CALLS: u32 = 50;
+    const ROUNDS: usize = 24;
+    const CALLS: u32 = 250;
     let medians = common::interleaved_medians(rt, url, cases, body, ROUNDS, CALLS);
     println!(
         "\noverhead/reqwest/{kind} interleaved (median of {ROUNDS} rounds of {CALLS} calls per client):"

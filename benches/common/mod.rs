@@ -151,7 +151,20 @@ pub fn humanloop(configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Huma
     let config = configure(Config::builder().base_url(format!("http://{}/v4", log_sink())))
         .build()
         .unwrap();
-    Humanloop::new(config).unwrap()
+    let hl = Humanloop::new(config).unwrap();
+    CREATED.lock().unwrap().push(hl.clone());
+    hl
+}
+
+/// Every `Humanloop` [`humanloop`] made: [`interleaved_medians`] waits for their finishers
+/// at the end of each batch, so that a case's streams are completed in its own time.
+static CREATED: std::sync::Mutex<Vec<Humanloop>> = std::sync::Mutex::new(Vec::new());
+
+/// Wait until every call of every `Humanloop` [`humanloop`] made is completed.
+pub fn flush_spans() {
+    for hl in CREATED.lock().unwrap().iter() {
+        hl.flush_spans();
+    }
 }
 
 /// A loopback log endpoint on a thread and runtime of its own, shared by the benches of
@@ -258,7 +271,8 @@ pub fn no_report() -> bool {
 
 /// Each case's median per-call time (µs) for `body`: `rounds` rounds, each running
 /// `calls` calls per case in turn, so that load drifting on a shared machine hits every
-/// case alike.
+/// case alike. Batches long enough that the work a case leaves to background threads
+/// (the exporter's shipping) spills little into the next case's time.
 pub fn interleaved_medians(
     rt: &Runtime,
     url: &str,
@@ -277,6 +291,9 @@ pub fn interleaved_medians(
                     std::hint::black_box(call(client, url, body).await);
                 }
             });
+            // Every case waits alike (for nothing but ours' finisher): a stream's completion
+            // is counted in its case's batch, not in the next case's.
+            flush_spans();
             means[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(calls));
         }
     }

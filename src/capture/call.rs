@@ -199,7 +199,7 @@ impl Call {
         };
         let mut secrets = Secrets::from_head(head);
         // The secret-named fields of the body matter here only to clean content recorded
-        // now; otherwise they are looked for when the call is completed.
+        // now; otherwise the log looks for them when it is built.
         if let Some(body) = body.as_ref().filter(|_| mode.content()) {
             secrets.add_from_body(body);
         }
@@ -513,13 +513,12 @@ impl Ending {
     }
 
     /// The request was not decoded on the caller's path: its head now (what the span, the
-    /// metrics and the decoder need), the rest in the log. The secret-named fields of its
-    /// body are looked for too.
+    /// metrics and the decoder need), the rest in the log (which also looks for the
+    /// secret-named fields of its body: only the log's content needs them).
     fn decode_request(&mut self) {
         let Some(deferred) = self.deferred.as_mut() else {
             return;
         };
-        self.secrets.add_from_body(&deferred.body);
         // Logged calls without a subscriber: the log decodes the whole request, and a JSON
         // body is decoded there too.
         let log_decodes = self.mode == Mode::LogOnly && !matches!(self.capture, Capture::Sse(_));

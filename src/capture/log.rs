@@ -98,6 +98,9 @@ impl Finished {
     /// Decode what was left for later: the rest of the request, the response body.
     fn decode_rest(&mut self) {
         if let Some(deferred) = self.deferred.take() {
+            // Scanned here, not when the call finished: nothing recorded before needs them
+            // (a span with content decoded the request, and scanned it, at the start).
+            self.secrets.add_from_body(&deferred.body);
             deferred.complete(&mut self.request);
         }
         if let (Some(codec), Some(body)) = (self.deferred_output.take(), &self.response_body) {

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use common::{call, humanloop, Case, PLAIN_REQ, STREAM_REQ};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioExecutor;
 use humanloop_tracing::Humanloop;
+use hyper_util::rt::TokioExecutor;
 use tokio::runtime::Runtime;
 
 fn overhead(c: &mut Criterion) {

@@ -194,11 +194,10 @@ pub fn log_sink() -> SocketAddr {
                                     .header("content-type", "application/json")
                                     .body(Full::new(Bytes::from_static(b"[]")))
                             });
-                            let _ = hyper_util::server::conn::auto::Builder::new(
-                                TokioExecutor::new(),
-                            )
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
+                            let _ =
+                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                    .serve_connection(TokioIo::new(stream), svc)
+                                    .await;
                         });
                     }
                 })

@@ -243,10 +243,11 @@ impl Humanloop {
     /// log queued for the exporter.
     ///
     /// A call's span ends (its end time is taken) on the caller's thread the moment the
-    /// call finishes; decoding the response, recording the response attributes and
-    /// metrics and closing the span happen on a background thread of this handle,
-    /// shortly after, so that the caller's path stays short. Code that reads spans
-    /// right after a call (a test with an in-memory exporter, say) calls this first;
+    /// call finishes. A plain call is completed there too; a stream's kept events are
+    /// decoded, its response attributes and metrics recorded and its span closed on a
+    /// background thread of this handle, shortly after, so that the caller's path stays
+    /// short. Code that reads spans right after a call (a test with an in-memory
+    /// exporter, say) calls this first;
     /// [`flush`](Self::flush) and [`shutdown`](Self::shutdown) call it too. It blocks
     /// the calling thread only while the calls finished before it are completed (no
     /// network, no lock held), so it may be called from async code.

@@ -109,6 +109,7 @@ macro_rules! optional_fields {
             $( $(#[$rmeta:meta])* pub $req:ident : $rty:ty, )*
             ;
             $( $(#[$ometa:meta])* $with:ident $opt:ident : $oty:ty, )*
+            $( ; $( $(#[$pmeta:meta])* $priv:ident : $pty:ty, )* )?
         }
     ) => {
         $(#[$meta])*
@@ -123,6 +124,7 @@ macro_rules! optional_fields {
             /// Fields this crate does not know, sent and received verbatim.
             #[serde(flatten)]
             pub extra: JsonMap,
+            $( $( $(#[$pmeta])* pub(crate) $priv: $pty, )* )?
         }
 
         impl $name {
@@ -775,6 +777,51 @@ optional_fields! {
         with_provider_response provider_response: Value,
         with_user user: String,
         with_judgment judgment: Value,
+        ;
+        /// A captured call's provider bodies as they came, when nothing in them needed
+        /// cleaning (set by capture only, sent as `provider_request` and
+        /// `provider_response`; read back, they are those fields).
+        #[serde(flatten, skip_deserializing)]
+        raw_bodies: RawBodies,
+    }
+}
+
+/// Provider bodies kept as the provider's own JSON text: parsing a 2 KB completion into a
+/// [`Value`] and writing it out again was half of what a captured call's log cost.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct RawBodies {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_request: Option<Box<serde_json::value::RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_response: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl LogRequest {
+    /// This log as an endpoint reads it: provider bodies kept as text (see [`RawBodies`])
+    /// moved into `provider_request` and `provider_response`.
+    pub(crate) fn with_raw_bodies_read(mut self) -> LogRequest {
+        let RawBodies {
+            provider_request,
+            provider_response,
+        } = std::mem::take(&mut self.raw_bodies);
+        let read = |raw: Box<serde_json::value::RawValue>| serde_json::from_str(raw.get()).ok();
+        if let Some(v) = provider_request.and_then(read) {
+            self.provider_request = Some(v);
+        }
+        if let Some(v) = provider_response.and_then(read) {
+            self.provider_response = Some(v);
+        }
+        self
+    }
+}
+
+impl PartialEq for RawBodies {
+    fn eq(&self, other: &Self) -> bool {
+        fn text(v: &Option<Box<serde_json::value::RawValue>>) -> Option<&str> {
+            v.as_deref().map(serde_json::value::RawValue::get)
+        }
+        text(&self.provider_request) == text(&other.provider_request)
+            && text(&self.provider_response) == text(&other.provider_response)
     }
 }
 

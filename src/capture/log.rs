@@ -390,8 +390,27 @@ fn build(config: &Config, finished: Finished) -> Option<LogRequest> {
             to_chat_messages(first, &mut out);
             log.output_message = out.into_iter().next();
         }
-        log.provider_request = request_body.and_then(|b| json_body(&b, &clean));
-        log.provider_response = response_body.and_then(|b| json_body(&b, &clean));
+        // As they came when nothing in them needs cleaning (and no hook is to see them as
+        // values): parsing and writing out the bodies was half of what a log cost.
+        let raw = config.hooks().redact.is_none() && config.hooks().on_log.is_none();
+        let body = |b: Vec<u8>| match raw_body(b, &secrets) {
+            Ok(raw) => (raw, None),
+            Err(b) => (None, json_body(&b, &clean)),
+        };
+        let (raw_request, value) = match request_body {
+            Some(b) if raw => body(b.to_vec()),
+            b => (None, b.and_then(|b| json_body(&b, &clean))),
+        };
+        log.provider_request = value;
+        let (raw_response, value) = match response_body {
+            Some(b) if raw => body(b),
+            b => (None, b.and_then(|b| json_body(&b, &clean))),
+        };
+        log.provider_response = value;
+        log.raw_bodies = crate::api::RawBodies {
+            provider_request: raw_request,
+            provider_response: raw_response,
+        };
         log.user = request.user.take();
     }
 
@@ -555,6 +574,26 @@ fn to_chat_messages(m: &Message, out: &mut Vec<ChatMessage>) {
         tool_call_id: None,
         tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
     });
+}
+
+/// A provider body as it came, when nothing in it needs cleaning: no secret-named field,
+/// none of the call's secrets, no `\u` escape (which could spell one out of sight of the
+/// byte search); `Ok(None)` when it is not JSON (nor would [`json_body`] read it). Else
+/// the body back, for `json_body`.
+fn raw_body(
+    body: Vec<u8>,
+    secrets: &super::Secrets,
+) -> Result<Option<Box<serde_json::value::RawValue>>, Vec<u8>> {
+    if redact::CAPTURED_SECRET_KEYS.named_in(&body)
+        || memchr::memmem::find(&body, b"\\u").is_some()
+        || secrets.found_in(&body)
+    {
+        return Err(body);
+    }
+    let Ok(text) = String::from_utf8(body) else {
+        return Ok(None);
+    };
+    Ok(serde_json::value::RawValue::from_string(text).ok())
 }
 
 /// A provider body as JSON, secrets removed and strings cleaned; `None` if not JSON.

@@ -249,6 +249,13 @@ impl Secrets {
         Secrets(out)
     }
 
+    /// Whether any secret occurs in `bytes` as it is (no unescaping).
+    pub(crate) fn found_in(&self, bytes: &[u8]) -> bool {
+        self.0
+            .iter()
+            .any(|s| memchr::memmem::find(bytes, s.as_bytes()).is_some())
+    }
+
     /// Replace every occurrence of a secret in `s`.
     pub(crate) fn scrub(&self, s: &mut String) {
         for secret in &self.0 {

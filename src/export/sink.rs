@@ -224,7 +224,9 @@ impl LogSink for MemorySink {
         if let Some(error) = self.take_failure() {
             return Err(error);
         }
-        self.lock().logs.extend_from_slice(logs);
+        // As an endpoint would read them (a captured call's bodies are kept as text).
+        let logs = logs.iter().cloned().map(LogRequest::with_raw_bodies_read);
+        self.lock().logs.extend(logs);
         Ok(())
     }
 

@@ -148,3 +148,44 @@ async fn an_error_call_is_logged_with_its_error() {
         "invalid_api_key"
     );
 }
+
+/// A provider body goes into the log as the provider wrote it when nothing in it needs
+/// cleaning (it is not parsed and written out again); when it holds the call's key, in
+/// the clear or spelled with `\u` escapes, it is parsed and the key scrubbed.
+#[tokio::test(flavor = "current_thread")]
+async fn provider_bodies_are_sent_as_written_unless_they_hold_a_secret() {
+    const KEY: &str = "sk-live-abcdef0123456789";
+    let server = provider().await;
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/openai/chat_basic.json")).unwrap();
+    let clean = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}"#;
+    let quoted = format!(
+        r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"my key is {KEY}"}}]}}"#
+    );
+    // The key's last character as an escape: the bytes do not contain the key.
+    let escaped = format!(
+        r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"my key is {}\u0039"}}]}}"#,
+        &KEY[..KEY.len() - 1]
+    );
+    for adapter in ADAPTERS {
+        for body in [clean, quoted.as_str(), escaped.as_str()] {
+            let _otel = otel();
+            let sink = Recorder::start().await;
+            let hl = humanloop(&sink, |b| b);
+            let req = Req::post(server.url("/v1/chat/completions"), body.to_owned())
+                .header("x-fixture", "openai/chat_basic.json")
+                .header("authorization", &format!("Bearer {KEY}"));
+            assert_eq!(send(adapter, &hl, req).await.status, 200);
+            let log = flushed_logs(&hl, &sink, 1).await.swap_remove(0);
+            assert_eq!(log["provider_response"], fixture, "{adapter:?}");
+            assert!(!log.to_string().contains(KEY), "{adapter:?}: {log}");
+            if body == clean {
+                let sent: serde_json::Value = serde_json::from_str(clean).unwrap();
+                assert_eq!(log["provider_request"], sent, "{adapter:?}");
+            } else {
+                let content = &log["provider_request"]["messages"][0]["content"];
+                assert_eq!(content, "my key is [REDACTED]", "{adapter:?}: {body}");
+            }
+        }
+    }
+}

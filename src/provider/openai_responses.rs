@@ -263,11 +263,13 @@ struct OutContent<'a> {
 struct Event<'a> {
     #[serde(borrow, rename = "type")]
     kind: Str<'a>,
+    /// Boxed, as is `item`: only a few events of a stream carry them, and inline they made
+    /// every event 952 bytes, moved several times per decode (the text deltas too).
     #[serde(borrow)]
-    response: Option<ResponseObj<'a>>,
+    response: Option<Box<ResponseObj<'a>>>,
     output_index: Int,
     #[serde(borrow)]
-    item: Option<OutItem<'a>>,
+    item: Option<Box<OutItem<'a>>>,
     #[serde(borrow)]
     delta: Text<'a>,
     #[serde(borrow)]

@@ -70,9 +70,9 @@ impl Mode {
     }
 }
 
-/// One LLM call between its start and its finish. Dropping an unfinished call finishes
-/// it as cancelled.
-pub(crate) struct Call {
+/// What a call records from its start to its completion: kept by the [`Call`] while it
+/// runs, then moved whole into the [`Ending`] that completes it.
+struct Record {
     recorder: Recorder,
     span: Span,
     detected: Detected,
@@ -91,20 +91,54 @@ pub(crate) struct Call {
     events: u64,
     status: Option<StatusCode>,
     capture: Capture,
-    /// In a `Mutex` only so that the body stays `Sync` (reqwest requires it); always
-    /// reached through `get_mut`, never locked. `None` once the codec panicked.
-    decoder: Mutex<Option<Box<dyn ResponseDecoder>>>,
     truncated: bool,
-    finished: bool,
     /// Stream bytes kept for the finisher (see [`Call::on_data`]).
     pending: Vec<u8>,
-    /// Past the capture cap: stream bytes are fed as they arrive.
-    inline: bool,
     /// The request is still to be decoded (see [`DeferredRequest`]), and the decoder with
     /// it: when the call is completed, or as soon as a stream outgrows the capture cap.
     request_pending: bool,
     /// Whether the request's head was decoded and its attributes recorded here.
     request_head_here: bool,
+}
+
+impl Record {
+    /// What is left in a finished call: nothing to complete.
+    fn finished(&self) -> Record {
+        Record {
+            recorder: self.recorder.clone(),
+            span: Span::none(),
+            detected: self.detected.clone(),
+            request: LlmRequest::empty(self.detected.operation),
+            deferred: None,
+            mode: self.mode,
+            request_body: None,
+            secrets: Secrets::default(),
+            ctx: CallContext::default(),
+            started: self.started,
+            created_at: self.created_at,
+            first_chunk: None,
+            last_chunk: None,
+            events: 0,
+            status: self.status,
+            capture: Capture::Done,
+            truncated: false,
+            pending: Vec::new(),
+            request_pending: false,
+            request_head_here: false,
+        }
+    }
+}
+
+/// One LLM call between its start and its finish. Dropping an unfinished call finishes
+/// it as cancelled.
+pub(crate) struct Call {
+    rec: Record,
+    /// In a `Mutex` only so that the body stays `Sync` (reqwest requires it); always
+    /// reached through `get_mut`, never locked. `None` once the codec panicked.
+    decoder: Mutex<Option<Box<dyn ResponseDecoder>>>,
+    finished: bool,
+    /// Past the capture cap: stream bytes are fed as they arrive.
+    inline: bool,
     /// The bytes that end this stream, if its protocol has them (a searcher built once per
     /// stream: building one per chunk cost more than the search).
     /// Boxed: the searcher holds AVX2 vectors, and inline it made every `Call` (and the
@@ -120,10 +154,10 @@ pub(crate) struct Call {
 impl fmt::Debug for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
-            .field("detected", &self.detected)
-            .field("model", &self.request.model)
-            .field("status", &self.status)
-            .field("events", &self.events)
+            .field("detected", &self.rec.detected)
+            .field("model", &self.rec.request.model)
+            .field("status", &self.rec.status)
+            .field("events", &self.rec.events)
             .field("finished", &self.finished)
             .finish_non_exhaustive()
     }
@@ -231,29 +265,31 @@ impl Call {
         });
         let request_body = body.filter(|_| config.log_content() && mode.logged());
         Call {
-            recorder: recorder.clone(),
-            span,
-            detected,
-            request,
-            deferred,
-            mode,
-            request_body,
-            secrets,
-            ctx,
-            started,
-            created_at,
-            first_chunk: None,
-            last_chunk: None,
-            events: 0,
-            status: None,
-            capture: Capture::AwaitingHead,
+            rec: Record {
+                recorder: recorder.clone(),
+                span,
+                detected,
+                request,
+                deferred,
+                mode,
+                request_body,
+                secrets,
+                ctx,
+                started,
+                created_at,
+                first_chunk: None,
+                last_chunk: None,
+                events: 0,
+                status: None,
+                capture: Capture::AwaitingHead,
+                truncated: false,
+                pending: Vec::new(),
+                request_pending: !decoded,
+                request_head_here: false,
+            },
             decoder: Mutex::new(decoder),
-            truncated: false,
             finished: false,
-            pending: Vec::new(),
             inline: false,
-            request_pending: !decoded,
-            request_head_here: false,
             end_marker: None,
             searched: 0,
             marker_seen: false,
@@ -262,13 +298,13 @@ impl Call {
 
     /// The call's span (to enter while the request is in flight, and to inject).
     pub(crate) fn span(&self) -> &Span {
-        &self.span
+        &self.rec.span
     }
 
     /// The response head arrived: choose how to watch the body.
     pub(crate) fn on_response_head(&mut self, status: StatusCode, headers: &HeaderMap) {
-        self.status = Some(status);
-        let max = self.recorder.config().max_capture_bytes();
+        self.rec.status = Some(status);
+        let max = self.rec.recorder.config().max_capture_bytes();
         let encoded = headers
             .get(http::header::CONTENT_ENCODING)
             .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
@@ -289,7 +325,7 @@ impl Call {
                         .get(..20)
                         .is_some_and(|p| p.eq_ignore_ascii_case("application/x-ndjson"))
                 });
-        self.capture = if encoded {
+        self.rec.capture = if encoded {
             Capture::Opaque
         } else if !status.is_success() {
             Capture::Error(Vec::new())
@@ -328,17 +364,17 @@ impl Call {
             return;
         }
         let now = Instant::now();
-        if self.first_chunk.is_none() {
-            self.first_chunk = Some(now);
+        if self.rec.first_chunk.is_none() {
+            self.rec.first_chunk = Some(now);
         }
-        self.last_chunk = Some(now);
-        let max = self.recorder.config().max_capture_bytes();
-        match &mut self.capture {
-            Capture::Sse(_) if !self.inline && self.pending.len() + data.len() <= max => {
-                if self.pending.capacity() == 0 {
-                    self.pending.reserve(PENDING_START.min(max));
+        self.rec.last_chunk = Some(now);
+        let max = self.rec.recorder.config().max_capture_bytes();
+        match &mut self.rec.capture {
+            Capture::Sse(_) if !self.inline && self.rec.pending.len() + data.len() <= max => {
+                if self.rec.pending.capacity() == 0 {
+                    self.rec.pending.reserve(PENDING_START.min(max));
                 }
-                self.pending.extend_from_slice(data);
+                self.rec.pending.extend_from_slice(data);
                 if self.ends_stream() {
                     self.finish(End::Complete);
                 }
@@ -346,20 +382,21 @@ impl Call {
             Capture::Sse(_) => {
                 if !self.inline {
                     self.inline = true;
-                    if std::mem::take(&mut self.request_pending) {
+                    if std::mem::take(&mut self.rec.request_pending) {
                         // Fed here from now on: the decoder must know the request.
-                        self.request_head_here = true;
-                        self.request =
-                            request_head(self.deferred.as_ref(), self.detected.operation);
-                        let codec = &self.detected.codec;
-                        let decoder = contain("codec", || codec.response_decoder(&self.request));
+                        self.rec.request_head_here = true;
+                        self.rec.request =
+                            request_head(self.rec.deferred.as_ref(), self.rec.detected.operation);
+                        let codec = &self.rec.detected.codec;
+                        let decoder =
+                            contain("codec", || codec.response_decoder(&self.rec.request));
                         *self.decoder.get_mut().unwrap_or_else(|e| e.into_inner()) = decoder;
-                        if let Mode::Traced { .. } = self.mode {
-                            let profile = self.recorder.config().semconv_profile();
-                            semconv::record_request(&self.span, &self.request, profile);
+                        if let Mode::Traced { .. } = self.rec.mode {
+                            let profile = self.rec.recorder.config().semconv_profile();
+                            semconv::record_request(&self.rec.span, &self.rec.request, profile);
                         }
                     }
-                    let pending = std::mem::take(&mut self.pending);
+                    let pending = std::mem::take(&mut self.rec.pending);
                     self.feed_now(&pending);
                 }
                 self.feed_now(data);
@@ -373,7 +410,7 @@ impl Call {
                     self.finish(End::Complete);
                 }
             }
-            Capture::Json(buf) => keep(buf, data, max, &mut self.truncated),
+            Capture::Json(buf) => keep(buf, data, max, &mut self.rec.truncated),
             Capture::Error(buf) => {
                 let mut ignored = false;
                 keep(buf, data, max.min(MAX_ERROR_BODY), &mut ignored)
@@ -385,8 +422,8 @@ impl Call {
     /// Split and decode stream bytes on the caller's path (past the capture cap).
     fn feed_now(&mut self, data: &[u8]) {
         let decoder = self.decoder.get_mut().unwrap_or_else(|e| e.into_inner());
-        if let Capture::Sse(splitter) = &mut self.capture {
-            let events = &mut self.events;
+        if let Capture::Sse(splitter) = &mut self.rec.capture {
+            let events = &mut self.rec.events;
             splitter.feed(data, &mut |event, data| {
                 *events += 1;
                 feed_event(decoder, event, data);
@@ -405,10 +442,11 @@ impl Call {
         if !self.marker_seen {
             // Only the new bytes and the marker's length before them can hold it.
             let from = self.searched.saturating_sub(marker.needle().len());
-            self.searched = self.pending.len();
-            self.marker_seen = marker.find(&self.pending[from..]).is_some();
+            self.searched = self.rec.pending.len();
+            self.marker_seen = marker.find(&self.rec.pending[from..]).is_some();
         }
-        self.marker_seen && (self.pending.ends_with(b"\n\n") || self.pending.ends_with(b"\r\n\r\n"))
+        self.marker_seen
+            && (self.rec.pending.ends_with(b"\n\n") || self.rec.pending.ends_with(b"\r\n\r\n"))
     }
 
     /// Finish the call (once; later calls do nothing): note the time, end the span's
@@ -424,38 +462,17 @@ impl Call {
         // tracing-opentelemetry takes a span's end time from its last exit: enter it once
         // more so that the end is now, not when the response head arrived nor when the
         // finisher gets to it.
-        if self.mode != Mode::LogOnly {
-            drop(self.span.enter());
+        if self.rec.mode != Mode::LogOnly {
+            drop(self.rec.span.enter());
         }
+        let finished = self.rec.finished();
         let ending = Ending {
-            recorder: self.recorder.clone(),
-            span: std::mem::replace(&mut self.span, Span::none()),
-            detected: self.detected.clone(),
-            request: std::mem::replace(
-                &mut self.request,
-                LlmRequest::empty(self.detected.operation),
-            ),
-            deferred: self.deferred.take(),
-            mode: self.mode,
-            request_body: self.request_body.take(),
-            secrets: std::mem::take(&mut self.secrets),
-            ctx: std::mem::take(&mut self.ctx),
-            started: self.started,
-            created_at: self.created_at,
-            first_chunk: self.first_chunk,
-            last_chunk: self.last_chunk,
-            events: self.events,
-            status: self.status,
-            capture: std::mem::replace(&mut self.capture, Capture::Done),
-            pending: std::mem::take(&mut self.pending),
+            rec: std::mem::replace(&mut self.rec, finished),
             decoder: self
                 .decoder
                 .get_mut()
                 .unwrap_or_else(|e| e.into_inner())
                 .take(),
-            request_pending: self.request_pending,
-            request_head_here: self.request_head_here,
-            truncated: self.truncated,
             end,
             now,
         };
@@ -463,14 +480,14 @@ impl Call {
         // caller's wall clock and in CPU (the other thread frees what this one allocated,
         // and glibc's allocator serialises the two on its arena lock). A stream, whose
         // chunks are decoded at the end, goes to the finisher.
-        if !matches!(ending.capture, Capture::Sse(_)) {
+        if !matches!(ending.rec.capture, Capture::Sse(_)) {
             return ending.run();
         }
         // Events the job emits (a codec's contained panic, say) go where the caller's
         // would have.
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
         let bytes = ending.held_bytes();
-        self.recorder.finish_later(
+        self.rec.recorder.finish_later(
             Box::new(move || tracing::dispatcher::with_default(&dispatch, || ending.run())),
             bytes,
         );
@@ -479,28 +496,8 @@ impl Call {
 
 /// A finished call, to complete: on the caller's thread (a plain call) or the finisher's (a stream).
 struct Ending {
-    recorder: Recorder,
-    span: Span,
-    detected: Detected,
-    request: LlmRequest,
-    deferred: Option<DeferredRequest>,
-    mode: Mode,
-    request_body: Option<Bytes>,
-    secrets: Secrets,
-    ctx: CallContext,
-    started: Instant,
-    created_at: SystemTime,
-    first_chunk: Option<Instant>,
-    last_chunk: Option<Instant>,
-    events: u64,
-    status: Option<StatusCode>,
-    capture: Capture,
-    /// Stream bytes kept for the finisher to split and decode.
-    pending: Vec<u8>,
+    rec: Record,
     decoder: Option<Box<dyn ResponseDecoder>>,
-    request_pending: bool,
-    request_head_here: bool,
-    truncated: bool,
     end: End,
     now: Instant,
 }
@@ -508,48 +505,49 @@ struct Ending {
 impl Ending {
     /// The buffers this call holds until it is completed.
     fn held_bytes(&self) -> usize {
-        let kept = match &self.capture {
+        let kept = match &self.rec.capture {
             Capture::Json(buf) | Capture::Error(buf) => buf.capacity(),
             _ => 0,
         };
-        kept + self.pending.capacity()
+        kept + self.rec.pending.capacity()
     }
 
     /// The request was not decoded on the caller's path: its head now (what the span, the
     /// metrics and the decoder need), the rest in the log (which also looks for the
     /// secret-named fields of its body: only the log's content needs them).
     fn decode_request(&mut self) {
-        let Some(deferred) = self.deferred.as_mut() else {
+        let Some(deferred) = self.rec.deferred.as_mut() else {
             return;
         };
         // Logged calls without a subscriber: the log decodes the whole request, and a JSON
         // body is decoded there too.
-        let log_decodes = self.mode == Mode::LogOnly && !matches!(self.capture, Capture::Sse(_));
+        let log_decodes =
+            self.rec.mode == Mode::LogOnly && !matches!(self.rec.capture, Capture::Sse(_));
         if log_decodes {
             return;
         }
-        if !self.request_head_here {
-            self.request = request_head(Some(deferred), self.detected.operation);
-            if self.request_pending {
+        if !self.rec.request_head_here {
+            self.rec.request = request_head(Some(deferred), self.rec.detected.operation);
+            if self.rec.request_pending {
                 self.decoder = contain("codec", || {
-                    self.detected.codec.response_decoder(&self.request)
+                    self.rec.detected.codec.response_decoder(&self.rec.request)
                 });
             }
-            if let Mode::Traced { .. } = self.mode {
+            if let Mode::Traced { .. } = self.rec.mode {
                 semconv::record_request(
-                    &self.span,
-                    &self.request,
-                    self.recorder.config().semconv_profile(),
+                    &self.rec.span,
+                    &self.rec.request,
+                    self.rec.recorder.config().semconv_profile(),
                 );
             }
         }
-        if self.mode == Mode::LogOnly {
+        if self.rec.mode == Mode::LogOnly {
             return; // the log replaces the head with the whole request
         }
-        if self.mode.logged() {
+        if self.rec.mode.logged() {
             deferred.whole = false; // the log adds the messages, the system, the tools
         } else {
-            self.deferred = None;
+            self.rec.deferred = None;
         }
     }
 
@@ -558,33 +556,33 @@ impl Ending {
     fn run(mut self) {
         let now = self.now;
         let mut end = self.end;
-        if self.deferred.is_some() {
+        if self.rec.deferred.is_some() {
             self.decode_request();
         }
-        if let Mode::Traced { .. } = self.mode {
+        if let Mode::Traced { .. } = self.rec.mode {
             semconv::record_conversation_id(
-                &self.span,
-                self.ctx.session_reference_id.as_deref(),
-                self.ctx.session_named,
-                self.recorder.config().semconv_profile(),
+                &self.rec.span,
+                self.rec.ctx.session_reference_id.as_deref(),
+                self.rec.ctx.session_named,
+                self.rec.recorder.config().semconv_profile(),
             );
         }
-        let config = self.recorder.config();
+        let config = self.rec.recorder.config();
         let mut decoder = self.decoder.take();
         let mut response_body = None;
         let mut deferred_output = false;
         let mut provider_error = None;
-        let streamed = matches!(self.capture, Capture::Sse(_)) || self.request.stream;
-        match std::mem::replace(&mut self.capture, Capture::Done) {
+        let streamed = matches!(self.rec.capture, Capture::Sse(_)) || self.rec.request.stream;
+        match std::mem::replace(&mut self.rec.capture, Capture::Done) {
             Capture::Sse(mut splitter) => {
-                let events = &mut self.events;
+                let events = &mut self.rec.events;
                 let mut on_event = |event: Option<&str>, data: &[u8]| {
                     *events += 1;
                     feed_event(&mut decoder, event, data);
                 };
-                splitter.feed(&self.pending, &mut on_event);
+                splitter.feed(&self.rec.pending, &mut on_event);
                 splitter.finish(&mut on_event);
-                self.truncated |= splitter.truncated();
+                self.rec.truncated |= splitter.truncated();
                 // A caller that stops reading at the protocol's end marker and drops the
                 // body has not cancelled the call.
                 let complete = decoder
@@ -594,14 +592,14 @@ impl Ending {
                     end = End::Complete;
                 }
             }
-            Capture::Json(buf) if self.mode == Mode::LogOnly => {
+            Capture::Json(buf) if self.rec.mode == Mode::LogOnly => {
                 deferred_output = decoder.is_some();
                 response_body = Some(buf);
             }
             Capture::Json(buf) => {
                 // The span needs no output content unless it records it; a log with
                 // content gets the full decode on the exporter's thread.
-                let head_only = !self.mode.content();
+                let head_only = !self.rec.mode.content();
                 if let Some(d) = decoder.as_mut() {
                     let decoded = contain("codec", || {
                         if head_only {
@@ -618,7 +616,7 @@ impl Ending {
                 response_body = Some(buf);
             }
             Capture::Error(buf) => {
-                let codec = &self.detected.codec;
+                let codec = &self.rec.detected.codec;
                 provider_error = contain("codec", || codec.decode_error(&buf)).flatten();
                 response_body = Some(buf);
             }
@@ -633,57 +631,61 @@ impl Ending {
             generation.error = provider_error;
         }
         let time_to_first_chunk = self
+            .rec
             .first_chunk
             .filter(|_| streamed)
-            .map(|t| (t - self.started).as_secs_f64());
+            .map(|t| (t - self.rec.started).as_secs_f64());
         let timing = Timing {
-            duration: (now - self.started).as_secs_f64(),
+            duration: (now - self.rec.started).as_secs_f64(),
             time_to_first_chunk,
-            time_per_output_chunk: match (self.first_chunk, self.last_chunk) {
-                (Some(first), Some(last)) if streamed && self.events > 1 => {
-                    Some((last - first).as_secs_f64() / (self.events - 1) as f64)
+            time_per_output_chunk: match (self.rec.first_chunk, self.rec.last_chunk) {
+                (Some(first), Some(last)) if streamed && self.rec.events > 1 => {
+                    Some((last - first).as_secs_f64() / (self.rec.events - 1) as f64)
                 }
                 _ => None,
             },
         };
         let logged_content = config.log_content();
         let mut finished = Finished {
-            detected: self.detected,
-            request: self.request,
-            deferred: self.deferred,
-            request_body: self.request_body,
+            detected: self.rec.detected,
+            request: self.rec.request,
+            deferred: self.rec.deferred,
+            request_body: self.rec.request_body,
             response_body_logged: logged_content,
             response_body: response_body.filter(|_| logged_content || deferred_output),
             deferred_output: None,
             generation,
-            status: self.status,
+            status: self.rec.status,
             end,
             timing,
             error: None,
-            created_at: self.created_at,
-            ctx: self.ctx,
-            secrets: self.secrets,
-            truncated: self.truncated,
+            created_at: self.rec.created_at,
+            ctx: self.rec.ctx,
+            secrets: self.rec.secrets,
+            truncated: self.rec.truncated,
         };
         if deferred_output {
             finished.deferred_output = Some(finished.detected.codec.clone());
         }
         // The one scheduling choice: settle here what the span or the metrics need now,
         // or leave it all to `log::complete` on the exporter's thread.
-        match self.mode {
+        match self.rec.mode {
             Mode::LogOnly => {}
             Mode::MetricsOnly => finished.settle(config, None),
-            Mode::Traced { content, .. } => finished.settle(config, Some((&self.span, content))),
+            Mode::Traced { content, .. } => {
+                finished.settle(config, Some((&self.rec.span, content)))
+            }
         }
-        if self.mode.logged() {
-            let recorder = self.recorder.clone();
-            self.recorder
+        if self.rec.mode.logged() {
+            let recorder = self.rec.recorder.clone();
+            self.rec
+                .recorder
                 .submit(ExportRecord::Deferred(Box::new(move || {
                     log::complete(recorder.config(), finished)
                 })));
         }
         // Closing the span (dropping the last handle) is when a subscriber exports it.
-        drop(self.span);
+        drop(self.rec.span);
     }
 }
 

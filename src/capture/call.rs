@@ -46,9 +46,11 @@ enum Capture {
 /// How a call is captured, decided once when it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// A subscriber records the span: what the span shows is decoded on the caller's path
-    /// (the heads; the messages too with `content`, which is `capture_content` for a
-    /// sampled call); `logged` calls also get a log, completed on the exporter's thread.
+    /// A subscriber records the span: what the span shows is decoded when the call is
+    /// completed, on the caller's thread for a plain call and the finisher's for a stream
+    /// (the heads; with `content`, which is `capture_content` for a sampled call, the
+    /// request's messages at the start); `logged` calls also get a log, completed on the
+    /// exporter's thread.
     Traced { content: bool, logged: bool },
     /// Nothing records the span and the session is sampled: nothing is decoded on the
     /// caller's path; the whole call is completed (decoded, its metrics recorded, its log
@@ -494,7 +496,8 @@ impl Call {
     }
 }
 
-/// A finished call, to complete: on the caller's thread (a plain call) or the finisher's (a stream).
+/// A finished call, to complete: on the caller's thread (a plain call) or the finisher's
+/// (a stream).
 struct Ending {
     rec: Record,
     decoder: Option<Box<dyn ResponseDecoder>>,

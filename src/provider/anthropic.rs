@@ -603,7 +603,30 @@ fn new_block<I: ToolInput, T: TextField>(cb: &mut ContentBlock<'_, I, T>) -> Opt
 }
 
 impl ResponseDecoder for AnthropicDecoder {
-    fn on_event(&mut self, _event: Option<&str>, data: &[u8]) {
+    fn on_event(&mut self, event: Option<&str>, data: &[u8]) {
+        // Nearly every event of a stream is a `content_block_delta`, which the SSE event
+        // line names: read only its three fields (the general event has a dozen, and
+        // matching and moving them cost as much as the rest of the decode). The JSON's
+        // own `type` decides; anything else takes the general path.
+        if event == Some("content_block_delta") {
+            #[derive(Deserialize)]
+            struct DeltaEvent<'a> {
+                #[serde(default, borrow, rename = "type")]
+                kind: Str<'a>,
+                #[serde(default)]
+                index: Int,
+                #[serde(default, borrow)]
+                delta: Option<Delta<'a>>,
+            }
+            if let Some(ev) = super::common::decode_object::<DeltaEvent<'_>>(data) {
+                if ev.kind.as_deref() == Some("content_block_delta") {
+                    if let Some(d) = &ev.delta {
+                        self.apply_delta(ev.index, d);
+                    }
+                    return;
+                }
+            }
+        }
         if let Some(mut ev) = super::common::decode_object::<Event<'_>>(data) {
             self.apply(&mut ev);
         }

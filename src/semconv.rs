@@ -749,6 +749,11 @@ pub(crate) fn inference_span(detected: &Detected, request: &LlmRequest, profile:
     span
 }
 
+/// A value for a `record_all` value set: `None` records nothing.
+fn some<T: tracing::field::Value>(v: &Option<T>) -> Option<&dyn tracing::field::Value> {
+    v.as_ref().map(|v| v as &dyn tracing::field::Value)
+}
+
 /// The start attributes [`inference_span`] takes from the request, for a span opened
 /// before its request was decoded (it is decoded when the call is completed): its name
 /// and the request attributes, recorded now.
@@ -762,70 +767,10 @@ pub(crate) fn record_request(span: &Span, request: &LlmRequest, profile: Profile
     } else {
         span_name(request)
     };
-    let p = &request.params;
-    let top_k_double = p.top_k.filter(|_| profile == Profile::V1_41);
-    let model = request.model.as_deref();
-    let choices = choice_count(request);
-    let stream = request.stream.then_some(true);
-    let output_type = p.output_type.as_deref();
-    // The name and the declared request attributes in one `record_all` (each `record` is
-    // a round through every layer; twelve of them cost 7 k instructions a call).
-    let recorded = !nested
-        && span.metadata().is_some_and(|meta| {
-            let fields = meta.fields();
-            let (
-                Some(otel_name),
-                Some(f_model),
-                Some(f_temperature),
-                Some(f_top_p),
-                Some(f_top_k),
-                Some(f_max_tokens),
-                Some(f_frequency),
-                Some(f_presence),
-                Some(f_seed),
-                Some(f_choices),
-                Some(f_stream),
-                Some(f_output_type),
-            ) = (
-                fields.field("otel.name"),
-                fields.field(GEN_AI_REQUEST_MODEL),
-                fields.field(GEN_AI_REQUEST_TEMPERATURE),
-                fields.field(GEN_AI_REQUEST_TOP_P),
-                fields.field(GEN_AI_REQUEST_TOP_K),
-                fields.field(GEN_AI_REQUEST_MAX_TOKENS),
-                fields.field(GEN_AI_REQUEST_FREQUENCY_PENALTY),
-                fields.field(GEN_AI_REQUEST_PRESENCE_PENALTY),
-                fields.field(GEN_AI_REQUEST_SEED),
-                fields.field(GEN_AI_REQUEST_CHOICE_COUNT),
-                fields.field(GEN_AI_REQUEST_STREAM),
-                fields.field(GEN_AI_OUTPUT_TYPE),
-            )
-            else {
-                return false;
-            };
-            use tracing::field::Value as V;
-            fn some<T: V>(v: &Option<T>) -> Option<&dyn V> {
-                v.as_ref().map(|v| v as &dyn V)
-            }
-            let name = Some(name.as_str());
-            span.record_all(&fields.value_set(&[
-                (&otel_name, some(&name)),
-                (&f_model, some(&model)),
-                (&f_temperature, some(&p.temperature)),
-                (&f_top_p, some(&p.top_p)),
-                (&f_top_k, some(&top_k_double)),
-                (&f_max_tokens, some(&p.max_tokens)),
-                (&f_frequency, some(&p.frequency_penalty)),
-                (&f_presence, some(&p.presence_penalty)),
-                (&f_seed, some(&p.seed)),
-                (&f_choices, some(&choices)),
-                (&f_stream, some(&stream)),
-                (&f_output_type, some(&output_type)),
-            ]));
-            true
-        });
-    if !recorded {
+    if nested {
         span.record("otel.name", name.as_str());
+    } else {
+        record_request_fields(span, &name, request, profile);
     }
     #[cfg(feature = "otel")]
     {
@@ -834,25 +779,71 @@ pub(crate) fn record_request(span: &Span, request: &LlmRequest, profile: Profile
         use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         span.context().span().update_name(name);
+        if !nested {
+            record_request_extras(span, request, profile);
+        }
     }
-    if nested {
+}
+
+/// [`record_request`]'s name and declared attributes, in one `record_all`.
+fn record_request_fields(span: &Span, name: &str, request: &LlmRequest, profile: Profile) {
+    // The name and the request attributes in one `record_all` (each `record` is a round
+    // through every layer; twelve of them cost 7 k instructions a call). The span was
+    // opened by `inference_span`, which declares them all.
+    let Some(fields) = span.metadata().map(|m| m.fields()) else {
         return;
-    }
-    if !recorded {
-        span.record(GEN_AI_REQUEST_MODEL, model);
-        span.record(GEN_AI_REQUEST_TEMPERATURE, p.temperature);
-        span.record(GEN_AI_REQUEST_TOP_P, p.top_p);
-        span.record(GEN_AI_REQUEST_TOP_K, top_k_double);
-        span.record(GEN_AI_REQUEST_MAX_TOKENS, p.max_tokens);
-        span.record(GEN_AI_REQUEST_FREQUENCY_PENALTY, p.frequency_penalty);
-        span.record(GEN_AI_REQUEST_PRESENCE_PENALTY, p.presence_penalty);
-        span.record(GEN_AI_REQUEST_SEED, p.seed);
-        span.record(GEN_AI_REQUEST_CHOICE_COUNT, choices);
-        span.record(GEN_AI_REQUEST_STREAM, stream);
-        span.record(GEN_AI_OUTPUT_TYPE, output_type);
-    }
-    #[cfg(feature = "otel")]
-    record_request_extras(span, request, profile);
+    };
+    let field = |name: &str| fields.field(name);
+    let (
+        Some(otel_name),
+        Some(f_model),
+        Some(f_temperature),
+        Some(f_top_p),
+        Some(f_top_k),
+        Some(f_max_tokens),
+        Some(f_frequency),
+        Some(f_presence),
+        Some(f_seed),
+        Some(f_choices),
+        Some(f_stream),
+        Some(f_output_type),
+    ) = (
+        field("otel.name"),
+        field(GEN_AI_REQUEST_MODEL),
+        field(GEN_AI_REQUEST_TEMPERATURE),
+        field(GEN_AI_REQUEST_TOP_P),
+        field(GEN_AI_REQUEST_TOP_K),
+        field(GEN_AI_REQUEST_MAX_TOKENS),
+        field(GEN_AI_REQUEST_FREQUENCY_PENALTY),
+        field(GEN_AI_REQUEST_PRESENCE_PENALTY),
+        field(GEN_AI_REQUEST_SEED),
+        field(GEN_AI_REQUEST_CHOICE_COUNT),
+        field(GEN_AI_REQUEST_STREAM),
+        field(GEN_AI_OUTPUT_TYPE),
+    )
+    else {
+        debug_assert!(false, "inference_span declares every request attribute");
+        return;
+    };
+    let p = &request.params;
+    let top_k_double = p.top_k.filter(|_| profile == Profile::V1_41);
+    let (name, model) = (Some(name), request.model.as_deref());
+    let (choices, stream) = (choice_count(request), request.stream.then_some(true));
+    let output_type = p.output_type.as_deref();
+    span.record_all(&fields.value_set(&[
+        (&otel_name, some(&name)),
+        (&f_model, some(&model)),
+        (&f_temperature, some(&p.temperature)),
+        (&f_top_p, some(&p.top_p)),
+        (&f_top_k, some(&top_k_double)),
+        (&f_max_tokens, some(&p.max_tokens)),
+        (&f_frequency, some(&p.frequency_penalty)),
+        (&f_presence, some(&p.presence_penalty)),
+        (&f_seed, some(&p.seed)),
+        (&f_choices, some(&choices)),
+        (&f_stream, some(&stream)),
+        (&f_output_type, some(&output_type)),
+    ]));
 }
 
 /// The start attributes a `tracing` span cannot declare (it holds at most 32 fields) or
@@ -1203,10 +1194,6 @@ pub(crate) fn record_outcome(span: &Span, outcome: &CallOutcome<'_>) {
         else {
             return false;
         };
-        use tracing::field::Value as V;
-        fn some<T: V>(v: &Option<T>) -> Option<&dyn V> {
-            v.as_ref().map(|v| v as &dyn V)
-        }
         let response_id = g.response_id.as_deref();
         let response_model = g.response_model.as_deref();
         let status_code = outcome.error_type.map(|_| "ERROR");

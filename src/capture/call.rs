@@ -99,8 +99,6 @@ struct Record {
     /// The request is still to be decoded (see [`DeferredRequest`]), and the decoder with
     /// it: when the call is completed, or as soon as a stream outgrows the capture cap.
     request_pending: bool,
-    /// Whether the request's head was decoded and its attributes recorded here.
-    request_head_here: bool,
 }
 
 impl Record {
@@ -126,7 +124,6 @@ impl Record {
             truncated: false,
             pending: Vec::new(),
             request_pending: false,
-            request_head_here: false,
         }
     }
 }
@@ -287,7 +284,6 @@ impl Call {
                 truncated: false,
                 pending: Vec::new(),
                 request_pending: !decoded,
-                request_head_here: false,
             },
             decoder: Mutex::new(decoder),
             finished: false,
@@ -386,7 +382,6 @@ impl Call {
                     self.inline = true;
                     if std::mem::take(&mut self.rec.request_pending) {
                         // Fed here from now on: the decoder must know the request.
-                        self.rec.request_head_here = true;
                         self.rec.request =
                             request_head(self.rec.deferred.as_ref(), self.rec.detected.operation);
                         let codec = &self.rec.detected.codec;
@@ -529,13 +524,13 @@ impl Ending {
         if log_decodes {
             return;
         }
-        if !self.rec.request_head_here {
+        // Not yet decoded (a stream past the capture cap decoded its head on the caller's
+        // thread, with its decoder).
+        if self.rec.request_pending {
             self.rec.request = request_head(Some(deferred), self.rec.detected.operation);
-            if self.rec.request_pending {
-                self.decoder = contain("codec", || {
-                    self.rec.detected.codec.response_decoder(&self.rec.request)
-                });
-            }
+            self.decoder = contain("codec", || {
+                self.rec.detected.codec.response_decoder(&self.rec.request)
+            });
             if let Mode::Traced { .. } = self.rec.mode {
                 semconv::record_request(
                     &self.rec.span,

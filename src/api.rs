@@ -712,27 +712,66 @@ impl From<ToolConfig> for LogConfig {
 
 impl<'de> Deserialize<'de> for LogConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(LogConfigVisitor)
+    }
+}
+
+/// Reads a [`LogConfig`] straight into its variant when `type` comes first, as this
+/// crate and the v4 SDK write it; otherwise the object is collected first to find its
+/// `type` (or its absence: a model config).
+struct LogConfigVisitor;
+
+impl LogConfigVisitor {
+    fn kind<E: serde::de::Error>(tag: Option<Value>) -> Result<String, E> {
+        match tag {
+            None | Some(Value::Null) => Ok("model".to_owned()),
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(E::custom(format!(
+                "config type must be a string, found {other}"
+            ))),
+        }
+    }
+
+    fn variant<'de, D: Deserializer<'de>>(kind: &str, rest: D) -> Result<LogConfig, D::Error> {
         use serde::de::Error as _;
-        let mut v = JsonMap::deserialize(d)?;
-        let kind = match v.remove("type") {
-            None | Some(Value::Null) => "model".to_owned(),
-            Some(Value::String(s)) => s,
-            Some(other) => {
-                return Err(D::Error::custom(format!(
-                    "config type must be a string, found {other}"
-                )))
-            }
-        };
-        let v = Value::Object(v);
-        match kind.as_str() {
-            "model" => ModelConfig::deserialize(v)
-                .map(LogConfig::Model)
-                .map_err(D::Error::custom),
-            "tool" => ToolConfig::deserialize(v)
-                .map(LogConfig::Tool)
-                .map_err(D::Error::custom),
+        match kind {
+            "model" => ModelConfig::deserialize(rest).map(|mut c| {
+                c.extra.remove("type"); // a repeated tag: the first one is the config's
+                LogConfig::Model(c)
+            }),
+            "tool" => ToolConfig::deserialize(rest).map(|mut c| {
+                c.extra.remove("type");
+                LogConfig::Tool(c)
+            }),
             other => Err(D::Error::unknown_variant(other, &["model", "tool"])),
         }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LogConfigVisitor {
+    type Value = LogConfig;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a model or tool config object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LogConfig, A::Error> {
+        use serde::de::value::MapAccessDeserializer;
+        use serde::de::Error as _;
+        let first: Option<String> = map.next_key()?;
+        if first.as_deref() == Some("type") {
+            let kind = Self::kind(Some(map.next_value()?))?;
+            return Self::variant(&kind, MapAccessDeserializer::new(map));
+        }
+        let mut v = JsonMap::new();
+        if let Some(key) = first {
+            v.insert(key, map.next_value()?);
+            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                v.insert(key, value);
+            }
+        }
+        let kind = Self::kind(v.remove("type"))?;
+        Self::variant(&kind, Value::Object(v)).map_err(A::Error::custom)
     }
 }
 
@@ -1147,5 +1186,76 @@ impl DeployedRequest {
             project: Some(project.into()),
             ..Self::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(v: Value) -> Result<LogConfig, String> {
+        // Both decoders: straight from the text and through a `Value` (the endpoint's
+        // located-error path) must agree.
+        let text = serde_json::from_str::<LogConfig>(&v.to_string()).map_err(|e| e.to_string());
+        let tree = serde_json::from_value::<LogConfig>(v).map_err(|e| e.to_string());
+        assert_eq!(text.is_ok(), tree.is_ok(), "{text:?} against {tree:?}");
+        text
+    }
+
+    #[test]
+    fn a_config_is_read_by_its_type_wherever_it_stands() {
+        let model = LogConfig::Model(ModelConfig::new("m").with_temperature(0.5));
+        let tool = LogConfig::Tool(ToolConfig::new("t").with_description("d"));
+        for (v, want) in [
+            (
+                json!({"type": "model", "model": "m", "temperature": 0.5}),
+                &model,
+            ),
+            (
+                json!({"model": "m", "type": "model", "temperature": 0.5}),
+                &model,
+            ),
+            (json!({"model": "m", "temperature": 0.5}), &model),
+            (
+                json!({"type": null, "model": "m", "temperature": 0.5}),
+                &model,
+            ),
+            (
+                json!({"type": "tool", "name": "t", "description": "d"}),
+                &tool,
+            ),
+            (
+                json!({"name": "t", "description": "d", "type": "tool"}),
+                &tool,
+            ),
+        ] {
+            assert_eq!(config(v.clone()).as_ref(), Ok(want), "{v}");
+        }
+        // What this crate writes is read back the same.
+        for c in [&model, &tool] {
+            assert_eq!(config(serde_json::to_value(c).unwrap()).as_ref(), Ok(c));
+        }
+        // Unknown fields are kept, the tag never among them.
+        let text = r#"{"type": "model", "model": "m", "x": 1, "type": "tool"}"#;
+        let LogConfig::Model(m) = serde_json::from_str::<LogConfig>(text).unwrap() else {
+            panic!("not a model config");
+        };
+        assert_eq!(m.extra, JsonMap::from_iter([("x".to_owned(), json!(1))]));
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_with_its_reason() {
+        let e = config(json!({"type": 3, "model": "m"})).unwrap_err();
+        assert!(e.contains("config type must be a string, found 3"), "{e}");
+        let e = config(json!({"model": "m", "type": 3})).unwrap_err();
+        assert!(e.contains("config type must be a string, found 3"), "{e}");
+        let e = config(json!({"type": "agent", "model": "m"})).unwrap_err();
+        assert!(e.contains("unknown variant `agent`"), "{e}");
+        let e = config(json!({"type": "model"})).unwrap_err();
+        assert!(e.contains("missing field `model`"), "{e}");
+        let e = config(json!({})).unwrap_err();
+        assert!(e.contains("missing field `model`"), "{e}");
+        assert!(config(json!("model")).is_err());
     }
 }

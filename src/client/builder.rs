@@ -178,11 +178,30 @@ fn tls_setup(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
-    let mut config = tls_config(https, extra_roots_pem)?;
+    // A plain-http endpoint (the local one) is never reached over TLS: loading the
+    // platform's certificates took about 40 ms of CPU per `Humanloop::new`.
+    let plain = !https && extra_roots_pem.iter().all(|p| p.is_empty());
+    let mut config = match plain.then(plain_http_tls_config).flatten() {
+        Some(config) => config,
+        None => tls_config(https, extra_roots_pem)?,
+    };
     // The endpoint client speaks HTTP/1.1: this crate turns on no `http2` in the
     // application's reqwest, so it must not offer h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(http.tls_backend_preconfigured(config))
+}
+
+/// A TLS config that trusts no certificate, for a client that only speaks plain HTTP
+/// (`None` if ring offers no default protocol version, which it always does).
+#[cfg(feature = "rustls-ring")]
+fn plain_http_tls_config() -> Option<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Some(config)
 }
 
 /// Features `rustls` / `native-tls`: reqwest's own TLS backend and crypto provider (the

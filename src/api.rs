@@ -957,13 +957,48 @@ pub struct ErrorBody {
 }
 
 /// `POST {base}/logs` takes one log or an array; this is the array-or-object body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// ```
+/// use humanloop_tracing::api::{CreateLogResponse, OneOrMany};
+/// let many: OneOrMany<CreateLogResponse> =
+///     serde_json::from_str(r#"[{"id": "data_1", "project_id": "pr_1"}]"#).unwrap();
+/// assert!(matches!(many, OneOrMany::Many(v) if v[0].id == "data_1"));
+/// let one: OneOrMany<CreateLogResponse> =
+///     serde_json::from_str(r#"{"id": "data_2", "project_id": "pr_1"}"#).unwrap();
+/// assert!(matches!(one, OneOrMany::One(r) if r.id == "data_2"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany<T> {
     /// An array.
     Many(Vec<T>),
     /// One object.
     One(T),
+}
+
+/// Read by the JSON's own shape: an array is `Many`, an object `One`. (serde's
+/// untagged enum buffered the whole body to try `Many` first: a batch's answer was read
+/// twice.) An element's error is reported as it is.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object or an array of objects")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(OneOrMany::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 // ---- v4 shapes read back from the endpoint (the Humanloop v4 SDK's response models) ----
@@ -1242,6 +1277,25 @@ mod tests {
             panic!("not a model config");
         };
         assert_eq!(m.extra, JsonMap::from_iter([("x".to_owned(), json!(1))]));
+    }
+
+    #[test]
+    fn one_or_many_is_read_by_its_shape_and_names_a_bad_element() {
+        type Answer = OneOrMany<CreateLogResponse>;
+        let many: Answer = serde_json::from_str(r#"[{"id": "a"}, {"id": "b", "x": 1}]"#).unwrap();
+        let OneOrMany::Many(v) = many else {
+            panic!("not many")
+        };
+        assert_eq!((v[0].id.as_str(), v[1].id.as_str()), ("a", "b"));
+        assert_eq!(v[1].extra.get("x"), Some(&json!(1)));
+        let one: Answer = serde_json::from_value(json!({"id": "c"})).unwrap();
+        assert!(matches!(one, OneOrMany::One(r) if r.id == "c"));
+        let e = serde_json::from_str::<Answer>(r#"[{"id": "a"}, {"project_id": "p"}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `id`"), "{e}");
+        let e = serde_json::from_str::<Answer>("3").unwrap_err().to_string();
+        assert!(e.contains("an object or an array of objects"), "{e}");
     }
 
     #[test]

@@ -584,8 +584,11 @@ fn raw_body(
     body: Vec<u8>,
     secrets: &super::Secrets,
 ) -> Result<Option<Box<serde_json::value::RawValue>>, Vec<u8>> {
+    // Built once: building a searcher per body cost about as much as the search.
+    static ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
     if redact::CAPTURED_SECRET_KEYS.named_in(&body)
-        || memchr::memmem::find(&body, b"\\u").is_some()
+        || ESCAPE.find(&body).is_some()
         || secrets.found_in(&body)
     {
         return Err(body);

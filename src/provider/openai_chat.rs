@@ -360,7 +360,9 @@ struct Chunk<'a, C = ChoiceChunk<'a>> {
     #[serde(borrow)]
     model: Str<'a>,
     choices: List<C>,
-    usage: Option<Usage>,
+    /// Boxed like the rare fields below: usage comes once, in the last chunk, and inline it
+    /// was a fifth of every chunk's size.
+    usage: Option<Box<Usage>>,
     /// `openai.response.system_fingerprint`, `openai.response.service_tier`.
     #[serde(borrow)]
     system_fingerprint: Str<'a>,
@@ -407,8 +409,9 @@ struct Delta<'a> {
     reasoning: Text<'a>,
     #[serde(borrow)]
     tool_calls: List<ToolCallChunk<'a>>,
+    /// The legacy single function call: rare, so boxed out of every delta.
     #[serde(borrow)]
-    function_call: Option<FunctionChunk<'a>>,
+    function_call: Option<Box<FunctionChunk<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -541,7 +544,7 @@ impl ChatDecoder {
         set_once(&mut self.id, &chunk.id);
         set_once(&mut self.model, &chunk.model);
         let groq = chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref());
-        if let Some(u) = chunk.usage.as_ref().or(groq) {
+        if let Some(u) = chunk.usage.as_deref().or(groq) {
             self.usage = u.to_usage();
             self.usage_seen = true;
         }

@@ -644,7 +644,9 @@ impl ConfigBuilder {
         self.config.enabled = on;
         self
     }
-    /// The endpoint's base URL, e.g. `http://127.0.0.1:8787/v4`.
+    /// The endpoint's base URL, e.g. `http://127.0.0.1:8787/v4`. An `https` URL is
+    /// verified against the platform's CA certificates; a plain-`http` one loads none (so
+    /// an `http` URL that redirects to `https` fails that redirect: give the `https` one).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.config.endpoint.base_url = url.into();
         self

@@ -212,9 +212,14 @@ fn plain_http_tls_config() -> Option<rustls::ClientConfig> {
 ))]
 fn tls_setup(
     builder: reqwest::ClientBuilder,
-    _https: bool,
+    https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
+    if !https && extra_roots_pem.iter().all(|p| p.is_empty()) {
+        // A plain-http endpoint (the local one) is never reached over TLS: without this,
+        // reqwest loads the platform's certificates (some 40 ms of CPU) for nothing.
+        return Ok(builder.tls_certs_only(Vec::new()));
+    }
     let mut certs = Vec::new();
     for der in pem_roots(extra_roots_pem)? {
         certs.push(

@@ -257,13 +257,14 @@ impl ServerState {
         Ok(axum::Json(self.inner.store.run(f).await?))
     }
 
-    /// Open the database (creating tables as needed) and build the provider client.
+    /// Open the database (creating tables as needed); the provider client is built on the
+    /// first provider call.
     pub fn open(config: &ServerConfig) -> Result<Self, ServerError> {
         let store = store::Store::open(&config.database)?;
         let providers = providers::Providers::new(
             config.openai_base_url.clone(),
             config.anthropic_base_url.clone(),
-        )?;
+        );
         Ok(Self {
             inner: Arc::new(StateInner {
                 store,

@@ -28,7 +28,9 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The HTTP client and default base URLs shared by all calls.
 pub(crate) struct Providers {
-    http: reqwest::Client,
+    /// Built on the first provider call: its TLS setup loads the platform's certificates,
+    /// which most endpoints (the tests', the quickstart's, the mock provider's) never need.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
     openai_base_url: Option<String>,
     anthropic_base_url: Option<String>,
 }
@@ -143,26 +145,32 @@ impl Provider {
 }
 
 impl Providers {
-    pub(crate) fn new(
-        openai_base_url: Option<String>,
-        anthropic_base_url: Option<String>,
-    ) -> Result<Self, reqwest::Error> {
-        let mut http = reqwest::Client::builder();
-        match crate::client::tls_config(false, &[]) {
-            Ok(tls) => http = http.tls_backend_preconfigured(tls),
-            Err(e) => {
-                tracing::warn!(error = %e, "humanloop-tracing server: no TLS; https providers will fail")
-            }
-        }
-        let http = http
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(300))
-            .build()?;
-        Ok(Self {
-            http,
+    pub(crate) fn new(openai_base_url: Option<String>, anthropic_base_url: Option<String>) -> Self {
+        Self {
+            http: std::sync::OnceLock::new(),
             openai_base_url,
             anthropic_base_url,
-        })
+        }
+    }
+
+    /// The HTTP client for providers, built on first use.
+    fn http(&self) -> Result<&reqwest::Client, ProviderError> {
+        self.http
+            .get_or_init(|| {
+                let mut http = reqwest::Client::builder();
+                match crate::client::tls_config(false, &[]) {
+                    Ok(tls) => http = http.tls_backend_preconfigured(tls),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "humanloop-tracing server: no TLS; https providers will fail")
+                    }
+                }
+                http.connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(300))
+                    .build()
+                    .map_err(|e| format!("cannot build the provider client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| ProviderError::new(e.clone()))
     }
 
     /// The provider `config` names, with its base URL and key.
@@ -279,7 +287,7 @@ impl Providers {
                 } else {
                     "completions"
                 };
-                let req = self.http.post(format!("{base_url}/{path}"));
+                let req = self.http()?.post(format!("{base_url}/{path}"));
                 match key {
                     Some(k) => req.bearer_auth(k),
                     None => req,
@@ -287,7 +295,7 @@ impl Providers {
             }
             Provider::Anthropic { base_url, key } => {
                 let req = self
-                    .http
+                    .http()?
                     .post(format!("{base_url}/messages"))
                     .header("anthropic-version", "2023-06-01");
                 match key {

@@ -1,8 +1,8 @@
 //! Faults get a clear JSON answer, never a hang or a panic: a path no upstream serves →
 //! `404` listing the prefixes; an upstream that refuses connections → `502` whose
 //! `detail` names the upstream; a body over the limit → `413` (declared by
-//! `Content-Length` or streamed without one) and nothing sent upstream. The 502 call is
-//! logged as a failed call; the proxy keeps serving.
+//! `Content-Length` or streamed without one, with `Connection: close`) and nothing sent
+//! upstream. The 502 call is logged as a failed call; the proxy keeps serving.
 
 mod proxy_support;
 
@@ -98,6 +98,8 @@ async fn proxy_errors_json() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
+    // Refused unread: the connection is not to be reused (a pooled one raced its close).
+    assert_eq!(resp.headers()["connection"], "close");
     let body: Value = resp.json().await.unwrap();
     assert!(
         body["detail"].as_str().unwrap().contains("1024 bytes"),
@@ -108,6 +110,7 @@ async fn proxy_errors_json() {
     let url = format!("{}/openai/v1/chat/completions", stack.proxy_url);
     let resp = post_streamed(&http, url, 8, b'y').await;
     assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["connection"], "close");
 
     // Under the limit, streamed without a length: forwarded whole.
     let url = format!("{}/openai/v1/files", stack.proxy_url);

@@ -162,7 +162,7 @@ async fn forward(shared: &Shared, req: Request<Body>) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > shared.body_limit as u64) {
-        return too_large(shared.body_limit);
+        return too_large(shared.body_limit, parts.version);
     }
 
     let span = remote_span(&parts.headers);
@@ -180,7 +180,7 @@ async fn forward(shared: &Shared, req: Request<Body>) -> Response<Body> {
     let body = match Limited::new(body, shared.body_limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return too_large(shared.body_limit)
+            return too_large(shared.body_limit, received)
         }
         Err(_) => {
             return json_error(
@@ -388,13 +388,22 @@ fn detail(text: &str) -> serde_json::Value {
     serde_json::json!({ "detail": text })
 }
 
-fn too_large(limit: usize) -> Response<Body> {
-    json_error(
+/// The body is refused unread, so the connection cannot carry another request: on
+/// HTTP/1 the answer says so (`Connection: close`), or a client that pools it sends its
+/// next request into a connection the server is closing.
+fn too_large(limit: usize, version: http::Version) -> Response<Body> {
+    let mut response = json_error(
         StatusCode::PAYLOAD_TOO_LARGE,
         serde_json::json!({
             "detail": format!("the request body is larger than the proxy's limit of {limit} bytes"),
         }),
-    )
+    );
+    if version < http::Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn json_error(status: StatusCode, body: serde_json::Value) -> Response<Body> {

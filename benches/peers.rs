@@ -100,8 +100,7 @@ fn python_medians(
     rounds: usize,
 ) -> Vec<(Result<f64, String>, Result<f64, String>)> {
     let per_round = calls.div_ceil(rounds).max(1);
-    let mut out = Vec::new();
-    for stream in [false, true] {
+    let medians = |stream: bool| {
         let mut medians: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); variants.len()];
         for round in 0..rounds {
             for k in 0..variants.len() {
@@ -113,16 +112,9 @@ fn python_medians(
                 }
             }
         }
-        out.push(
-            medians
-                .into_iter()
-                .map(|m| m.map(common::median))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let streamed = out.pop().unwrap_or_default();
-    let plain = out.pop().unwrap_or_default();
-    plain.into_iter().zip(streamed).collect()
+        medians.into_iter().map(|m| m.map(common::median))
+    };
+    medians(false).zip(medians(true)).collect()
 }
 
 fn main() {

@@ -392,20 +392,10 @@ fn build(config: &Config, finished: Finished) -> Option<LogRequest> {
         }
         // As they came when nothing in them needs cleaning (and no hook is to see them as
         // values): parsing and writing out the bodies was half of what a log cost.
-        let raw = config.hooks().redact.is_none() && config.hooks().on_log.is_none();
-        let body = |b: Vec<u8>| match raw_body(b, &secrets) {
-            Ok(raw) => (raw, None),
-            Err(b) => (None, json_body(&b, &clean)),
-        };
-        let (raw_request, value) = match request_body {
-            Some(b) if raw => body(b.to_vec()),
-            b => (None, b.and_then(|b| json_body(&b, &clean))),
-        };
+        let as_written = config.hooks().redact.is_none() && config.hooks().on_log.is_none();
+        let (raw_request, value) = provider_body(request_body, as_written, &secrets, &clean);
         log.provider_request = value;
-        let (raw_response, value) = match response_body {
-            Some(b) if raw => body(b),
-            b => (None, b.and_then(|b| json_body(&b, &clean))),
-        };
+        let (raw_response, value) = provider_body(response_body, as_written, &secrets, &clean);
         log.provider_response = value;
         log.raw_bodies = crate::api::RawBodies {
             provider_request: raw_request,
@@ -576,27 +566,34 @@ fn to_chat_messages(m: &Message, out: &mut Vec<ChatMessage>) {
     });
 }
 
-/// A provider body as it came, when nothing in it needs cleaning: no secret-named field,
-/// none of the call's secrets, no `\u` escape (which could spell one out of sight of the
-/// byte search); `Ok(None)` when it is not JSON (nor would [`json_body`] read it). Else
-/// the body back, for `json_body`.
-fn raw_body(
-    body: Vec<u8>,
+/// A provider body for the log: as it came (`as_written`, and nothing in it needs cleaning:
+/// no secret-named field, none of the call's secrets, no `\u` escape, which could spell
+/// one out of sight of the byte search), else parsed and cleaned ([`json_body`]). Neither
+/// when it is not JSON.
+fn provider_body<B: AsRef<[u8]> + Into<Vec<u8>>>(
+    body: Option<B>,
+    as_written: bool,
     secrets: &super::Secrets,
-) -> Result<Option<Box<serde_json::value::RawValue>>, Vec<u8>> {
+    clean: &dyn Fn(&mut String),
+) -> (Option<Box<serde_json::value::RawValue>>, Option<Value>) {
     // Built once: building a searcher per body cost about as much as the search.
     static ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
-    if redact::CAPTURED_SECRET_KEYS.named_in(&body)
-        || ESCAPE.find(&body).is_some()
-        || secrets.found_in(&body)
-    {
-        return Err(body);
-    }
-    let Ok(text) = String::from_utf8(body) else {
-        return Ok(None);
+    let Some(body) = body else {
+        return (None, None);
     };
-    Ok(serde_json::value::RawValue::from_string(text).ok())
+    let bytes = body.as_ref();
+    if as_written
+        && !redact::CAPTURED_SECRET_KEYS.named_in(bytes)
+        && ESCAPE.find(bytes).is_none()
+        && !secrets.found_in(bytes)
+    {
+        let raw = String::from_utf8(body.into())
+            .ok()
+            .and_then(|text| serde_json::value::RawValue::from_string(text).ok());
+        return (raw, None);
+    }
+    (None, json_body(bytes, clean))
 }
 
 /// A provider body as JSON, secrets removed and strings cleaned; `None` if not JSON.

@@ -170,6 +170,46 @@ fn pem_roots(extra_roots_pem: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
     Ok(extra_roots)
 }
 
+/// What a client's TLS must do, which decides whether the platform's certificates are
+/// loaded (some 40 ms of CPU): not for a client that never speaks TLS.
+#[cfg(any(
+    feature = "rustls-ring",
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "proxy",
+    feature = "server"
+))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TlsUse {
+    /// https is spoken: the platform's verifier is required.
+    Required,
+    /// https may be spoken: the platform's verifier if the machine has one, else no roots.
+    Optional,
+    /// Only plain http is spoken: no roots are loaded.
+    Unused,
+}
+
+#[cfg(any(
+    feature = "rustls-ring",
+    feature = "rustls",
+    feature = "native-tls",
+    feature = "proxy",
+    feature = "server"
+))]
+impl TlsUse {
+    /// For a client of `https` (or plain-http) servers, given the extra roots it trusts:
+    /// a plain-http client with extra roots was given them for a reason, so they load.
+    pub(crate) fn of(https: bool, extra_roots_pem: &[Vec<u8>]) -> TlsUse {
+        if https {
+            TlsUse::Required
+        } else if extra_roots_pem.iter().all(|p| p.is_empty()) {
+            TlsUse::Unused
+        } else {
+            TlsUse::Optional
+        }
+    }
+}
+
 /// Feature `rustls-ring`: rustls with the ring provider and the platform's verifier, passed
 /// to reqwest directly, so that library code never installs a process-wide crypto provider.
 #[cfg(feature = "rustls-ring")]
@@ -178,30 +218,11 @@ fn tls_setup(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
-    // A plain-http endpoint (the local one) is never reached over TLS: loading the
-    // platform's certificates took about 40 ms of CPU per `Humanloop::new`.
-    let plain = !https && extra_roots_pem.iter().all(|p| p.is_empty());
-    let mut config = match plain.then(plain_http_tls_config).flatten() {
-        Some(config) => config,
-        None => tls_config(https, extra_roots_pem)?,
-    };
+    let mut config = tls_config(TlsUse::of(https, extra_roots_pem), extra_roots_pem)?;
     // The endpoint client speaks HTTP/1.1: this crate turns on no `http2` in the
     // application's reqwest, so it must not offer h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(http.tls_backend_preconfigured(config))
-}
-
-/// A TLS config that trusts no certificate, for a client that only speaks plain HTTP
-/// (`None` if ring offers no default protocol version, which it always does).
-#[cfg(feature = "rustls-ring")]
-fn plain_http_tls_config() -> Option<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    Some(config)
 }
 
 /// Features `rustls` / `native-tls`: reqwest's own TLS backend and crypto provider (the
@@ -215,9 +236,7 @@ fn tls_setup(
     https: bool,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder, Error> {
-    if !https && extra_roots_pem.iter().all(|p| p.is_empty()) {
-        // A plain-http endpoint (the local one) is never reached over TLS: without this,
-        // reqwest loads the platform's certificates (some 40 ms of CPU) for nothing.
+    if TlsUse::of(https, extra_roots_pem) == TlsUse::Unused {
         return Ok(builder.tls_certs_only(Vec::new()));
     }
     let mut certs = Vec::new();
@@ -256,10 +275,11 @@ fn tls_setup(
 /// rustls with the ring provider and the platform's verifier plus `extra_roots_pem`, for
 /// the endpoint client (`rustls-ring`), the proxy's upstreams and the server's providers:
 /// handed to the connector, never installed process-wide. Without CA certificates on the
-/// machine a plain-http user (`https == false`) still gets a config (with no roots).
+/// machine a client that may not need them ([`TlsUse::Optional`]) still gets a config
+/// (with no roots); one that never speaks TLS ([`TlsUse::Unused`]) loads none.
 #[cfg(any(feature = "rustls-ring", feature = "proxy", feature = "server"))]
 pub(crate) fn tls_config(
-    https: bool,
+    tls: TlsUse,
     extra_roots_pem: &[Vec<u8>],
 ) -> Result<rustls::ClientConfig, Error> {
     let extra_roots = pem_roots(extra_roots_pem)?
@@ -274,7 +294,13 @@ pub(crate) fn tls_config(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| setup("no TLS protocol version is available", e))?;
-    let verifier = if extra_roots.is_empty() {
+    let verifier = if tls == TlsUse::Unused {
+        let mut config = builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        return Ok(config);
+    } else if extra_roots.is_empty() {
         rustls_platform_verifier::Verifier::new(provider)
     } else {
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
@@ -284,8 +310,8 @@ pub(crate) fn tls_config(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth(),
-        // A plain-http endpoint (the local one) must not need CA certificates on the machine.
-        Err(e) if !https => {
+        // A client that may not speak https must not need CA certificates on the machine.
+        Err(e) if tls == TlsUse::Optional => {
             tracing::warn!(error = %e, "humanloop-tracing: no platform TLS verifier; https connections will fail");
             builder
                 .with_root_certificates(rustls::RootCertStore::empty())

@@ -73,10 +73,10 @@ mod stream;
 #[cfg(feature = "transport")]
 mod v4;
 
-#[cfg(any(feature = "proxy", feature = "server"))]
-pub(crate) use builder::tls_config;
 #[cfg(feature = "transport")]
 pub use builder::ClientBuilder;
+#[cfg(any(feature = "proxy", feature = "server"))]
+pub(crate) use builder::{tls_config, TlsUse};
 #[cfg(feature = "transport")]
 use endpoint::to_body;
 #[cfg(feature = "transport")]

@@ -57,7 +57,8 @@ impl Shared {
             .upstreams
             .iter()
             .any(|u| u.scheme == http::uri::Scheme::HTTPS);
-        let mut tls = crate::client::tls_config(https, &config.extra_roots_pem)?;
+        let tls = crate::client::TlsUse::of(https, &config.extra_roots_pem);
+        let mut tls = crate::client::tls_config(tls, &config.extra_roots_pem)?;
         // hyper-rustls sets ALPN itself (h2, http/1.1) and refuses a preset list.
         tls.alpn_protocols.clear();
         let mut http = HttpConnector::new();

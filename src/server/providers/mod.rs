@@ -158,7 +158,7 @@ impl Providers {
         self.http
             .get_or_init(|| {
                 let mut http = reqwest::Client::builder();
-                match crate::client::tls_config(false, &[]) {
+                match crate::client::tls_config(crate::client::TlsUse::Optional, &[]) {
                     Ok(tls) => http = http.tls_backend_preconfigured(tls),
                     Err(e) => {
                         tracing::warn!(error = %e, "humanloop-tracing server: no TLS; https providers will fail")

@@ -158,7 +158,8 @@ async fn provider_bodies_are_sent_as_written_unless_they_hold_a_secret() {
     let server = provider().await;
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("../../fixtures/openai/chat_basic.json")).unwrap();
-    let clean = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}"#;
+    // Spaced as no serialiser writes it: only the body as written keeps the spacing.
+    let clean = r#"{"model": "gpt-4o-mini",  "messages": [{"role": "user", "content": "Hello!"}]}"#;
     let quoted = format!(
         r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"my key is {KEY}"}}]}}"#
     );
@@ -182,6 +183,8 @@ async fn provider_bodies_are_sent_as_written_unless_they_hold_a_secret() {
             if body == clean {
                 let sent: serde_json::Value = serde_json::from_str(clean).unwrap();
                 assert_eq!(log["provider_request"], sent, "{adapter:?}");
+                let wire = &sink.posts()[0].text;
+                assert!(wire.contains(clean), "{adapter:?}: not as written: {wire}");
             } else {
                 let content = &log["provider_request"]["messages"][0]["content"];
                 assert_eq!(content, "my key is [REDACTED]", "{adapter:?}: {body}");

@@ -40,6 +40,8 @@ pub struct Recorded {
     pub path: String,
     pub query: Option<String>,
     pub body: Value,
+    /// The body as it came, for what a parse would not keep (spacing, escapes).
+    pub text: String,
     /// When it arrived, on the tokio clock (paused in some tests).
     pub at: tokio::time::Instant,
 }
@@ -257,6 +259,7 @@ impl Recorder {
 }
 
 async fn answer(State(st): State<AppState>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (index, behaviour) = {
         let mut inner = st.inner.lock().unwrap();
@@ -269,6 +272,7 @@ async fn answer(State(st): State<AppState>, method: Method, uri: Uri, body: Byte
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
             body: body.clone(),
+            text,
             at: tokio::time::Instant::now(),
         });
         inner.in_flight += 1;
